@@ -1,0 +1,17 @@
+//! Sightline's domain vocabulary: names, model schemas, events and their validation.
+//!
+//! This crate is pure: no IO, no clock, no async runtime, no wire format. Time is
+//! always a parameter (epoch milliseconds), and the server converts its JSON into the
+//! [`Scalar`] values that the validators here accept.
+
+pub mod codec;
+pub mod event;
+pub mod model;
+pub mod names;
+pub mod problem;
+pub mod scalar;
+
+pub use event::{ErrorInfo, LabelEvent, PredictionEvent, Target};
+pub use model::{FeatureSpec, FeatureType, ModelSpec, Task};
+pub use problem::{Problem, Reason};
+pub use scalar::{FeatureValue, Scalar};

@@ -1,0 +1,66 @@
+//! Sightline storage: the [`Store`] trait that the server programs against, and its
+//! backends. Only this crate knows SQL.
+//!
+//! Writes go through a [`StoreWriter`]: one per process, owned by the ingest pipeline's
+//! single writer thread, which hands it many requests' batches at once so that they
+//! share one durable commit (group commit).
+
+pub mod record;
+pub mod sqlite;
+
+pub use record::{
+    BatchOutcome, LabelInsert, ModelRecord, PredictionQuery, StoredLabel, StoredPrediction, VersionRecord,
+    WriteBatch,
+};
+pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The object already exists (a model or version name is taken).
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// A stored value could not be decoded: the database was written by something else
+    /// or damaged.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything the server needs from storage. Methods block; async callers run them on
+/// blocking threads. Times are parameters (epoch milliseconds): a store has no clock.
+pub trait Store: Send + Sync + 'static {
+    /// Creates a model; `Conflict` if the name is taken.
+    fn create_model(&self, spec: &sightline_core::ModelSpec, now_ms: i64) -> Result<ModelRecord>;
+    fn get_model(&self, name: &str) -> Result<Option<ModelRecord>>;
+    /// Models ordered by name, strictly after `after`.
+    fn list_models(&self, after: Option<&str>, limit: usize) -> Result<Vec<ModelRecord>>;
+
+    /// Registers a version; `Conflict` if the model already has one of that name.
+    fn create_version(&self, model_id: i64, name: &str, description: &str, now_ms: i64) -> Result<VersionRecord>;
+    /// Versions ordered by name, strictly after `after`.
+    fn list_versions(&self, model_id: i64, after: Option<&str>, limit: usize) -> Result<Vec<VersionRecord>>;
+
+    /// Predictions newest first, with their labels.
+    fn list_predictions(&self, query: &PredictionQuery) -> Result<Vec<StoredPrediction>>;
+    fn get_prediction(&self, model_id: i64, request_id: &str) -> Result<Option<StoredPrediction>>;
+    /// Number of stored predictions per version name, for a model.
+    fn count_predictions(&self, model_id: i64) -> Result<Vec<(String, u64)>>;
+
+    /// The one writer. Calling it twice is allowed but defeats group commit.
+    fn writer(&self) -> Result<Box<dyn StoreWriter>>;
+}
+
+/// Writes batches of events; see the crate docs.
+pub trait StoreWriter: Send {
+    /// Stores all batches in one transaction and makes it durable before returning.
+    /// Per event, reports whether it was new or a duplicate of a stored one
+    /// (same model and request id). On error nothing of these batches is stored.
+    fn commit(&mut self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>>;
+}

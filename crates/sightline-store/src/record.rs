@@ -1,0 +1,92 @@
+//! Plain records that cross the store boundary, in and out.
+
+use sightline_core::{ErrorInfo, FeatureValue, LabelEvent, ModelSpec, PredictionEvent, Target};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelRecord {
+    pub id: i64,
+    pub spec: ModelSpec,
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRecord {
+    pub id: i64,
+    pub model_id: i64,
+    pub name: String,
+    pub description: String,
+    pub created_ms: i64,
+}
+
+/// One request's worth of validated events for one model.
+#[derive(Debug, Clone)]
+pub enum WriteBatch {
+    Predictions { model_id: i64, received_ms: i64, events: Vec<PredictionEvent> },
+    Labels { model_id: i64, received_ms: i64, events: Vec<LabelEvent> },
+}
+
+impl WriteBatch {
+    pub fn len(&self) -> usize {
+        match self {
+            WriteBatch::Predictions { events, .. } => events.len(),
+            WriteBatch::Labels { events, .. } => events.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What happened to each event of a [`WriteBatch`], in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchOutcome {
+    /// `true` where the prediction was stored, `false` where it was a duplicate.
+    Predictions(Vec<bool>),
+    Labels(Vec<LabelInsert>),
+}
+
+/// The fate of one label.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LabelInsert {
+    /// A label for this request id was already stored.
+    Duplicate,
+    /// Stored; `version` is the version of its prediction if that has arrived.
+    Stored { version: Option<String> },
+}
+
+/// A page of predictions: newest first, optionally bounded in time and by version,
+/// continuing strictly before `before` (a `(timestamp_ms, seq)` position).
+#[derive(Debug, Clone, Default)]
+pub struct PredictionQuery {
+    pub model_id: i64,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub version: Option<String>,
+    pub before: Option<(i64, i64)>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPrediction {
+    /// Position in the model's event log; increases with every stored event.
+    pub seq: i64,
+    pub request_id: String,
+    pub timestamp_ms: i64,
+    pub received_ms: i64,
+    pub version: String,
+    pub features: Vec<(u32, FeatureValue)>,
+    pub prediction: Option<Target>,
+    pub scores: Vec<(u32, f64)>,
+    pub latency_ms: Option<f64>,
+    pub tags: Vec<(String, String)>,
+    pub error: Option<ErrorInfo>,
+    pub label: Option<StoredLabel>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredLabel {
+    pub label: Target,
+    pub timestamp_ms: i64,
+    pub received_ms: i64,
+}

@@ -1,0 +1,218 @@
+//! The embedded SQLite backend: one database file in the data directory, WAL mode,
+//! one writer connection and a small pool of reader connections.
+
+mod migrations;
+mod rows;
+mod writer;
+
+use crate::record::{ModelRecord, PredictionQuery, StoredPrediction, VersionRecord};
+use crate::{Result, Store, StoreError, StoreWriter};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use sightline_core::ModelSpec;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// How hard SQLite works to make a commit survive power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// fsync the WAL on every commit: an acknowledged event survives power loss.
+    #[default]
+    Full,
+    /// fsync only at checkpoints: survives a process crash, may lose the last
+    /// commits on power loss.
+    Normal,
+}
+
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub synchronous: Synchronous,
+    /// Page cache per connection, in KiB.
+    pub cache_kib: u32,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions { synchronous: Synchronous::Full, cache_kib: 64 * 1024 }
+    }
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    options: SqliteOptions,
+    /// Idle reader connections; a reader is opened when none is idle.
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+    }
+}
+
+/// Readers kept idle at most; more may exist while a burst of queries runs.
+const MAX_IDLE_READERS: usize = 8;
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies migrations.
+    pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore> {
+        let mut conn = open_connection(path, &options, true)?;
+        migrations::apply(&mut conn)?;
+        Ok(SqliteStore { path: path.to_owned(), options, readers: Mutex::new(vec![conn]) })
+    }
+
+    /// The schema version the database is at.
+    pub fn schema_version(&self) -> Result<u32> {
+        self.with_reader(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
+    }
+
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => open_connection(&self.path, &self.options, false)?,
+        };
+        let result = f(&conn);
+        let mut idle = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
+fn open_connection(path: &Path, options: &SqliteOptions, create: bool) -> Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags)?;
+    let sync = match options.synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    // WAL lets readers run beside the writer; busy_timeout covers the short moments
+    // when a checkpoint or another process holds a lock.
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = {sync};
+         PRAGMA busy_timeout = 10000;
+         PRAGMA cache_size = -{};
+         PRAGMA temp_store = MEMORY;",
+        options.cache_kib
+    ))?;
+    Ok(conn)
+}
+
+fn model_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, i64)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+}
+
+fn decode_model((id, spec, created_ms): (i64, String, i64)) -> Result<ModelRecord> {
+    let spec: ModelSpec =
+        serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt(format!("model {id} spec: {e}")))?;
+    Ok(ModelRecord { id, spec, created_ms })
+}
+
+fn version_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
+    Ok(VersionRecord {
+        id: row.get(0)?,
+        model_id: row.get(1)?,
+        name: row.get(2)?,
+        description: row.get(3)?,
+        created_ms: row.get(4)?,
+    })
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+}
+
+impl Store for SqliteStore {
+    fn create_model(&self, spec: &ModelSpec, now_ms: i64) -> Result<ModelRecord> {
+        let json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.with_reader(|c| {
+            match c.execute(
+                "INSERT INTO models (name, spec, created_ms) VALUES (?1, ?2, ?3)",
+                params![spec.name, json, now_ms],
+            ) {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict(format!("model {:?}", spec.name))),
+                Err(e) => return Err(e.into()),
+            }
+            Ok(ModelRecord { id: c.last_insert_rowid(), spec: spec.clone(), created_ms: now_ms })
+        })
+    }
+
+    fn get_model(&self, name: &str) -> Result<Option<ModelRecord>> {
+        self.with_reader(|c| {
+            let row = c
+                .query_row("SELECT id, spec, created_ms FROM models WHERE name = ?1", [name], model_from_row)
+                .optional()?;
+            row.map(decode_model).transpose()
+        })
+    }
+
+    fn list_models(&self, after: Option<&str>, limit: usize) -> Result<Vec<ModelRecord>> {
+        self.with_reader(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT id, spec, created_ms FROM models WHERE name > ?1 ORDER BY name LIMIT ?2")?;
+            let rows = stmt.query_map(params![after.unwrap_or(""), limit as i64], model_from_row)?;
+            rows.map(|r| decode_model(r?)).collect()
+        })
+    }
+
+    fn create_version(&self, model_id: i64, name: &str, description: &str, now_ms: i64) -> Result<VersionRecord> {
+        self.with_reader(|c| {
+            match c.execute(
+                "INSERT INTO versions (model_id, name, description, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![model_id, name, description, now_ms],
+            ) {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict(format!("version {name:?}"))),
+                Err(e) => return Err(e.into()),
+            }
+            Ok(VersionRecord {
+                id: c.last_insert_rowid(),
+                model_id,
+                name: name.to_owned(),
+                description: description.to_owned(),
+                created_ms: now_ms,
+            })
+        })
+    }
+
+    fn list_versions(&self, model_id: i64, after: Option<&str>, limit: usize) -> Result<Vec<VersionRecord>> {
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, model_id, name, description, created_ms FROM versions
+                 WHERE model_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![model_id, after.unwrap_or(""), limit as i64], version_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn list_predictions(&self, query: &PredictionQuery) -> Result<Vec<StoredPrediction>> {
+        self.with_reader(|c| rows::list_predictions(c, query))
+    }
+
+    fn get_prediction(&self, model_id: i64, request_id: &str) -> Result<Option<StoredPrediction>> {
+        self.with_reader(|c| rows::get_prediction(c, model_id, request_id))
+    }
+
+    fn count_predictions(&self, model_id: i64) -> Result<Vec<(String, u64)>> {
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT v.name, count(*) FROM predictions p JOIN versions v ON v.id = p.version_id
+                 WHERE p.model_id = ?1 GROUP BY v.name ORDER BY v.name",
+            )?;
+            let rows = stmt.query_map([model_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn writer(&self) -> Result<Box<dyn StoreWriter>> {
+        let conn = open_connection(&self.path, &self.options, false)?;
+        Ok(Box::new(writer::SqliteWriter::new(conn)))
+    }
+}

@@ -1,0 +1,150 @@
+//! The SQLite writer: many requests' batches in one transaction, one durable commit.
+
+use crate::record::{BatchOutcome, LabelInsert, WriteBatch};
+use crate::{Result, StoreWriter};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use sightline_core::codec::{encode_features, encode_scores};
+use sightline_core::{LabelEvent, PredictionEvent, Target};
+use std::collections::HashMap;
+
+pub struct SqliteWriter {
+    conn: Connection,
+    /// (model id, version name) → version id, for versions known to be committed.
+    versions: HashMap<(i64, String), i64>,
+}
+
+impl SqliteWriter {
+    pub fn new(conn: Connection) -> Self {
+        SqliteWriter { conn, versions: HashMap::new() }
+    }
+}
+
+impl StoreWriter for SqliteWriter {
+    fn commit(&mut self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>> {
+        // Versions created in this transaction join the cache only once it commits, so a
+        // rolled-back transaction cannot leave a dangling id behind.
+        let mut new_versions = HashMap::new();
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut outcomes = Vec::with_capacity(batches.len());
+        for batch in batches {
+            outcomes.push(match batch {
+                WriteBatch::Predictions { model_id, received_ms, events } => BatchOutcome::Predictions(
+                    insert_predictions(&tx, &self.versions, &mut new_versions, *model_id, *received_ms, events)?,
+                ),
+                WriteBatch::Labels { model_id, received_ms, events } => {
+                    BatchOutcome::Labels(insert_labels(&tx, *model_id, *received_ms, events)?)
+                }
+            });
+        }
+        tx.commit()?;
+        self.versions.extend(new_versions);
+        Ok(outcomes)
+    }
+}
+
+fn version_id(
+    tx: &Transaction<'_>,
+    known: &HashMap<(i64, String), i64>,
+    new: &mut HashMap<(i64, String), i64>,
+    model_id: i64,
+    name: &str,
+    now_ms: i64,
+) -> Result<i64> {
+    let key = (model_id, name.to_owned());
+    if let Some(id) = known.get(&key).or_else(|| new.get(&key)) {
+        return Ok(*id);
+    }
+    tx.prepare_cached(
+        "INSERT INTO versions (model_id, name, created_ms) VALUES (?1, ?2, ?3) ON CONFLICT (model_id, name) DO NOTHING",
+    )?
+    .execute(params![model_id, name, now_ms])?;
+    let id: i64 = tx
+        .prepare_cached("SELECT id FROM versions WHERE model_id = ?1 AND name = ?2")?
+        .query_row(params![model_id, name], |r| r.get(0))?;
+    new.insert(key, id);
+    Ok(id)
+}
+
+fn split_target(t: Option<&Target>) -> (Option<&str>, Option<f64>) {
+    match t {
+        Some(Target::Class(c)) => (Some(c.as_str()), None),
+        Some(Target::Number(x)) => (None, Some(*x)),
+        None => (None, None),
+    }
+}
+
+fn insert_predictions(
+    tx: &Transaction<'_>,
+    known: &HashMap<(i64, String), i64>,
+    new: &mut HashMap<(i64, String), i64>,
+    model_id: i64,
+    received_ms: i64,
+    events: &[PredictionEvent],
+) -> Result<Vec<bool>> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO predictions (model_id, request_id, version_id, ts_ms, received_ms, pred_class, pred_num,
+            scores, latency_ms, features, tags, error_type, error_message)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT (model_id, request_id) DO NOTHING",
+    )?;
+    let mut features = Vec::with_capacity(512);
+    let mut scores = Vec::with_capacity(64);
+    let mut inserted = Vec::with_capacity(events.len());
+    for e in events {
+        let version = version_id(tx, known, new, model_id, &e.version, received_ms)?;
+        features.clear();
+        encode_features(&e.features, &mut features);
+        let scores_blob = if e.scores.is_empty() {
+            None
+        } else {
+            scores.clear();
+            encode_scores(&e.scores, &mut scores);
+            Some(&scores[..])
+        };
+        let tags = if e.tags.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&e.tags).map_err(|err| crate::StoreError::Corrupt(err.to_string()))?)
+        };
+        let (pred_class, pred_num) = split_target(e.prediction.as_ref());
+        let changed = stmt.execute(params![
+            model_id,
+            e.request_id,
+            version,
+            e.timestamp_ms,
+            received_ms,
+            pred_class,
+            pred_num,
+            scores_blob,
+            e.latency_ms,
+            &features[..],
+            tags,
+            e.error.as_ref().map(|x| x.kind.as_str()),
+            e.error.as_ref().map(|x| x.message.as_str()),
+        ])?;
+        inserted.push(changed == 1);
+    }
+    Ok(inserted)
+}
+
+fn insert_labels(tx: &Transaction<'_>, model_id: i64, received_ms: i64, events: &[LabelEvent]) -> Result<Vec<LabelInsert>> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO labels (model_id, request_id, label_class, label_num, ts_ms, received_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (model_id, request_id) DO NOTHING",
+    )?;
+    let mut version_of = tx.prepare_cached(
+        "SELECT v.name FROM predictions p JOIN versions v ON v.id = p.version_id
+         WHERE p.model_id = ?1 AND p.request_id = ?2",
+    )?;
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        let (class, num) = split_target(Some(&e.label));
+        if insert.execute(params![model_id, e.request_id, class, num, e.timestamp_ms, received_ms])? == 1 {
+            let version = version_of.query_row(params![model_id, e.request_id], |r| r.get(0)).optional()?;
+            out.push(LabelInsert::Stored { version });
+        } else {
+            out.push(LabelInsert::Duplicate);
+        }
+    }
+    Ok(out)
+}
