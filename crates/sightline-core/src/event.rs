@@ -1,8 +1,8 @@
 //! Prediction and label events, and their schema-dependent validation.
 
-use crate::model::{ModelSpec, Task};
+use crate::model::{ModelIndex, Task};
 use crate::names::{MAX_CATEGORY_LEN, check_text};
-use crate::problem::{Problem, Reason};
+use crate::problem::{Problem, Reason, field_path};
 use crate::scalar::{FeatureValue, Scalar};
 
 /// A model output or a ground-truth label: a class of a classifier or a number of a
@@ -59,22 +59,26 @@ pub struct CheckedOutputs {
 /// are the client's key/value pairs in the order sent; `has_error` allows a missing
 /// prediction. All problems are collected, with paths relative to the event.
 pub fn check_outputs(
-    model: &ModelSpec,
+    index: &ModelIndex,
     features: Vec<(String, Scalar)>,
     prediction: Option<Scalar>,
     scores: Vec<(String, Scalar)>,
     has_error: bool,
 ) -> Result<CheckedOutputs, Vec<Problem>> {
+    let model = &index.spec;
     let mut problems = Vec::new();
 
     let mut seen = vec![false; model.features.len()];
     let mut checked = Vec::with_capacity(features.len());
     for (name, value) in features {
-        let Some(i) = model.feature_index(&name) else {
+        let Some(i) = index.feature_index(&name) else {
             problems.push(Problem::new(
-                format!("features.{name}"),
+                field_path("features", &name),
                 Reason::UnknownFeature,
-                format!("unknown feature {name:?}: model {:?} declares no such feature", model.name),
+                format!(
+                    "unknown feature {name:?}: model {:?} declares no such feature",
+                    model.name
+                ),
             ));
             continue;
         };
@@ -82,13 +86,15 @@ pub fn check_outputs(
         match model.check_feature(i, value) {
             Ok(FeatureValue::Null) => {}
             Ok(v) => checked.push((i as u32, v)),
-            Err((reason, message)) => problems.push(Problem::new(format!("features.{name}"), reason, message)),
+            Err((reason, message)) => {
+                problems.push(Problem::new(field_path("features", &name), reason, message))
+            }
         }
     }
     for (i, spec) in model.features.iter().enumerate() {
         if !seen[i] && !spec.nullable {
             problems.push(Problem::new(
-                format!("features.{}", spec.name),
+                field_path("features", &spec.name),
                 Reason::MissingField,
                 "required (the feature is not nullable)",
             ));
@@ -106,7 +112,7 @@ pub fn check_outputs(
             ));
             None
         }
-        Some(value) => match check_target(model, &value) {
+        Some(value) => match check_target(index, &value) {
             Ok(t) => Some(t),
             Err((reason, message)) => {
                 problems.push(Problem::new("prediction", reason, message));
@@ -117,12 +123,20 @@ pub fn check_outputs(
 
     let mut checked_scores = Vec::with_capacity(scores.len());
     if !scores.is_empty() && !model.task.is_classification() {
-        problems.push(Problem::new("scores", Reason::InvalidValue, "a regression model has no class scores"));
+        problems.push(Problem::new(
+            "scores",
+            Reason::InvalidValue,
+            "a regression model has no class scores",
+        ));
     } else {
         for (label, value) in scores {
-            let path = format!("scores.{label}");
-            let Some(i) = model.class_index(&label) else {
-                problems.push(Problem::new(path, Reason::UnknownClass, format!("{label:?} is not one of the classes")));
+            let path = field_path("scores", &label);
+            let Some(i) = index.class_index(&label) else {
+                problems.push(Problem::new(
+                    path,
+                    Reason::UnknownClass,
+                    format!("{label:?} is not one of the classes"),
+                ));
                 continue;
             };
             match value.as_f64() {
@@ -132,14 +146,22 @@ pub fn check_outputs(
                     Reason::InvalidValue,
                     format!("a probability must be between 0 and 1, got {p}"),
                 )),
-                None => problems.push(Problem::new(path, Reason::WrongType, format!("expected a number, got {}", value.kind()))),
+                None => problems.push(Problem::new(
+                    path,
+                    Reason::WrongType,
+                    format!("expected a number, got {}", value.kind()),
+                )),
             }
         }
         checked_scores.sort_by_key(|(i, _)| *i);
     }
 
     if problems.is_empty() {
-        Ok(CheckedOutputs { features: checked, prediction, scores: checked_scores })
+        Ok(CheckedOutputs {
+            features: checked,
+            prediction,
+            scores: checked_scores,
+        })
     } else {
         Err(problems)
     }
@@ -148,20 +170,26 @@ pub fn check_outputs(
 /// Checks a prediction or label value against the task: a declared class for a
 /// classifier (strings, integers and booleans are matched by their spelling), a
 /// finite number for a regressor.
-pub fn check_target(model: &ModelSpec, value: &Scalar) -> Result<Target, (Reason, String)> {
+pub fn check_target(index: &ModelIndex, value: &Scalar) -> Result<Target, (Reason, String)> {
+    let model = &index.spec;
     match model.task {
-        Task::Regression => value
-            .as_f64()
-            .map(Target::Number)
-            .ok_or_else(|| (Reason::WrongType, format!("expected a number, got {}", value.kind()))),
+        Task::Regression => value.as_f64().map(Target::Number).ok_or_else(|| {
+            (
+                Reason::WrongType,
+                format!("expected a number, got {}", value.kind()),
+            )
+        }),
         Task::BinaryClassification | Task::MulticlassClassification => {
             let Some(label) = value.as_label() else {
-                return Err((Reason::WrongType, format!("expected a class label, got {}", value.kind())));
+                return Err((
+                    Reason::WrongType,
+                    format!("expected a class label, got {}", value.kind()),
+                ));
             };
             if let Err(m) = check_text(&label, MAX_CATEGORY_LEN) {
                 return Err((Reason::TooLong, m));
             }
-            if model.class_index(&label).is_some() {
+            if index.class_index(&label).is_some() {
                 Ok(Target::Class(label))
             } else {
                 Err((
@@ -176,25 +204,40 @@ pub fn check_target(model: &ModelSpec, value: &Scalar) -> Result<Target, (Reason
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{FeatureSpec, FeatureType};
+    use crate::model::{FeatureSpec, FeatureType, ModelSpec};
 
-    fn model(task: Task) -> ModelSpec {
+    fn model(task: Task) -> ModelIndex {
         let classification = task.is_classification();
-        ModelSpec {
+        ModelIndex::new(ModelSpec {
             name: "m".into(),
             task,
             features: vec![
-                FeatureSpec { name: "x".into(), kind: FeatureType::Numeric, nullable: false },
-                FeatureSpec { name: "c".into(), kind: FeatureType::Categorical, nullable: true },
+                FeatureSpec {
+                    name: "x".into(),
+                    kind: FeatureType::Numeric,
+                    nullable: false,
+                },
+                FeatureSpec {
+                    name: "c".into(),
+                    kind: FeatureType::Categorical,
+                    nullable: true,
+                },
             ],
-            classes: if classification { vec!["0".into(), "1".into()] } else { vec![] },
+            classes: if classification {
+                vec!["0".into(), "1".into()]
+            } else {
+                vec![]
+            },
             positive_class: (task == Task::BinaryClassification).then(|| "1".into()),
             description: String::new(),
-        }
+        })
     }
 
     fn paths(r: Result<CheckedOutputs, Vec<Problem>>) -> Vec<(String, Reason)> {
-        r.expect_err("should fail").into_iter().map(|p| (p.path, p.reason)).collect()
+        r.expect_err("should fail")
+            .into_iter()
+            .map(|p| (p.path, p.reason))
+            .collect()
     }
 
     #[test]
@@ -202,13 +245,25 @@ mod tests {
         let m = model(Task::BinaryClassification);
         let out = check_outputs(
             &m,
-            vec![("c".into(), Scalar::Str("a".into())), ("x".into(), Scalar::Float(1.5))],
+            vec![
+                ("c".into(), Scalar::Str("a".into())),
+                ("x".into(), Scalar::Float(1.5)),
+            ],
             Some(Scalar::Int(1)),
-            vec![("1".into(), Scalar::Float(0.7)), ("0".into(), Scalar::Float(0.3))],
+            vec![
+                ("1".into(), Scalar::Float(0.7)),
+                ("0".into(), Scalar::Float(0.3)),
+            ],
             false,
         )
         .expect("valid");
-        assert_eq!(out.features, vec![(0, FeatureValue::Number(1.5)), (1, FeatureValue::Category("a".into()))]);
+        assert_eq!(
+            out.features,
+            vec![
+                (0, FeatureValue::Number(1.5)),
+                (1, FeatureValue::Category("a".into()))
+            ]
+        );
         assert_eq!(out.prediction, Some(Target::Class("1".into())));
         assert_eq!(out.scores, vec![(0, 0.3), (1, 0.7)]);
     }
@@ -218,9 +273,15 @@ mod tests {
         let m = model(Task::BinaryClassification);
         let got = paths(check_outputs(
             &m,
-            vec![("y".into(), Scalar::Int(1)), ("c".into(), Scalar::Float(0.5))],
+            vec![
+                ("y".into(), Scalar::Int(1)),
+                ("c".into(), Scalar::Float(0.5)),
+            ],
             Some(Scalar::Str("2".into())),
-            vec![("1".into(), Scalar::Float(1.5)), ("z".into(), Scalar::Float(0.1))],
+            vec![
+                ("1".into(), Scalar::Float(1.5)),
+                ("z".into(), Scalar::Float(0.1)),
+            ],
             false,
         ));
         assert_eq!(
@@ -230,7 +291,7 @@ mod tests {
                 ("features.c".into(), Reason::WrongType),
                 ("features.x".into(), Reason::MissingField),
                 ("prediction".into(), Reason::UnknownClass),
-                ("scores.1".into(), Reason::InvalidValue),
+                (r#"scores["1"]"#.into(), Reason::InvalidValue),
                 ("scores.z".into(), Reason::UnknownClass),
             ]
         );
@@ -241,16 +302,25 @@ mod tests {
         let m = model(Task::Regression);
         let feats = vec![("x".into(), Scalar::Int(1))];
         assert!(check_outputs(&m, feats.clone(), None, vec![], true).is_ok());
-        assert_eq!(paths(check_outputs(&m, feats, None, vec![], false)), vec![("prediction".into(), Reason::MissingField)]);
+        assert_eq!(
+            paths(check_outputs(&m, feats, None, vec![], false)),
+            vec![("prediction".into(), Reason::MissingField)]
+        );
     }
 
     #[test]
     fn targets_follow_the_task() {
         let r = model(Task::Regression);
-        assert_eq!(check_target(&r, &Scalar::Float(2.5)), Ok(Target::Number(2.5)));
+        assert_eq!(
+            check_target(&r, &Scalar::Float(2.5)),
+            Ok(Target::Number(2.5))
+        );
         assert!(check_target(&r, &Scalar::Str("a".into())).is_err());
         let c = model(Task::MulticlassClassification);
-        assert_eq!(check_target(&c, &Scalar::Int(0)), Ok(Target::Class("0".into())));
+        assert_eq!(
+            check_target(&c, &Scalar::Int(0)),
+            Ok(Target::Class("0".into()))
+        );
         assert!(check_target(&c, &Scalar::Float(0.5)).is_err());
     }
 }

@@ -12,6 +12,6 @@ pub mod problem;
 pub mod scalar;
 
 pub use event::{ErrorInfo, LabelEvent, PredictionEvent, Target};
-pub use model::{FeatureSpec, FeatureType, ModelSpec, Task};
+pub use model::{FeatureSpec, FeatureType, ModelIndex, ModelSpec, Task};
 pub use problem::{Problem, Reason};
 pub use scalar::{FeatureValue, Scalar};

@@ -32,7 +32,9 @@ pub fn check_slug(name: &str) -> Result<(), String> {
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
     {
-        return Err(format!("contains {bad:?}; allowed are letters, digits, '_', '-' and '.'"));
+        return Err(format!(
+            "contains {bad:?}; allowed are letters, digits, '_', '-' and '.'"
+        ));
     }
     Ok(())
 }

@@ -1,1 +1,151 @@
-//! placeholder
+//! The Sightline server: HTTP API, ingest pipeline, metrics.
+//!
+//! [`Server::start`] opens the store (applying migrations), starts the writer thread and
+//! binds the listener; [`Server::serve`] answers requests until the shutdown future
+//! completes, then stops accepting, finishes in-flight requests and drains the writer,
+//! so every acknowledged event is committed before the process exits.
+
+pub mod batch;
+pub mod body;
+pub mod error;
+pub mod ingest;
+pub mod metrics;
+pub mod request_log;
+pub mod routes;
+pub mod state;
+pub mod wire;
+
+use sightline_store::{SqliteOptions, SqliteStore, Store, Synchronous};
+use state::{AppState, Limits};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Everything `sightline serve` can be told, with the defaults documented in the README.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub synchronous: Synchronous,
+    /// Most events (or labels) in one request.
+    pub max_batch_events: usize,
+    /// Most bytes in one request body, counted after decompression.
+    pub max_body_bytes: usize,
+    /// Most validated events waiting for the writer before requests get 429.
+    pub queue_capacity_events: usize,
+    /// Most (model, version) label pairs in /metrics.
+    pub metrics_max_series: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
+            data_dir: PathBuf::from("sightline-data"),
+            synchronous: Synchronous::Full,
+            max_batch_events: 10_000,
+            max_body_bytes: 32 * 1024 * 1024,
+            queue_capacity_events: 200_000,
+            metrics_max_series: 1_000,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database: {0}")]
+    Store(#[from] sightline_store::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the writer thread: {0}")]
+    Writer(std::io::Error),
+    #[error("start-up task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    writer: std::thread::JoinHandle<()>,
+}
+
+impl Server {
+    pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
+        let dir = config.data_dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
+        let options = SqliteOptions {
+            synchronous: config.synchronous,
+            ..SqliteOptions::default()
+        };
+        let db = dir.join("sightline.db");
+        let store: Arc<dyn Store> =
+            Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&db, options)).await??);
+        let writer = store.writer()?;
+        let metrics = Arc::new(metrics::Metrics::new(config.metrics_max_series));
+        let queue = Arc::new(ingest::WriteQueue::new(config.queue_capacity_events));
+        let writer = ingest::spawn_writer(queue.clone(), writer, metrics.clone())
+            .map_err(StartError::Writer)?;
+        let limits = Limits {
+            max_batch_events: config.max_batch_events,
+            max_body_bytes: config.max_body_bytes,
+        };
+        let state = Arc::new(AppState::new(store, limits, metrics, queue));
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        Ok(Server {
+            listener,
+            state,
+            writer,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then shuts down gracefully.
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Server {
+            listener,
+            state,
+            writer,
+        } = self;
+        let app = routes::router(state.clone());
+        // Nothing to recover yet beyond migrations, which `start` applied.
+        state.set_ready(true);
+        tracing::info!(addr = %listener.local_addr()?, "listening");
+        let draining = state.clone();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                draining.set_ready(false);
+                tracing::info!("shutting down: finishing in-flight requests");
+            })
+            .await?;
+        state.queue.close();
+        tokio::task::spawn_blocking(move || writer.join())
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(|_| std::io::Error::other("the writer thread panicked"))?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}

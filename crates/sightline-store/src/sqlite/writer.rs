@@ -15,25 +15,41 @@ pub struct SqliteWriter {
 
 impl SqliteWriter {
     pub fn new(conn: Connection) -> Self {
-        SqliteWriter { conn, versions: HashMap::new() }
+        SqliteWriter {
+            conn,
+            versions: HashMap::new(),
+        }
     }
 }
 
 impl StoreWriter for SqliteWriter {
-    fn commit(&mut self, batches: &[WriteBatch]) -> Result<Vec<BatchOutcome>> {
+    fn commit(&mut self, batches: &[&WriteBatch]) -> Result<Vec<BatchOutcome>> {
         // Versions created in this transaction join the cache only once it commits, so a
         // rolled-back transaction cannot leave a dangling id behind.
         let mut new_versions = HashMap::new();
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(batches.len());
         for batch in batches {
             outcomes.push(match batch {
-                WriteBatch::Predictions { model_id, received_ms, events } => BatchOutcome::Predictions(
-                    insert_predictions(&tx, &self.versions, &mut new_versions, *model_id, *received_ms, events)?,
-                ),
-                WriteBatch::Labels { model_id, received_ms, events } => {
-                    BatchOutcome::Labels(insert_labels(&tx, *model_id, *received_ms, events)?)
-                }
+                WriteBatch::Predictions {
+                    model_id,
+                    received_ms,
+                    events,
+                } => BatchOutcome::Predictions(insert_predictions(
+                    &tx,
+                    &self.versions,
+                    &mut new_versions,
+                    *model_id,
+                    *received_ms,
+                    events,
+                )?),
+                WriteBatch::Labels {
+                    model_id,
+                    received_ms,
+                    events,
+                } => BatchOutcome::Labels(insert_labels(&tx, *model_id, *received_ms, events)?),
             });
         }
         tx.commit()?;
@@ -104,7 +120,10 @@ fn insert_predictions(
         let tags = if e.tags.is_empty() {
             None
         } else {
-            Some(serde_json::to_string(&e.tags).map_err(|err| crate::StoreError::Corrupt(err.to_string()))?)
+            Some(
+                serde_json::to_string(&e.tags)
+                    .map_err(|err| crate::StoreError::Corrupt(err.to_string()))?,
+            )
         };
         let (pred_class, pred_num) = split_target(e.prediction.as_ref());
         let changed = stmt.execute(params![
@@ -127,7 +146,12 @@ fn insert_predictions(
     Ok(inserted)
 }
 
-fn insert_labels(tx: &Transaction<'_>, model_id: i64, received_ms: i64, events: &[LabelEvent]) -> Result<Vec<LabelInsert>> {
+fn insert_labels(
+    tx: &Transaction<'_>,
+    model_id: i64,
+    received_ms: i64,
+    events: &[LabelEvent],
+) -> Result<Vec<LabelInsert>> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO labels (model_id, request_id, label_class, label_num, ts_ms, received_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (model_id, request_id) DO NOTHING",
@@ -139,8 +163,18 @@ fn insert_labels(tx: &Transaction<'_>, model_id: i64, received_ms: i64, events: 
     let mut out = Vec::with_capacity(events.len());
     for e in events {
         let (class, num) = split_target(Some(&e.label));
-        if insert.execute(params![model_id, e.request_id, class, num, e.timestamp_ms, received_ms])? == 1 {
-            let version = version_of.query_row(params![model_id, e.request_id], |r| r.get(0)).optional()?;
+        if insert.execute(params![
+            model_id,
+            e.request_id,
+            class,
+            num,
+            e.timestamp_ms,
+            received_ms
+        ])? == 1
+        {
+            let version = version_of
+                .query_row(params![model_id, e.request_id], |r| r.get(0))
+                .optional()?;
             out.push(LabelInsert::Stored { version });
         } else {
             out.push(LabelInsert::Duplicate);

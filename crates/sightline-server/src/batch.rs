@@ -1,0 +1,211 @@
+//! Batch bodies shared by every ingest endpoint: JSON envelope or NDJSON lines in,
+//! per-item validation, in-batch duplicate detection, and the partial-success answer.
+
+use crate::body::BatchFormat;
+use crate::error::{ApiError, Code, FieldError};
+use crate::wire::json::prefix;
+use serde::Serialize;
+use serde_json::Value;
+use sightline_core::{Problem, Reason};
+use std::collections::HashMap;
+
+/// One refused item, as reported to the client.
+#[derive(Debug, Serialize)]
+pub struct Rejected {
+    pub index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    pub errors: Vec<FieldError>,
+    #[serde(skip)]
+    pub reasons: Vec<Reason>,
+}
+
+/// The valid items (in order) and the refused ones.
+#[derive(Debug)]
+pub struct Parsed<T> {
+    pub valid: Vec<T>,
+    pub rejected: Vec<Rejected>,
+}
+
+/// Parses and validates a batch. `key` is the envelope's array member (`events`,
+/// `labels`); `parse_one` validates one item; `request_id_of` names it for the
+/// duplicate check. Structural problems of the whole body are errors; problems of
+/// one item reject only that item.
+pub fn parse<T>(
+    bytes: &[u8],
+    format: BatchFormat,
+    key: &str,
+    max_items: usize,
+    parse_one: impl Fn(Value) -> Result<T, Vec<Problem>>,
+    request_id_of: impl Fn(&T) -> &str,
+) -> Result<Parsed<T>, ApiError> {
+    let items: Vec<(String, Result<Value, String>)> = match format {
+        BatchFormat::Json => envelope(bytes, key)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (format!("$.{key}[{i}]"), Ok(v)))
+            .collect(),
+        BatchFormat::Ndjson => {
+            let lines: Vec<&[u8]> = bytes
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+                .collect();
+            if lines.len() > max_items {
+                return Err(too_many(lines.len(), max_items));
+            }
+            lines
+                .into_iter()
+                .enumerate()
+                .map(|(i, line)| {
+                    (
+                        format!("$[{i}]"),
+                        serde_json::from_slice(line).map_err(|e| format!("invalid JSON: {e}")),
+                    )
+                })
+                .collect()
+        }
+    };
+    if items.len() > max_items {
+        return Err(too_many(items.len(), max_items));
+    }
+
+    let mut valid = Vec::with_capacity(items.len());
+    let mut rejected = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(items.len());
+    for (index, (path, item)) in items.into_iter().enumerate() {
+        let declared_id = item
+            .as_ref()
+            .ok()
+            .and_then(|v| v.get("request_id"))
+            .and_then(|id| match id {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            });
+        let result = match item {
+            Ok(value) => parse_one(value),
+            Err(message) => Err(vec![Problem::new("", Reason::WrongType, message)]),
+        };
+        match result {
+            Ok(t) => {
+                let id = request_id_of(&t);
+                if let Some(first) = seen.get(id) {
+                    rejected.push(Rejected {
+                        index,
+                        request_id: Some(id.to_owned()),
+                        errors: vec![FieldError {
+                            path: format!("{path}.request_id"),
+                            message: format!(
+                                "duplicate request_id within the batch (same as item {first})"
+                            ),
+                        }],
+                        reasons: vec![Reason::DuplicateInBatch],
+                    });
+                } else {
+                    seen.insert(id.to_owned(), index);
+                    valid.push(t);
+                }
+            }
+            Err(problems) => {
+                let reasons = problems.iter().map(|p| p.reason).collect();
+                rejected.push(Rejected {
+                    index,
+                    request_id: declared_id,
+                    errors: prefix(&path, problems),
+                    reasons,
+                });
+            }
+        }
+    }
+    Ok(Parsed { valid, rejected })
+}
+
+fn too_many(n: usize, max: usize) -> ApiError {
+    ApiError::new(
+        Code::PayloadTooLarge,
+        format!("the batch has {n} items; the limit is {max} per request"),
+    )
+}
+
+/// Reads `{"<key>": [...]}`; anything else is a 400 (not JSON) or 422 (wrong shape).
+fn envelope(bytes: &[u8], key: &str) -> Result<Vec<Value>, ApiError> {
+    let doc: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            Code::InvalidJson,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    let shape = || format!("expected an object {{\"{key}\": [...]}}");
+    let Value::Object(mut obj) = doc else {
+        return Err(ApiError::validation(
+            shape(),
+            vec![FieldError {
+                path: "$".into(),
+                message: format!("expected an object, got {}", crate::wire::json::kind(&doc)),
+            }],
+        ));
+    };
+    if let Some(other) = obj.keys().find(|k| k.as_str() != key) {
+        return Err(ApiError::validation(
+            shape(),
+            vec![FieldError {
+                path: format!("$.{other}"),
+                message: format!("unknown field; the body has only {key:?}"),
+            }],
+        ));
+    }
+    match obj.remove(key) {
+        Some(Value::Array(items)) => Ok(items),
+        Some(other) => Err(ApiError::validation(
+            shape(),
+            vec![FieldError {
+                path: format!("$.{key}"),
+                message: format!("expected an array, got {}", crate::wire::json::kind(&other)),
+            }],
+        )),
+        None => Err(ApiError::validation(
+            shape(),
+            vec![FieldError {
+                path: format!("$.{key}"),
+                message: "required".into(),
+            }],
+        )),
+    }
+}
+
+/// The partial-success answer of a batch.
+#[derive(Debug, Serialize)]
+pub struct BatchResult {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: Vec<Rejected>,
+}
+
+impl BatchResult {
+    /// 200 with the result, or 422 when every item was refused (nothing to accept),
+    /// so that a client that only looks at the status still notices.
+    pub fn into_response(self) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        if self.accepted == 0 && self.duplicates == 0 && !self.rejected.is_empty() {
+            let errors: Vec<FieldError> = self
+                .rejected
+                .iter()
+                .flat_map(|r| r.errors.iter().cloned())
+                .collect();
+            let mut err = ApiError::validation(
+                format!("all {} items were rejected", self.rejected.len()),
+                errors,
+            );
+            let mut extra = serde_json::Map::new();
+            extra.insert("accepted".into(), 0.into());
+            extra.insert("duplicates".into(), 0.into());
+            extra.insert(
+                "rejected".into(),
+                serde_json::to_value(&self.rejected).unwrap_or_default(),
+            );
+            err.extra = Some(extra);
+            return err.into_response();
+        }
+        axum::Json(self).into_response()
+    }
+}

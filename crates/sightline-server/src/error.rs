@@ -1,0 +1,187 @@
+//! API errors: every error has a stable code, an HTTP status and a message, mapped here
+//! and nowhere else, and is answered as `application/problem+json`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// One field-level problem, as the API reports it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FieldError {
+    /// JSON path of the offending value, e.g. `$.events[3].features.age`.
+    pub path: String,
+    pub message: String,
+}
+
+/// The stable error codes of the API (see docs/API.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    InvalidJson,
+    ValidationFailed,
+    InvalidQuery,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ModelNotFound,
+    PredictionNotFound,
+    NotFound,
+    Conflict,
+    Overloaded,
+    NotReady,
+    Internal,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::InvalidJson => "invalid_json",
+            Code::ValidationFailed => "validation_failed",
+            Code::InvalidQuery => "invalid_query",
+            Code::PayloadTooLarge => "payload_too_large",
+            Code::UnsupportedMediaType => "unsupported_media_type",
+            Code::ModelNotFound => "model_not_found",
+            Code::PredictionNotFound => "prediction_not_found",
+            Code::NotFound => "not_found",
+            Code::Conflict => "conflict",
+            Code::Overloaded => "overloaded",
+            Code::NotReady => "not_ready",
+            Code::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Code::InvalidJson | Code::InvalidQuery => StatusCode::BAD_REQUEST,
+            Code::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::ModelNotFound | Code::PredictionNotFound | Code::NotFound => {
+                StatusCode::NOT_FOUND
+            }
+            Code::Conflict => StatusCode::CONFLICT,
+            Code::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            Code::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Code::InvalidJson => "request body is not valid JSON",
+            Code::ValidationFailed => "validation failed",
+            Code::InvalidQuery => "invalid query parameter",
+            Code::PayloadTooLarge => "payload too large",
+            Code::UnsupportedMediaType => "unsupported media type or encoding",
+            Code::ModelNotFound => "model not found",
+            Code::PredictionNotFound => "prediction not found",
+            Code::NotFound => "not found",
+            Code::Conflict => "already exists",
+            Code::Overloaded => "server overloaded, retry later",
+            Code::NotReady => "server not ready",
+            Code::Internal => "internal error",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: Code,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    /// Seconds after which a retry makes sense (429 and 503).
+    pub retry_after: Option<u32>,
+    /// Extra members merged into the problem document (e.g. a batch's `rejected`).
+    pub extra: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl ApiError {
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+            extra: None,
+        }
+    }
+
+    pub fn validation(detail: impl Into<String>, errors: Vec<FieldError>) -> Self {
+        ApiError {
+            errors,
+            ..ApiError::new(Code::ValidationFailed, detail)
+        }
+    }
+
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// An internal failure: the cause is logged in full, the client sees a generic text.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(cause = %cause, "internal error");
+        ApiError::new(
+            Code::Internal,
+            "the server failed to handle the request; see its log",
+        )
+    }
+}
+
+impl From<sightline_store::StoreError> for ApiError {
+    fn from(e: sightline_store::StoreError) -> Self {
+        match e {
+            sightline_store::StoreError::Conflict(what) => {
+                ApiError::new(Code::Conflict, format!("{what} already exists"))
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'static str,
+    status: u16,
+    code: &'static str,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.code.status();
+        if status.is_server_error() {
+            tracing::warn!(status = status.as_u16(), code = self.code.as_str(), detail = %self.detail, "request failed");
+        } else {
+            tracing::info!(status = status.as_u16(), code = self.code.as_str(), detail = %self.detail, errors = self.errors.len(), "request refused");
+        }
+        let problem = Problem {
+            kind: "about:blank",
+            title: self.code.title(),
+            status: status.as_u16(),
+            code: self.code.as_str(),
+            detail: &self.detail,
+            errors: &self.errors,
+        };
+        let mut doc = match serde_json::to_value(&problem) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        if let Some(extra) = self.extra {
+            doc.extend(extra);
+        }
+        let body = serde_json::to_vec(&doc).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}

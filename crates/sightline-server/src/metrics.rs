@@ -1,0 +1,222 @@
+//! The server's Prometheus metrics: per-model traffic and the server's own ingest
+//! telemetry, typed and registered in one place.
+//!
+//! Label values are bounded: models and versions (capped at `max_series` pairs; the
+//! rest are counted under version `__other__`), endpoints, statuses and rejection
+//! reasons from closed sets. Feature names and request ids are never labels.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
+};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// The version label used once the series cap is reached.
+pub const OVERFLOW_VERSION: &str = "__other__";
+
+/// Counters of one (model, version) pair, resolved once and reused.
+#[derive(Clone)]
+pub struct ModelSeries {
+    pub predictions: IntCounter,
+    pub errors: IntCounter,
+    pub latency: Histogram,
+    pub labels: IntCounter,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    predictions: IntCounterVec,
+    errors: IntCounterVec,
+    latency: HistogramVec,
+    labels: IntCounterVec,
+    pub requests: IntCounterVec,
+    pub rejected: IntCounterVec,
+    pub commit_seconds: Histogram,
+    pub commit_events: Histogram,
+    pub queue_depth: IntGauge,
+    series: Mutex<HashMap<(String, String), ModelSeries>>,
+    max_series: usize,
+}
+
+fn must<T>(r: prometheus::Result<T>) -> T {
+    // Metric definitions are static; a failure here is a programming error caught by
+    // every test that starts a server.
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("invalid metric definition: {e}"),
+    }
+}
+
+impl Metrics {
+    pub fn new(max_series: usize) -> Metrics {
+        let registry = Registry::new();
+        let model_labels = &["model", "version"];
+        let predictions = must(IntCounterVec::new(
+            Opts::new(
+                "sightline_predictions_total",
+                "Predictions stored, by model and version.",
+            ),
+            model_labels,
+        ));
+        let errors = must(IntCounterVec::new(
+            Opts::new(
+                "sightline_prediction_errors_total",
+                "Prediction events that carried an error, by model and version.",
+            ),
+            model_labels,
+        ));
+        let latency = must(HistogramVec::new(
+            HistogramOpts::new(
+                "sightline_prediction_latency_seconds",
+                "Model latency reported by prediction events (latency_ms), by model and version.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0,
+            ]),
+            model_labels,
+        ));
+        let labels = must(IntCounterVec::new(
+            Opts::new(
+                "sightline_labels_total",
+                "Ground-truth labels stored, by model and by the version of their prediction (\"\" while the prediction has not arrived).",
+            ),
+            model_labels,
+        ));
+        let requests = must(IntCounterVec::new(
+            Opts::new(
+                "sightline_ingest_requests_total",
+                "Ingest requests answered, by endpoint and HTTP status.",
+            ),
+            &["endpoint", "status"],
+        ));
+        let rejected = must(IntCounterVec::new(
+            Opts::new(
+                "sightline_ingest_rejected_events_total",
+                "Events rejected by validation, by endpoint and reason.",
+            ),
+            &["endpoint", "reason"],
+        ));
+        let commit_seconds = must(Histogram::with_opts(
+            HistogramOpts::new(
+                "sightline_store_commit_duration_seconds",
+                "Time to write and durably commit one group of batches.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
+        ));
+        let commit_events = must(Histogram::with_opts(
+            HistogramOpts::new(
+                "sightline_store_commit_events",
+                "Events written per durable commit (group commit size).",
+            )
+            .buckets(vec![
+                1.0, 10.0, 100.0, 1_000.0, 5_000.0, 10_000.0, 25_000.0, 50_000.0,
+            ]),
+        ));
+        let queue_depth = must(IntGauge::new(
+            "sightline_ingest_queue_depth_events",
+            "Validated events waiting for the writer.",
+        ));
+        for c in [&predictions, &errors, &labels, &requests, &rejected] {
+            must(registry.register(Box::new(c.clone())));
+        }
+        must(registry.register(Box::new(latency.clone())));
+        must(registry.register(Box::new(commit_seconds.clone())));
+        must(registry.register(Box::new(commit_events.clone())));
+        must(registry.register(Box::new(queue_depth.clone())));
+        // Process metrics (CPU, RSS, open fds) are Linux-only in the client library.
+        #[cfg(target_os = "linux")]
+        must(registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        )));
+        let build = must(IntGauge::with_opts(
+            Opts::new(
+                "sightline_build_info",
+                "Always 1; the version label is the running build.",
+            )
+            .const_label("version", env!("CARGO_PKG_VERSION")),
+        ));
+        build.set(1);
+        must(registry.register(Box::new(build)));
+
+        Metrics {
+            registry,
+            predictions,
+            errors,
+            latency,
+            labels,
+            requests,
+            rejected,
+            commit_seconds,
+            commit_events,
+            queue_depth,
+            series: Mutex::new(HashMap::new()),
+            max_series,
+        }
+    }
+
+    /// The counters of a (model, version) pair; past the cap, of (model, `__other__`).
+    pub fn model_series(&self, model: &str, version: &str) -> ModelSeries {
+        let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = series.get(&(model.to_owned(), version.to_owned())) {
+            return s.clone();
+        }
+        let version = if series.len() >= self.max_series {
+            OVERFLOW_VERSION
+        } else {
+            version
+        };
+        let key = (model.to_owned(), version.to_owned());
+        if let Some(s) = series.get(&key) {
+            return s.clone();
+        }
+        let labels = [model, version];
+        let s = ModelSeries {
+            predictions: self.predictions.with_label_values(&labels),
+            errors: self.errors.with_label_values(&labels),
+            latency: self.latency.with_label_values(&labels),
+            labels: self.labels.with_label_values(&labels),
+        };
+        series.insert(key, s.clone());
+        s
+    }
+
+    /// The exposition text for `/metrics`.
+    pub fn render(&self) -> Result<(String, String), String> {
+        let encoder = TextEncoder::new();
+        let mut buf = Vec::new();
+        encoder
+            .encode(&self.registry.gather(), &mut buf)
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8(buf).map_err(|e| e.to_string())?;
+        Ok((encoder.format_type().to_owned(), text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_are_capped() {
+        let m = Metrics::new(2);
+        m.model_series("a", "v1").predictions.inc();
+        m.model_series("a", "v2").predictions.inc();
+        m.model_series("a", "v3").predictions.inc();
+        m.model_series("a", "v4").predictions.inc();
+        m.model_series("a", "v1").predictions.inc();
+        let (_, text) = m.render().expect("render");
+        assert!(
+            text.contains(r#"sightline_predictions_total{model="a",version="v1"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"sightline_predictions_total{model="a",version="__other__"} 2"#),
+            "{text}"
+        );
+        assert!(!text.contains("v3"), "{text}");
+    }
+}

@@ -1,0 +1,149 @@
+//! Models and versions: create, list, get.
+
+use super::support::{decode_cursor, encode_cursor, limit, path, query};
+use crate::body::require_json;
+use crate::error::{ApiError, Code, FieldError};
+use crate::state::{AppState, blocking};
+use crate::wire::model::{CreateModel, CreateVersion, model_json, version_json};
+use crate::wire::time::now_ms;
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sightline_core::names::check_slug;
+use std::sync::Arc;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Parses a JSON body into `T`, reporting the failing field by its JSON path.
+fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    require_json(headers)?;
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::new(
+                Code::InvalidJson,
+                format!("the body is not valid JSON: {inner}"),
+            )
+        } else {
+            let path = if path == "." {
+                "$".to_owned()
+            } else {
+                format!("$.{path}")
+            };
+            ApiError::validation(
+                format!("{path}: {inner}"),
+                vec![FieldError {
+                    path,
+                    message: inner.to_string(),
+                }],
+            )
+        }
+    })
+}
+
+const MAX_DOC_BYTES: usize = 4 * 1024 * 1024;
+
+async fn read_small(headers: &HeaderMap, body: axum::body::Body) -> Result<bytes::Bytes, ApiError> {
+    crate::routes::ingest_endpoint::read_body(headers, body, MAX_DOC_BYTES).await
+}
+
+pub async fn create(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_small(&headers, body).await?;
+    let spec = json_body::<CreateModel>(&headers, &bytes)?.into_spec();
+    if let Err(problems) = spec.validate() {
+        let errors = crate::wire::json::prefix("$", problems);
+        return Err(ApiError::validation("the model is not valid", errors));
+    }
+    let store = app.store.clone();
+    let record = blocking(move || store.create_model(&spec, now_ms())).await??;
+    let body = model_json(&record);
+    app.remember(record);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub async fn list(
+    State(app): State<Arc<AppState>>,
+    q: Result<Query<Page>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let page = query(q)?;
+    let limit = limit(page.limit)?;
+    let after = page.cursor.as_deref().map(decode_cursor).transpose()?;
+    let store = app.store.clone();
+    let models = blocking(move || store.list_models(after.as_deref(), limit + 1)).await??;
+    let more = models.len() > limit;
+    let items: Vec<Value> = models.iter().take(limit).map(model_json).collect();
+    let next = more
+        .then(|| models.get(limit - 1).map(|m| encode_cursor(&m.spec.name)))
+        .flatten();
+    Ok(Json(json!({ "items": items, "next_cursor": next })))
+}
+
+pub async fn get(
+    State(app): State<Arc<AppState>>,
+    p: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let name = path(p)?;
+    let model = app.model(&name).await?;
+    Ok(Json(model_json(&model.record)))
+}
+
+pub async fn create_version(
+    State(app): State<Arc<AppState>>,
+    p: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let model = app.model(&path(p)?).await?;
+    let bytes = read_small(&headers, body).await?;
+    let req: CreateVersion = json_body(&headers, &bytes)?;
+    if let Err(m) = check_slug(&req.name) {
+        return Err(ApiError::validation(
+            format!("$.name: {m}"),
+            vec![FieldError {
+                path: "$.name".into(),
+                message: m,
+            }],
+        ));
+    }
+    let store = app.store.clone();
+    let id = model.id;
+    let v =
+        blocking(move || store.create_version(id, &req.name, &req.description, now_ms())).await??;
+    Ok((StatusCode::CREATED, Json(version_json(&v))).into_response())
+}
+
+pub async fn list_versions(
+    State(app): State<Arc<AppState>>,
+    p: Result<Path<String>, PathRejection>,
+    q: Result<Query<Page>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let model = app.model(&path(p)?).await?;
+    let page = query(q)?;
+    let limit = limit(page.limit)?;
+    let after = page.cursor.as_deref().map(decode_cursor).transpose()?;
+    let store = app.store.clone();
+    let id = model.id;
+    let versions = blocking(move || store.list_versions(id, after.as_deref(), limit + 1)).await??;
+    let more = versions.len() > limit;
+    let items: Vec<Value> = versions.iter().take(limit).map(version_json).collect();
+    let next = more
+        .then(|| versions.get(limit - 1).map(|v| encode_cursor(&v.name)))
+        .flatten();
+    Ok(Json(json!({ "items": items, "next_cursor": next })))
+}

@@ -1,0 +1,148 @@
+//! Shared server state: configuration limits, the store, the model cache, the ingest
+//! queue, metrics and readiness.
+
+use crate::error::{ApiError, Code};
+use crate::ingest::{Job, SubmitError, WriteQueue};
+use crate::metrics::Metrics;
+use sightline_core::ModelIndex;
+use sightline_store::{BatchOutcome, ModelRecord, Store, WriteBatch};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// Request limits; see `ServerConfig` for their meaning and defaults.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_batch_events: usize,
+    pub max_body_bytes: usize,
+}
+
+/// A model as the API layer needs it on every request.
+#[derive(Debug)]
+pub struct LoadedModel {
+    pub id: i64,
+    pub name: Arc<str>,
+    pub index: ModelIndex,
+    pub record: ModelRecord,
+}
+
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub limits: Limits,
+    pub metrics: Arc<Metrics>,
+    pub queue: Arc<WriteQueue>,
+    models: RwLock<HashMap<String, Arc<LoadedModel>>>,
+    ready: AtomicBool,
+}
+
+/// Seconds a client should wait after a 429 from a full queue: the queue drains in
+/// well under a second at the rates it is sized for.
+const RETRY_AFTER_FULL: u32 = 1;
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        limits: Limits,
+        metrics: Arc<Metrics>,
+        queue: Arc<WriteQueue>,
+    ) -> AppState {
+        AppState {
+            store,
+            limits,
+            metrics,
+            queue,
+            models: RwLock::new(HashMap::new()),
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+
+    pub fn remember(&self, record: ModelRecord) -> Arc<LoadedModel> {
+        let loaded = Arc::new(LoadedModel {
+            id: record.id,
+            name: Arc::from(record.spec.name.as_str()),
+            index: ModelIndex::new(record.spec.clone()),
+            record,
+        });
+        self.models
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(loaded.record.spec.name.clone(), loaded.clone());
+        loaded
+    }
+
+    /// The named model, from the cache or the store (another replica may have made it);
+    /// 404 if it does not exist.
+    pub async fn model(self: &Arc<Self>, name: &str) -> Result<Arc<LoadedModel>, ApiError> {
+        if let Some(m) = self
+            .models
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+        {
+            return Ok(m.clone());
+        }
+        let store = self.store.clone();
+        let owned = name.to_owned();
+        let found = blocking(move || store.get_model(&owned)).await??;
+        match found {
+            Some(record) => Ok(self.remember(record)),
+            None => Err(ApiError::new(
+                Code::ModelNotFound,
+                format!("model {name:?} does not exist"),
+            )),
+        }
+    }
+
+    /// Queues a validated batch and waits until it is durably committed.
+    pub async fn write(
+        &self,
+        model: &LoadedModel,
+        batch: WriteBatch,
+    ) -> Result<BatchOutcome, ApiError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Job {
+            batch,
+            model: model.name.clone(),
+            reply,
+        };
+        match self.queue.submit(job) {
+            Ok(depth) => self.metrics.queue_depth.set(depth as i64),
+            Err((SubmitError::Full, _)) => {
+                return Err(ApiError::new(
+                    Code::Overloaded,
+                    "the write queue is full; retry after the Retry-After delay",
+                )
+                .retry_after(RETRY_AFTER_FULL));
+            }
+            Err((SubmitError::Closed, _)) => {
+                return Err(
+                    ApiError::new(Code::NotReady, "the server is shutting down").retry_after(5)
+                );
+            }
+        }
+        match answer.await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(cause)) => {
+                Err(ApiError::internal(format!("commit failed: {cause}")).retry_after(5))
+            }
+            Err(_) => Err(ApiError::internal("the writer stopped before answering")),
+        }
+    }
+}
+
+/// Runs blocking work (SQLite, decompression, parsing) off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)
+}

@@ -1,0 +1,1 @@
+//! Integration tests of the server against a real listener and a temporary data dir.

@@ -1,0 +1,18 @@
+//! `sightline bench`: whole-process benchmarks that start their own server on a
+//! temporary data directory and drive it over loopback.
+
+mod ingest;
+mod server_process;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Which {
+    /// Stream prediction events into a fresh server and report throughput, batch
+    /// acknowledgement latency and the server's peak memory.
+    Ingest(ingest::Args),
+}
+
+pub fn run(which: Which) -> anyhow::Result<()> {
+    match which {
+        Which::Ingest(args) => ingest::run(args),
+    }
+}

@@ -1,0 +1,236 @@
+//! The ingest benchmark: 20 numeric and 5 categorical features, batches over several
+//! connections, durable commits (synchronous=FULL), optionally paced to a target rate.
+
+use super::server_process::ServerProcess;
+use anyhow::Context;
+use rand::{Rng, SeedableRng};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Events to send in all.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    /// Events per request.
+    #[arg(long, default_value_t = 1_000)]
+    batch: usize,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Target rate in events/s (paced); unlimited when absent.
+    #[arg(long)]
+    rate: Option<u64>,
+    /// Extra arguments for `sightline serve` (e.g. `--synchronous=normal`).
+    #[arg(long, allow_hyphen_values = true)]
+    server_arg: Vec<String>,
+}
+
+const NUMERIC: usize = 20;
+const CATEGORICAL: usize = 5;
+const CITIES: [&str; 8] = [
+    "paris", "lyon", "berlin", "madrid", "rome", "oslo", "lisbon", "vienna",
+];
+
+fn model_document() -> serde_json::Value {
+    let mut features = Vec::new();
+    for i in 0..NUMERIC {
+        features.push(serde_json::json!({"name": format!("num_{i}"), "type": "numeric"}));
+    }
+    for i in 0..CATEGORICAL {
+        features.push(serde_json::json!({"name": format!("cat_{i}"), "type": "categorical"}));
+    }
+    serde_json::json!({
+        "name": "bench", "task": "binary_classification",
+        "classes": ["no", "yes"], "positive_class": "yes", "features": features,
+    })
+}
+
+/// Renders one batch body; request ids are unique across the whole run.
+fn render_batch(first: usize, n: usize, rng: &mut impl Rng) -> String {
+    let mut s = String::with_capacity(n * 760);
+    s.push_str("{\"events\":[");
+    for i in 0..n {
+        if i > 0 {
+            s.push(',');
+        }
+        let id = first + i;
+        let _ = write!(
+            s,
+            "{{\"request_id\":\"req-{id:010}\",\"version\":\"v1\",\"features\":{{"
+        );
+        for f in 0..NUMERIC {
+            let _ = write!(s, "\"num_{f}\":{:.6},", rng.random::<f64>() * 100.0);
+        }
+        for f in 0..CATEGORICAL {
+            let _ = write!(
+                s,
+                "\"cat_{f}\":\"{}\"",
+                CITIES[rng.random_range(0..CITIES.len())]
+            );
+            s.push(if f + 1 < CATEGORICAL { ',' } else { '}' });
+        }
+        let p: f64 = rng.random();
+        let _ = write!(
+            s,
+            ",\"prediction\":\"{}\",\"scores\":{{\"yes\":{p:.4}}},\"latency_ms\":{:.3}}}",
+            if p > 0.5 { "yes" } else { "no" },
+            rng.random::<f64>() * 20.0
+        );
+    }
+    s.push_str("]}");
+    s
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.batch > 0 && args.connections > 0 && args.events > 0,
+        "events, batch and connections must be positive"
+    );
+    let extra: Vec<&str> = args.server_arg.iter().map(String::as_str).collect();
+    let server = ServerProcess::start(&extra)?;
+    let base = format!("http://{}", server.addr);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let (elapsed, mut latencies, throttled) = runtime.block_on(drive(&base, &args))?;
+    let peak = server.peak_rss_bytes();
+    server.stop()?;
+
+    latencies.sort_by(f64::total_cmp);
+    let rate = args.events as f64 / elapsed.as_secs_f64();
+    println!("## sightline bench ingest");
+    println!();
+    println!("| setting | value |");
+    println!("|---|---|");
+    println!(
+        "| events | {} ({} per batch, {} connections) |",
+        args.events, args.batch, args.connections
+    );
+    println!(
+        "| target rate | {} |",
+        args.rate
+            .map_or("unlimited".to_string(), |r| format!("{r} events/s"))
+    );
+    println!(
+        "| server args | {} |",
+        if extra.is_empty() {
+            "(defaults: synchronous=full)".into()
+        } else {
+            extra.join(" ")
+        }
+    );
+    println!();
+    println!("| result | value |");
+    println!("|---|---|");
+    println!("| elapsed | {:.2} s |", elapsed.as_secs_f64());
+    println!("| throughput | {rate:.0} events/s |");
+    println!(
+        "| batch ack latency p50 | {:.1} ms |",
+        percentile(&latencies, 0.50)
+    );
+    println!(
+        "| batch ack latency p99 | {:.1} ms |",
+        percentile(&latencies, 0.99)
+    );
+    println!(
+        "| batch ack latency max | {:.1} ms |",
+        percentile(&latencies, 1.0)
+    );
+    println!("| 429 answers (retried) | {throttled} |");
+    println!(
+        "| server peak RSS | {} |",
+        peak.map_or("unknown".into(), |b| format!("{:.0} MB", b as f64 / 1e6))
+    );
+    Ok(())
+}
+
+async fn drive(base: &str, args: &Args) -> anyhow::Result<(Duration, Vec<f64>, usize)> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .build()?;
+    let created = client
+        .post(format!("{base}/api/v1/models"))
+        .header("content-type", "application/json")
+        .body(model_document().to_string())
+        .send()
+        .await?;
+    anyhow::ensure!(
+        created.status().as_u16() == 201,
+        "creating the model: {}",
+        created.status()
+    );
+
+    let batches = args.events.div_ceil(args.batch);
+    let next = Arc::new(AtomicUsize::new(0));
+    let throttled = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for conn in 0..args.connections {
+        let (client, next, throttled) = (client.clone(), next.clone(), throttled.clone());
+        let url = format!("{base}/api/v1/models/bench/predictions");
+        let (batch, events, rate, connections) =
+            (args.batch, args.events, args.rate, args.connections);
+        tasks.push(tokio::spawn(async move {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(conn as u64);
+            let mut latencies = Vec::new();
+            loop {
+                let b = next.fetch_add(1, Ordering::Relaxed);
+                if b >= batches {
+                    break;
+                }
+                let first = b * batch;
+                let n = batch.min(events - first);
+                if let Some(rate) = rate {
+                    // Pace: batch b is due when the run has sent b*batch events at `rate`.
+                    let due = started + Duration::from_secs_f64(first as f64 / rate as f64);
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                let body = render_batch(first, n, &mut rng);
+                loop {
+                    let sent = Instant::now();
+                    let response = client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .context("sending a batch")?;
+                    let status = response.status().as_u16();
+                    let text = response.text().await.context("reading the answer")?;
+                    if status == 429 || status == 503 {
+                        throttled.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                    anyhow::ensure!(status == 200, "batch {b}: HTTP {status}: {text}");
+                    let answer: serde_json::Value = serde_json::from_str(&text)?;
+                    anyhow::ensure!(
+                        answer["accepted"] == n,
+                        "batch {b}: not all accepted: {text}"
+                    );
+                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                    break;
+                }
+                let _ = connections;
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok((started.elapsed(), all, throttled.load(Ordering::Relaxed)))
+}

@@ -1,0 +1,89 @@
+//! A `sightline serve` child process on a temporary data dir and an ephemeral port.
+
+use anyhow::Context;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+pub struct ServerProcess {
+    child: Child,
+    pub addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    /// Starts this same executable as a server and waits for its "listening" log line.
+    pub fn start(extra_args: &[&str]) -> anyhow::Result<ServerProcess> {
+        let dir = tempfile::tempdir().context("creating a temporary data dir")?;
+        let exe = std::env::current_exe().context("finding the sightline executable")?;
+        let mut child = Command::new(exe)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--log-level",
+                "warn,sightline_server=info",
+            ])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(extra_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting the server")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .context("the server exited before listening")?
+                .context("reading server log")?;
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if v["message"] == "listening" {
+                break v["addr"]
+                    .as_str()
+                    .context("listening line without addr")?
+                    .parse()?;
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(ServerProcess {
+            child,
+            addr,
+            _dir: dir,
+        })
+    }
+
+    /// The server's peak resident set size in bytes (Linux `VmHWM`).
+    pub fn peak_rss_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
+    /// SIGTERM, then wait for the graceful exit.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        let terminated = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        if !terminated.is_ok_and(|s| s.success()) {
+            self.child.kill().ok();
+        }
+        let status = self.child.wait()?;
+        anyhow::ensure!(status.success(), "server exited with {status}");
+        Ok(())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

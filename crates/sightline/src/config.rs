@@ -1,0 +1,180 @@
+//! `sightline serve` configuration: flags, then `SIGHTLINE_*` environment variables,
+//! then an optional TOML file, then defaults — in that order of precedence. Unknown
+//! keys in the file are an error, so a typo never silently falls back to a default.
+
+use crate::logging::LogFormat;
+use anyhow::Context;
+use serde::Deserialize;
+use sightline_server::ServerConfig;
+use sightline_store::Synchronous;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (keys as the long flags, with underscores).
+    #[arg(long, env = "SIGHTLINE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:7878].
+    #[arg(long, env = "SIGHTLINE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the database [default: ./sightline-data].
+    #[arg(long, env = "SIGHTLINE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format [default: pretty].
+    #[arg(long, env = "SIGHTLINE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info` or `sightline_server=debug,info` [default: info].
+    #[arg(long, env = "SIGHTLINE_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// SQLite durability: `full` fsyncs every commit (an acknowledged event survives
+    /// power loss); `normal` survives process crashes only [default: full].
+    #[arg(long, env = "SIGHTLINE_SYNCHRONOUS", value_enum)]
+    pub synchronous: Option<SyncMode>,
+    /// Most events or labels in one request [default: 10000].
+    #[arg(long, env = "SIGHTLINE_MAX_BATCH_EVENTS")]
+    pub max_batch_events: Option<usize>,
+    /// Most bytes in one request body, after decompression [default: 33554432].
+    #[arg(long, env = "SIGHTLINE_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Most validated events waiting for the writer before requests get 429 [default: 200000].
+    #[arg(long, env = "SIGHTLINE_QUEUE_CAPACITY_EVENTS")]
+    pub queue_capacity_events: Option<usize>,
+    /// Most (model, version) series in /metrics [default: 1000].
+    #[arg(long, env = "SIGHTLINE_METRICS_MAX_SERIES")]
+    pub metrics_max_series: Option<usize>,
+}
+
+/// The configuration file. Every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
+    pub log_level: Option<String>,
+    pub synchronous: Option<SyncMode>,
+    pub max_batch_events: Option<usize>,
+    pub max_body_bytes: Option<usize>,
+    pub queue_capacity_events: Option<usize>,
+    pub metrics_max_series: Option<usize>,
+}
+
+pub struct Settings {
+    pub server: ServerConfig,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
+    let file = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str::<FileConfig>(&text)
+                .with_context(|| format!("in configuration file {}", path.display()))?
+        }
+        None => FileConfig::default(),
+    };
+    let d = ServerConfig::default();
+    let positive = |name: &str, v: usize| -> anyhow::Result<usize> {
+        anyhow::ensure!(v > 0, "{name} must be greater than 0");
+        Ok(v)
+    };
+    let server = ServerConfig {
+        listen: args.listen.or(file.listen).unwrap_or(d.listen),
+        data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
+        synchronous: match args.synchronous.or(file.synchronous) {
+            Some(SyncMode::Normal) => Synchronous::Normal,
+            Some(SyncMode::Full) | None => Synchronous::Full,
+        },
+        max_batch_events: positive(
+            "max_batch_events",
+            args.max_batch_events
+                .or(file.max_batch_events)
+                .unwrap_or(d.max_batch_events),
+        )?,
+        max_body_bytes: positive(
+            "max_body_bytes",
+            args.max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(d.max_body_bytes),
+        )?,
+        queue_capacity_events: positive(
+            "queue_capacity_events",
+            args.queue_capacity_events
+                .or(file.queue_capacity_events)
+                .unwrap_or(d.queue_capacity_events),
+        )?,
+        metrics_max_series: positive(
+            "metrics_max_series",
+            args.metrics_max_series
+                .or(file.metrics_max_series)
+                .unwrap_or(d.metrics_max_series),
+        )?,
+    };
+    Ok(Settings {
+        server,
+        log_format: args
+            .log_format
+            .or(file.log_format)
+            .unwrap_or(LogFormat::Pretty),
+        log_level: args
+            .log_level
+            .or(file.log_level)
+            .unwrap_or_else(|| "info".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn args(flags: &[&str]) -> ServeArgs {
+        let mut argv = vec!["serve"];
+        argv.extend_from_slice(flags);
+        Wrap::parse_from(argv).args
+    }
+
+    #[test]
+    fn flags_beat_file_beats_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nmax_batch_events = 50\nsynchronous = \"normal\"\n",
+        )
+        .expect("write");
+        let p = path.to_str().expect("utf-8");
+        let s = resolve(args(&["--config", p, "--max-batch-events", "7"])).expect("resolve");
+        assert_eq!(s.server.max_batch_events, 7);
+        assert_eq!(s.server.listen, "127.0.0.1:9000".parse().expect("addr"));
+        assert_eq!(s.server.synchronous, Synchronous::Normal);
+        assert_eq!(s.server.data_dir, PathBuf::from("sightline-data"));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "lissten = \"127.0.0.1:9000\"\n").expect("write");
+        let err = resolve(args(&["--config", path.to_str().expect("utf-8")]))
+            .err()
+            .expect("error");
+        assert!(format!("{err:#}").contains("lissten"), "{err:#}");
+    }
+}
