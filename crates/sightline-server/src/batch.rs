@@ -4,8 +4,9 @@
 use crate::body::BatchFormat;
 use crate::error::{ApiError, Code, FieldError};
 use crate::wire::json::prefix;
+use crate::wire::loose::{self, Loose};
+use crate::wire::prediction::declared_request_id;
 use serde::Serialize;
-use serde_json::Value;
 use sightline_core::{Problem, Reason};
 use std::collections::HashMap;
 
@@ -36,10 +37,10 @@ pub fn parse<T>(
     format: BatchFormat,
     key: &str,
     max_items: usize,
-    parse_one: impl Fn(Value) -> Result<T, Vec<Problem>>,
+    parse_one: impl Fn(Loose<'_>) -> Result<T, Vec<Problem>>,
     request_id_of: impl Fn(&T) -> &str,
 ) -> Result<Parsed<T>, ApiError> {
-    let items: Vec<(String, Result<Value, String>)> = match format {
+    let items: Vec<(String, Result<Loose<'_>, String>)> = match format {
         BatchFormat::Json => envelope(bytes, key)?
             .into_iter()
             .enumerate()
@@ -59,7 +60,7 @@ pub fn parse<T>(
                 .map(|(i, line)| {
                     (
                         format!("$[{i}]"),
-                        serde_json::from_slice(line).map_err(|e| format!("invalid JSON: {e}")),
+                        loose::parse(line).map_err(|e| format!("invalid JSON: {e}")),
                     )
                 })
                 .collect()
@@ -73,15 +74,7 @@ pub fn parse<T>(
     let mut rejected = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::with_capacity(items.len());
     for (index, (path, item)) in items.into_iter().enumerate() {
-        let declared_id = item
-            .as_ref()
-            .ok()
-            .and_then(|v| v.get("request_id"))
-            .and_then(|id| match id {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            });
+        let declared_id = item.as_ref().ok().and_then(declared_request_id);
         let result = match item {
             Ok(value) => parse_one(value),
             Err(message) => Err(vec![Problem::new("", Reason::WrongType, message)]),
@@ -128,48 +121,28 @@ fn too_many(n: usize, max: usize) -> ApiError {
 }
 
 /// Reads `{"<key>": [...]}`; anything else is a 400 (not JSON) or 422 (wrong shape).
-fn envelope(bytes: &[u8], key: &str) -> Result<Vec<Value>, ApiError> {
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
-            Code::InvalidJson,
-            format!("the body is not valid JSON: {e}"),
-        )
-    })?;
+fn envelope<'a>(bytes: &'a [u8], key: &str) -> Result<Vec<Loose<'a>>, ApiError> {
+    let doc = loose::parse(bytes)
+        .map_err(|e| ApiError::new(Code::InvalidJson, format!("the body is not valid JSON: {e}")))?;
     let shape = || format!("expected an object {{\"{key}\": [...]}}");
-    let Value::Object(mut obj) = doc else {
-        return Err(ApiError::validation(
-            shape(),
-            vec![FieldError {
-                path: "$".into(),
-                message: format!("expected an object, got {}", crate::wire::json::kind(&doc)),
-            }],
-        ));
+    let problem = |path: String, message: String| ApiError::validation(shape(), vec![FieldError { path, message }]);
+    let Loose::Object(entries) = doc else {
+        return Err(problem("$".into(), format!("expected an object, got {}", doc.kind())));
     };
-    if let Some(other) = obj.keys().find(|k| k.as_str() != key) {
-        return Err(ApiError::validation(
-            shape(),
-            vec![FieldError {
-                path: format!("$.{other}"),
-                message: format!("unknown field; the body has only {key:?}"),
-            }],
-        ));
+    let mut items = None;
+    for (k, v) in entries {
+        if k != key {
+            return Err(problem(format!("$.{k}"), format!("unknown field; the body has only {key:?}")));
+        }
+        if items.is_some() {
+            return Err(problem(format!("$.{key}"), "the key appears more than once".into()));
+        }
+        items = Some(v);
     }
-    match obj.remove(key) {
-        Some(Value::Array(items)) => Ok(items),
-        Some(other) => Err(ApiError::validation(
-            shape(),
-            vec![FieldError {
-                path: format!("$.{key}"),
-                message: format!("expected an array, got {}", crate::wire::json::kind(&other)),
-            }],
-        )),
-        None => Err(ApiError::validation(
-            shape(),
-            vec![FieldError {
-                path: format!("$.{key}"),
-                message: "required".into(),
-            }],
-        )),
+    match items {
+        Some(Loose::Array(items)) => Ok(items),
+        Some(other) => Err(problem(format!("$.{key}"), format!("expected an array, got {}", other.kind()))),
+        None => Err(problem(format!("$.{key}"), "required".into())),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod json;
 pub mod label;
+pub mod loose;
 pub mod model;
 pub mod prediction;
 pub mod time;

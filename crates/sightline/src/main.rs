@@ -7,6 +7,11 @@ mod logging;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+/// Ingest allocates many small objects on request threads and frees them on the writer
+/// thread; mimalloc handles that cross-thread pattern far better than glibc malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "sightline",

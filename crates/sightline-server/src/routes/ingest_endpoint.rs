@@ -9,7 +9,7 @@ use crate::wire::time::now_ms;
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
+use crate::wire::loose::Loose;
 use sightline_core::{ModelIndex, Problem};
 use sightline_store::{BatchOutcome, LabelInsert, WriteBatch};
 use std::sync::Arc;
@@ -63,7 +63,7 @@ pub struct Endpoint<T> {
     /// Metric label and envelope member: `predictions`/`events`, `feedback`/`labels`.
     pub name: &'static str,
     pub key: &'static str,
-    pub parse_one: fn(Value, &ModelIndex, i64) -> Result<T, Vec<Problem>>,
+    pub parse_one: for<'a> fn(Loose<'a>, &ModelIndex, i64) -> Result<T, Vec<Problem>>,
     pub request_id_of: fn(&T) -> &str,
     pub into_batch: fn(i64, i64, Vec<T>) -> WriteBatch,
 }

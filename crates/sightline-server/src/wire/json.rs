@@ -1,42 +1,23 @@
-//! Small helpers for walking untyped JSON while collecting field problems.
+//! Small helpers for walking untyped JSON ([`Loose`]) while collecting field problems.
 
-use serde_json::Value;
+use super::loose::Loose;
 use sightline_core::{Problem, Reason, Scalar};
 
 /// Converts a JSON scalar; arrays and objects are not scalars.
-pub fn scalar(value: Value) -> Result<Scalar, &'static str> {
+pub fn scalar(value: Loose<'_>) -> Result<Scalar, &'static str> {
     match value {
-        Value::Null => Ok(Scalar::Null),
-        Value::Bool(b) => Ok(Scalar::Bool(b)),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => Ok(Scalar::Int(i)),
-            // serde_json only produces finite floats (the grammar has no NaN).
-            None => n.as_f64().map(Scalar::Float).ok_or("a number out of range"),
-        },
-        Value::String(s) => Ok(Scalar::Str(s)),
-        Value::Array(_) => Err("an array"),
-        Value::Object(_) => Err("an object"),
+        Loose::Null => Ok(Scalar::Null),
+        Loose::Bool(b) => Ok(Scalar::Bool(b)),
+        Loose::Int(i) => Ok(Scalar::Int(i)),
+        Loose::Float(f) => Ok(Scalar::Float(f)),
+        Loose::Str(s) => Ok(Scalar::Str(s.into_owned())),
+        Loose::Array(_) => Err("an array"),
+        Loose::Object(_) => Err("an object"),
     }
 }
 
-/// The JSON type name of a value, for messages.
-pub fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-pub fn wrong_type(path: impl Into<String>, expected: &str, got: &Value) -> Problem {
-    Problem::new(
-        path,
-        Reason::WrongType,
-        format!("expected {expected}, got {}", kind(got)),
-    )
+pub fn wrong_type(path: impl Into<String>, expected: &str, got: &Loose<'_>) -> Problem {
+    Problem::new(path, Reason::WrongType, format!("expected {expected}, got {}", got.kind()))
 }
 
 /// Prefixes relative problem paths with the document path of their object.

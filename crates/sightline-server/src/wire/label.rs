@@ -1,47 +1,26 @@
 //! Ground-truth labels: JSON object → validated [`LabelEvent`].
 
-use super::json::{scalar, wrong_type};
-use serde_json::Value;
+use super::json::scalar;
+use super::loose::{Fields, Loose};
+use super::prediction::{key_problems, request_id, timestamp};
 use sightline_core::event::check_target;
-use sightline_core::problem::field_path;
 use sightline_core::{LabelEvent, ModelIndex, Problem, Reason};
 
-const FIELDS: &[&str] = &["request_id", "label", "timestamp"];
+const FIELDS: [&str; 3] = ["request_id", "label", "timestamp"];
 
 /// Validates one label object. Problem paths are relative to the label.
-pub fn parse(
-    value: Value,
-    model: &ModelIndex,
-    received_ms: i64,
-) -> Result<LabelEvent, Vec<Problem>> {
-    let Value::Object(mut obj) = value else {
-        return Err(vec![wrong_type("", "a label object", &value)]);
+pub fn parse(value: Loose<'_>, model: &ModelIndex, received_ms: i64) -> Result<LabelEvent, Vec<Problem>> {
+    let Loose::Object(entries) = value else {
+        return Err(vec![super::json::wrong_type("", "a label object", &value)]);
     };
+    let mut f = Fields::sort(entries, &FIELDS);
     let mut problems = Vec::new();
-    for key in obj.keys() {
-        if !FIELDS.contains(&key.as_str()) {
-            problems.push(Problem::new(
-                field_path("", key),
-                Reason::UnknownField,
-                "unknown field; a label has request_id, label and timestamp",
-            ));
-        }
-    }
-    let request_id = super::prediction::request_id(obj.remove("request_id"), &mut problems);
-    let timestamp_ms = match obj.remove("timestamp") {
-        None | Some(Value::Null) => received_ms,
-        Some(v) => super::time::parse(&v).unwrap_or_else(|m| {
-            problems.push(Problem::new("timestamp", Reason::InvalidValue, m));
-            0
-        }),
-    };
-    let label = match obj.remove("label") {
-        None | Some(Value::Null) => {
-            problems.push(Problem::new(
-                "label",
-                Reason::MissingField,
-                "required: the true class or value",
-            ));
+    key_problems(&f, &FIELDS, "a label", &mut problems);
+    let request_id = request_id(f.take(0), &mut problems);
+    let timestamp_ms = timestamp(f.take(2), received_ms, &mut problems);
+    let label = match f.take(1) {
+        None | Some(Loose::Null) => {
+            problems.push(Problem::new("label", Reason::MissingField, "required: the true class or value"));
             None
         }
         Some(v) => match scalar(v) {
@@ -63,11 +42,7 @@ pub fn parse(
         },
     };
     match label {
-        Some(label) if problems.is_empty() => Ok(LabelEvent {
-            request_id,
-            timestamp_ms,
-            label,
-        }),
+        Some(label) if problems.is_empty() => Ok(LabelEvent { request_id, timestamp_ms, label }),
         _ => Err(problems),
     }
 }

@@ -2,110 +2,92 @@
 //! prediction → JSON.
 
 use super::json::{scalar, wrong_type};
+use super::loose::{Fields, Loose};
 use serde_json::{Map, Value, json};
 use sightline_core::event::check_outputs;
-use sightline_core::names::{
-    MAX_REQUEST_ID_LEN, MAX_TAG_LEN, MAX_TAGS, MAX_TEXT_LEN, check_slug, check_text,
-};
+use sightline_core::names::{MAX_REQUEST_ID_LEN, MAX_TAG_LEN, MAX_TAGS, MAX_TEXT_LEN, check_slug, check_text};
 use sightline_core::problem::field_path;
-use sightline_core::{
-    ErrorInfo, FeatureValue, ModelIndex, PredictionEvent, Problem, Reason, Scalar, Target,
-};
+use sightline_core::{ErrorInfo, FeatureValue, ModelIndex, PredictionEvent, Problem, Reason, Scalar, Target};
 use sightline_store::StoredPrediction;
+use std::borrow::Cow;
 
-const FIELDS: &[&str] = &[
-    "request_id",
-    "timestamp",
-    "version",
-    "features",
-    "prediction",
-    "scores",
-    "latency_ms",
-    "tags",
-    "error",
-];
+const FIELDS: [&str; 9] =
+    ["request_id", "timestamp", "version", "features", "prediction", "scores", "latency_ms", "tags", "error"];
+const REQUEST_ID: usize = 0;
+const TIMESTAMP: usize = 1;
+const VERSION: usize = 2;
+const FEATURES: usize = 3;
+const PREDICTION: usize = 4;
+const SCORES: usize = 5;
+const LATENCY_MS: usize = 6;
+const TAGS: usize = 7;
+const ERROR: usize = 8;
+
+/// Reports unknown and repeated keys of an object.
+pub fn key_problems<const N: usize>(fields: &Fields<'_, N>, names: &[&str; N], what: &str, problems: &mut Vec<Problem>) {
+    for key in &fields.unknown {
+        problems.push(Problem::new(
+            field_path("", key),
+            Reason::UnknownField,
+            format!("unknown field; {what} has {}", names.join(", ")),
+        ));
+    }
+    for key in &fields.duplicate {
+        problems.push(Problem::new(field_path("", key), Reason::InvalidValue, "the key appears more than once"));
+    }
+}
 
 /// Validates one event object. Problem paths are relative to the event.
-pub fn parse(
-    value: Value,
-    model: &ModelIndex,
-    received_ms: i64,
-) -> Result<PredictionEvent, Vec<Problem>> {
-    let Value::Object(mut obj) = value else {
+pub fn parse(value: Loose<'_>, model: &ModelIndex, received_ms: i64) -> Result<PredictionEvent, Vec<Problem>> {
+    let Loose::Object(entries) = value else {
         return Err(vec![wrong_type("", "an event object", &value)]);
     };
+    let mut f = Fields::sort(entries, &FIELDS);
     let mut problems = Vec::new();
-    for key in obj.keys() {
-        if !FIELDS.contains(&key.as_str()) {
-            problems.push(Problem::new(
-                field_path("", key),
-                Reason::UnknownField,
-                format!("unknown field; an event has {}", FIELDS.join(", ")),
-            ));
-        }
-    }
+    key_problems(&f, &FIELDS, "an event", &mut problems);
 
-    let request_id = request_id(obj.remove("request_id"), &mut problems);
-    let timestamp_ms = match obj.remove("timestamp") {
-        None | Some(Value::Null) => received_ms,
-        Some(v) => super::time::parse(&v).unwrap_or_else(|m| {
-            problems.push(Problem::new("timestamp", Reason::InvalidValue, m));
-            0
-        }),
-    };
-    let version = match obj.remove("version") {
-        None | Some(Value::Null) => {
-            problems.push(Problem::new(
-                "version",
-                Reason::MissingField,
-                "required: the model version that served it",
-            ));
+    let request_id = request_id(f.take(REQUEST_ID), &mut problems);
+    let timestamp_ms = timestamp(f.take(TIMESTAMP), received_ms, &mut problems);
+    let version = match f.take(VERSION) {
+        None | Some(Loose::Null) => {
+            problems.push(Problem::new("version", Reason::MissingField, "required: the model version that served it"));
             String::new()
         }
-        Some(Value::String(s)) => {
+        Some(Loose::Str(s)) => {
             if let Err(m) = check_slug(&s) {
                 problems.push(Problem::new("version", Reason::InvalidValue, m));
             }
-            s
+            s.into_owned()
         }
         Some(other) => {
             problems.push(wrong_type("version", "a string", &other));
             String::new()
         }
     };
-    let features = match obj.remove("features") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Object(map)) => scalars_of(map, "features", &mut problems),
+    let features = match f.take(FEATURES) {
+        None | Some(Loose::Null) => Vec::new(),
+        Some(Loose::Object(entries)) => scalars_of(entries, "features", &mut problems),
         Some(other) => {
-            problems.push(wrong_type(
-                "features",
-                "an object of feature values",
-                &other,
-            ));
+            problems.push(wrong_type("features", "an object of feature values", &other));
             Vec::new()
         }
     };
-    let latency_ms = match obj.remove("latency_ms") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_f64() {
-            Some(x) if x >= 0.0 && x.is_finite() => Some(x),
-            _ => {
-                problems.push(Problem::new(
-                    "latency_ms",
-                    Reason::InvalidValue,
-                    "must be a non-negative number",
-                ));
-                None
-            }
-        },
+    let latency_ms = match f.take(LATENCY_MS) {
+        None | Some(Loose::Null) => None,
+        Some(Loose::Int(i)) if i >= 0 => Some(i as f64),
+        Some(Loose::Float(x)) if x >= 0.0 => Some(x),
+        Some(Loose::Int(_) | Loose::Float(_)) => {
+            problems.push(Problem::new("latency_ms", Reason::InvalidValue, "must be a non-negative number"));
+            None
+        }
         Some(other) => {
             problems.push(wrong_type("latency_ms", "a number of milliseconds", &other));
             None
         }
     };
-    let tags = tags(obj.remove("tags"), &mut problems);
-    let error = error(obj.remove("error"), &mut problems);
-    let prediction = match obj.remove("prediction") {
+    let tags = tags(f.take(TAGS), &mut problems);
+    let error = error(f.take(ERROR), &mut problems);
+    let prediction = match f.take(PREDICTION) {
         None => None,
         Some(v) => match scalar(v) {
             Ok(s) => Some(s),
@@ -119,20 +101,16 @@ pub fn parse(
             }
         },
     };
-    let scores = match obj.remove("scores") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Object(map)) => scalars_of(map, "scores", &mut problems),
+    let scores = match f.take(SCORES) {
+        None | Some(Loose::Null) => Vec::new(),
+        Some(Loose::Object(entries)) => scalars_of(entries, "scores", &mut problems),
         // A bare number is the positive-class probability of a binary classifier.
-        Some(Value::Number(n)) if model.spec.positive_class.is_some() => {
+        Some(n @ (Loose::Int(_) | Loose::Float(_))) if model.spec.positive_class.is_some() => {
             let positive = model.spec.positive_class.clone().unwrap_or_default();
-            vec![(positive, n.as_f64().map_or(Scalar::Null, Scalar::Float))]
+            vec![(positive, scalar(n).unwrap_or(Scalar::Null))]
         }
         Some(other) => {
-            problems.push(wrong_type(
-                "scores",
-                "an object of class probabilities",
-                &other,
-            ));
+            problems.push(wrong_type("scores", "an object of class probabilities", &other));
             Vec::new()
         }
     };
@@ -158,32 +136,35 @@ pub fn parse(
     }
 }
 
-/// Reads a request id: a non-empty string (or an integer, kept as its decimal spelling).
-pub fn request_id(value: Option<Value>, problems: &mut Vec<Problem>) -> String {
+/// Reads an optional timestamp; absent means "when the server received it".
+pub fn timestamp(value: Option<Loose<'_>>, received_ms: i64, problems: &mut Vec<Problem>) -> i64 {
     match value {
-        None | Some(Value::Null) => {
-            problems.push(Problem::new(
-                "request_id",
-                Reason::MissingField,
-                "required: a unique id of the prediction",
-            ));
+        None | Some(Loose::Null) => received_ms,
+        Some(v) => super::time::parse(&v).unwrap_or_else(|m| {
+            problems.push(Problem::new("timestamp", Reason::InvalidValue, m));
+            0
+        }),
+    }
+}
+
+/// Reads a request id: a non-empty string (or an integer, kept as its decimal spelling).
+pub fn request_id(value: Option<Loose<'_>>, problems: &mut Vec<Problem>) -> String {
+    match value {
+        None | Some(Loose::Null) => {
+            problems.push(Problem::new("request_id", Reason::MissingField, "required: a unique id of the prediction"));
             String::new()
         }
-        Some(Value::String(s)) if s.is_empty() => {
-            problems.push(Problem::new(
-                "request_id",
-                Reason::InvalidValue,
-                "must not be empty",
-            ));
-            s
+        Some(Loose::Str(s)) if s.is_empty() => {
+            problems.push(Problem::new("request_id", Reason::InvalidValue, "must not be empty"));
+            String::new()
         }
-        Some(Value::String(s)) => {
+        Some(Loose::Str(s)) => {
             if let Err(m) = check_text(&s, MAX_REQUEST_ID_LEN) {
                 problems.push(Problem::new("request_id", Reason::TooLong, m));
             }
-            s
+            s.into_owned()
         }
-        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
+        Some(Loose::Int(i)) => i.to_string(),
         Some(other) => {
             problems.push(wrong_type("request_id", "a string", &other));
             String::new()
@@ -191,15 +172,21 @@ pub fn request_id(value: Option<Value>, problems: &mut Vec<Problem>) -> String {
     }
 }
 
-fn scalars_of(
-    map: Map<String, Value>,
-    parent: &str,
-    problems: &mut Vec<Problem>,
-) -> Vec<(String, Scalar)> {
-    let mut out = Vec::with_capacity(map.len());
-    for (key, value) in map {
+/// The request id an item declares, if it is readable, for reporting a rejection.
+pub fn declared_request_id(value: &Loose<'_>) -> Option<String> {
+    let Loose::Object(entries) = value else { return None };
+    entries.iter().find(|(k, _)| k == "request_id").and_then(|(_, v)| match v {
+        Loose::Str(s) => Some(s.to_string()),
+        Loose::Int(i) => Some(i.to_string()),
+        _ => None,
+    })
+}
+
+fn scalars_of(entries: Vec<(Cow<'_, str>, Loose<'_>)>, parent: &str, problems: &mut Vec<Problem>) -> Vec<(String, Scalar)> {
+    let mut out: Vec<(String, Scalar)> = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
         match scalar(value) {
-            Ok(s) => out.push((key, s)),
+            Ok(s) => out.push((key.into_owned(), s)),
             Err(kind) => problems.push(Problem::new(
                 field_path(parent, &key),
                 Reason::WrongType,
@@ -207,95 +194,93 @@ fn scalars_of(
             )),
         }
     }
+    // Objects are small: a quadratic duplicate check is cheaper than hashing.
+    if out.len() <= 64 {
+        for i in 1..out.len() {
+            if out[..i].iter().any(|(k, _)| *k == out[i].0) {
+                problems.push(Problem::new(field_path(parent, &out[i].0), Reason::InvalidValue, "the key appears more than once"));
+            }
+        }
+    } else {
+        let mut seen = std::collections::HashSet::with_capacity(out.len());
+        for (k, _) in &out {
+            if !seen.insert(k.as_str()) {
+                problems.push(Problem::new(field_path(parent, k), Reason::InvalidValue, "the key appears more than once"));
+            }
+        }
+    }
     out
 }
 
-fn tags(value: Option<Value>, problems: &mut Vec<Problem>) -> Vec<(String, String)> {
-    let map = match value {
-        None | Some(Value::Null) => return Vec::new(),
-        Some(Value::Object(map)) => map,
+fn tags(value: Option<Loose<'_>>, problems: &mut Vec<Problem>) -> Vec<(String, String)> {
+    let entries = match value {
+        None | Some(Loose::Null) => return Vec::new(),
+        Some(Loose::Object(entries)) => entries,
         Some(other) => {
             problems.push(wrong_type("tags", "an object of strings", &other));
             return Vec::new();
         }
     };
-    if map.len() > MAX_TAGS {
-        problems.push(Problem::new(
-            "tags",
-            Reason::TooMany,
-            format!("at most {MAX_TAGS} tags are allowed"),
-        ));
+    if entries.len() > MAX_TAGS {
+        problems.push(Problem::new("tags", Reason::TooMany, format!("at most {MAX_TAGS} tags are allowed")));
         return Vec::new();
     }
-    let mut out = Vec::with_capacity(map.len());
-    for (key, value) in map {
+    let mut out: Vec<(String, String)> = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
         let path = field_path("tags", &key);
         let text = match value {
-            Value::String(s) => s,
-            Value::Number(n) => n.to_string(),
-            Value::Bool(b) => b.to_string(),
+            Loose::Str(s) => s.into_owned(),
+            Loose::Int(i) => i.to_string(),
+            Loose::Float(x) => x.to_string(),
+            Loose::Bool(b) => b.to_string(),
             other => {
                 problems.push(wrong_type(path, "a string", &other));
                 continue;
             }
         };
         if key.is_empty() || key.len() > MAX_TAG_LEN || text.len() > MAX_TAG_LEN {
-            problems.push(Problem::new(
-                path,
-                Reason::TooLong,
-                format!("keys and values must be 1 to {MAX_TAG_LEN} bytes"),
-            ));
+            problems.push(Problem::new(path, Reason::TooLong, format!("keys and values must be 1 to {MAX_TAG_LEN} bytes")));
             continue;
         }
-        out.push((key, text));
+        if out.iter().any(|(k, _)| *k == key) {
+            problems.push(Problem::new(path, Reason::InvalidValue, "the key appears more than once"));
+            continue;
+        }
+        out.push((key.into_owned(), text));
     }
     out
 }
 
-fn error(value: Option<Value>, problems: &mut Vec<Problem>) -> Option<ErrorInfo> {
+fn error(value: Option<Loose<'_>>, problems: &mut Vec<Problem>) -> Option<ErrorInfo> {
     let (kind, message) = match value {
-        None | Some(Value::Null) => return None,
-        Some(Value::String(message)) => ("Error".to_owned(), message),
-        Some(Value::Object(mut obj)) => {
-            let kind = match obj.remove("type") {
-                Some(Value::String(s)) => s,
-                None | Some(Value::Null) => "Error".to_owned(),
-                Some(other) => {
-                    problems.push(wrong_type("error.type", "a string", &other));
-                    return None;
-                }
-            };
-            let message = match obj.remove("message") {
-                Some(Value::String(s)) => s,
-                None | Some(Value::Null) => String::new(),
-                Some(other) => {
-                    problems.push(wrong_type("error.message", "a string", &other));
-                    return None;
-                }
-            };
-            if let Some(key) = obj.keys().next() {
-                problems.push(Problem::new(
-                    field_path("error", key),
-                    Reason::UnknownField,
-                    "unknown field; an error has type and message",
-                ));
+        None | Some(Loose::Null) => return None,
+        Some(Loose::Str(message)) => ("Error".to_owned(), message.into_owned()),
+        Some(Loose::Object(entries)) => {
+            let mut f = Fields::sort(entries, &["type", "message"]);
+            if !f.unknown.is_empty() || !f.duplicate.is_empty() {
+                let mut p = Vec::new();
+                key_problems(&f, &["type", "message"], "an error", &mut p);
+                problems.extend(p.into_iter().map(|x| Problem { path: format!("error.{}", x.path), ..x }));
                 return None;
             }
-            (kind, message)
+            let mut text = |i: usize, name: &str, default: &str| match f.take(i) {
+                Some(Loose::Str(s)) => Some(s.into_owned()),
+                None | Some(Loose::Null) => Some(default.to_owned()),
+                Some(other) => {
+                    problems.push(wrong_type(format!("error.{name}"), "a string", &other));
+                    None
+                }
+            };
+            let kind = text(0, "type", "Error");
+            let message = text(1, "message", "");
+            (kind?, message?)
         }
         Some(other) => {
-            problems.push(wrong_type(
-                "error",
-                "a message string or {type, message}",
-                &other,
-            ));
+            problems.push(wrong_type("error", "a message string or {type, message}", &other));
             return None;
         }
     };
-    for (path, text, max) in [
-        ("error.type", &kind, 256),
-        ("error.message", &message, MAX_TEXT_LEN),
-    ] {
+    for (path, text, max) in [("error.type", &kind, 256), ("error.message", &message, MAX_TEXT_LEN)] {
         if let Err(m) = check_text(text, max) {
             problems.push(Problem::new(path, Reason::TooLong, m));
             return None;

@@ -1,6 +1,6 @@
 //! Timestamps on the wire: RFC 3339 or integer epoch milliseconds in, RFC 3339 out.
 
-use serde_json::Value;
+use super::loose::Loose;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -8,13 +8,11 @@ use time::format_description::well_known::Rfc3339;
 const MAX_MS: i64 = 253_402_300_799_999;
 
 /// Parses a timestamp value into epoch milliseconds, or says what is wrong.
-pub fn parse(value: &Value) -> Result<i64, String> {
+pub fn parse(value: &Loose<'_>) -> Result<i64, String> {
     let ms = match value {
-        Value::Number(n) => match n.as_i64() {
-            Some(ms) => ms,
-            None => return Err("expected integer epoch milliseconds or an RFC 3339 string".into()),
-        },
-        Value::String(s) => {
+        Loose::Int(ms) => *ms,
+        Loose::Float(_) => return Err("expected integer epoch milliseconds or an RFC 3339 string".into()),
+        Loose::Str(s) => {
             let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
                 format!("not an RFC 3339 timestamp ({e}), e.g. 2026-11-27T09:30:00Z")
             })?;
@@ -24,7 +22,7 @@ pub fn parse(value: &Value) -> Result<i64, String> {
         other => {
             return Err(format!(
                 "expected an RFC 3339 string or integer epoch milliseconds, got {}",
-                super::json::kind(other)
+                other.kind()
             ));
         }
     };
@@ -37,8 +35,8 @@ pub fn parse(value: &Value) -> Result<i64, String> {
 /// Parses a query-string timestamp (RFC 3339 or epoch milliseconds).
 pub fn parse_query(s: &str) -> Result<i64, String> {
     match s.parse::<i64>() {
-        Ok(ms) => parse(&Value::from(ms)),
-        Err(_) => parse(&Value::String(s.to_owned())),
+        Ok(ms) => parse(&Loose::Int(ms)),
+        Err(_) => parse(&Loose::Str(s.into())),
     }
 }
 
@@ -70,15 +68,15 @@ mod tests {
     #[test]
     fn accepts_both_forms_and_round_trips() {
         assert_eq!(
-            parse(&Value::from(1_700_000_000_123i64)),
+            parse(&Loose::Int(1_700_000_000_123)),
             Ok(1_700_000_000_123)
         );
         assert_eq!(
-            parse(&Value::from("2023-11-14T22:13:20.123Z")),
+            parse(&Loose::Str("2023-11-14T22:13:20.123Z".into())),
             Ok(1_700_000_000_123)
         );
         assert_eq!(
-            parse(&Value::from("2023-11-14T23:13:20.123+01:00")),
+            parse(&Loose::Str("2023-11-14T23:13:20.123+01:00".into())),
             Ok(1_700_000_000_123)
         );
         assert_eq!(format(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
@@ -92,13 +90,13 @@ mod tests {
     #[test]
     fn refuses_nonsense() {
         for bad in [
-            Value::from(-1),
-            Value::from(1.5),
-            Value::from("yesterday"),
-            Value::Bool(true),
-            Value::from(i64::MAX),
+            Loose::Int(-1),
+            Loose::Float(1.5),
+            Loose::Str("yesterday".into()),
+            Loose::Bool(true),
+            Loose::Int(i64::MAX),
         ] {
-            assert!(parse(&bad).is_err(), "{bad}");
+            assert!(parse(&bad).is_err(), "{bad:?}");
         }
     }
 }
