@@ -170,9 +170,7 @@ mod tests {
     fn value() -> impl Strategy<Value = FeatureValue> {
         prop_oneof![
             Just(FeatureValue::Null),
-            any::<f64>()
-                .prop_filter("finite", |x| x.is_finite())
-                .prop_map(FeatureValue::Number),
+            any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(FeatureValue::Number),
             ".{0,40}".prop_map(FeatureValue::Category),
             any::<bool>().prop_map(FeatureValue::Bool),
             ".{0,200}".prop_map(FeatureValue::Text),

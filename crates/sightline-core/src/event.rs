@@ -69,26 +69,32 @@ pub fn check_outputs(
     let mut problems = Vec::new();
 
     let mut seen = vec![false; model.features.len()];
+    // Clients usually send features in schema order: guess the next one first.
+    let mut next = 0;
     let mut checked = Vec::with_capacity(features.len());
     for (name, value) in features {
-        let Some(i) = index.feature_index(&name) else {
+        let guess = model.features.get(next).filter(|f| f.name == name).map(|_| next);
+        let Some(i) = guess.or_else(|| index.feature_index(&name)) else {
             problems.push(Problem::new(
                 field_path("features", &name),
                 Reason::UnknownFeature,
-                format!(
-                    "unknown feature {name:?}: model {:?} declares no such feature",
-                    model.name
-                ),
+                format!("unknown feature {name:?}: model {:?} declares no such feature", model.name),
             ));
             continue;
         };
-        seen[i] = true;
+        next = i + 1;
+        if std::mem::replace(&mut seen[i], true) {
+            problems.push(Problem::new(
+                field_path("features", &name),
+                Reason::InvalidValue,
+                "the feature appears more than once",
+            ));
+            continue;
+        }
         match model.check_feature(i, value) {
             Ok(FeatureValue::Null) => {}
             Ok(v) => checked.push((i as u32, v)),
-            Err((reason, message)) => {
-                problems.push(Problem::new(field_path("features", &name), reason, message))
-            }
+            Err((reason, message)) => problems.push(Problem::new(field_path("features", &name), reason, message)),
         }
     }
     for (i, spec) in model.features.iter().enumerate() {
@@ -121,24 +127,20 @@ pub fn check_outputs(
         },
     };
 
-    let mut checked_scores = Vec::with_capacity(scores.len());
+    let mut checked_scores: Vec<(u32, f64)> = Vec::with_capacity(scores.len());
     if !scores.is_empty() && !model.task.is_classification() {
-        problems.push(Problem::new(
-            "scores",
-            Reason::InvalidValue,
-            "a regression model has no class scores",
-        ));
+        problems.push(Problem::new("scores", Reason::InvalidValue, "a regression model has no class scores"));
     } else {
         for (label, value) in scores {
             let path = field_path("scores", &label);
             let Some(i) = index.class_index(&label) else {
-                problems.push(Problem::new(
-                    path,
-                    Reason::UnknownClass,
-                    format!("{label:?} is not one of the classes"),
-                ));
+                problems.push(Problem::new(path, Reason::UnknownClass, format!("{label:?} is not one of the classes")));
                 continue;
             };
+            if checked_scores.iter().any(|(j, _)| *j == i as u32) {
+                problems.push(Problem::new(path, Reason::InvalidValue, "the class appears more than once"));
+                continue;
+            }
             match value.as_f64() {
                 Some(p) if (0.0..=1.0).contains(&p) => checked_scores.push((i as u32, p)),
                 Some(p) => problems.push(Problem::new(
@@ -157,11 +159,7 @@ pub fn check_outputs(
     }
 
     if problems.is_empty() {
-        Ok(CheckedOutputs {
-            features: checked,
-            prediction,
-            scores: checked_scores,
-        })
+        Ok(CheckedOutputs { features: checked, prediction, scores: checked_scores })
     } else {
         Err(problems)
     }
@@ -173,18 +171,13 @@ pub fn check_outputs(
 pub fn check_target(index: &ModelIndex, value: &Scalar) -> Result<Target, (Reason, String)> {
     let model = &index.spec;
     match model.task {
-        Task::Regression => value.as_f64().map(Target::Number).ok_or_else(|| {
-            (
-                Reason::WrongType,
-                format!("expected a number, got {}", value.kind()),
-            )
-        }),
+        Task::Regression => value
+            .as_f64()
+            .map(Target::Number)
+            .ok_or_else(|| (Reason::WrongType, format!("expected a number, got {}", value.kind()))),
         Task::BinaryClassification | Task::MulticlassClassification => {
             let Some(label) = value.as_label() else {
-                return Err((
-                    Reason::WrongType,
-                    format!("expected a class label, got {}", value.kind()),
-                ));
+                return Err((Reason::WrongType, format!("expected a class label, got {}", value.kind())));
             };
             if let Err(m) = check_text(&label, MAX_CATEGORY_LEN) {
                 return Err((Reason::TooLong, m));
@@ -192,10 +185,7 @@ pub fn check_target(index: &ModelIndex, value: &Scalar) -> Result<Target, (Reaso
             if index.class_index(&label).is_some() {
                 Ok(Target::Class(label))
             } else {
-                Err((
-                    Reason::UnknownClass,
-                    format!("{label:?} is not one of the classes {:?}", model.classes),
-                ))
+                Err((Reason::UnknownClass, format!("{label:?} is not one of the classes {:?}", model.classes)))
             }
         }
     }
@@ -212,32 +202,17 @@ mod tests {
             name: "m".into(),
             task,
             features: vec![
-                FeatureSpec {
-                    name: "x".into(),
-                    kind: FeatureType::Numeric,
-                    nullable: false,
-                },
-                FeatureSpec {
-                    name: "c".into(),
-                    kind: FeatureType::Categorical,
-                    nullable: true,
-                },
+                FeatureSpec { name: "x".into(), kind: FeatureType::Numeric, nullable: false },
+                FeatureSpec { name: "c".into(), kind: FeatureType::Categorical, nullable: true },
             ],
-            classes: if classification {
-                vec!["0".into(), "1".into()]
-            } else {
-                vec![]
-            },
+            classes: if classification { vec!["0".into(), "1".into()] } else { vec![] },
             positive_class: (task == Task::BinaryClassification).then(|| "1".into()),
             description: String::new(),
         })
     }
 
     fn paths(r: Result<CheckedOutputs, Vec<Problem>>) -> Vec<(String, Reason)> {
-        r.expect_err("should fail")
-            .into_iter()
-            .map(|p| (p.path, p.reason))
-            .collect()
+        r.expect_err("should fail").into_iter().map(|p| (p.path, p.reason)).collect()
     }
 
     #[test]
@@ -245,25 +220,13 @@ mod tests {
         let m = model(Task::BinaryClassification);
         let out = check_outputs(
             &m,
-            vec![
-                ("c".into(), Scalar::Str("a".into())),
-                ("x".into(), Scalar::Float(1.5)),
-            ],
+            vec![("c".into(), Scalar::Str("a".into())), ("x".into(), Scalar::Float(1.5))],
             Some(Scalar::Int(1)),
-            vec![
-                ("1".into(), Scalar::Float(0.7)),
-                ("0".into(), Scalar::Float(0.3)),
-            ],
+            vec![("1".into(), Scalar::Float(0.7)), ("0".into(), Scalar::Float(0.3))],
             false,
         )
         .expect("valid");
-        assert_eq!(
-            out.features,
-            vec![
-                (0, FeatureValue::Number(1.5)),
-                (1, FeatureValue::Category("a".into()))
-            ]
-        );
+        assert_eq!(out.features, vec![(0, FeatureValue::Number(1.5)), (1, FeatureValue::Category("a".into()))]);
         assert_eq!(out.prediction, Some(Target::Class("1".into())));
         assert_eq!(out.scores, vec![(0, 0.3), (1, 0.7)]);
     }
@@ -273,15 +236,9 @@ mod tests {
         let m = model(Task::BinaryClassification);
         let got = paths(check_outputs(
             &m,
-            vec![
-                ("y".into(), Scalar::Int(1)),
-                ("c".into(), Scalar::Float(0.5)),
-            ],
+            vec![("y".into(), Scalar::Int(1)), ("c".into(), Scalar::Float(0.5))],
             Some(Scalar::Str("2".into())),
-            vec![
-                ("1".into(), Scalar::Float(1.5)),
-                ("z".into(), Scalar::Float(0.1)),
-            ],
+            vec![("1".into(), Scalar::Float(1.5)), ("z".into(), Scalar::Float(0.1))],
             false,
         ));
         assert_eq!(
@@ -294,6 +251,22 @@ mod tests {
                 (r#"scores["1"]"#.into(), Reason::InvalidValue),
                 ("scores.z".into(), Reason::UnknownClass),
             ]
+        );
+    }
+
+    #[test]
+    fn repeated_keys_are_refused() {
+        let m = model(Task::BinaryClassification);
+        let got = paths(check_outputs(
+            &m,
+            vec![("x".into(), Scalar::Int(1)), ("x".into(), Scalar::Int(2))],
+            Some(Scalar::Int(1)),
+            vec![("1".into(), Scalar::Float(0.5)), ("1".into(), Scalar::Float(0.5))],
+            false,
+        ));
+        assert_eq!(
+            got,
+            vec![("features.x".into(), Reason::InvalidValue), (r#"scores["1"]"#.into(), Reason::InvalidValue)]
         );
     }
 
@@ -311,16 +284,10 @@ mod tests {
     #[test]
     fn targets_follow_the_task() {
         let r = model(Task::Regression);
-        assert_eq!(
-            check_target(&r, &Scalar::Float(2.5)),
-            Ok(Target::Number(2.5))
-        );
+        assert_eq!(check_target(&r, &Scalar::Float(2.5)), Ok(Target::Number(2.5)));
         assert!(check_target(&r, &Scalar::Str("a".into())).is_err());
         let c = model(Task::MulticlassClassification);
-        assert_eq!(
-            check_target(&c, &Scalar::Int(0)),
-            Ok(Target::Class("0".into()))
-        );
+        assert_eq!(check_target(&c, &Scalar::Int(0)), Ok(Target::Class("0".into())));
         assert!(check_target(&c, &Scalar::Float(0.5)).is_err());
     }
 }

@@ -113,40 +113,25 @@ impl ModelSpec {
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, f) in self.features.iter().enumerate() {
             if let Err(m) = check_feature_name(&f.name) {
-                problems.push(Problem::new(
-                    format!("features[{i}].name"),
-                    Reason::InvalidValue,
-                    m,
-                ));
+                problems.push(Problem::new(format!("features[{i}].name"), Reason::InvalidValue, m));
             }
             if let Some(first) = seen.insert(&f.name, i) {
                 problems.push(Problem::new(
                     format!("features[{i}].name"),
                     Reason::InvalidValue,
-                    format!(
-                        "duplicate feature name {:?} (also features[{first}])",
-                        f.name
-                    ),
+                    format!("duplicate feature name {:?} (also features[{first}])", f.name),
                 ));
             }
         }
         self.validate_classes(&mut problems);
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(problems)
-        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
 
     fn validate_classes(&self, problems: &mut Vec<Problem>) {
         match self.task {
             Task::Regression => {
                 if !self.classes.is_empty() {
-                    problems.push(Problem::new(
-                        "classes",
-                        Reason::InvalidValue,
-                        "a regression model has no classes",
-                    ));
+                    problems.push(Problem::new("classes", Reason::InvalidValue, "a regression model has no classes"));
                 }
                 if self.positive_class.is_some() {
                     problems.push(Problem::new(
@@ -161,38 +146,22 @@ impl ModelSpec {
                 if binary && self.classes.len() != 2 {
                     problems.push(Problem::new(
                         "classes",
-                        if self.classes.is_empty() {
-                            Reason::MissingField
-                        } else {
-                            Reason::InvalidValue
-                        },
+                        if self.classes.is_empty() { Reason::MissingField } else { Reason::InvalidValue },
                         "a binary classifier needs exactly 2 class labels",
                     ));
                 } else if !binary && !(2..=MAX_CLASSES).contains(&self.classes.len()) {
                     problems.push(Problem::new(
                         "classes",
-                        if self.classes.is_empty() {
-                            Reason::MissingField
-                        } else {
-                            Reason::InvalidValue
-                        },
+                        if self.classes.is_empty() { Reason::MissingField } else { Reason::InvalidValue },
                         format!("a multiclass classifier needs 2 to {MAX_CLASSES} class labels"),
                     ));
                 }
                 let mut seen = HashMap::new();
                 for (i, c) in self.classes.iter().enumerate() {
                     if c.is_empty() {
-                        problems.push(Problem::new(
-                            format!("classes[{i}]"),
-                            Reason::InvalidValue,
-                            "must not be empty",
-                        ));
+                        problems.push(Problem::new(format!("classes[{i}]"), Reason::InvalidValue, "must not be empty"));
                     } else if let Err(m) = check_text(c, MAX_CATEGORY_LEN) {
-                        problems.push(Problem::new(
-                            format!("classes[{i}]"),
-                            Reason::InvalidValue,
-                            m,
-                        ));
+                        problems.push(Problem::new(format!("classes[{i}]"), Reason::InvalidValue, m));
                     }
                     if let Some(first) = seen.insert(c, i) {
                         problems.push(Problem::new(
@@ -235,11 +204,7 @@ impl ModelSpec {
     }
 
     /// Checks one feature value against its declared type.
-    pub fn check_feature(
-        &self,
-        index: usize,
-        value: Scalar,
-    ) -> Result<FeatureValue, (Reason, String)> {
+    pub fn check_feature(&self, index: usize, value: Scalar) -> Result<FeatureValue, (Reason, String)> {
         let Some(spec) = self.features.get(index) else {
             return Err((Reason::UnknownFeature, "unknown feature".into()));
         };
@@ -247,23 +212,12 @@ impl ModelSpec {
             return if spec.nullable {
                 Ok(FeatureValue::Null)
             } else {
-                Err((
-                    Reason::NotNullable,
-                    "must not be null (the feature is not nullable)".into(),
-                ))
+                Err((Reason::NotNullable, "must not be null (the feature is not nullable)".into()))
             };
         }
-        let wrong = |expected: &str| {
-            (
-                Reason::WrongType,
-                format!("expected {expected}, got {}", value.kind()),
-            )
-        };
+        let wrong = |expected: &str| (Reason::WrongType, format!("expected {expected}, got {}", value.kind()));
         match spec.kind {
-            FeatureType::Numeric => value
-                .as_f64()
-                .map(FeatureValue::Number)
-                .ok_or_else(|| wrong("a number")),
+            FeatureType::Numeric => value.as_f64().map(FeatureValue::Number).ok_or_else(|| wrong("a number")),
             FeatureType::Boolean => match value {
                 Scalar::Bool(b) => Ok(FeatureValue::Bool(b)),
                 _ => Err(wrong("a boolean")),
@@ -293,16 +247,8 @@ mod tests {
             name: "credit".into(),
             task: Task::BinaryClassification,
             features: vec![
-                FeatureSpec {
-                    name: "age".into(),
-                    kind: FeatureType::Numeric,
-                    nullable: false,
-                },
-                FeatureSpec {
-                    name: "city".into(),
-                    kind: FeatureType::Categorical,
-                    nullable: true,
-                },
+                FeatureSpec { name: "age".into(), kind: FeatureType::Numeric, nullable: false },
+                FeatureSpec { name: "city".into(), kind: FeatureType::Categorical, nullable: true },
             ],
             classes: vec!["good".into(), "bad".into()],
             positive_class: Some("bad".into()),
@@ -321,10 +267,7 @@ mod tests {
             let mut m = binary();
             edit(&mut m);
             let problems = m.validate().expect_err(path);
-            assert!(
-                problems.iter().any(|p| p.path == path),
-                "{path}: {problems:?}"
-            );
+            assert!(problems.iter().any(|p| p.path == path), "{path}: {problems:?}");
         };
         check(&|m| m.name = "a b".into(), "name");
         check(&|m| m.features[1].name = "age".into(), "features[1].name");
@@ -343,26 +286,11 @@ mod tests {
     #[test]
     fn feature_checks() {
         let m = binary();
-        assert_eq!(
-            m.check_feature(0, Scalar::Int(3)),
-            Ok(FeatureValue::Number(3.0))
-        );
-        assert_eq!(
-            m.check_feature(0, Scalar::Null).map_err(|e| e.0),
-            Err(Reason::NotNullable)
-        );
-        assert_eq!(
-            m.check_feature(0, Scalar::Str("3".into())).map_err(|e| e.0),
-            Err(Reason::WrongType)
-        );
-        assert_eq!(
-            m.check_feature(1, Scalar::Int(40213)),
-            Ok(FeatureValue::Category("40213".into()))
-        );
-        assert_eq!(
-            m.check_feature(1, Scalar::Float(1.5)).map_err(|e| e.0),
-            Err(Reason::WrongType)
-        );
+        assert_eq!(m.check_feature(0, Scalar::Int(3)), Ok(FeatureValue::Number(3.0)));
+        assert_eq!(m.check_feature(0, Scalar::Null).map_err(|e| e.0), Err(Reason::NotNullable));
+        assert_eq!(m.check_feature(0, Scalar::Str("3".into())).map_err(|e| e.0), Err(Reason::WrongType));
+        assert_eq!(m.check_feature(1, Scalar::Int(40213)), Ok(FeatureValue::Category("40213".into())));
+        assert_eq!(m.check_feature(1, Scalar::Float(1.5)).map_err(|e| e.0), Err(Reason::WrongType));
         assert_eq!(m.check_feature(1, Scalar::Null), Ok(FeatureValue::Null));
     }
 }
@@ -378,23 +306,9 @@ pub struct ModelIndex {
 
 impl ModelIndex {
     pub fn new(spec: ModelSpec) -> Self {
-        let features = spec
-            .features
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name.clone(), i))
-            .collect();
-        let classes = spec
-            .classes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.clone(), i))
-            .collect();
-        ModelIndex {
-            spec,
-            features,
-            classes,
-        }
+        let features = spec.features.iter().enumerate().map(|(i, f)| (f.name.clone(), i)).collect();
+        let classes = spec.classes.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect();
+        ModelIndex { spec, features, classes }
     }
 
     pub fn feature_index(&self, name: &str) -> Option<usize> {

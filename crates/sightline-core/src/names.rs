@@ -28,13 +28,8 @@ pub fn check_slug(name: &str) -> Result<(), String> {
     if name.starts_with('.') {
         return Err("must not start with '.'".into());
     }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-    {
-        return Err(format!(
-            "contains {bad:?}; allowed are letters, digits, '_', '-' and '.'"
-        ));
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
+        return Err(format!("contains {bad:?}; allowed are letters, digits, '_', '-' and '.'"));
     }
     Ok(())
 }

@@ -57,21 +57,14 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(path: impl Into<String>, reason: Reason, message: impl Into<String>) -> Self {
-        Problem {
-            path: path.into(),
-            message: message.into(),
-            reason,
-        }
+        Problem { path: path.into(), message: message.into(), reason }
     }
 }
 
 /// Appends `key` to a JSON path: `parent.key` when the key is a plain identifier,
 /// `parent["key"]` (JSON-escaped) otherwise, so every path stays unambiguous.
 pub fn field_path(parent: &str, key: &str) -> String {
-    let plain = key
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let plain = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     let mut out = String::with_capacity(parent.len() + key.len() + 4);
     out.push_str(parent);
@@ -103,10 +96,7 @@ mod tests {
     fn paths_quote_what_is_not_an_identifier() {
         assert_eq!(field_path("features", "age"), "features.age");
         assert_eq!(field_path("", "age"), "age");
-        assert_eq!(
-            field_path("features", "income (usd)"),
-            r#"features["income (usd)"]"#
-        );
+        assert_eq!(field_path("features", "income (usd)"), r#"features["income (usd)"]"#);
         assert_eq!(field_path("scores", "1"), r#"scores["1"]"#);
         assert_eq!(field_path("f", "a\"b"), r#"f["a\"b"]"#);
     }

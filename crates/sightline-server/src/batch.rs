@@ -41,28 +41,19 @@ pub fn parse<T>(
     request_id_of: impl Fn(&T) -> &str,
 ) -> Result<Parsed<T>, ApiError> {
     let items: Vec<(String, Result<Loose<'_>, String>)> = match format {
-        BatchFormat::Json => envelope(bytes, key)?
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| (format!("$.{key}[{i}]"), Ok(v)))
-            .collect(),
+        BatchFormat::Json => {
+            envelope(bytes, key)?.into_iter().enumerate().map(|(i, v)| (format!("$.{key}[{i}]"), Ok(v))).collect()
+        }
         BatchFormat::Ndjson => {
-            let lines: Vec<&[u8]> = bytes
-                .split(|b| *b == b'\n')
-                .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
-                .collect();
+            let lines: Vec<&[u8]> =
+                bytes.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).collect();
             if lines.len() > max_items {
                 return Err(too_many(lines.len(), max_items));
             }
             lines
                 .into_iter()
                 .enumerate()
-                .map(|(i, line)| {
-                    (
-                        format!("$[{i}]"),
-                        loose::parse(line).map_err(|e| format!("invalid JSON: {e}")),
-                    )
-                })
+                .map(|(i, line)| (format!("$[{i}]"), loose::parse(line).map_err(|e| format!("invalid JSON: {e}"))))
                 .collect()
         }
     };
@@ -88,9 +79,7 @@ pub fn parse<T>(
                         request_id: Some(id.to_owned()),
                         errors: vec![FieldError {
                             path: format!("{path}.request_id"),
-                            message: format!(
-                                "duplicate request_id within the batch (same as item {first})"
-                            ),
+                            message: format!("duplicate request_id within the batch (same as item {first})"),
                         }],
                         reasons: vec![Reason::DuplicateInBatch],
                     });
@@ -101,12 +90,7 @@ pub fn parse<T>(
             }
             Err(problems) => {
                 let reasons = problems.iter().map(|p| p.reason).collect();
-                rejected.push(Rejected {
-                    index,
-                    request_id: declared_id,
-                    errors: prefix(&path, problems),
-                    reasons,
-                });
+                rejected.push(Rejected { index, request_id: declared_id, errors: prefix(&path, problems), reasons });
             }
         }
     }
@@ -114,10 +98,7 @@ pub fn parse<T>(
 }
 
 fn too_many(n: usize, max: usize) -> ApiError {
-    ApiError::new(
-        Code::PayloadTooLarge,
-        format!("the batch has {n} items; the limit is {max} per request"),
-    )
+    ApiError::new(Code::PayloadTooLarge, format!("the batch has {n} items; the limit is {max} per request"))
 }
 
 /// Reads `{"<key>": [...]}`; anything else is a 400 (not JSON) or 422 (wrong shape).
@@ -160,22 +141,12 @@ impl BatchResult {
     pub fn into_response(self) -> axum::response::Response {
         use axum::response::IntoResponse;
         if self.accepted == 0 && self.duplicates == 0 && !self.rejected.is_empty() {
-            let errors: Vec<FieldError> = self
-                .rejected
-                .iter()
-                .flat_map(|r| r.errors.iter().cloned())
-                .collect();
-            let mut err = ApiError::validation(
-                format!("all {} items were rejected", self.rejected.len()),
-                errors,
-            );
+            let errors: Vec<FieldError> = self.rejected.iter().flat_map(|r| r.errors.iter().cloned()).collect();
+            let mut err = ApiError::validation(format!("all {} items were rejected", self.rejected.len()), errors);
             let mut extra = serde_json::Map::new();
             extra.insert("accepted".into(), 0.into());
             extra.insert("duplicates".into(), 0.into());
-            extra.insert(
-                "rejected".into(),
-                serde_json::to_value(&self.rejected).unwrap_or_default(),
-            );
+            extra.insert("rejected".into(), serde_json::to_value(&self.rejected).unwrap_or_default());
             err.extra = Some(extra);
             return err.into_response();
         }

@@ -54,9 +54,7 @@ impl Code {
             Code::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Code::ModelNotFound | Code::PredictionNotFound | Code::NotFound => {
-                StatusCode::NOT_FOUND
-            }
+            Code::ModelNotFound | Code::PredictionNotFound | Code::NotFound => StatusCode::NOT_FOUND,
             Code::Conflict => StatusCode::CONFLICT,
             Code::Overloaded => StatusCode::TOO_MANY_REQUESTS,
             Code::NotReady => StatusCode::SERVICE_UNAVAILABLE,
@@ -95,20 +93,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: Code, detail: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            detail: detail.into(),
-            errors: Vec::new(),
-            retry_after: None,
-            extra: None,
-        }
+        ApiError { code, detail: detail.into(), errors: Vec::new(), retry_after: None, extra: None }
     }
 
     pub fn validation(detail: impl Into<String>, errors: Vec<FieldError>) -> Self {
-        ApiError {
-            errors,
-            ..ApiError::new(Code::ValidationFailed, detail)
-        }
+        ApiError { errors, ..ApiError::new(Code::ValidationFailed, detail) }
     }
 
     pub fn retry_after(mut self, seconds: u32) -> Self {
@@ -119,10 +108,7 @@ impl ApiError {
     /// An internal failure: the cause is logged in full, the client sees a generic text.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(cause = %cause, "internal error");
-        ApiError::new(
-            Code::Internal,
-            "the server failed to handle the request; see its log",
-        )
+        ApiError::new(Code::Internal, "the server failed to handle the request; see its log")
     }
 }
 
@@ -175,10 +161,7 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&doc).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

@@ -54,17 +54,11 @@ impl Default for ServerConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot create the data directory {path}: {source}")]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    DataDir { path: PathBuf, source: std::io::Error },
     #[error("cannot open the database: {0}")]
     Store(#[from] sightline_store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot start the writer thread: {0}")]
     Writer(std::io::Error),
     #[error("start-up task failed: {0}")]
@@ -80,38 +74,21 @@ pub struct Server {
 impl Server {
     pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
         let dir = config.data_dir.clone();
-        std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir {
-            path: dir.clone(),
-            source,
-        })?;
-        let options = SqliteOptions {
-            synchronous: config.synchronous,
-            ..SqliteOptions::default()
-        };
+        std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir { path: dir.clone(), source })?;
+        let options = SqliteOptions { synchronous: config.synchronous, ..SqliteOptions::default() };
         let db = dir.join("sightline.db");
         let store: Arc<dyn Store> =
             Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&db, options)).await??);
         let writer = store.writer()?;
         let metrics = Arc::new(metrics::Metrics::new(config.metrics_max_series));
         let queue = Arc::new(ingest::WriteQueue::new(config.queue_capacity_events));
-        let writer = ingest::spawn_writer(queue.clone(), writer, metrics.clone())
-            .map_err(StartError::Writer)?;
-        let limits = Limits {
-            max_batch_events: config.max_batch_events,
-            max_body_bytes: config.max_body_bytes,
-        };
+        let writer = ingest::spawn_writer(queue.clone(), writer, metrics.clone()).map_err(StartError::Writer)?;
+        let limits = Limits { max_batch_events: config.max_batch_events, max_body_bytes: config.max_body_bytes };
         let state = Arc::new(AppState::new(store, limits, metrics, queue));
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|source| StartError::Bind {
-                addr: config.listen,
-                source,
-            })?;
-        Ok(Server {
-            listener,
-            state,
-            writer,
-        })
+            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        Ok(Server { listener, state, writer })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -119,15 +96,8 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then shuts down gracefully.
-    pub async fn serve(
-        self,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let Server {
-            listener,
-            state,
-            writer,
-        } = self;
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let Server { listener, state, writer } = self;
         let app = routes::router(state.clone());
         // Nothing to recover yet beyond migrations, which `start` applied.
         state.set_ready(true);

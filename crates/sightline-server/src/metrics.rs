@@ -6,8 +6,7 @@
 //! reasons from closed sets. Feature names and request ids are never labels.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -53,10 +52,7 @@ impl Metrics {
         let registry = Registry::new();
         let model_labels = &["model", "version"];
         let predictions = must(IntCounterVec::new(
-            Opts::new(
-                "sightline_predictions_total",
-                "Predictions stored, by model and version.",
-            ),
+            Opts::new("sightline_predictions_total", "Predictions stored, by model and version."),
             model_labels,
         ));
         let errors = must(IntCounterVec::new(
@@ -71,10 +67,7 @@ impl Metrics {
                 "sightline_prediction_latency_seconds",
                 "Model latency reported by prediction events (latency_ms), by model and version.",
             )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                10.0,
-            ]),
+            .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
             model_labels,
         ));
         let labels = must(IntCounterVec::new(
@@ -85,10 +78,7 @@ impl Metrics {
             model_labels,
         ));
         let requests = must(IntCounterVec::new(
-            Opts::new(
-                "sightline_ingest_requests_total",
-                "Ingest requests answered, by endpoint and HTTP status.",
-            ),
+            Opts::new("sightline_ingest_requests_total", "Ingest requests answered, by endpoint and HTTP status."),
             &["endpoint", "status"],
         ));
         let rejected = must(IntCounterVec::new(
@@ -103,23 +93,17 @@ impl Metrics {
                 "sightline_store_commit_duration_seconds",
                 "Time to write and durably commit one group of batches.",
             )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-            ]),
+            .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
         ));
         let commit_events = must(Histogram::with_opts(
             HistogramOpts::new(
                 "sightline_store_commit_events",
                 "Events written per durable commit (group commit size).",
             )
-            .buckets(vec![
-                1.0, 10.0, 100.0, 1_000.0, 5_000.0, 10_000.0, 25_000.0, 50_000.0,
-            ]),
+            .buckets(vec![1.0, 10.0, 100.0, 1_000.0, 5_000.0, 10_000.0, 25_000.0, 50_000.0]),
         ));
-        let queue_depth = must(IntGauge::new(
-            "sightline_ingest_queue_depth_events",
-            "Validated events waiting for the writer.",
-        ));
+        let queue_depth =
+            must(IntGauge::new("sightline_ingest_queue_depth_events", "Validated events waiting for the writer."));
         for c in [&predictions, &errors, &labels, &requests, &rejected] {
             must(registry.register(Box::new(c.clone())));
         }
@@ -129,15 +113,10 @@ impl Metrics {
         must(registry.register(Box::new(queue_depth.clone())));
         // Process metrics (CPU, RSS, open fds) are Linux-only in the client library.
         #[cfg(target_os = "linux")]
-        must(registry.register(Box::new(
-            prometheus::process_collector::ProcessCollector::for_self(),
-        )));
+        must(registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self())));
         let build = must(IntGauge::with_opts(
-            Opts::new(
-                "sightline_build_info",
-                "Always 1; the version label is the running build.",
-            )
-            .const_label("version", env!("CARGO_PKG_VERSION")),
+            Opts::new("sightline_build_info", "Always 1; the version label is the running build.")
+                .const_label("version", env!("CARGO_PKG_VERSION")),
         ));
         build.set(1);
         must(registry.register(Box::new(build)));
@@ -164,11 +143,7 @@ impl Metrics {
         if let Some(s) = series.get(&(model.to_owned(), version.to_owned())) {
             return s.clone();
         }
-        let version = if series.len() >= self.max_series {
-            OVERFLOW_VERSION
-        } else {
-            version
-        };
+        let version = if series.len() >= self.max_series { OVERFLOW_VERSION } else { version };
         let key = (model.to_owned(), version.to_owned());
         if let Some(s) = series.get(&key) {
             return s.clone();
@@ -188,9 +163,7 @@ impl Metrics {
     pub fn render(&self) -> Result<(String, String), String> {
         let encoder = TextEncoder::new();
         let mut buf = Vec::new();
-        encoder
-            .encode(&self.registry.gather(), &mut buf)
-            .map_err(|e| e.to_string())?;
+        encoder.encode(&self.registry.gather(), &mut buf).map_err(|e| e.to_string())?;
         let text = String::from_utf8(buf).map_err(|e| e.to_string())?;
         Ok((encoder.format_type().to_owned(), text))
     }
@@ -209,14 +182,8 @@ mod tests {
         m.model_series("a", "v4").predictions.inc();
         m.model_series("a", "v1").predictions.inc();
         let (_, text) = m.render().expect("render");
-        assert!(
-            text.contains(r#"sightline_predictions_total{model="a",version="v1"} 2"#),
-            "{text}"
-        );
-        assert!(
-            text.contains(r#"sightline_predictions_total{model="a",version="__other__"} 2"#),
-            "{text}"
-        );
+        assert!(text.contains(r#"sightline_predictions_total{model="a",version="v1"} 2"#), "{text}");
+        assert!(text.contains(r#"sightline_predictions_total{model="a",version="__other__"} 2"#), "{text}");
         assert!(!text.contains("v3"), "{text}");
     }
 }

@@ -25,7 +25,8 @@ pub async fn layer(mut request: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&id) {
         request.headers_mut().insert(REQUEST_ID, v);
     }
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();

@@ -20,22 +20,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/models", get(models::list).post(models::create))
         .route("/models/{model}", get(models::get))
-        .route(
-            "/models/{model}/versions",
-            get(models::list_versions).post(models::create_version),
-        )
-        .route(
-            "/models/{model}/predictions",
-            get(predictions::list).post(predictions::ingest),
-        )
-        .route(
-            "/models/{model}/predictions/{request_id}",
-            get(predictions::get),
-        )
-        .route(
-            "/models/{model}/feedback",
-            axum::routing::post(feedback::ingest),
-        )
+        .route("/models/{model}/versions", get(models::list_versions).post(models::create_version))
+        .route("/models/{model}/predictions", get(predictions::list).post(predictions::ingest))
+        .route("/models/{model}/predictions/{request_id}", get(predictions::get))
+        .route("/models/{model}/feedback", axum::routing::post(feedback::ingest))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_ready));
     Router::new()
         .route("/healthz", get(health::healthz))
@@ -52,37 +40,22 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// API routes answer 503 until start-up (migrations, recovery) is done and again while
 /// shutting down; /healthz, /readyz and /metrics always answer.
-async fn require_ready(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn require_ready(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     if state.is_ready() {
         next.run(request).await
     } else {
-        ApiError::new(Code::NotReady, "the server is starting up or shutting down")
-            .retry_after(1)
-            .into_response()
+        ApiError::new(Code::NotReady, "the server is starting up or shutting down").retry_after(1).into_response()
     }
 }
 
 async fn not_found(request: Request) -> ApiError {
-    ApiError::new(
-        Code::NotFound,
-        format!("no route for {} {}", request.method(), request.uri().path()),
-    )
+    ApiError::new(Code::NotFound, format!("no route for {} {}", request.method(), request.uri().path()))
 }
 
 async fn method_not_allowed(request: Request) -> Response {
-    let mut r = ApiError::new(
-        Code::NotFound,
-        format!(
-            "{} is not allowed on {}",
-            request.method(),
-            request.uri().path()
-        ),
-    )
-    .into_response();
+    let mut r =
+        ApiError::new(Code::NotFound, format!("{} is not allowed on {}", request.method(), request.uri().path()))
+            .into_response();
     *r.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
     r
 }

@@ -40,20 +40,8 @@ pub struct AppState {
 const RETRY_AFTER_FULL: u32 = 1;
 
 impl AppState {
-    pub fn new(
-        store: Arc<dyn Store>,
-        limits: Limits,
-        metrics: Arc<Metrics>,
-        queue: Arc<WriteQueue>,
-    ) -> AppState {
-        AppState {
-            store,
-            limits,
-            metrics,
-            queue,
-            models: RwLock::new(HashMap::new()),
-            ready: AtomicBool::new(false),
-        }
+    pub fn new(store: Arc<dyn Store>, limits: Limits, metrics: Arc<Metrics>, queue: Arc<WriteQueue>) -> AppState {
+        AppState { store, limits, metrics, queue, models: RwLock::new(HashMap::new()), ready: AtomicBool::new(false) }
     }
 
     pub fn is_ready(&self) -> bool {
@@ -71,22 +59,14 @@ impl AppState {
             index: ModelIndex::new(record.spec.clone()),
             record,
         });
-        self.models
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(loaded.record.spec.name.clone(), loaded.clone());
+        self.models.write().unwrap_or_else(|p| p.into_inner()).insert(loaded.record.spec.name.clone(), loaded.clone());
         loaded
     }
 
     /// The named model, from the cache or the store (another replica may have made it);
     /// 404 if it does not exist.
     pub async fn model(self: &Arc<Self>, name: &str) -> Result<Arc<LoadedModel>, ApiError> {
-        if let Some(m) = self
-            .models
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-        {
+        if let Some(m) = self.models.read().unwrap_or_else(|p| p.into_inner()).get(name) {
             return Ok(m.clone());
         }
         let store = self.store.clone();
@@ -94,25 +74,14 @@ impl AppState {
         let found = blocking(move || store.get_model(&owned)).await??;
         match found {
             Some(record) => Ok(self.remember(record)),
-            None => Err(ApiError::new(
-                Code::ModelNotFound,
-                format!("model {name:?} does not exist"),
-            )),
+            None => Err(ApiError::new(Code::ModelNotFound, format!("model {name:?} does not exist"))),
         }
     }
 
     /// Queues a validated batch and waits until it is durably committed.
-    pub async fn write(
-        &self,
-        model: &LoadedModel,
-        batch: WriteBatch,
-    ) -> Result<BatchOutcome, ApiError> {
+    pub async fn write(&self, model: &LoadedModel, batch: WriteBatch) -> Result<BatchOutcome, ApiError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = Job {
-            batch,
-            model: model.name.clone(),
-            reply,
-        };
+        let job = Job { batch, model: model.name.clone(), reply };
         match self.queue.submit(job) {
             Ok(depth) => self.metrics.queue_depth.set(depth as i64),
             Err((SubmitError::Full, _)) => {
@@ -123,26 +92,18 @@ impl AppState {
                 .retry_after(RETRY_AFTER_FULL));
             }
             Err((SubmitError::Closed, _)) => {
-                return Err(
-                    ApiError::new(Code::NotReady, "the server is shutting down").retry_after(5)
-                );
+                return Err(ApiError::new(Code::NotReady, "the server is shutting down").retry_after(5));
             }
         }
         match answer.await {
             Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(cause)) => {
-                Err(ApiError::internal(format!("commit failed: {cause}")).retry_after(5))
-            }
+            Ok(Err(cause)) => Err(ApiError::internal(format!("commit failed: {cause}")).retry_after(5)),
             Err(_) => Err(ApiError::internal("the writer stopped before answering")),
         }
     }
 }
 
 /// Runs blocking work (SQLite, decompression, parsing) off the async threads.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)
 }

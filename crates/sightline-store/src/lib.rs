@@ -9,8 +9,7 @@ pub mod record;
 pub mod sqlite;
 
 pub use record::{
-    BatchOutcome, LabelInsert, ModelRecord, PredictionQuery, StoredLabel, StoredPrediction,
-    VersionRecord, WriteBatch,
+    BatchOutcome, LabelInsert, ModelRecord, PredictionQuery, StoredLabel, StoredPrediction, VersionRecord, WriteBatch,
 };
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
@@ -43,20 +42,9 @@ pub trait Store: Send + Sync + 'static {
     fn list_models(&self, after: Option<&str>, limit: usize) -> Result<Vec<ModelRecord>>;
 
     /// Registers a version; `Conflict` if the model already has one of that name.
-    fn create_version(
-        &self,
-        model_id: i64,
-        name: &str,
-        description: &str,
-        now_ms: i64,
-    ) -> Result<VersionRecord>;
+    fn create_version(&self, model_id: i64, name: &str, description: &str, now_ms: i64) -> Result<VersionRecord>;
     /// Versions ordered by name, strictly after `after`.
-    fn list_versions(
-        &self,
-        model_id: i64,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<VersionRecord>>;
+    fn list_versions(&self, model_id: i64, after: Option<&str>, limit: usize) -> Result<Vec<VersionRecord>>;
 
     /// Predictions newest first, with their labels.
     fn list_predictions(&self, query: &PredictionQuery) -> Result<Vec<StoredPrediction>>;

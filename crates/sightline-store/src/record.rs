@@ -21,16 +21,8 @@ pub struct VersionRecord {
 /// One request's worth of validated events for one model.
 #[derive(Debug, Clone)]
 pub enum WriteBatch {
-    Predictions {
-        model_id: i64,
-        received_ms: i64,
-        events: Vec<PredictionEvent>,
-    },
-    Labels {
-        model_id: i64,
-        received_ms: i64,
-        events: Vec<LabelEvent>,
-    },
+    Predictions { model_id: i64, received_ms: i64, events: Vec<PredictionEvent> },
+    Labels { model_id: i64, received_ms: i64, events: Vec<LabelEvent> },
 }
 
 impl WriteBatch {

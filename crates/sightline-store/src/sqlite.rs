@@ -32,10 +32,7 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions {
-            synchronous: Synchronous::Full,
-            cache_kib: 64 * 1024,
-        }
+        SqliteOptions { synchronous: Synchronous::Full, cache_kib: 64 * 1024 }
     }
 }
 
@@ -48,9 +45,7 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.path)
-            .finish()
+        f.debug_struct("SqliteStore").field("path", &self.path).finish()
     }
 }
 
@@ -62,11 +57,7 @@ impl SqliteStore {
     pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore> {
         let mut conn = open_connection(path, &options, true)?;
         migrations::apply(&mut conn)?;
-        Ok(SqliteStore {
-            path: path.to_owned(),
-            options,
-            readers: Mutex::new(vec![conn]),
-        })
+        Ok(SqliteStore { path: path.to_owned(), options, readers: Mutex::new(vec![conn]) })
     }
 
     /// The schema version the database is at.
@@ -90,9 +81,7 @@ impl SqliteStore {
 }
 
 fn open_connection(path: &Path, options: &SqliteOptions, create: bool) -> Result<Connection> {
-    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
@@ -119,13 +108,9 @@ fn model_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, i64
 }
 
 fn decode_model((id, spec, created_ms): (i64, String, i64)) -> Result<ModelRecord> {
-    let spec: ModelSpec = serde_json::from_str(&spec)
-        .map_err(|e| StoreError::Corrupt(format!("model {id} spec: {e}")))?;
-    Ok(ModelRecord {
-        id,
-        spec,
-        created_ms,
-    })
+    let spec: ModelSpec =
+        serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt(format!("model {id} spec: {e}")))?;
+    Ok(ModelRecord { id, spec, created_ms })
 }
 
 fn version_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
@@ -156,22 +141,14 @@ impl Store for SqliteStore {
                 }
                 Err(e) => return Err(e.into()),
             }
-            Ok(ModelRecord {
-                id: c.last_insert_rowid(),
-                spec: spec.clone(),
-                created_ms: now_ms,
-            })
+            Ok(ModelRecord { id: c.last_insert_rowid(), spec: spec.clone(), created_ms: now_ms })
         })
     }
 
     fn get_model(&self, name: &str) -> Result<Option<ModelRecord>> {
         self.with_reader(|c| {
             let row = c
-                .query_row(
-                    "SELECT id, spec, created_ms FROM models WHERE name = ?1",
-                    [name],
-                    model_from_row,
-                )
+                .query_row("SELECT id, spec, created_ms FROM models WHERE name = ?1", [name], model_from_row)
                 .optional()?;
             row.map(decode_model).transpose()
         })
@@ -179,22 +156,14 @@ impl Store for SqliteStore {
 
     fn list_models(&self, after: Option<&str>, limit: usize) -> Result<Vec<ModelRecord>> {
         self.with_reader(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, spec, created_ms FROM models WHERE name > ?1 ORDER BY name LIMIT ?2",
-            )?;
-            let rows =
-                stmt.query_map(params![after.unwrap_or(""), limit as i64], model_from_row)?;
+            let mut stmt =
+                c.prepare_cached("SELECT id, spec, created_ms FROM models WHERE name > ?1 ORDER BY name LIMIT ?2")?;
+            let rows = stmt.query_map(params![after.unwrap_or(""), limit as i64], model_from_row)?;
             rows.map(|r| decode_model(r?)).collect()
         })
     }
 
-    fn create_version(
-        &self,
-        model_id: i64,
-        name: &str,
-        description: &str,
-        now_ms: i64,
-    ) -> Result<VersionRecord> {
+    fn create_version(&self, model_id: i64, name: &str, description: &str, now_ms: i64) -> Result<VersionRecord> {
         self.with_reader(|c| {
             match c.execute(
                 "INSERT INTO versions (model_id, name, description, created_ms) VALUES (?1, ?2, ?3, ?4)",
@@ -214,21 +183,13 @@ impl Store for SqliteStore {
         })
     }
 
-    fn list_versions(
-        &self,
-        model_id: i64,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<VersionRecord>> {
+    fn list_versions(&self, model_id: i64, after: Option<&str>, limit: usize) -> Result<Vec<VersionRecord>> {
         self.with_reader(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, model_id, name, description, created_ms FROM versions
                  WHERE model_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
             )?;
-            let rows = stmt.query_map(
-                params![model_id, after.unwrap_or(""), limit as i64],
-                version_from_row,
-            )?;
+            let rows = stmt.query_map(params![model_id, after.unwrap_or(""), limit as i64], version_from_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
@@ -247,9 +208,7 @@ impl Store for SqliteStore {
                 "SELECT v.name, count(*) FROM predictions p JOIN versions v ON v.id = p.version_id
                  WHERE p.model_id = ?1 GROUP BY v.name ORDER BY v.name",
             )?;
-            let rows = stmt.query_map([model_id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-            })?;
+            let rows = stmt.query_map([model_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }

@@ -76,10 +76,8 @@ pub struct Settings {
 pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
     let file = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            toml::from_str::<FileConfig>(&text)
-                .with_context(|| format!("in configuration file {}", path.display()))?
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str::<FileConfig>(&text).with_context(|| format!("in configuration file {}", path.display()))?
         }
         None => FileConfig::default(),
     };
@@ -97,39 +95,25 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         },
         max_batch_events: positive(
             "max_batch_events",
-            args.max_batch_events
-                .or(file.max_batch_events)
-                .unwrap_or(d.max_batch_events),
+            args.max_batch_events.or(file.max_batch_events).unwrap_or(d.max_batch_events),
         )?,
         max_body_bytes: positive(
             "max_body_bytes",
-            args.max_body_bytes
-                .or(file.max_body_bytes)
-                .unwrap_or(d.max_body_bytes),
+            args.max_body_bytes.or(file.max_body_bytes).unwrap_or(d.max_body_bytes),
         )?,
         queue_capacity_events: positive(
             "queue_capacity_events",
-            args.queue_capacity_events
-                .or(file.queue_capacity_events)
-                .unwrap_or(d.queue_capacity_events),
+            args.queue_capacity_events.or(file.queue_capacity_events).unwrap_or(d.queue_capacity_events),
         )?,
         metrics_max_series: positive(
             "metrics_max_series",
-            args.metrics_max_series
-                .or(file.metrics_max_series)
-                .unwrap_or(d.metrics_max_series),
+            args.metrics_max_series.or(file.metrics_max_series).unwrap_or(d.metrics_max_series),
         )?,
     };
     Ok(Settings {
         server,
-        log_format: args
-            .log_format
-            .or(file.log_format)
-            .unwrap_or(LogFormat::Pretty),
-        log_level: args
-            .log_level
-            .or(file.log_level)
-            .unwrap_or_else(|| "info".into()),
+        log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Pretty),
+        log_level: args.log_level.or(file.log_level).unwrap_or_else(|| "info".into()),
     })
 }
 
@@ -154,11 +138,8 @@ mod tests {
     fn flags_beat_file_beats_defaults() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.toml");
-        std::fs::write(
-            &path,
-            "listen = \"127.0.0.1:9000\"\nmax_batch_events = 50\nsynchronous = \"normal\"\n",
-        )
-        .expect("write");
+        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nmax_batch_events = 50\nsynchronous = \"normal\"\n")
+            .expect("write");
         let p = path.to_str().expect("utf-8");
         let s = resolve(args(&["--config", p, "--max-batch-events", "7"])).expect("resolve");
         assert_eq!(s.server.max_batch_events, 7);
@@ -172,9 +153,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.toml");
         std::fs::write(&path, "lissten = \"127.0.0.1:9000\"\n").expect("write");
-        let err = resolve(args(&["--config", path.to_str().expect("utf-8")]))
-            .err()
-            .expect("error");
+        let err = resolve(args(&["--config", path.to_str().expect("utf-8")])).err().expect("error");
         assert!(format!("{err:#}").contains("lissten"), "{err:#}");
     }
 }

@@ -13,11 +13,7 @@ use clap::{Parser, Subcommand};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "sightline",
-    version,
-    about = "Observability for machine-learning models in production"
-)]
+#[command(name = "sightline", version, about = "Observability for machine-learning models in production")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -45,10 +41,7 @@ fn main() -> anyhow::Result<()> {
 fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let settings = config::resolve(args)?;
     logging::init(settings.log_format, &settings.log_level)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
         tracing::info!(data_dir = %settings.server.data_dir.display(), "starting");
         let server = sightline_server::Server::start(settings.server).await?;

@@ -29,11 +29,7 @@ impl WriteQueue {
     /// into an empty queue, so no valid batch can be refused forever).
     pub fn new(capacity: usize) -> WriteQueue {
         WriteQueue {
-            state: Mutex::new(State {
-                jobs: VecDeque::new(),
-                events: 0,
-                closed: false,
-            }),
+            state: Mutex::new(State { jobs: VecDeque::new(), events: 0, closed: false }),
             ready: Condvar::new(),
             capacity,
         }
@@ -126,11 +122,7 @@ mod tests {
         assert_eq!(q.submit(job(5)).map_err(|e| e.0), Err(SubmitError::Full));
         assert_eq!(q.submit(job(4)).map_err(|e| e.0), Ok(10));
         let (jobs, depth) = q.take(5).expect("jobs");
-        assert_eq!(
-            (jobs.len(), depth),
-            (1, 4),
-            "takes at least one job even past max_events"
-        );
+        assert_eq!((jobs.len(), depth), (1, 4), "takes at least one job even past max_events");
         q.close();
         assert_eq!(q.submit(job(1)).map_err(|e| e.0), Err(SubmitError::Closed));
         let (jobs, depth) = q.take(100).expect("drains after close");

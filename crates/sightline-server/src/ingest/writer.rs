@@ -17,15 +17,13 @@ pub fn spawn_writer(
     mut writer: Box<dyn StoreWriter>,
     metrics: Arc<Metrics>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("sightline-writer".into())
-        .spawn(move || {
-            while let Some((jobs, depth)) = queue.take(MAX_EVENTS_PER_COMMIT) {
-                metrics.queue_depth.set(depth as i64);
-                commit_group(writer.as_mut(), jobs, &metrics);
-            }
-            tracing::info!("writer drained and stopped");
-        })
+    std::thread::Builder::new().name("sightline-writer".into()).spawn(move || {
+        while let Some((jobs, depth)) = queue.take(MAX_EVENTS_PER_COMMIT) {
+            metrics.queue_depth.set(depth as i64);
+            commit_group(writer.as_mut(), jobs, &metrics);
+        }
+        tracing::info!("writer drained and stopped");
+    })
 }
 
 fn commit_group(writer: &mut dyn StoreWriter, jobs: Vec<Job>, metrics: &Metrics) {
@@ -33,12 +31,8 @@ fn commit_group(writer: &mut dyn StoreWriter, jobs: Vec<Job>, metrics: &Metrics)
     let batches: Vec<&WriteBatch> = jobs.iter().map(|j| &j.batch).collect();
     match writer.commit(&batches) {
         Ok(outcomes) => {
-            metrics
-                .commit_seconds
-                .observe(started.elapsed().as_secs_f64());
-            metrics
-                .commit_events
-                .observe(batches.iter().map(|b| b.len()).sum::<usize>() as f64);
+            metrics.commit_seconds.observe(started.elapsed().as_secs_f64());
+            metrics.commit_events.observe(batches.iter().map(|b| b.len()).sum::<usize>() as f64);
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
                 finish(job, Ok(outcome), metrics);
             }
@@ -49,9 +43,8 @@ fn commit_group(writer: &mut dyn StoreWriter, jobs: Vec<Job>, metrics: &Metrics)
             tracing::warn!(error = %e, jobs = jobs.len(), "group commit failed; retrying batches one by one");
             for job in jobs {
                 let result = writer.commit(&[&job.batch]);
-                let result = result
-                    .map_err(|e| e.to_string())
-                    .and_then(|mut o| o.pop().ok_or_else(|| "no outcome".into()));
+                let result =
+                    result.map_err(|e| e.to_string()).and_then(|mut o| o.pop().ok_or_else(|| "no outcome".into()));
                 finish(job, result, metrics);
             }
         }
@@ -81,14 +74,7 @@ fn count(job: &Job, outcome: &BatchOutcome, metrics: &Metrics) {
             for (event, _) in events.iter().zip(stored).filter(|(_, s)| **s) {
                 let series = match &current {
                     Some((v, s)) if *v == event.version => s,
-                    _ => {
-                        &current
-                            .insert((
-                                &event.version,
-                                metrics.model_series(&job.model, &event.version),
-                            ))
-                            .1
-                    }
+                    _ => &current.insert((&event.version, metrics.model_series(&job.model, &event.version))).1,
                 };
                 series.predictions.inc();
                 if event.error.is_some() {
@@ -102,10 +88,7 @@ fn count(job: &Job, outcome: &BatchOutcome, metrics: &Metrics) {
         (WriteBatch::Labels { .. }, BatchOutcome::Labels(inserts)) => {
             for insert in inserts {
                 if let LabelInsert::Stored { version } = insert {
-                    metrics
-                        .model_series(&job.model, version.as_deref().unwrap_or(""))
-                        .labels
-                        .inc();
+                    metrics.model_series(&job.model, version.as_deref().unwrap_or("")).labels.inc();
                 }
             }
         }

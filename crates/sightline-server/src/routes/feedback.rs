@@ -28,11 +28,7 @@ pub async fn ingest(
         key: "labels",
         parse_one: parse,
         request_id_of: |e: &LabelEvent| e.request_id.as_str(),
-        into_batch: |model_id, received_ms, events| WriteBatch::Labels {
-            model_id,
-            received_ms,
-            events,
-        },
+        into_batch: |model_id, received_ms, events| WriteBatch::Labels { model_id, received_ms, events },
     };
     run(&app, &name, headers, body, endpoint).await
 }

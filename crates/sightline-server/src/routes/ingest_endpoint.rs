@@ -5,50 +5,35 @@ use crate::batch::{self, BatchResult, Parsed};
 use crate::body::{batch_format, decode, encoding};
 use crate::error::{ApiError, Code};
 use crate::state::{AppState, LoadedModel, blocking};
+use crate::wire::loose::Loose;
 use crate::wire::time::now_ms;
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use crate::wire::loose::Loose;
 use sightline_core::{ModelIndex, Problem};
 use sightline_store::{BatchOutcome, LabelInsert, WriteBatch};
 use std::sync::Arc;
 
 /// Reads the raw body (at most `limit` bytes on the wire) and decompresses it (at most
 /// `limit` bytes decoded).
-pub async fn read_body(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<bytes::Bytes, ApiError> {
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
     let enc = encoding(headers)?;
-    let too_large = || {
-        ApiError::new(
-            Code::PayloadTooLarge,
-            format!("the body is larger than the limit of {limit} bytes"),
-        )
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let too_large =
+        || ApiError::new(Code::PayloadTooLarge, format!("the body is larger than the limit of {limit} bytes"));
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
     let raw = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(e) => {
-            let over = std::error::Error::source(&e).is_some_and(|s| {
-                s.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-            });
+            let over = std::error::Error::source(&e)
+                .is_some_and(|s| s.downcast_ref::<http_body_util::LengthLimitError>().is_some());
             return Err(if over {
                 too_large()
             } else {
-                ApiError::new(
-                    Code::InvalidJson,
-                    format!("could not read the request body: {e}"),
-                )
+                ApiError::new(Code::InvalidJson, format!("could not read the request body: {e}"))
             });
         }
     };
@@ -80,10 +65,7 @@ pub async fn run<T: Send + 'static>(
         Ok(r) => r.into_response(),
         Err(e) => e.into_response(),
     };
-    app.metrics
-        .requests
-        .with_label_values(&[endpoint.name, response.status().as_str()])
-        .inc();
+    app.metrics.requests.with_label_values(&[endpoint.name, response.status().as_str()]).inc();
     response
 }
 
@@ -99,56 +81,32 @@ async fn handle<T: Send + 'static>(
     let bytes = read_body(&headers, body, app.limits.max_body_bytes).await?;
     let received_ms = now_ms();
     let max = app.limits.max_batch_events;
-    let (key, parse_one, request_id_of) =
-        (endpoint.key, endpoint.parse_one, endpoint.request_id_of);
+    let (key, parse_one, request_id_of) = (endpoint.key, endpoint.parse_one, endpoint.request_id_of);
     let m = model.clone();
     let Parsed { valid, rejected } = blocking(move || {
-        batch::parse(
-            &bytes,
-            format,
-            key,
-            max,
-            |v| parse_one(v, &m.index, received_ms),
-            request_id_of,
-        )
+        batch::parse(&bytes, format, key, max, |v| parse_one(v, &m.index, received_ms), request_id_of)
     })
     .await??;
     for r in &rejected {
         for reason in &r.reasons {
-            app.metrics
-                .rejected
-                .with_label_values(&[endpoint.name, reason.as_str()])
-                .inc();
+            app.metrics.rejected.with_label_values(&[endpoint.name, reason.as_str()]).inc();
         }
     }
     if valid.is_empty() {
-        return Ok(BatchResult {
-            accepted: 0,
-            duplicates: 0,
-            rejected,
-        });
+        return Ok(BatchResult { accepted: 0, duplicates: 0, rejected });
     }
-    let outcome = app
-        .write(&model, (endpoint.into_batch)(model.id, received_ms, valid))
-        .await?;
+    let outcome = app.write(&model, (endpoint.into_batch)(model.id, received_ms, valid)).await?;
     let (accepted, duplicates) = match outcome {
         BatchOutcome::Predictions(stored) => {
             let new = stored.iter().filter(|s| **s).count();
             (new, stored.len() - new)
         }
         BatchOutcome::Labels(inserts) => {
-            let dup = inserts
-                .iter()
-                .filter(|i| **i == LabelInsert::Duplicate)
-                .count();
+            let dup = inserts.iter().filter(|i| **i == LabelInsert::Duplicate).count();
             (inserts.len() - dup, dup)
         }
     };
-    Ok(BatchResult {
-        accepted,
-        duplicates,
-        rejected,
-    })
+    Ok(BatchResult { accepted, duplicates, rejected })
 }
 
 impl IntoResponse for BatchResult {

@@ -32,23 +32,10 @@ fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T,
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            ApiError::new(
-                Code::InvalidJson,
-                format!("the body is not valid JSON: {inner}"),
-            )
+            ApiError::new(Code::InvalidJson, format!("the body is not valid JSON: {inner}"))
         } else {
-            let path = if path == "." {
-                "$".to_owned()
-            } else {
-                format!("$.{path}")
-            };
-            ApiError::validation(
-                format!("{path}: {inner}"),
-                vec![FieldError {
-                    path,
-                    message: inner.to_string(),
-                }],
-            )
+            let path = if path == "." { "$".to_owned() } else { format!("$.{path}") };
+            ApiError::validation(format!("{path}: {inner}"), vec![FieldError { path, message: inner.to_string() }])
         }
     })
 }
@@ -88,9 +75,7 @@ pub async fn list(
     let models = blocking(move || store.list_models(after.as_deref(), limit + 1)).await??;
     let more = models.len() > limit;
     let items: Vec<Value> = models.iter().take(limit).map(model_json).collect();
-    let next = more
-        .then(|| models.get(limit - 1).map(|m| encode_cursor(&m.spec.name)))
-        .flatten();
+    let next = more.then(|| models.get(limit - 1).map(|m| encode_cursor(&m.spec.name))).flatten();
     Ok(Json(json!({ "items": items, "next_cursor": next })))
 }
 
@@ -115,16 +100,12 @@ pub async fn create_version(
     if let Err(m) = check_slug(&req.name) {
         return Err(ApiError::validation(
             format!("$.name: {m}"),
-            vec![FieldError {
-                path: "$.name".into(),
-                message: m,
-            }],
+            vec![FieldError { path: "$.name".into(), message: m }],
         ));
     }
     let store = app.store.clone();
     let id = model.id;
-    let v =
-        blocking(move || store.create_version(id, &req.name, &req.description, now_ms())).await??;
+    let v = blocking(move || store.create_version(id, &req.name, &req.description, now_ms())).await??;
     Ok((StatusCode::CREATED, Json(version_json(&v))).into_response())
 }
 
@@ -142,8 +123,6 @@ pub async fn list_versions(
     let versions = blocking(move || store.list_versions(id, after.as_deref(), limit + 1)).await??;
     let more = versions.len() > limit;
     let items: Vec<Value> = versions.iter().take(limit).map(version_json).collect();
-    let next = more
-        .then(|| versions.get(limit - 1).map(|v| encode_cursor(&v.name)))
-        .flatten();
+    let next = more.then(|| versions.get(limit - 1).map(|v| encode_cursor(&v.name))).flatten();
     Ok(Json(json!({ "items": items, "next_cursor": next })))
 }

@@ -33,11 +33,7 @@ pub async fn ingest(
         key: "events",
         parse_one: parse,
         request_id_of: |e: &PredictionEvent| e.request_id.as_str(),
-        into_batch: |model_id, received_ms, events| WriteBatch::Predictions {
-            model_id,
-            received_ms,
-            events,
-        },
+        into_batch: |model_id, received_ms, events| WriteBatch::Predictions { model_id, received_ms, events },
     };
     run(&app, &name, headers, body, endpoint).await
 }
@@ -53,11 +49,7 @@ pub struct ListParams {
 }
 
 fn time_param(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
-    value
-        .map(|v| {
-            parse_query(v).map_err(|m| ApiError::new(Code::InvalidQuery, format!("{name}: {m}")))
-        })
-        .transpose()
+    value.map(|v| parse_query(v).map_err(|m| ApiError::new(Code::InvalidQuery, format!("{name}: {m}")))).transpose()
 }
 
 pub async fn list(
@@ -71,15 +63,8 @@ pub async fn list(
     let before = match params.cursor.as_deref().map(decode_cursor).transpose()? {
         None => None,
         Some(raw) => {
-            let parsed = raw
-                .split_once(':')
-                .and_then(|(t, s)| Some((t.parse().ok()?, s.parse().ok()?)));
-            Some(parsed.ok_or_else(|| {
-                ApiError::new(
-                    Code::InvalidQuery,
-                    "cursor: not a cursor this server issued",
-                )
-            })?)
+            let parsed = raw.split_once(':').and_then(|(t, s)| Some((t.parse().ok()?, s.parse().ok()?)));
+            Some(parsed.ok_or_else(|| ApiError::new(Code::InvalidQuery, "cursor: not a cursor this server issued"))?)
         }
     };
     let query = PredictionQuery {
@@ -93,17 +78,9 @@ pub async fn list(
     let store = app.store.clone();
     let rows = blocking(move || store.list_predictions(&query)).await??;
     let more = rows.len() > limit;
-    let items: Vec<Value> = rows
-        .iter()
-        .take(limit)
-        .map(|p| to_json(p, &model.index))
-        .collect();
-    let next = if more {
-        rows.get(limit - 1)
-            .map(|p| encode_cursor(&format!("{}:{}", p.timestamp_ms, p.seq)))
-    } else {
-        None
-    };
+    let items: Vec<Value> = rows.iter().take(limit).map(|p| to_json(p, &model.index)).collect();
+    let next =
+        if more { rows.get(limit - 1).map(|p| encode_cursor(&format!("{}:{}", p.timestamp_ms, p.seq))) } else { None };
     Ok(Json(json!({ "items": items, "next_cursor": next })))
 }
 

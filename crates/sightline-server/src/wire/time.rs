@@ -13,17 +13,13 @@ pub fn parse(value: &Loose<'_>) -> Result<i64, String> {
         Loose::Int(ms) => *ms,
         Loose::Float(_) => return Err("expected integer epoch milliseconds or an RFC 3339 string".into()),
         Loose::Str(s) => {
-            let t = OffsetDateTime::parse(s, &Rfc3339).map_err(|e| {
-                format!("not an RFC 3339 timestamp ({e}), e.g. 2026-11-27T09:30:00Z")
-            })?;
+            let t = OffsetDateTime::parse(s, &Rfc3339)
+                .map_err(|e| format!("not an RFC 3339 timestamp ({e}), e.g. 2026-11-27T09:30:00Z"))?;
             let ms = t.unix_timestamp_nanos() / 1_000_000;
             i64::try_from(ms).map_err(|_| "out of range".to_string())?
         }
         other => {
-            return Err(format!(
-                "expected an RFC 3339 string or integer epoch milliseconds, got {}",
-                other.kind()
-            ));
+            return Err(format!("expected an RFC 3339 string or integer epoch milliseconds, got {}", other.kind()));
         }
     };
     if !(0..=MAX_MS).contains(&ms) {
@@ -55,9 +51,7 @@ pub fn format(ms: i64) -> String {
 
 /// The current time in epoch milliseconds — the server's clock, read only here.
 pub fn now_ms() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -67,35 +61,19 @@ mod tests {
 
     #[test]
     fn accepts_both_forms_and_round_trips() {
-        assert_eq!(
-            parse(&Loose::Int(1_700_000_000_123)),
-            Ok(1_700_000_000_123)
-        );
-        assert_eq!(
-            parse(&Loose::Str("2023-11-14T22:13:20.123Z".into())),
-            Ok(1_700_000_000_123)
-        );
-        assert_eq!(
-            parse(&Loose::Str("2023-11-14T23:13:20.123+01:00".into())),
-            Ok(1_700_000_000_123)
-        );
+        assert_eq!(parse(&Loose::Int(1_700_000_000_123)), Ok(1_700_000_000_123));
+        assert_eq!(parse(&Loose::Str("2023-11-14T22:13:20.123Z".into())), Ok(1_700_000_000_123));
+        assert_eq!(parse(&Loose::Str("2023-11-14T23:13:20.123+01:00".into())), Ok(1_700_000_000_123));
         assert_eq!(format(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
-        assert_eq!(
-            parse_query("2023-11-14T22:13:20.123Z"),
-            Ok(1_700_000_000_123)
-        );
+        assert_eq!(parse_query("2023-11-14T22:13:20.123Z"), Ok(1_700_000_000_123));
         assert_eq!(parse_query("1700000000123"), Ok(1_700_000_000_123));
     }
 
     #[test]
     fn refuses_nonsense() {
-        for bad in [
-            Loose::Int(-1),
-            Loose::Float(1.5),
-            Loose::Str("yesterday".into()),
-            Loose::Bool(true),
-            Loose::Int(i64::MAX),
-        ] {
+        for bad in
+            [Loose::Int(-1), Loose::Float(1.5), Loose::Str("yesterday".into()), Loose::Bool(true), Loose::Int(i64::MAX)]
+        {
             assert!(parse(&bad).is_err(), "{bad:?}");
         }
     }

@@ -66,8 +66,7 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = i as u32 + 1;
         let tx = conn.transaction()?;
-        tx.execute_batch(sql)
-            .map_err(|e| StoreError::Migration(format!("migration {version}: {e}")))?;
+        tx.execute_batch(sql).map_err(|e| StoreError::Migration(format!("migration {version}: {e}")))?;
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
     }

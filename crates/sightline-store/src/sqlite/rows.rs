@@ -6,8 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use sightline_core::codec::{decode_features, decode_scores};
 use sightline_core::{ErrorInfo, Target};
 
-const SELECT: &str =
-    "SELECT p.seq, p.request_id, p.ts_ms, p.received_ms, v.name, p.pred_class, p.pred_num,
+const SELECT: &str = "SELECT p.seq, p.request_id, p.ts_ms, p.received_ms, v.name, p.pred_class, p.pred_num,
         p.scores, p.latency_ms, p.features, p.tags, p.error_type, p.error_message,
         l.label_class, l.label_num, l.ts_ms, l.received_ms
     FROM predictions p
@@ -40,16 +39,9 @@ pub fn list_predictions(c: &Connection, q: &PredictionQuery) -> Result<Vec<Store
     rows.map(|r| r?.decode()).collect()
 }
 
-pub fn get_prediction(
-    c: &Connection,
-    model_id: i64,
-    request_id: &str,
-) -> Result<Option<StoredPrediction>> {
+pub fn get_prediction(c: &Connection, model_id: i64, request_id: &str) -> Result<Option<StoredPrediction>> {
     let sql = format!("{SELECT} WHERE p.model_id = ?1 AND p.request_id = ?2");
-    let row = c
-        .prepare_cached(&sql)?
-        .query_row(params![model_id, request_id], RawRow::read)
-        .optional()?;
+    let row = c.prepare_cached(&sql)?.query_row(params![model_id, request_id], RawRow::read).optional()?;
     row.map(RawRow::decode).transpose()
 }
 
@@ -117,21 +109,12 @@ impl RawRow {
         };
         let error = match (self.error_type, self.error_message) {
             (None, None) => None,
-            (kind, message) => Some(ErrorInfo {
-                kind: kind.unwrap_or_default(),
-                message: message.unwrap_or_default(),
-            }),
+            (kind, message) => Some(ErrorInfo { kind: kind.unwrap_or_default(), message: message.unwrap_or_default() }),
         };
-        let label = match (
-            target(self.label_class, self.label_num),
-            self.label_ts,
-            self.label_received,
-        ) {
-            (Some(label), Some(timestamp_ms), Some(received_ms)) => Some(StoredLabel {
-                label,
-                timestamp_ms,
-                received_ms,
-            }),
+        let label = match (target(self.label_class, self.label_num), self.label_ts, self.label_received) {
+            (Some(label), Some(timestamp_ms), Some(received_ms)) => {
+                Some(StoredLabel { label, timestamp_ms, received_ms })
+            }
             _ => None,
         };
         Ok(StoredPrediction {

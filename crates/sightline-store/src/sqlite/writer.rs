@@ -15,10 +15,7 @@ pub struct SqliteWriter {
 
 impl SqliteWriter {
     pub fn new(conn: Connection) -> Self {
-        SqliteWriter {
-            conn,
-            versions: HashMap::new(),
-        }
+        SqliteWriter { conn, versions: HashMap::new() }
     }
 }
 
@@ -27,29 +24,16 @@ impl StoreWriter for SqliteWriter {
         // Versions created in this transaction join the cache only once it commits, so a
         // rolled-back transaction cannot leave a dangling id behind.
         let mut new_versions = HashMap::new();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(batches.len());
         for batch in batches {
             outcomes.push(match batch {
-                WriteBatch::Predictions {
-                    model_id,
-                    received_ms,
-                    events,
-                } => BatchOutcome::Predictions(insert_predictions(
-                    &tx,
-                    &self.versions,
-                    &mut new_versions,
-                    *model_id,
-                    *received_ms,
-                    events,
-                )?),
-                WriteBatch::Labels {
-                    model_id,
-                    received_ms,
-                    events,
-                } => BatchOutcome::Labels(insert_labels(&tx, *model_id, *received_ms, events)?),
+                WriteBatch::Predictions { model_id, received_ms, events } => BatchOutcome::Predictions(
+                    insert_predictions(&tx, &self.versions, &mut new_versions, *model_id, *received_ms, events)?,
+                ),
+                WriteBatch::Labels { model_id, received_ms, events } => {
+                    BatchOutcome::Labels(insert_labels(&tx, *model_id, *received_ms, events)?)
+                }
             });
         }
         tx.commit()?;
@@ -106,8 +90,17 @@ fn insert_predictions(
     let mut features = Vec::with_capacity(512);
     let mut scores = Vec::with_capacity(64);
     let mut inserted = Vec::with_capacity(events.len());
+    // Batches usually hold one version: resolve it once, not per event.
+    let mut last: Option<(&str, i64)> = None;
     for e in events {
-        let version = version_id(tx, known, new, model_id, &e.version, received_ms)?;
+        let version = match last {
+            Some((name, id)) if name == e.version => id,
+            _ => {
+                let id = version_id(tx, known, new, model_id, &e.version, received_ms)?;
+                last = Some((&e.version, id));
+                id
+            }
+        };
         features.clear();
         encode_features(&e.features, &mut features);
         let scores_blob = if e.scores.is_empty() {
@@ -120,10 +113,7 @@ fn insert_predictions(
         let tags = if e.tags.is_empty() {
             None
         } else {
-            Some(
-                serde_json::to_string(&e.tags)
-                    .map_err(|err| crate::StoreError::Corrupt(err.to_string()))?,
-            )
+            Some(serde_json::to_string(&e.tags).map_err(|err| crate::StoreError::Corrupt(err.to_string()))?)
         };
         let (pred_class, pred_num) = split_target(e.prediction.as_ref());
         let changed = stmt.execute(params![
@@ -163,18 +153,8 @@ fn insert_labels(
     let mut out = Vec::with_capacity(events.len());
     for e in events {
         let (class, num) = split_target(Some(&e.label));
-        if insert.execute(params![
-            model_id,
-            e.request_id,
-            class,
-            num,
-            e.timestamp_ms,
-            received_ms
-        ])? == 1
-        {
-            let version = version_of
-                .query_row(params![model_id, e.request_id], |r| r.get(0))
-                .optional()?;
+        if insert.execute(params![model_id, e.request_id, class, num, e.timestamp_ms, received_ms])? == 1 {
+            let version = version_of.query_row(params![model_id, e.request_id], |r| r.get(0)).optional()?;
             out.push(LabelInsert::Stored { version });
         } else {
             out.push(LabelInsert::Duplicate);

@@ -5,8 +5,7 @@ use sightline_store::{SqliteOptions, SqliteStore, Store};
 #[test]
 fn conformance_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store =
-        SqliteStore::open(&dir.path().join("db.sqlite"), SqliteOptions::default()).expect("open");
+    let store = SqliteStore::open(&dir.path().join("db.sqlite"), SqliteOptions::default()).expect("open");
     crate::conformance::run_all(&store);
 }
 
@@ -16,9 +15,7 @@ fn reopening_keeps_data_and_schema_version() {
     let path = dir.path().join("db.sqlite");
     let version = {
         let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
-        store
-            .create_model(&crate::conformance::binary_model("m"), 1)
-            .expect("create");
+        store.create_model(&crate::conformance::binary_model("m"), 1).expect("create");
         store.schema_version().expect("version")
     };
     assert!(version >= 1);

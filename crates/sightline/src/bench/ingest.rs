@@ -30,9 +30,7 @@ pub struct Args {
 
 const NUMERIC: usize = 20;
 const CATEGORICAL: usize = 5;
-const CITIES: [&str; 8] = [
-    "paris", "lyon", "berlin", "madrid", "rome", "oslo", "lisbon", "vienna",
-];
+const CITIES: [&str; 8] = ["paris", "lyon", "berlin", "madrid", "rome", "oslo", "lisbon", "vienna"];
 
 fn model_document() -> serde_json::Value {
     let mut features = Vec::new();
@@ -95,20 +93,12 @@ fn render_batch(first: usize, n: usize, rng: &mut impl Rng) -> String {
             s.push(',');
         }
         let id = first + i;
-        let _ = write!(
-            s,
-            "{{\"request_id\":\"req-{id:0w$}\",\"version\":\"v1\",\"features\":{{",
-            w = ID_DIGITS
-        );
+        let _ = write!(s, "{{\"request_id\":\"req-{id:0w$}\",\"version\":\"v1\",\"features\":{{", w = ID_DIGITS);
         for f in 0..NUMERIC {
             let _ = write!(s, "\"num_{f}\":{:.6},", rng.random::<f64>() * 100.0);
         }
         for f in 0..CATEGORICAL {
-            let _ = write!(
-                s,
-                "\"cat_{f}\":\"{}\"",
-                CITIES[rng.random_range(0..CITIES.len())]
-            );
+            let _ = write!(s, "\"cat_{f}\":\"{}\"", CITIES[rng.random_range(0..CITIES.len())]);
             s.push(if f + 1 < CATEGORICAL { ',' } else { '}' });
         }
         let p: f64 = rng.random();
@@ -139,11 +129,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let extra: Vec<&str> = args.server_arg.iter().map(String::as_str).collect();
     let server = ServerProcess::start(&extra)?;
     let base = format!("http://{}", server.addr);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let cpu_before = server.cpu_seconds();
     let (elapsed, mut latencies, throttled) = runtime.block_on(drive(&base, &args))?;
+    let cpu = server.cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
     let peak = server.peak_rss_bytes();
     server.stop()?;
 
@@ -153,63 +142,38 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!();
     println!("| setting | value |");
     println!("|---|---|");
-    println!(
-        "| events | {} ({} per batch, {} connections) |",
-        args.events, args.batch, args.connections
-    );
-    println!(
-        "| target rate | {} |",
-        args.rate
-            .map_or("unlimited".to_string(), |r| format!("{r} events/s"))
-    );
+    println!("| events | {} ({} per batch, {} connections) |", args.events, args.batch, args.connections);
+    println!("| target rate | {} |", args.rate.map_or("unlimited".to_string(), |r| format!("{r} events/s")));
     println!(
         "| server args | {} |",
-        if extra.is_empty() {
-            "(defaults: synchronous=full)".into()
-        } else {
-            extra.join(" ")
-        }
+        if extra.is_empty() { "(defaults: synchronous=full)".into() } else { extra.join(" ") }
     );
     println!();
     println!("| result | value |");
     println!("|---|---|");
     println!("| elapsed | {:.2} s |", elapsed.as_secs_f64());
     println!("| throughput | {rate:.0} events/s |");
-    println!(
-        "| batch ack latency p50 | {:.1} ms |",
-        percentile(&latencies, 0.50)
-    );
-    println!(
-        "| batch ack latency p99 | {:.1} ms |",
-        percentile(&latencies, 0.99)
-    );
-    println!(
-        "| batch ack latency max | {:.1} ms |",
-        percentile(&latencies, 1.0)
-    );
+    println!("| batch ack latency p50 | {:.1} ms |", percentile(&latencies, 0.50));
+    println!("| batch ack latency p99 | {:.1} ms |", percentile(&latencies, 0.99));
+    println!("| batch ack latency max | {:.1} ms |", percentile(&latencies, 1.0));
     println!("| 429 answers (retried) | {throttled} |");
     println!(
-        "| server peak RSS | {} |",
-        peak.map_or("unknown".into(), |b| format!("{:.0} MB", b as f64 / 1e6))
+        "| server CPU time | {} |",
+        cpu.map_or("unknown".into(), |c| format!("{c:.2} s ({:.1} µs per event)", c * 1e6 / args.events as f64))
     );
+    println!("| server peak RSS | {} |", peak.map_or("unknown".into(), |b| format!("{:.0} MB", b as f64 / 1e6)));
     Ok(())
 }
 
 async fn drive(base: &str, args: &Args) -> anyhow::Result<(Duration, Vec<f64>, usize)> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.connections)
-        .build()?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.connections).build()?;
     let created = client
         .post(format!("{base}/api/v1/models"))
         .header("content-type", "application/json")
         .body(model_document().to_string())
         .send()
         .await?;
-    anyhow::ensure!(
-        created.status().as_u16() == 201,
-        "creating the model: {}",
-        created.status()
-    );
+    anyhow::ensure!(created.status().as_u16() == 201, "creating the model: {}", created.status());
 
     let batches = args.events.div_ceil(args.batch);
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
@@ -221,8 +185,7 @@ async fn drive(base: &str, args: &Args) -> anyhow::Result<(Duration, Vec<f64>, u
     for conn in 0..args.connections {
         let (client, next, throttled, templates) = (client.clone(), next.clone(), throttled.clone(), templates.clone());
         let url = format!("{base}/api/v1/models/bench/predictions");
-        let (batch, events, rate, connections) =
-            (args.batch, args.events, args.rate, args.connections);
+        let (batch, events, rate, connections) = (args.batch, args.events, args.rate, args.connections);
         tasks.push(tokio::spawn(async move {
             let mut rng = rand::rngs::StdRng::seed_from_u64(conn as u64);
             let mut latencies = Vec::new();
@@ -261,10 +224,7 @@ async fn drive(base: &str, args: &Args) -> anyhow::Result<(Duration, Vec<f64>, u
                     }
                     anyhow::ensure!(status == 200, "batch {b}: HTTP {status}: {text}");
                     let answer: serde_json::Value = serde_json::from_str(&text)?;
-                    anyhow::ensure!(
-                        answer["accepted"] == n,
-                        "batch {b}: not all accepted: {text}"
-                    );
+                    anyhow::ensure!(answer["accepted"] == n, "batch {b}: not all accepted: {text}");
                     latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
                     break;
                 }

@@ -36,27 +36,17 @@ impl ServerProcess {
         let stdout = child.stdout.take().context("server stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let addr = loop {
-            let line = lines
-                .next()
-                .context("the server exited before listening")?
-                .context("reading server log")?;
+            let line = lines.next().context("the server exited before listening")?.context("reading server log")?;
             let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
                 continue;
             };
             if v["message"] == "listening" {
-                break v["addr"]
-                    .as_str()
-                    .context("listening line without addr")?
-                    .parse()?;
+                break v["addr"].as_str().context("listening line without addr")?.parse()?;
             }
         };
         // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Ok(ServerProcess {
-            child,
-            addr,
-            _dir: dir,
-        })
+        Ok(ServerProcess { child, addr, _dir: dir })
     }
 
     /// The server's peak resident set size in bytes (Linux `VmHWM`).
@@ -67,11 +57,20 @@ impl ServerProcess {
         Some(kib * 1024)
     }
 
+    /// CPU time the server has used so far (user + system), from `/proc/<pid>/stat`.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the parenthesised command name; utime and stime are the 12th
+        // and 13th of those, in clock ticks (100 per second on Linux).
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some(ticks as f64 / 100.0)
+    }
+
     /// SIGTERM, then wait for the graceful exit.
     pub fn stop(mut self) -> anyhow::Result<()> {
-        let terminated = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
+        let terminated = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
         if !terminated.is_ok_and(|s| s.success()) {
             self.child.kill().ok();
         }
