@@ -20,5 +20,12 @@ pub struct Job {
     pub batch: WriteBatch,
     /// The model's name, for per-model metrics after the commit.
     pub model: std::sync::Arc<str>,
-    pub reply: oneshot::Sender<Result<BatchOutcome, String>>,
+    pub reply: oneshot::Sender<Reply>,
+}
+
+/// The writer's answer. The batch comes back so that the request's task, not the
+/// single writer thread, pays for freeing it.
+pub struct Reply {
+    pub result: Result<BatchOutcome, String>,
+    pub batch: WriteBatch,
 }

@@ -95,7 +95,7 @@ impl AppState {
                 return Err(ApiError::new(Code::NotReady, "the server is shutting down").retry_after(5));
             }
         }
-        match answer.await {
+        match answer.await.map(|reply| reply.result) {
             Ok(Ok(outcome)) => Ok(outcome),
             Ok(Err(cause)) => Err(ApiError::internal(format!("commit failed: {cause}")).retry_after(5)),
             Err(_) => Err(ApiError::internal("the writer stopped before answering")),

@@ -9,7 +9,8 @@ pub mod record;
 pub mod sqlite;
 
 pub use record::{
-    BatchOutcome, LabelInsert, ModelRecord, PredictionQuery, StoredLabel, StoredPrediction, VersionRecord, WriteBatch,
+    BatchOutcome, LabelInsert, ModelRecord, PredictionQuery, PreparedPrediction, StoredLabel, StoredPrediction,
+    VersionRecord, WriteBatch,
 };
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 

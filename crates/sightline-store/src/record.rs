@@ -18,10 +18,52 @@ pub struct VersionRecord {
     pub created_ms: i64,
 }
 
+/// A validated prediction in its stored form: features and scores already encoded, so
+/// that the encoding runs on the request's thread and not on the single writer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedPrediction {
+    pub request_id: String,
+    pub timestamp_ms: i64,
+    pub version: String,
+    pub prediction: Option<Target>,
+    /// `codec::encode_scores`, absent when the event had no scores.
+    pub scores: Option<Vec<u8>>,
+    pub latency_ms: Option<f64>,
+    /// `codec::encode_features`.
+    pub features: Vec<u8>,
+    /// Tags as a JSON array of `[key, value]` pairs, absent when there are none.
+    pub tags: Option<String>,
+    pub error: Option<ErrorInfo>,
+}
+
+impl PreparedPrediction {
+    pub fn new(e: PredictionEvent) -> PreparedPrediction {
+        let mut features = Vec::with_capacity(16 + e.features.len() * 10);
+        sightline_core::codec::encode_features(&e.features, &mut features);
+        let scores = (!e.scores.is_empty()).then(|| {
+            let mut buf = Vec::with_capacity(4 + e.scores.len() * 10);
+            sightline_core::codec::encode_scores(&e.scores, &mut buf);
+            buf
+        });
+        PreparedPrediction {
+            request_id: e.request_id,
+            timestamp_ms: e.timestamp_ms,
+            version: e.version,
+            prediction: e.prediction,
+            scores,
+            latency_ms: e.latency_ms,
+            features,
+            // Serializing a Vec of string pairs cannot fail.
+            tags: (!e.tags.is_empty()).then(|| serde_json::to_string(&e.tags).unwrap_or_default()),
+            error: e.error,
+        }
+    }
+}
+
 /// One request's worth of validated events for one model.
 #[derive(Debug, Clone)]
 pub enum WriteBatch {
-    Predictions { model_id: i64, received_ms: i64, events: Vec<PredictionEvent> },
+    Predictions { model_id: i64, received_ms: i64, events: Vec<PreparedPrediction> },
     Labels { model_id: i64, received_ms: i64, events: Vec<LabelEvent> },
 }
 

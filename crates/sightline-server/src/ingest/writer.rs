@@ -1,7 +1,7 @@
 //! The writer thread: takes groups of jobs, commits them in one transaction, answers
 //! each job and counts what was stored.
 
-use super::{Job, WriteQueue};
+use super::{Job, Reply, WriteQueue};
 use crate::metrics::Metrics;
 use sightline_store::{BatchOutcome, LabelInsert, StoreWriter, WriteBatch};
 use std::sync::Arc;
@@ -64,7 +64,7 @@ fn finish(job: Job, result: Result<BatchOutcome, String>, metrics: &Metrics) {
         count(&job, outcome, metrics);
     }
     // The request may have gone away (client disconnected); its events are stored anyway.
-    let _ = job.reply.send(result);
+    let _ = job.reply.send(Reply { result, batch: job.batch });
 }
 
 fn count(job: &Job, outcome: &BatchOutcome, metrics: &Metrics) {

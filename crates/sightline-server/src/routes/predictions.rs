@@ -14,8 +14,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sightline_core::PredictionEvent;
-use sightline_store::{PredictionQuery, WriteBatch};
+use sightline_store::{PredictionQuery, PreparedPrediction, WriteBatch};
 use std::sync::Arc;
 
 pub async fn ingest(
@@ -31,8 +30,9 @@ pub async fn ingest(
     let endpoint = Endpoint {
         name: "predictions",
         key: "events",
-        parse_one: parse,
-        request_id_of: |e: &PredictionEvent| e.request_id.as_str(),
+        // Encoding happens here, on the request's blocking thread, not on the writer.
+        parse_one: |v, model, received_ms| parse(v, model, received_ms).map(PreparedPrediction::new),
+        request_id_of: |e: &PreparedPrediction| e.request_id.as_str(),
         into_batch: |model_id, received_ms, events| WriteBatch::Predictions { model_id, received_ms, events },
     };
     run(&app, &name, headers, body, endpoint).await

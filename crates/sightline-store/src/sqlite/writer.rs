@@ -1,10 +1,10 @@
 //! The SQLite writer: many requests' batches in one transaction, one durable commit.
 
+use crate::record::PreparedPrediction;
 use crate::record::{BatchOutcome, LabelInsert, WriteBatch};
 use crate::{Result, StoreWriter};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use sightline_core::codec::{encode_features, encode_scores};
-use sightline_core::{LabelEvent, PredictionEvent, Target};
+use sightline_core::{LabelEvent, Target};
 use std::collections::HashMap;
 
 pub struct SqliteWriter {
@@ -79,7 +79,7 @@ fn insert_predictions(
     new: &mut HashMap<(i64, String), i64>,
     model_id: i64,
     received_ms: i64,
-    events: &[PredictionEvent],
+    events: &[PreparedPrediction],
 ) -> Result<Vec<bool>> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO predictions (model_id, request_id, version_id, ts_ms, received_ms, pred_class, pred_num,
@@ -87,8 +87,6 @@ fn insert_predictions(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (model_id, request_id) DO NOTHING",
     )?;
-    let mut features = Vec::with_capacity(512);
-    let mut scores = Vec::with_capacity(64);
     let mut inserted = Vec::with_capacity(events.len());
     // Batches usually hold one version: resolve it once, not per event.
     let mut last: Option<(&str, i64)> = None;
@@ -101,20 +99,6 @@ fn insert_predictions(
                 id
             }
         };
-        features.clear();
-        encode_features(&e.features, &mut features);
-        let scores_blob = if e.scores.is_empty() {
-            None
-        } else {
-            scores.clear();
-            encode_scores(&e.scores, &mut scores);
-            Some(&scores[..])
-        };
-        let tags = if e.tags.is_empty() {
-            None
-        } else {
-            Some(serde_json::to_string(&e.tags).map_err(|err| crate::StoreError::Corrupt(err.to_string()))?)
-        };
         let (pred_class, pred_num) = split_target(e.prediction.as_ref());
         let changed = stmt.execute(params![
             model_id,
@@ -124,10 +108,10 @@ fn insert_predictions(
             received_ms,
             pred_class,
             pred_num,
-            scores_blob,
+            e.scores.as_deref(),
             e.latency_ms,
-            &features[..],
-            tags,
+            &e.features[..],
+            e.tags,
             e.error.as_ref().map(|x| x.kind.as_str()),
             e.error.as_ref().map(|x| x.message.as_str()),
         ])?;

@@ -1,7 +1,7 @@
 //! The conformance suite every `Store` backend must pass.
 
 use sightline_core::{FeatureSpec, FeatureType, FeatureValue, LabelEvent, ModelSpec, PredictionEvent, Target, Task};
-use sightline_store::{BatchOutcome, LabelInsert, PredictionQuery, Store, StoreError, WriteBatch};
+use sightline_store::{BatchOutcome, LabelInsert, PredictionQuery, PreparedPrediction, Store, StoreError, WriteBatch};
 
 pub fn binary_model(name: &str) -> ModelSpec {
     ModelSpec {
@@ -17,7 +17,11 @@ pub fn binary_model(name: &str) -> ModelSpec {
     }
 }
 
-fn event(request_id: &str, ts: i64, version: &str) -> PredictionEvent {
+fn event(request_id: &str, ts: i64, version: &str) -> PreparedPrediction {
+    PreparedPrediction::new(raw_event(request_id, ts, version))
+}
+
+fn raw_event(request_id: &str, ts: i64, version: &str) -> PredictionEvent {
     PredictionEvent {
         request_id: request_id.into(),
         timestamp_ms: ts,
@@ -71,7 +75,7 @@ fn predictions_are_idempotent_and_round_trip(store: &dyn Store) {
     assert_eq!(out, vec![BatchOutcome::Predictions(vec![false])]);
 
     let got = store.get_prediction(m.id, "a").expect("get").expect("stored");
-    let want = event("a", 500, "v7");
+    let want = raw_event("a", 500, "v7");
     assert_eq!(
         (got.request_id, got.timestamp_ms, got.received_ms, got.version),
         (want.request_id, want.timestamp_ms, 1000, want.version)
