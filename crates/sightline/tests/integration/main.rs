@@ -1,1 +1,10 @@
-//! End-to-end tests of the `sightline` binary.
+//! End-to-end tests of the `sightline` binary: real server processes on loopback
+//! ephemeral ports and temporary data dirs, and the real external programs users run
+//! beside it (Prometheus, promtool).
+
+mod config;
+mod durability;
+mod prometheus;
+mod promtool;
+mod shutdown;
+mod support;

@@ -1,0 +1,96 @@
+//! `promtool check metrics` finds nothing to criticise in /metrics once every metric
+//! family has data (histograms, per-model counters, rejections, labels).
+
+use crate::support::{
+    Server, batch, client, create_model, external_tool, get_text, post_json, run_to_exit,
+};
+use reqwest::StatusCode;
+use serde_json::json;
+use std::process::Command;
+use std::time::Duration;
+
+const MODEL: &str = "scored";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promtool_finds_no_problem_in_metrics() {
+    let Some(promtool) = external_tool("promtool") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("creating a temporary data dir");
+    let server = Server::start(dir.path());
+    let http = client();
+    create_model(&http, &server, MODEL).await;
+    let url = server.url(&format!("/api/v1/models/{MODEL}/predictions"));
+
+    // 60 predictions over two versions, every one with a latency (event() spreads them
+    // from 0.2 to 83.5 ms), so the latency histograms have data in many buckets.
+    for version in ["v1", "v2"] {
+        let ids: Vec<String> = (0..30).map(|i| format!("{version}-{i}")).collect();
+        let (status, body) = post_json(&http, &url, &batch(&ids, version))
+            .await
+            .expect("ingesting predictions");
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["accepted"], 30, "{body}");
+    }
+    // One failed prediction, and one invalid event, so error and rejection counters
+    // have series too.
+    let mixed = json!({"events": [
+        {"request_id": "failed-1", "version": "v1", "latency_ms": 1500.0,
+         "features": {"age": 40, "plan": "pro"},
+         "error": {"type": "TimeoutError", "message": "upstream timed out"}},
+        {"request_id": "bad-1", "version": "v1", "features": {"age": "old"}, "prediction": "yes"},
+    ]});
+    let (status, body) = post_json(&http, &url, &mixed)
+        .await
+        .expect("ingesting a mixed batch");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (
+            body["accepted"].as_u64(),
+            body["rejected"].as_array().map(Vec::len)
+        ),
+        (Some(1), Some(1)),
+        "{body}"
+    );
+    let labels = json!({"labels": [
+        {"request_id": "v1-0", "label": "yes"},
+        {"request_id": "v2-0", "label": "no"},
+    ]});
+    let (status, body) = post_json(
+        &http,
+        &server.url(&format!("/api/v1/models/{MODEL}/feedback")),
+        &labels,
+    )
+    .await
+    .expect("ingesting labels");
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, metrics) = get_text(&http, &server.url("/metrics")).await;
+    assert_eq!(status, StatusCode::OK, "{metrics}");
+    for line in [
+        r#"sightline_prediction_latency_seconds_count{model="scored",version="v1"} 31"#,
+        r#"sightline_prediction_latency_seconds_count{model="scored",version="v2"} 30"#,
+        r#"sightline_prediction_errors_total{model="scored",version="v1"} 1"#,
+        r#"sightline_labels_total{model="scored",version="v1"} 1"#,
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "/metrics lacks {line:?}:\n{metrics}"
+        );
+    }
+
+    let mut cmd = Command::new(promtool);
+    cmd.args(["check", "metrics"]);
+    let out = run_to_exit(
+        cmd,
+        Some(metrics.clone().into_bytes()),
+        Duration::from_secs(30),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.trim().is_empty() && stderr.trim().is_empty(),
+        "promtool check metrics: {}\nstdout:\n{stdout}\nstderr:\n{stderr}\nmetrics:\n{metrics}",
+        out.status
+    );
+}
