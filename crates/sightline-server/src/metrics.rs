@@ -14,13 +14,20 @@ use std::sync::Mutex;
 /// The version label used once the series cap is reached.
 pub const OVERFLOW_VERSION: &str = "__other__";
 
-/// Counters of one (model, version) pair, resolved once and reused.
+/// Prediction series of one (model, version) pair, resolved once and reused.
 #[derive(Clone)]
-pub struct ModelSeries {
+pub struct PredictionSeries {
     pub predictions: IntCounter,
     pub errors: IntCounter,
     pub latency: Histogram,
-    pub labels: IntCounter,
+}
+
+/// The series of a (model, version) pair, each created on first use so that, say, a
+/// label whose prediction has not arrived makes no empty prediction series.
+#[derive(Default)]
+struct Slot {
+    predictions: Option<PredictionSeries>,
+    labels: Option<IntCounter>,
 }
 
 pub struct Metrics {
@@ -34,7 +41,7 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     pub commit_events: Histogram,
     pub queue_depth: IntGauge,
-    series: Mutex<HashMap<(String, String), ModelSeries>>,
+    series: Mutex<HashMap<(String, String), Slot>>,
     max_series: usize,
 }
 
@@ -137,26 +144,33 @@ impl Metrics {
         }
     }
 
-    /// The counters of a (model, version) pair; past the cap, of (model, `__other__`).
-    pub fn model_series(&self, model: &str, version: &str) -> ModelSeries {
+    /// The slot of a (model, version) pair; past the cap, of (model, `__other__`).
+    fn with_slot<T>(&self, model: &str, version: &str, f: impl FnOnce(&mut Slot, [&str; 2]) -> T) -> T {
         let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(s) = series.get(&(model.to_owned(), version.to_owned())) {
-            return s.clone();
-        }
-        let version = if series.len() >= self.max_series { OVERFLOW_VERSION } else { version };
-        let key = (model.to_owned(), version.to_owned());
-        if let Some(s) = series.get(&key) {
-            return s.clone();
-        }
-        let labels = [model, version];
-        let s = ModelSeries {
-            predictions: self.predictions.with_label_values(&labels),
-            errors: self.errors.with_label_values(&labels),
-            latency: self.latency.with_label_values(&labels),
-            labels: self.labels.with_label_values(&labels),
-        };
-        series.insert(key, s.clone());
-        s
+        let known = series.contains_key(&(model.to_owned(), version.to_owned()));
+        let version = if !known && series.len() >= self.max_series { OVERFLOW_VERSION } else { version };
+        let slot = series.entry((model.to_owned(), version.to_owned())).or_default();
+        f(slot, [model, version])
+    }
+
+    /// The prediction series of a (model, version) pair.
+    pub fn predictions(&self, model: &str, version: &str) -> PredictionSeries {
+        self.with_slot(model, version, |slot, labels| {
+            slot.predictions
+                .get_or_insert_with(|| PredictionSeries {
+                    predictions: self.predictions.with_label_values(&labels),
+                    errors: self.errors.with_label_values(&labels),
+                    latency: self.latency.with_label_values(&labels),
+                })
+                .clone()
+        })
+    }
+
+    /// The label counter of a (model, version) pair.
+    pub fn labels(&self, model: &str, version: &str) -> IntCounter {
+        self.with_slot(model, version, |slot, labels| {
+            slot.labels.get_or_insert_with(|| self.labels.with_label_values(&labels)).clone()
+        })
     }
 
     /// The exposition text for `/metrics`.
@@ -176,14 +190,25 @@ mod tests {
     #[test]
     fn series_are_capped() {
         let m = Metrics::new(2);
-        m.model_series("a", "v1").predictions.inc();
-        m.model_series("a", "v2").predictions.inc();
-        m.model_series("a", "v3").predictions.inc();
-        m.model_series("a", "v4").predictions.inc();
-        m.model_series("a", "v1").predictions.inc();
+        m.predictions("a", "v1").predictions.inc();
+        m.predictions("a", "v2").predictions.inc();
+        m.predictions("a", "v3").predictions.inc();
+        m.labels("a", "v4").inc();
+        m.predictions("a", "v1").predictions.inc();
         let (_, text) = m.render().expect("render");
         assert!(text.contains(r#"sightline_predictions_total{model="a",version="v1"} 2"#), "{text}");
-        assert!(text.contains(r#"sightline_predictions_total{model="a",version="__other__"} 2"#), "{text}");
-        assert!(!text.contains("v3"), "{text}");
+        assert!(text.contains(r#"sightline_predictions_total{model="a",version="__other__"} 1"#), "{text}");
+        assert!(text.contains(r#"sightline_labels_total{model="a",version="__other__"} 1"#), "{text}");
+        assert!(!text.contains("v3") && !text.contains("v4"), "{text}");
+    }
+
+    #[test]
+    fn a_label_alone_makes_no_prediction_series() {
+        let m = Metrics::new(10);
+        m.labels("a", "").inc();
+        let (_, text) = m.render().expect("render");
+        assert!(text.contains(r#"sightline_labels_total{model="a",version=""} 1"#), "{text}");
+        assert!(!text.contains("sightline_predictions_total{"), "{text}");
+        assert!(!text.contains("sightline_prediction_latency_seconds_bucket{"), "{text}");
     }
 }

@@ -70,11 +70,11 @@ fn finish(job: Job, result: Result<BatchOutcome, String>, metrics: &Metrics) {
 fn count(job: &Job, outcome: &BatchOutcome, metrics: &Metrics) {
     match (&job.batch, outcome) {
         (WriteBatch::Predictions { events, .. }, BatchOutcome::Predictions(stored)) => {
-            let mut current: Option<(&str, crate::metrics::ModelSeries)> = None;
+            let mut current: Option<(&str, crate::metrics::PredictionSeries)> = None;
             for (event, _) in events.iter().zip(stored).filter(|(_, s)| **s) {
                 let series = match &current {
                     Some((v, s)) if *v == event.version => s,
-                    _ => &current.insert((&event.version, metrics.model_series(&job.model, &event.version))).1,
+                    _ => &current.insert((&event.version, metrics.predictions(&job.model, &event.version))).1,
                 };
                 series.predictions.inc();
                 if event.error.is_some() {
@@ -88,7 +88,7 @@ fn count(job: &Job, outcome: &BatchOutcome, metrics: &Metrics) {
         (WriteBatch::Labels { .. }, BatchOutcome::Labels(inserts)) => {
             for insert in inserts {
                 if let LabelInsert::Stored { version } = insert {
-                    metrics.model_series(&job.model, version.as_deref().unwrap_or("")).labels.inc();
+                    metrics.labels(&job.model, version.as_deref().unwrap_or("")).inc();
                 }
             }
         }

@@ -3,9 +3,7 @@
 //! none twice, and re-sending the batches whose fate was unknown at the crash reports
 //! the stored events as duplicates instead of storing second copies.
 
-use crate::support::{
-    Server, all_request_ids, batch, client, create_model, distinct, get_json, post_json,
-};
+use crate::support::{Server, all_request_ids, batch, client, create_model, distinct, get_json, post_json};
 use rand::Rng;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -34,18 +32,11 @@ struct ClientRun {
 }
 
 fn batch_ids(client: usize, batch: usize) -> Vec<String> {
-    (0..EVENTS_PER_BATCH)
-        .map(|e| format!("c{client}-b{batch:05}-e{e}"))
-        .collect()
+    (0..EVENTS_PER_BATCH).map(|e| format!("c{client}-b{batch:05}-e{e}")).collect()
 }
 
 /// Streams batches until the connection fails (the server died) or the count bound.
-async fn stream(
-    http: reqwest::Client,
-    url: String,
-    c: usize,
-    acked: Arc<AtomicUsize>,
-) -> ClientRun {
+async fn stream(http: reqwest::Client, url: String, c: usize, acked: Arc<AtomicUsize>) -> ClientRun {
     let mut run = ClientRun::default();
     for b in 0..MAX_BATCHES_PER_CLIENT {
         let ids = batch_ids(c, b);
@@ -55,8 +46,7 @@ async fn stream(
                     "accepted": EVENTS_PER_BATCH, "duplicates": 0, "rejected": [],
                 });
                 if body != expected {
-                    run.unexpected
-                        .push(format!("batch {b}: 200 with {body}, expected {expected}"));
+                    run.unexpected.push(format!("batch {b}: 200 with {body}, expected {expected}"));
                     break;
                 }
                 run.acked.push(ids);
@@ -87,9 +77,8 @@ async fn sigkill_mid_stream_loses_no_acknowledged_event_and_stores_none_twice() 
     let kill_after = rand::rng().random_range(300..=700);
     let acked = Arc::new(AtomicUsize::new(0));
     let url = url_of(&server);
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|c| tokio::spawn(stream(http.clone(), url.clone(), c, acked.clone())))
-        .collect();
+    let clients: Vec<_> =
+        (0..CLIENTS).map(|c| tokio::spawn(stream(http.clone(), url.clone(), c, acked.clone()))).collect();
     let deadline = Instant::now() + STREAM_TIMEOUT;
     while acked.load(Ordering::SeqCst) < kill_after {
         assert!(
@@ -97,10 +86,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_event_and_stores_none_twice() 
             "only {} of {kill_after} batches acknowledged within {STREAM_TIMEOUT:?}",
             acked.load(Ordering::SeqCst)
         );
-        assert!(
-            !clients.iter().any(tokio::task::JoinHandle::is_finished),
-            "a client stopped before the kill"
-        );
+        assert!(!clients.iter().any(tokio::task::JoinHandle::is_finished), "a client stopped before the kill");
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     server.kill();
@@ -115,17 +101,10 @@ async fn sigkill_mid_stream_loses_no_acknowledged_event_and_stores_none_twice() 
     }
     let unexpected: Vec<&String> = runs.iter().flat_map(|r| &r.unexpected).collect();
     assert!(unexpected.is_empty(), "unexpected answers: {unexpected:?}");
-    assert!(
-        runs.iter().all(|r| r.in_flight.is_some()),
-        "every client saw its connection fail at the kill"
-    );
+    assert!(runs.iter().all(|r| r.in_flight.is_some()), "every client saw its connection fail at the kill");
     let acked_ids: HashSet<String> = runs.iter().flat_map(|r| r.acked.concat()).collect();
     let in_flight: Vec<Vec<String>> = runs.iter().filter_map(|r| r.in_flight.clone()).collect();
-    let sent: HashSet<String> = acked_ids
-        .iter()
-        .chain(in_flight.iter().flatten())
-        .cloned()
-        .collect();
+    let sent: HashSet<String> = acked_ids.iter().chain(in_flight.iter().flatten()).cloned().collect();
     let acked_batches: usize = runs.iter().map(|r| r.acked.len()).sum();
 
     // Restart on the same data dir, with a fresh client (pooled connections are dead).
@@ -146,11 +125,8 @@ async fn sigkill_mid_stream_loses_no_acknowledged_event_and_stores_none_twice() 
     for run in &runs {
         for ids in run.acked.iter().rev().take(3) {
             for id in ids {
-                let (status, doc) = get_json(
-                    &http,
-                    &server.url(&format!("/api/v1/models/{MODEL}/predictions/{id}")),
-                )
-                .await;
+                let (status, doc) =
+                    get_json(&http, &server.url(&format!("/api/v1/models/{MODEL}/predictions/{id}"))).await;
                 assert_eq!(status, StatusCode::OK, "GET acknowledged {id}: {doc}");
                 assert_eq!(doc["request_id"], Value::from(id.as_str()));
                 assert_eq!(doc["version"], "v1");
@@ -162,16 +138,12 @@ async fn sigkill_mid_stream_loses_no_acknowledged_event_and_stores_none_twice() 
     let mut newly_accepted = 0;
     for ids in &in_flight {
         let already = ids.iter().filter(|id| stored.contains(*id)).count();
-        let (status, body) = post_json(&http, &url_of(&server), &batch(ids, "v1"))
-            .await
-            .expect("re-sending an in-flight batch");
+        let (status, body) =
+            post_json(&http, &url_of(&server), &batch(ids, "v1")).await.expect("re-sending an in-flight batch");
         assert_eq!(status, StatusCode::OK, "re-sending {ids:?}: {body}");
         assert_eq!(
             (body["accepted"].as_u64(), body["duplicates"].as_u64()),
-            (
-                Some((EVENTS_PER_BATCH - already) as u64),
-                Some(already as u64)
-            ),
+            (Some((EVENTS_PER_BATCH - already) as u64), Some(already as u64)),
             "re-sending a batch of which {already} events were stored: {body}"
         );
         assert_eq!(body["rejected"], serde_json::json!([]), "{body}");
@@ -183,9 +155,8 @@ async fn sigkill_mid_stream_loses_no_acknowledged_event_and_stores_none_twice() 
             continue;
         };
         for ids in [first, last] {
-            let (status, body) = post_json(&http, &url_of(&server), &batch(ids, "v1"))
-                .await
-                .expect("re-sending an acknowledged batch");
+            let (status, body) =
+                post_json(&http, &url_of(&server), &batch(ids, "v1")).await.expect("re-sending an acknowledged batch");
             assert_eq!(status, StatusCode::OK, "{body}");
             assert_eq!(
                 body,
@@ -200,10 +171,7 @@ async fn sigkill_mid_stream_loses_no_acknowledged_event_and_stores_none_twice() 
     let rows_after = all_request_ids(&http, &server, MODEL).await;
     let stored_after = distinct(&rows_after);
     assert_eq!(rows_after.len(), rows.len() + newly_accepted);
-    assert_eq!(
-        stored_after, sent,
-        "after re-sending, exactly every sent event is stored"
-    );
+    assert_eq!(stored_after, sent, "after re-sending, exactly every sent event is stored");
 
     eprintln!(
         "durability: killed after {acked_batches} acknowledged batches ({} events), {} events stored before the kill, {} in-flight events of which {} were stored; {:.1?} in all",

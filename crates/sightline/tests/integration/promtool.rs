@@ -1,9 +1,7 @@
 //! `promtool check metrics` finds nothing to criticise in /metrics once every metric
 //! family has data (histograms, per-model counters, rejections, labels).
 
-use crate::support::{
-    Server, batch, client, create_model, external_tool, get_text, post_json, run_to_exit,
-};
+use crate::support::{Server, batch, client, create_model, external_tool, get_text, post_json, run_to_exit};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::process::Command;
@@ -26,9 +24,7 @@ async fn promtool_finds_no_problem_in_metrics() {
     // from 0.2 to 83.5 ms), so the latency histograms have data in many buckets.
     for version in ["v1", "v2"] {
         let ids: Vec<String> = (0..30).map(|i| format!("{version}-{i}")).collect();
-        let (status, body) = post_json(&http, &url, &batch(&ids, version))
-            .await
-            .expect("ingesting predictions");
+        let (status, body) = post_json(&http, &url, &batch(&ids, version)).await.expect("ingesting predictions");
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["accepted"], 30, "{body}");
     }
@@ -40,29 +36,16 @@ async fn promtool_finds_no_problem_in_metrics() {
          "error": {"type": "TimeoutError", "message": "upstream timed out"}},
         {"request_id": "bad-1", "version": "v1", "features": {"age": "old"}, "prediction": "yes"},
     ]});
-    let (status, body) = post_json(&http, &url, &mixed)
-        .await
-        .expect("ingesting a mixed batch");
+    let (status, body) = post_json(&http, &url, &mixed).await.expect("ingesting a mixed batch");
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        (
-            body["accepted"].as_u64(),
-            body["rejected"].as_array().map(Vec::len)
-        ),
-        (Some(1), Some(1)),
-        "{body}"
-    );
+    assert_eq!((body["accepted"].as_u64(), body["rejected"].as_array().map(Vec::len)), (Some(1), Some(1)), "{body}");
     let labels = json!({"labels": [
         {"request_id": "v1-0", "label": "yes"},
         {"request_id": "v2-0", "label": "no"},
     ]});
-    let (status, body) = post_json(
-        &http,
-        &server.url(&format!("/api/v1/models/{MODEL}/feedback")),
-        &labels,
-    )
-    .await
-    .expect("ingesting labels");
+    let (status, body) = post_json(&http, &server.url(&format!("/api/v1/models/{MODEL}/feedback")), &labels)
+        .await
+        .expect("ingesting labels");
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let (status, metrics) = get_text(&http, &server.url("/metrics")).await;
@@ -73,19 +56,12 @@ async fn promtool_finds_no_problem_in_metrics() {
         r#"sightline_prediction_errors_total{model="scored",version="v1"} 1"#,
         r#"sightline_labels_total{model="scored",version="v1"} 1"#,
     ] {
-        assert!(
-            metrics.lines().any(|l| l == line),
-            "/metrics lacks {line:?}:\n{metrics}"
-        );
+        assert!(metrics.lines().any(|l| l == line), "/metrics lacks {line:?}:\n{metrics}");
     }
 
     let mut cmd = Command::new(promtool);
     cmd.args(["check", "metrics"]);
-    let out = run_to_exit(
-        cmd,
-        Some(metrics.clone().into_bytes()),
-        Duration::from_secs(30),
-    );
+    let out = run_to_exit(cmd, Some(metrics.clone().into_bytes()), Duration::from_secs(30));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

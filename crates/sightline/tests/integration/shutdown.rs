@@ -2,8 +2,7 @@
 //! took, exits with status 0, and after a restart holds exactly the acknowledged events.
 
 use crate::support::{
-    PROCESS_TIMEOUT, Server, all_request_ids, batch, client, create_model, distinct, get_text,
-    post_json,
+    PROCESS_TIMEOUT, Server, all_request_ids, batch, client, create_model, distinct, get_text, post_json,
 };
 use reqwest::StatusCode;
 use std::collections::HashSet;
@@ -27,22 +26,13 @@ struct ClientRun {
     unexpected: Vec<String>,
 }
 
-async fn stream(
-    http: reqwest::Client,
-    url: String,
-    c: usize,
-    acked: Arc<AtomicUsize>,
-) -> ClientRun {
+async fn stream(http: reqwest::Client, url: String, c: usize, acked: Arc<AtomicUsize>) -> ClientRun {
     let mut run = ClientRun::default();
     for b in 0..MAX_BATCHES_PER_CLIENT {
-        let ids: Vec<String> = (0..EVENTS_PER_BATCH)
-            .map(|e| format!("c{c}-b{b:05}-e{e}"))
-            .collect();
+        let ids: Vec<String> = (0..EVENTS_PER_BATCH).map(|e| format!("c{c}-b{b:05}-e{e}")).collect();
         match post_json(&http, &url, &batch(&ids, "v1")).await {
             Ok((StatusCode::OK, body)) => {
-                if body["accepted"].as_u64() != Some(EVENTS_PER_BATCH as u64)
-                    || body["duplicates"] != 0
-                {
+                if body["accepted"].as_u64() != Some(EVENTS_PER_BATCH as u64) || body["duplicates"] != 0 {
                     run.unexpected.push(format!("batch {b}: 200 with {body}"));
                     break;
                 }
@@ -79,9 +69,8 @@ async fn sigterm_while_streaming_exits_cleanly_and_keeps_every_acknowledged_even
 
     let acked = Arc::new(AtomicUsize::new(0));
     let url = server.url(&format!("/api/v1/models/{MODEL}/predictions"));
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|c| tokio::spawn(stream(http.clone(), url.clone(), c, acked.clone())))
-        .collect();
+    let clients: Vec<_> =
+        (0..CLIENTS).map(|c| tokio::spawn(stream(http.clone(), url.clone(), c, acked.clone()))).collect();
     let deadline = Instant::now() + STREAM_TIMEOUT;
     let mut ready_checks = 0;
     while acked.load(Ordering::SeqCst) < TERM_AFTER {
@@ -90,10 +79,7 @@ async fn sigterm_while_streaming_exits_cleanly_and_keeps_every_acknowledged_even
             "only {} of {TERM_AFTER} batches acknowledged within {STREAM_TIMEOUT:?}",
             acked.load(Ordering::SeqCst)
         );
-        assert!(
-            !clients.iter().any(tokio::task::JoinHandle::is_finished),
-            "a client stopped before the SIGTERM"
-        );
+        assert!(!clients.iter().any(tokio::task::JoinHandle::is_finished), "a client stopped before the SIGTERM");
         // Ready all along while the clients stream.
         let (status, body) = get_text(&http, &server.url("/readyz")).await;
         assert_eq!(status, StatusCode::OK, "/readyz while streaming: {body}");
@@ -104,11 +90,7 @@ async fn sigterm_while_streaming_exits_cleanly_and_keeps_every_acknowledged_even
 
     server.terminate();
     let exit = tokio::task::block_in_place(|| server.wait_exit(PROCESS_TIMEOUT));
-    assert_eq!(
-        exit.code(),
-        Some(0),
-        "the server's exit status after SIGTERM: {exit}"
-    );
+    assert_eq!(exit.code(), Some(0), "the server's exit status after SIGTERM: {exit}");
 
     let mut runs = Vec::new();
     for c in clients {
@@ -121,10 +103,7 @@ async fn sigterm_while_streaming_exits_cleanly_and_keeps_every_acknowledged_even
     }
     let unexpected: Vec<&String> = runs.iter().flat_map(|r| &r.unexpected).collect();
     assert!(unexpected.is_empty(), "unexpected answers: {unexpected:?}");
-    assert!(
-        runs.iter().all(|r| r.stopped_by.is_some()),
-        "every client was stopped by the shutdown"
-    );
+    assert!(runs.iter().all(|r| r.stopped_by.is_some()), "every client was stopped by the shutdown");
     let acked_ids: HashSet<String> = runs.iter().flat_map(|r| r.acked.clone()).collect();
 
     drop(server);
@@ -150,13 +129,7 @@ async fn sigterm_while_streaming_exits_cleanly_and_keeps_every_acknowledged_even
     let stops: Vec<&str> = runs
         .iter()
         .filter_map(|r| r.stopped_by.as_deref())
-        .map(|s| {
-            if s.starts_with("503") {
-                "503"
-            } else {
-                "closed"
-            }
-        })
+        .map(|s| if s.starts_with("503") { "503" } else { "closed" })
         .collect();
     eprintln!(
         "shutdown: SIGTERM after {} acknowledged events, clients stopped by {stops:?}; {:.1?} in all",

@@ -34,17 +34,8 @@ pub fn sightline_command() -> Command {
 
 /// The arguments of a server on an ephemeral loopback port with JSON logs.
 pub fn serve_args(data_dir: &Path) -> Vec<std::ffi::OsString> {
-    let mut args: Vec<std::ffi::OsString> = [
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--log-format",
-        "json",
-        "--data-dir",
-    ]
-    .iter()
-    .map(Into::into)
-    .collect();
+    let mut args: Vec<std::ffi::OsString> =
+        ["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--data-dir"].iter().map(Into::into).collect();
     args.push(data_dir.into());
     args
 }
@@ -71,10 +62,7 @@ impl Log {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let (lock, cv) = &*sink.state;
-                lock.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .lines
-                    .push(line);
+                lock.lock().unwrap_or_else(|p| p.into_inner()).lines.push(line);
                 cv.notify_all();
             }
             let (lock, cv) = &*sink.state;
@@ -110,10 +98,7 @@ impl Log {
             if state.closed || now >= deadline {
                 return None;
             }
-            state = cv
-                .wait_timeout(state, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            state = cv.wait_timeout(state, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
         }
     }
 }
@@ -146,14 +131,8 @@ impl Server {
         let stdout = child.stdout.take().expect("the child's stdout is piped");
         let log = Log::collect(stdout);
         // Built before waiting so the child is killed if the wait panics.
-        let mut server = Server {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            log,
-        };
-        let listening = server
-            .log
-            .wait_for_json(PROCESS_TIMEOUT, |v| v["message"] == "listening");
+        let mut server = Server { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)), log };
+        let listening = server.log.wait_for_json(PROCESS_TIMEOUT, |v| v["message"] == "listening");
         let Some(listening) = listening else {
             let status = server.child.try_wait().ok().flatten();
             panic!(
@@ -186,18 +165,15 @@ impl Server {
 
     /// Sends SIGTERM and returns without waiting.
     pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .expect("running kill -TERM");
+        let status =
+            Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("running kill -TERM");
         assert!(status.success(), "kill -TERM failed: {status}");
     }
 
     /// Waits for the process to exit, at most `timeout` (then the test fails and the
     /// guard kills it).
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        wait_child(&mut self.child, timeout)
-            .unwrap_or_else(|| panic!("the server did not exit within {timeout:?}"))
+        wait_child(&mut self.child, timeout).unwrap_or_else(|| panic!("the server did not exit within {timeout:?}"))
     }
 }
 
@@ -226,15 +202,11 @@ pub fn wait_child(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
 /// does not exit within `timeout`.
 pub fn run_to_exit(mut cmd: Command, stdin: Option<Vec<u8>>, timeout: Duration) -> Output {
     let mut child = ChildGuard(
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawning a command"),
+        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning a command"),
     );
     let writer = stdin.map(|bytes| {
         let mut pipe = child.0.stdin.take().expect("stdin is piped");
@@ -254,22 +226,9 @@ pub fn run_to_exit(mut cmd: Command, stdin: Option<Vec<u8>>, timeout: Duration) 
             buf
         })
     };
-    let out = read(
-        child
-            .0
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let err = read(
-        child
-            .0
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let status = wait_child(&mut child.0, timeout)
-        .unwrap_or_else(|| panic!("{cmd:?} did not exit within {timeout:?}"));
+    let out = read(child.0.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+    let err = read(child.0.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>));
+    let status = wait_child(&mut child.0, timeout).unwrap_or_else(|| panic!("{cmd:?} did not exit within {timeout:?}"));
     if let Some(w) = writer {
         w.join().expect("stdin writer thread");
     }
@@ -292,11 +251,7 @@ impl Drop for ChildGuard {
 
 /// An HTTP client for loopback: no proxy from the environment, bounded requests.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .no_proxy()
-        .timeout(HTTP_TIMEOUT)
-        .build()
-        .expect("building the HTTP client")
+    reqwest::Client::builder().no_proxy().timeout(HTTP_TIMEOUT).build().expect("building the HTTP client")
 }
 
 /// POSTs a JSON document; the error is the transport's (connection refused, reset…).
@@ -314,47 +269,27 @@ pub async fn post_json(
     let status = response.status();
     let bytes = response.bytes().await?;
     let doc = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-        panic!(
-            "POST {url} answered {status} with a body that is not JSON ({e}): {}",
-            String::from_utf8_lossy(&bytes)
-        )
+        panic!("POST {url} answered {status} with a body that is not JSON ({e}): {}", String::from_utf8_lossy(&bytes))
     });
     Ok((status, doc))
 }
 
 /// GETs a JSON document; a transport error fails the test.
 pub async fn get_json(client: &reqwest::Client, url: &str) -> (StatusCode, Value) {
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let response = client.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = response.status();
-    let bytes = response
-        .bytes()
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: reading the body: {e}"));
+    let bytes = response.bytes().await.unwrap_or_else(|e| panic!("GET {url}: reading the body: {e}"));
     let doc = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-        panic!(
-            "GET {url} answered {status} with a body that is not JSON ({e}): {}",
-            String::from_utf8_lossy(&bytes)
-        )
+        panic!("GET {url} answered {status} with a body that is not JSON ({e}): {}", String::from_utf8_lossy(&bytes))
     });
     (status, doc)
 }
 
 /// GETs a text document; a transport error fails the test.
 pub async fn get_text(client: &reqwest::Client, url: &str) -> (StatusCode, String) {
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let response = client.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = response.status();
-    let text = response
-        .text()
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: reading the body: {e}"));
+    let text = response.text().await.unwrap_or_else(|e| panic!("GET {url}: reading the body: {e}"));
     (status, text)
 }
 
@@ -370,9 +305,7 @@ pub async fn create_model(client: &reqwest::Client, server: &Server, name: &str)
             {"name": "plan", "type": "categorical"},
         ],
     });
-    let (status, body) = post_json(client, &server.url("/api/v1/models"), &doc)
-        .await
-        .expect("creating a model");
+    let (status, body) = post_json(client, &server.url("/api/v1/models"), &doc).await.expect("creating a model");
     assert_eq!(status, StatusCode::CREATED, "creating model {name}: {body}");
 }
 
@@ -393,21 +326,13 @@ pub fn event(request_id: &str, version: &str, n: usize) -> Value {
 
 /// A batch body of one event per request id.
 pub fn batch(ids: &[String], version: &str) -> Value {
-    let events: Vec<Value> = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| event(id, version, i))
-        .collect();
+    let events: Vec<Value> = ids.iter().enumerate().map(|(i, id)| event(id, version, i)).collect();
     json!({ "events": events })
 }
 
 /// The request id of every stored prediction of `model`, in list order, by paging
 /// through `GET /api/v1/models/{model}/predictions` to the end.
-pub async fn all_request_ids(
-    client: &reqwest::Client,
-    server: &Server,
-    model: &str,
-) -> Vec<String> {
+pub async fn all_request_ids(client: &reqwest::Client, server: &Server, model: &str) -> Vec<String> {
     let mut ids = Vec::new();
     let mut cursor: Option<String> = None;
     // A cursor that never ends would be a bug; bound the pages by far more than any
@@ -422,12 +347,7 @@ pub async fn all_request_ids(
         assert_eq!(status, StatusCode::OK, "listing predictions: {page}");
         let items = page["items"].as_array().expect("a page has items");
         for item in items {
-            ids.push(
-                item["request_id"]
-                    .as_str()
-                    .expect("a prediction has a request_id")
-                    .to_owned(),
-            );
+            ids.push(item["request_id"].as_str().expect("a prediction has a request_id").to_owned());
         }
         match &page["next_cursor"] {
             Value::Null => return ids,
@@ -444,11 +364,7 @@ pub fn distinct(ids: &[String]) -> HashSet<String> {
     if set.len() != ids.len() {
         let mut seen = HashSet::new();
         let twice: Vec<&String> = ids.iter().filter(|id| !seen.insert(*id)).take(20).collect();
-        panic!(
-            "{} rows but {} distinct request ids; stored twice (first 20): {twice:?}",
-            ids.len(),
-            set.len()
-        );
+        panic!("{} rows but {} distinct request ids; stored twice (first 20): {twice:?}", ids.len(), set.len());
     }
     set
 }
@@ -456,14 +372,10 @@ pub fn distinct(ids: &[String]) -> HashSet<String> {
 /// The path of executable `name` on `PATH`, if any.
 fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| {
-            use std::os::unix::fs::PermissionsExt;
-            candidate
-                .metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| {
+        use std::os::unix::fs::PermissionsExt;
+        candidate.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
 }
 
 /// An external program a test runs for real. Missing, it fails the test when
@@ -474,10 +386,7 @@ pub fn external_tool(name: &str) -> Option<PathBuf> {
         return Some(path);
     }
     let required = std::env::var("SIGHTLINE_E2E_TOOLS").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "{name} is not on PATH and SIGHTLINE_E2E_TOOLS=1 requires it; run scripts/install-test-tools"
-    );
+    assert!(!required, "{name} is not on PATH and SIGHTLINE_E2E_TOOLS=1 requires it; run scripts/install-test-tools");
     eprintln!(
         "SKIPPED: {name} is not on PATH (scripts/install-test-tools installs it; SIGHTLINE_E2E_TOOLS=1 makes this a failure)"
     );
