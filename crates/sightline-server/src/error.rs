@@ -24,6 +24,7 @@ pub enum Code {
     ModelNotFound,
     PredictionNotFound,
     NotFound,
+    MethodNotAllowed,
     Conflict,
     Overloaded,
     NotReady,
@@ -41,6 +42,7 @@ impl Code {
             Code::ModelNotFound => "model_not_found",
             Code::PredictionNotFound => "prediction_not_found",
             Code::NotFound => "not_found",
+            Code::MethodNotAllowed => "method_not_allowed",
             Code::Conflict => "conflict",
             Code::Overloaded => "overloaded",
             Code::NotReady => "not_ready",
@@ -57,6 +59,7 @@ impl Code {
             Code::ModelNotFound | Code::PredictionNotFound | Code::NotFound => {
                 StatusCode::NOT_FOUND
             }
+            Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::Conflict => StatusCode::CONFLICT,
             Code::Overloaded => StatusCode::TOO_MANY_REQUESTS,
             Code::NotReady => StatusCode::SERVICE_UNAVAILABLE,
@@ -74,6 +77,7 @@ impl Code {
             Code::ModelNotFound => "model not found",
             Code::PredictionNotFound => "prediction not found",
             Code::NotFound => "not found",
+            Code::MethodNotAllowed => "method not allowed",
             Code::Conflict => "already exists",
             Code::Overloaded => "server overloaded, retry later",
             Code::NotReady => "server not ready",

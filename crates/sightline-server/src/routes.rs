@@ -73,16 +73,14 @@ async fn not_found(request: Request) -> ApiError {
     )
 }
 
-async fn method_not_allowed(request: Request) -> Response {
-    let mut r = ApiError::new(
-        Code::NotFound,
+/// The router adds the `Allow` header to this answer.
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::new(
+        Code::MethodNotAllowed,
         format!(
             "{} is not allowed on {}",
             request.method(),
             request.uri().path()
         ),
     )
-    .into_response();
-    *r.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
-    r
 }
