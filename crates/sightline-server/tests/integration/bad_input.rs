@@ -29,6 +29,8 @@ struct Case {
     path: String,
     content_type: Option<&'static str>,
     encoding: Option<&'static str>,
+    /// Sent with chunked transfer encoding, without a `Content-Length`.
+    chunked: bool,
     body: Vec<u8>,
     /// Sent (and required to succeed) before `body`, e.g. to make a duplicate.
     setup: Option<Vec<u8>>,
@@ -54,6 +56,7 @@ impl Case {
             path: path.to_owned(),
             content_type: Some("application/json"),
             encoding: None,
+            chunked: false,
             body,
             setup: None,
             status: 0,
@@ -87,6 +90,11 @@ impl Case {
 
     fn encoding(mut self, enc: &'static str) -> Case {
         self.encoding = Some(enc);
+        self
+    }
+
+    fn chunked(mut self) -> Case {
+        self.chunked = true;
         self
     }
 
@@ -189,6 +197,13 @@ fn reg_event(request_id: &str) -> Value {
 
 fn labels(items: &[Value]) -> Vec<u8> {
     serde_json::to_vec(&json!({ "labels": items })).expect("serializable JSON")
+}
+
+/// `body` padded with trailing whitespace (still the same JSON) to exactly `len` bytes.
+fn padded(mut body: Vec<u8>, len: usize) -> Vec<u8> {
+    assert!(body.len() <= len);
+    body.resize(len, b' ');
+    body
 }
 
 fn raw(s: &str) -> Vec<u8> {
@@ -451,6 +466,33 @@ fn cases() -> Vec<Case> {
         )
         .status(413, "limit")
         .not_stored(&["big-1"]),
+        Case::new("body exactly at the size limit", PREDICTIONS, padded(batch(&[event("lim-1")]), MAX_BODY))
+            .counts(1, 0)
+            .stored(&["lim-1"]),
+        Case::new("body one byte over the size limit", PREDICTIONS, padded(batch(&[event("lim-2")]), MAX_BODY + 1))
+            .status(413, "limit")
+            .not_stored(&["lim-2"]),
+        Case::new("gzip body exactly at the decompressed limit", PREDICTIONS, gzip(&padded(batch(&[event("lim-3")]), MAX_BODY)))
+            .encoding("gzip")
+            .counts(1, 0)
+            .stored(&["lim-3"]),
+        Case::new("gzip body one byte over the decompressed limit", PREDICTIONS, gzip(&padded(batch(&[event("lim-4")]), MAX_BODY + 1)))
+            .encoding("gzip")
+            .status(413, "limit")
+            .not_stored(&["lim-4"]),
+        Case::new("chunked body within the size limit", PREDICTIONS, batch(&[event("chunk-1")]))
+            .chunked()
+            .counts(1, 0)
+            .stored(&["chunk-1"]),
+        Case::new("chunked body over the size limit", PREDICTIONS, padded(batch(&[event("chunk-2")]), 2 * MAX_BODY))
+            .chunked()
+            .status(413, "limit")
+            .not_stored(&["chunk-2"]),
+        Case::new("chunked gzip bomb", PREDICTIONS, gzip(&padded(batch(&[event("chunk-3")]), 4 * MAX_BODY)))
+            .chunked()
+            .encoding("gzip")
+            .status(413, "limit")
+            .not_stored(&["chunk-3"]),
         Case::new("too many events", PREDICTIONS, batch(&many))
             .status(413, "limit is 50")
             .not_stored(&["many-0"]),
@@ -661,14 +703,20 @@ async fn check(server: &TestServer, case: &Case) -> Result<(), String> {
         );
     }
 
-    let r = server
-        .post_raw(
-            &case.path,
-            case.content_type,
-            case.encoding,
-            case.body.clone(),
-        )
-        .await;
+    let r = if case.chunked {
+        server
+            .post_chunked(&case.path, case.content_type, case.encoding, &case.body)
+            .await
+    } else {
+        server
+            .post_raw(
+                &case.path,
+                case.content_type,
+                case.encoding,
+                case.body.clone(),
+            )
+            .await
+    };
     let expected = if case.status == 0 { 200 } else { case.status };
     ensure!(
         r.status == expected,

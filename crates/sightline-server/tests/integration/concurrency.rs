@@ -140,4 +140,106 @@ async fn concurrent_clients_with_retries_store_each_event_once() {
         .expect("no client holds the server any more");
     let server = server.restart().await;
     check_store(server.all_predictions("conc", "", 1000).await);
+    // The restarted server still knows every id: a retry stores nothing.
+    let (accepted, duplicates) = send(&server, make_batch(3, 7)).await;
+    assert_eq!((accepted, duplicates), (0, EVENTS as u64));
+}
+
+/// Posts from a spawned task: (status, Retry-After, body).
+async fn post(client: reqwest::Client, url: String, body: Vec<u8>) -> (u16, Option<String>, Value) {
+    let r = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = r.status().as_u16();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = r.bytes().await.expect("a body");
+    (
+        status,
+        retry,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn tagged_batch(tag: &str) -> Vec<u8> {
+    let events: Vec<Value> = (0..EVENTS)
+        .map(|e| event(&format!("{tag}-e{e:03}")))
+        .collect();
+    batch(&events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_answers_429_and_shutdown_drains_in_flight_batches() {
+    // Room for one batch in the queue (plus the one the writer holds).
+    let mut server = TestServer::start_with(|c| c.queue_capacity_events = EVENTS).await;
+    server.create_model(&credit_model("conc")).await;
+    let url = server.url("/api/v1/models/conc/predictions");
+
+    // Stall the writer by holding the database's write lock (its busy timeout is 10 s;
+    // the lock is released well before).
+    let db = rusqlite::Connection::open(server.data_dir().join("sightline.db"))
+        .expect("the database opens");
+    db.busy_timeout(Duration::from_secs(5))
+        .expect("a busy timeout");
+    db.execute_batch("BEGIN IMMEDIATE").expect("the write lock");
+
+    // Batches pile up until one is refused: the first is held by the writer, the next
+    // waits in the queue, the one after does not fit.
+    let mut pending = Vec::new();
+    let mut refused = None;
+    for k in 0..6 {
+        let tag = format!("q{k}");
+        let mut task = tokio::spawn(post(server.client(), url.clone(), tagged_batch(&tag)));
+        match tokio::time::timeout(Duration::from_secs(1), &mut task).await {
+            Ok(answer) => {
+                let (status, retry, body) = answer.expect("the request task");
+                assert_eq!(status, 429, "nothing can be committed yet: {body}");
+                refused = Some((tag, retry, body));
+                break;
+            }
+            Err(_) => pending.push((tag, task)),
+        }
+    }
+    let (refused_tag, retry, body) = refused.expect("a full queue refuses a batch");
+    assert_eq!(retry.as_deref(), Some("1"), "429 says when to retry");
+    assert_eq!(body["code"], "overloaded", "{body}");
+    assert_eq!(body["status"], 429, "{body}");
+    assert!(!pending.is_empty());
+
+    // Shut down while batches are in flight: they are still committed and answered.
+    server.begin_shutdown();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    db.execute_batch("ROLLBACK").expect("the lock is released");
+    drop(db);
+    for (tag, task) in &mut pending {
+        let (status, _, body) = task.await.expect("the request task");
+        assert_eq!(status, 200, "{tag}: {body}");
+        assert_eq!(body["accepted"], EVENTS, "{tag}: {body}");
+    }
+
+    let server = server.restart().await;
+    let stored = server.all_predictions("conc", "", 1000).await;
+    assert_eq!(stored.len(), pending.len() * EVENTS);
+    for (tag, _) in &pending {
+        let r = server
+            .get(&format!("/api/v1/models/conc/predictions/{tag}-e000"))
+            .await;
+        assert_eq!(r.status, 200, "{tag} survived the shutdown: {}", r.text);
+    }
+    let r = server
+        .get(&format!(
+            "/api/v1/models/conc/predictions/{refused_tag}-e000"
+        ))
+        .await;
+    assert_eq!(r.status, 404, "a refused batch stores nothing: {}", r.text);
+    // Retried after the delay, the refused batch goes through.
+    let (accepted, duplicates) = send(&server, tagged_batch(&refused_tag)).await;
+    assert_eq!((accepted, duplicates), (EVENTS as u64, 0));
 }

@@ -108,11 +108,26 @@ impl TestServer {
         }
     }
 
-    /// Shuts the server down gracefully and checks that it stopped cleanly.
-    pub async fn stop(mut self) -> (ServerConfig, tempfile::TempDir) {
+    /// The server's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// A handle on the test client, for requests made from spawned tasks.
+    pub fn client(&self) -> reqwest::Client {
+        self.client.clone()
+    }
+
+    /// Tells the server to shut down, without waiting for it.
+    pub fn begin_shutdown(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+
+    /// Shuts the server down gracefully and checks that it stopped cleanly.
+    pub async fn stop(mut self) -> (ServerConfig, tempfile::TempDir) {
+        self.begin_shutdown();
         if let Some(task) = self.task.take() {
             task.await
                 .expect("the serve task did not panic")
@@ -161,6 +176,54 @@ impl TestServer {
             json,
             text,
         }
+    }
+
+    /// POSTs `body` with chunked transfer encoding (no `Content-Length`), written by
+    /// hand over a plain TCP connection, so that only the server's own reading of the
+    /// stream can enforce the body limit.
+    pub async fn post_chunked(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
+        let mut head = format!(
+            "POST {path} HTTP/1.1\r\nhost: {}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n",
+            self.addr
+        );
+        if let Some(ct) = content_type {
+            head.push_str(&format!("content-type: {ct}\r\n"));
+        }
+        if let Some(ce) = content_encoding {
+            head.push_str(&format!("content-encoding: {ce}\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut wire = head.into_bytes();
+        for chunk in body.chunks(4096) {
+            wire.extend(format!("{:x}\r\n", chunk.len()).into_bytes());
+            wire.extend_from_slice(chunk);
+            wire.extend_from_slice(b"\r\n");
+        }
+        wire.extend_from_slice(b"0\r\n\r\n");
+        // Plain blocking sockets on a blocking thread: simple, and the client side
+        // needs nothing from the async runtime.
+        let addr = self.addr;
+        let answer = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+                .expect("a read timeout");
+            // The server may answer (and close) before reading the whole body.
+            let _ = stream.write_all(&wire);
+            let mut answer = Vec::new();
+            let _ = stream.read_to_end(&mut answer);
+            answer
+        })
+        .await
+        .expect("the client thread");
+        parse_response(&answer)
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -241,7 +304,13 @@ impl TestServer {
                     assert_eq!(page.len(), limit, "only the last page may be short");
                     cursor = Some(c.to_owned());
                 }
-                None => break,
+                None => {
+                    assert!(
+                        !page.is_empty() || items.is_empty(),
+                        "{path}: a cursor led to an empty page"
+                    );
+                    break;
+                }
             }
         }
         items
@@ -250,9 +319,58 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+        self.begin_shutdown();
+    }
+}
+
+/// Parses a raw HTTP/1.1 response (fixed length or chunked body).
+fn parse_response(raw: &[u8]) -> Reply {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut body = raw[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let mut headers = HeaderMap::new();
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            headers.append(
+                reqwest::header::HeaderName::from_bytes(name.trim().as_bytes())
+                    .expect("a header name"),
+                value.trim().parse().expect("a header value"),
+            );
         }
+    }
+    let chunked = headers
+        .get("transfer-encoding")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
+    if chunked {
+        let mut decoded = Vec::new();
+        let mut rest = &body[..];
+        while let Some(end) = rest.windows(2).position(|w| w == b"\r\n") {
+            let size = usize::from_str_radix(&String::from_utf8_lossy(&rest[..end]), 16)
+                .expect("a chunk size");
+            if size == 0 {
+                break;
+            }
+            decoded.extend_from_slice(&rest[end + 2..end + 2 + size]);
+            rest = &rest[end + 2 + size + 2..];
+        }
+        body = decoded;
+    }
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        json,
+        text,
     }
 }
 
