@@ -1,6 +1,7 @@
-//! Bad input, table-driven: every row is one request the server must refuse (wholly or
-//! in part) with the right status and a message naming the culprit, after which the
-//! server is still healthy and exactly the valid events are stored.
+//! Bad input, table-driven: every row is one request that the server must refuse
+//! (wholly or in part) with the right status and a message naming the culprit — or,
+//! right at a limit, accept — after which the server is still healthy and exactly the
+//! valid events are stored.
 
 use crate::support::{TestServer, batch, credit_model, event, gzip, ndjson, with, without, zstd};
 use serde_json::{Value, json};
@@ -34,6 +35,7 @@ struct Case {
     body: Vec<u8>,
     /// Sent (and required to succeed) before `body`, e.g. to make a duplicate.
     setup: Option<Vec<u8>>,
+    /// The expected HTTP status; 200 unless [`Case::status`] says otherwise.
     status: u16,
     /// Must occur in the problem `detail` or in some `errors[].path` (of the problem or
     /// of `rejected[]`), so the answer names the field at fault.
@@ -59,7 +61,7 @@ impl Case {
             chunked: false,
             body,
             setup: None,
-            status: 0,
+            status: 200,
             names: None,
             accepted: None,
             duplicates: None,
@@ -652,7 +654,7 @@ async fn exists(server: &TestServer, model: &str, what: &Stored) -> Result<bool,
         .await;
     match (what, r.status) {
         (Stored::Prediction(_), 200) => Ok(true),
-        (Stored::Prediction(_), 404) => Ok(false),
+        (Stored::Prediction(_), 404) if r.json["code"] == "prediction_not_found" => Ok(false),
         (Stored::Label(_), 200) => Ok(!r.json["label"].is_null()),
         _ => Err(format!(
             "GET prediction {id:?}: {} {}",
@@ -717,11 +719,11 @@ async fn check(server: &TestServer, case: &Case) -> Result<(), String> {
             )
             .await
     };
-    let expected = if case.status == 0 { 200 } else { case.status };
     ensure!(
-        r.status == expected,
-        "status {} instead of {expected}: {}",
+        r.status == case.status,
+        "status {} instead of {}: {}",
         r.status,
+        case.status,
         short(&r.text)
     );
     if r.status >= 400 {
@@ -829,4 +831,79 @@ async fn check(server: &TestServer, case: &Case) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// One event may carry any number of bad members within the body limit; the answer
+/// must not grow with them without bound (with the default 32 MiB limit, a 21 MB
+/// event of unknown features drew a 495 MB answer).
+#[tokio::test]
+#[ignore = "bug: per-event errors are unbounded, so a 540 KB request draws a 12 MB 422"]
+async fn the_answer_to_a_bad_event_is_bounded() {
+    let server = TestServer::start().await;
+    server.create_model(&credit_model("credit")).await;
+    let mut bad = event("many-unknown");
+    let features = bad["features"]
+        .as_object_mut()
+        .expect("the event has features");
+    for i in 0..50_000 {
+        features.insert(format!("k{i}"), json!(0));
+    }
+    let body = batch(&[bad]);
+    let r = server
+        .post_raw(PREDICTIONS, Some("application/json"), None, body.clone())
+        .await;
+    r.expect_problem(422);
+    assert!(
+        r.error_paths()
+            .iter()
+            .any(|p| p.starts_with("$.events[0].features.k")),
+        "the answer still names unknown features"
+    );
+    assert!(
+        r.text.len() < body.len(),
+        "a {} byte request drew a {} byte answer",
+        body.len(),
+        r.text.len()
+    );
+    assert_eq!(server.get("/healthz").await.status, 200);
+}
+
+/// Clients pool connections. A request refused before its body is read leaves the
+/// connection unusable, so the answer must say so (`Connection: close`) or the
+/// client's next request, sent on that connection, fails at random.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_refusals_do_not_break_pooled_connections() {
+    let server = TestServer::start_with(|c| c.max_body_bytes = MAX_BODY).await;
+    server.create_model(&credit_model("credit")).await;
+    let big = padded(batch(&[event("pool-1")]), 2 * MAX_BODY);
+    let refusals = [
+        (PREDICTIONS, "application/json", 413),
+        (PREDICTIONS, "text/plain", 415),
+        ("/api/v1/models/nope/predictions", "application/json", 404),
+    ];
+    let mut failures = Vec::new();
+    for round in 0..150 {
+        for (path, content_type, status) in refusals {
+            let r = server
+                .request(
+                    reqwest::Method::POST,
+                    path,
+                    &[("content-type", content_type)],
+                    Some(big.clone()),
+                )
+                .await;
+            assert_eq!(r.status, status, "{}", r.text);
+            // The next request goes out on a pooled connection, if one is offered.
+            match server.client().get(server.url("/healthz")).send().await {
+                Ok(r) if r.status() == 200 => {}
+                other => failures.push(format!("round {round}, after {status}: {other:?}")),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} requests failed after an early refusal, e.g. {}",
+        failures.len(),
+        failures[0]
+    );
 }

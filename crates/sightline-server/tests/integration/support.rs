@@ -323,12 +323,20 @@ impl Drop for TestServer {
     }
 }
 
-/// Parses a raw HTTP/1.1 response (fixed length or chunked body).
+/// Parses a raw HTTP/1.1 response (fixed length or chunked body). No response at all
+/// is status 0, so that a caller can report it like any wrong status.
 fn parse_response(raw: &[u8]) -> Reply {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete response head");
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Reply {
+            status: 0,
+            headers: HeaderMap::new(),
+            json: Value::Null,
+            text: format!(
+                "no complete HTTP response: {:?}",
+                String::from_utf8_lossy(raw)
+            ),
+        };
+    };
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut body = raw[split + 4..].to_vec();
     let mut lines = head.split("\r\n");
