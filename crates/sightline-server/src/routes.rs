@@ -11,6 +11,7 @@ use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, Version, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -32,10 +33,29 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(close_after_refusal))
         // Bodies are read with explicit limits that count decompressed bytes.
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn(crate::request_log::layer))
         .with_state(state)
+}
+
+/// A request refused before its body was read in full (413 on the declared length,
+/// 415, 404, 503...) leaves the rest of the body on the connection, and the HTTP layer
+/// then closes the connection after answering — without saying so. A client that pools
+/// connections (every SDK) would send its next request on that connection and see it
+/// fail. So an error answer to a request with a body says `Connection: close`; the
+/// cost is one new connection after an error.
+async fn close_after_refusal(request: Request, next: Next) -> Response {
+    let has_body = request.version() <= Version::HTTP_11
+        && (request.headers().contains_key(header::TRANSFER_ENCODING)
+            || request.headers().get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0"));
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if has_body && (status.is_client_error() || status.is_server_error()) {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// API routes answer 503 until start-up (migrations, recovery) is done and again while
@@ -52,10 +72,7 @@ async fn not_found(request: Request) -> ApiError {
     ApiError::new(Code::NotFound, format!("no route for {} {}", request.method(), request.uri().path()))
 }
 
-async fn method_not_allowed(request: Request) -> Response {
-    let mut r =
-        ApiError::new(Code::NotFound, format!("{} is not allowed on {}", request.method(), request.uri().path()))
-            .into_response();
-    *r.status_mut() = axum::http::StatusCode::METHOD_NOT_ALLOWED;
-    r
+/// The router adds the `Allow` header to this answer.
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::new(Code::MethodNotAllowed, format!("{} is not allowed on {}", request.method(), request.uri().path()))
 }
