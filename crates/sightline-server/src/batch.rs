@@ -17,8 +17,34 @@ pub struct Rejected {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     pub errors: Vec<FieldError>,
+    /// Why it was refused (its first problem's reason), for the rejection metric.
     #[serde(skip)]
-    pub reasons: Vec<Reason>,
+    pub reason: Reason,
+}
+
+/// Most problems listed for one item; the rest are summarised in one line.
+pub const MAX_ERRORS_PER_ITEM: usize = 10;
+/// Most problems listed in one answer; past it, each further item gets only a summary,
+/// so that no request can draw an answer much larger than itself.
+pub const MAX_ERRORS_PER_ANSWER: usize = 1_000;
+
+/// The problems of one item as reported, bounded by the item and answer budgets.
+fn report(path: &str, problems: Vec<Problem>, budget: &mut usize) -> Vec<FieldError> {
+    let total = problems.len();
+    let shown = total.min(MAX_ERRORS_PER_ITEM).min(*budget);
+    *budget -= shown;
+    let mut errors = prefix(path, problems.into_iter().take(shown).collect());
+    if shown < total {
+        let more = total - shown;
+        errors.push(FieldError {
+            path: path.to_owned(),
+            message: format!(
+                "{more} more problem{} not listed (at most {MAX_ERRORS_PER_ITEM} per item and {MAX_ERRORS_PER_ANSWER} per answer are)",
+                if more == 1 { "" } else { "s" }
+            ),
+        });
+    }
+    errors
 }
 
 /// The valid items (in order) and the refused ones.
@@ -63,6 +89,7 @@ pub fn parse<T>(
 
     let mut valid = Vec::with_capacity(items.len());
     let mut rejected = Vec::new();
+    let mut budget = MAX_ERRORS_PER_ANSWER;
     let mut seen: HashMap<String, usize> = HashMap::with_capacity(items.len());
     for (index, (path, item)) in items.into_iter().enumerate() {
         let declared_id = item.as_ref().ok().and_then(declared_request_id);
@@ -81,7 +108,7 @@ pub fn parse<T>(
                             path: format!("{path}.request_id"),
                             message: format!("duplicate request_id within the batch (same as item {first})"),
                         }],
-                        reasons: vec![Reason::DuplicateInBatch],
+                        reason: Reason::DuplicateInBatch,
                     });
                 } else {
                     seen.insert(id.to_owned(), index);
@@ -89,8 +116,9 @@ pub fn parse<T>(
                 }
             }
             Err(problems) => {
-                let reasons = problems.iter().map(|p| p.reason).collect();
-                rejected.push(Rejected { index, request_id: declared_id, errors: prefix(&path, problems), reasons });
+                let reason = problems.first().map_or(Reason::InvalidValue, |p| p.reason);
+                let errors = report(&path, problems, &mut budget);
+                rejected.push(Rejected { index, request_id: declared_id, errors, reason });
             }
         }
     }
@@ -141,7 +169,10 @@ impl BatchResult {
     pub fn into_response(self) -> axum::response::Response {
         use axum::response::IntoResponse;
         if self.accepted == 0 && self.duplicates == 0 && !self.rejected.is_empty() {
-            let errors: Vec<FieldError> = self.rejected.iter().flat_map(|r| r.errors.iter().cloned()).collect();
+            // The top-level list repeats the items' errors for clients that read only
+            // `errors`; bounded like them.
+            let errors: Vec<FieldError> =
+                self.rejected.iter().flat_map(|r| r.errors.iter().cloned()).take(MAX_ERRORS_PER_ANSWER).collect();
             let mut err = ApiError::validation(format!("all {} items were rejected", self.rejected.len()), errors);
             let mut extra = serde_json::Map::new();
             extra.insert("accepted".into(), 0.into());

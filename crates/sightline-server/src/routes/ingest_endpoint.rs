@@ -88,9 +88,7 @@ async fn handle<T: Send + 'static>(
     })
     .await??;
     for r in &rejected {
-        for reason in &r.reasons {
-            app.metrics.rejected.with_label_values(&[endpoint.name, reason.as_str()]).inc();
-        }
+        app.metrics.rejected.with_label_values(&[endpoint.name, r.reason.as_str()]).inc();
     }
     if valid.is_empty() {
         return Ok(BatchResult { accepted: 0, duplicates: 0, rejected });

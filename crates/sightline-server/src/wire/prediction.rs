@@ -183,6 +183,8 @@ pub fn declared_request_id(value: &Loose<'_>) -> Option<String> {
     entries.iter().find(|(k, _)| k == "request_id").and_then(|(_, v)| match v {
         Loose::Str(s) => Some(s.to_string()),
         Loose::Int(i) => Some(i.to_string()),
+        // Not a valid id, but naming it helps the client find the item.
+        Loose::Float(x) => Some(x.to_string()),
         _ => None,
     })
 }
