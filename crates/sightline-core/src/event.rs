@@ -58,11 +58,12 @@ pub struct CheckedOutputs {
 /// Checks features, prediction and scores against the model. `features` and `scores`
 /// are the client's key/value pairs in the order sent; `has_error` allows a missing
 /// prediction. All problems are collected, with paths relative to the event.
-pub fn check_outputs(
+/// Keys may be any string type, so callers can pass names borrowed from the request.
+pub fn check_outputs<K: AsRef<str>>(
     index: &ModelIndex,
-    features: Vec<(String, Scalar)>,
+    features: Vec<(K, Scalar)>,
     prediction: Option<Scalar>,
-    scores: Vec<(String, Scalar)>,
+    scores: Vec<(K, Scalar)>,
     has_error: bool,
 ) -> Result<CheckedOutputs, Vec<Problem>> {
     let model = &index.spec;
@@ -73,10 +74,11 @@ pub fn check_outputs(
     let mut next = 0;
     let mut checked = Vec::with_capacity(features.len());
     for (name, value) in features {
+        let name = name.as_ref();
         let guess = model.features.get(next).filter(|f| f.name == name).map(|_| next);
-        let Some(i) = guess.or_else(|| index.feature_index(&name)) else {
+        let Some(i) = guess.or_else(|| index.feature_index(name)) else {
             problems.push(Problem::new(
-                field_path("features", &name),
+                field_path("features", name),
                 Reason::UnknownFeature,
                 format!("unknown feature {name:?}: model {:?} declares no such feature", model.name),
             ));
@@ -85,7 +87,7 @@ pub fn check_outputs(
         next = i + 1;
         if std::mem::replace(&mut seen[i], true) {
             problems.push(Problem::new(
-                field_path("features", &name),
+                field_path("features", name),
                 Reason::InvalidValue,
                 "the feature appears more than once",
             ));
@@ -94,7 +96,7 @@ pub fn check_outputs(
         match model.check_feature(i, value) {
             Ok(FeatureValue::Null) => {}
             Ok(v) => checked.push((i as u32, v)),
-            Err((reason, message)) => problems.push(Problem::new(field_path("features", &name), reason, message)),
+            Err((reason, message)) => problems.push(Problem::new(field_path("features", name), reason, message)),
         }
     }
     for (i, spec) in model.features.iter().enumerate() {
@@ -132,8 +134,9 @@ pub fn check_outputs(
         problems.push(Problem::new("scores", Reason::InvalidValue, "a regression model has no class scores"));
     } else {
         for (label, value) in scores {
-            let path = field_path("scores", &label);
-            let Some(i) = index.class_index(&label) else {
+            let label = label.as_ref();
+            let path = field_path("scores", label);
+            let Some(i) = index.class_index(label) else {
                 problems.push(Problem::new(path, Reason::UnknownClass, format!("{label:?} is not one of the classes")));
                 continue;
             };

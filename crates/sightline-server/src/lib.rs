@@ -101,6 +101,7 @@ impl Server {
         let app = routes::router(state.clone());
         // Nothing to recover yet beyond migrations, which `start` applied.
         state.set_ready(true);
+        let maintenance = tokio::spawn(maintain(state.clone()));
         tracing::info!(addr = %listener.local_addr()?, "listening");
         let draining = state.clone();
         axum::serve(listener, app)
@@ -110,6 +111,7 @@ impl Server {
                 tracing::info!("shutting down: finishing in-flight requests");
             })
             .await?;
+        maintenance.abort();
         state.queue.close();
         tokio::task::spawn_blocking(move || writer.join())
             .await
@@ -117,5 +119,20 @@ impl Server {
             .map_err(|_| std::io::Error::other("the writer thread panicked"))?;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Runs the store's background maintenance once a second until aborted.
+async fn maintain(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.maintain()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "store maintenance failed"),
+            Err(e) => tracing::warn!(error = %e, "store maintenance task failed"),
+        }
     }
 }

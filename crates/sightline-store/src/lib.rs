@@ -53,6 +53,11 @@ pub trait Store: Send + Sync + 'static {
     /// Number of stored predictions per version name, for a model.
     fn count_predictions(&self, model_id: i64) -> Result<Vec<(String, u64)>>;
 
+    /// Background maintenance the server runs every second or so, off the write path
+    /// (for SQLite: checkpointing the write-ahead log into the database file, so the
+    /// writer's commits never pay for it).
+    fn maintain(&self) -> Result<()>;
+
     /// The one writer. Calling it twice is allowed but defeats group commit.
     fn writer(&self) -> Result<Box<dyn StoreWriter>>;
 }

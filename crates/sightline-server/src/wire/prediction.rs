@@ -112,7 +112,7 @@ pub fn parse(value: Loose<'_>, model: &ModelIndex, received_ms: i64) -> Result<P
         // A bare number is the positive-class probability of a binary classifier.
         Some(n @ (Loose::Int(_) | Loose::Float(_))) if model.spec.positive_class.is_some() => {
             let positive = model.spec.positive_class.clone().unwrap_or_default();
-            vec![(positive, scalar(n).unwrap_or(Scalar::Null))]
+            vec![(Cow::Owned(positive), scalar(n).unwrap_or(Scalar::Null))]
         }
         Some(other) => {
             problems.push(wrong_type("scores", "an object of class probabilities", &other));
@@ -189,15 +189,15 @@ pub fn declared_request_id(value: &Loose<'_>) -> Option<String> {
     })
 }
 
-fn scalars_of(
-    entries: Vec<(Cow<'_, str>, Loose<'_>)>,
+fn scalars_of<'a>(
+    entries: Vec<(Cow<'a, str>, Loose<'a>)>,
     parent: &str,
     problems: &mut Vec<Problem>,
-) -> Vec<(String, Scalar)> {
-    let mut out: Vec<(String, Scalar)> = Vec::with_capacity(entries.len());
+) -> Vec<(Cow<'a, str>, Scalar)> {
+    let mut out = Vec::with_capacity(entries.len());
     for (key, value) in entries {
         match scalar(value) {
-            Ok(s) => out.push((key.into_owned(), s)),
+            Ok(s) => out.push((key, s)),
             Err(kind) => problems.push(Problem::new(
                 field_path(parent, &key),
                 Reason::WrongType,

@@ -74,6 +74,7 @@ fn predictions_are_idempotent_and_round_trip(store: &dyn Store) {
     let out = w.commit(&[&batch(&["a"])]).expect("commit");
     assert_eq!(out, vec![BatchOutcome::Predictions(vec![false])]);
 
+    store.maintain().expect("maintenance runs beside a writer");
     let got = store.get_prediction(m.id, "a").expect("get").expect("stored");
     let want = raw_event("a", 500, "v7");
     assert_eq!(
