@@ -221,7 +221,7 @@ mod tests {
     #[test]
     fn accepts_a_good_event_and_sorts_by_ordinal() {
         let m = model(Task::BinaryClassification);
-        let out = check_outputs::<&str>(
+        let out = check_outputs::<String>(
             &m,
             vec![("c".into(), Scalar::Str("a".into())), ("x".into(), Scalar::Float(1.5))],
             Some(Scalar::Int(1)),
@@ -237,7 +237,7 @@ mod tests {
     #[test]
     fn reports_every_problem_with_its_path() {
         let m = model(Task::BinaryClassification);
-        let got = paths(check_outputs::<&str>(
+        let got = paths(check_outputs::<String>(
             &m,
             vec![("y".into(), Scalar::Int(1)), ("c".into(), Scalar::Float(0.5))],
             Some(Scalar::Str("2".into())),
@@ -260,7 +260,7 @@ mod tests {
     #[test]
     fn repeated_keys_are_refused() {
         let m = model(Task::BinaryClassification);
-        let got = paths(check_outputs::<&str>(
+        let got = paths(check_outputs::<String>(
             &m,
             vec![("x".into(), Scalar::Int(1)), ("x".into(), Scalar::Int(2))],
             Some(Scalar::Int(1)),
@@ -277,9 +277,9 @@ mod tests {
     fn error_events_need_no_prediction() {
         let m = model(Task::Regression);
         let feats = vec![("x".into(), Scalar::Int(1))];
-        assert!(check_outputs::<&str>(&m, feats.clone(), None, vec![], true).is_ok());
+        assert!(check_outputs::<String>(&m, feats.clone(), None, vec![], true).is_ok());
         assert_eq!(
-            paths(check_outputs::<&str>(&m, feats, None, vec![], false)),
+            paths(check_outputs::<String>(&m, feats, None, vec![], false)),
             vec![("prediction".into(), Reason::MissingField)]
         );
     }
