@@ -55,6 +55,8 @@ impl Default for ServerConfig {
 pub enum StartError {
     #[error("cannot create the data directory {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
+    #[error("the data directory {0} is in use by another sightline process")]
+    DataDirInUse(PathBuf),
     #[error("cannot open the database: {0}")]
     Store(#[from] sightline_store::StoreError),
     #[error("cannot listen on {addr}: {source}")]
@@ -66,6 +68,8 @@ pub enum StartError {
 }
 
 pub struct Server {
+    /// Held (with its advisory lock) for the life of the server.
+    _lock: std::fs::File,
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     writer: std::thread::JoinHandle<()>,
@@ -75,6 +79,7 @@ impl Server {
     pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir { path: dir.clone(), source })?;
+        let lock = lock_data_dir(&dir)?;
         let options = SqliteOptions { synchronous: config.synchronous, ..SqliteOptions::default() };
         let db = dir.join("sightline.db");
         let store: Arc<dyn Store> =
@@ -88,7 +93,7 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        Ok(Server { listener, state, writer })
+        Ok(Server { _lock: lock, listener, state, writer })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -97,7 +102,7 @@ impl Server {
 
     /// Serves until `shutdown` completes, then shuts down gracefully.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { listener, state, writer } = self;
+        let Server { _lock, listener, state, writer } = self;
         let app = routes::router(state.clone());
         // Nothing to recover yet beyond migrations, which `start` applied.
         state.set_ready(true);
@@ -134,5 +139,23 @@ async fn maintain(state: Arc<AppState>) {
             Ok(Err(e)) => tracing::warn!(error = %e, "store maintenance failed"),
             Err(e) => tracing::warn!(error = %e, "store maintenance task failed"),
         }
+    }
+}
+
+/// Takes an exclusive advisory lock on `<data dir>/lock`, so that a second server on the
+/// same directory fails at start instead of competing as a second "single" writer. The
+/// operating system releases it when the process ends, however it ends.
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, StartError> {
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| StartError::DataDir { path: path.clone(), source })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::DataDirInUse(dir.to_owned())),
+        Err(std::fs::TryLockError::Error(source)) => Err(StartError::DataDir { path, source }),
     }
 }
