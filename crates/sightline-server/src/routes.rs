@@ -11,25 +11,55 @@ use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::Method;
 use axum::http::{HeaderValue, Version, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get, post};
 use std::sync::Arc;
 
+type Handler = MethodRouter<Arc<AppState>>;
+
+/// Every API route (under `/api/v1`): the one table the router is built from and the
+/// OpenAPI document is checked against, so neither can gain a route the other lacks.
+fn api_routes() -> Vec<(Method, &'static str, Handler)> {
+    vec![
+        (Method::GET, "/models", get(models::list)),
+        (Method::POST, "/models", post(models::create)),
+        (Method::GET, "/models/{model}", get(models::get)),
+        (Method::GET, "/models/{model}/versions", get(models::list_versions)),
+        (Method::POST, "/models/{model}/versions", post(models::create_version)),
+        (Method::GET, "/models/{model}/predictions", get(predictions::list)),
+        (Method::POST, "/models/{model}/predictions", post(predictions::ingest)),
+        (Method::GET, "/models/{model}/predictions/{request_id}", get(predictions::get)),
+        (Method::POST, "/models/{model}/feedback", post(feedback::ingest)),
+    ]
+}
+
+/// Routes outside `/api/v1`: probes, metrics, the API description.
+fn service_routes() -> Vec<(Method, &'static str, Handler)> {
+    vec![
+        (Method::GET, "/healthz", get(health::healthz)),
+        (Method::GET, "/readyz", get(health::readyz)),
+        (Method::GET, "/metrics", get(health::metrics)),
+        (Method::GET, "/api/v1/openapi.json", get(health::openapi)),
+    ]
+}
+
+/// Every (method, full path) the server answers, for tests and documentation checks.
+pub fn route_list() -> Vec<(Method, String)> {
+    let api = api_routes().into_iter().map(|(m, p, _)| (m, format!("/api/v1{p}")));
+    api.chain(service_routes().into_iter().map(|(m, p, _)| (m, p.to_owned()))).collect()
+}
+
+fn build(routes: Vec<(Method, &'static str, Handler)>) -> Router<Arc<AppState>> {
+    // Routes sharing a path are merged into one method router by axum.
+    routes.into_iter().fold(Router::new(), |router, (_, path, handler)| router.route(path, handler))
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
-    let api = Router::new()
-        .route("/models", get(models::list).post(models::create))
-        .route("/models/{model}", get(models::get))
-        .route("/models/{model}/versions", get(models::list_versions).post(models::create_version))
-        .route("/models/{model}/predictions", get(predictions::list).post(predictions::ingest))
-        .route("/models/{model}/predictions/{request_id}", get(predictions::get))
-        .route("/models/{model}/feedback", axum::routing::post(feedback::ingest))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_ready));
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+    let api = build(api_routes()).route_layer(middleware::from_fn_with_state(state.clone(), require_ready));
+    build(service_routes())
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -75,4 +105,23 @@ async fn not_found(request: Request) -> ApiError {
 /// The router adds the `Allow` header to this answer.
 async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::new(Code::MethodNotAllowed, format!("{} is not allowed on {}", request.method(), request.uri().path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn the_openapi_document_describes_exactly_the_routes() {
+        let doc: serde_json::Value = serde_json::from_str(health::OPENAPI).expect("openapi.json is JSON");
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("path item").keys() {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+        let served: BTreeSet<_> = route_list().into_iter().map(|(m, p)| (m.to_string(), p)).collect();
+        assert_eq!(documented, served, "openapi.json and the route table differ");
+    }
 }

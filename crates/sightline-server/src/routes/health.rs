@@ -1,4 +1,4 @@
-//! Liveness, readiness and the Prometheus scrape endpoint.
+//! Liveness, readiness, the Prometheus scrape endpoint and the API description.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -24,4 +24,12 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let (content_type, text) = state.metrics.render().map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, content_type)], text).into_response())
+}
+
+/// The OpenAPI document of the API, kept beside the code and checked against the
+/// router's route table by the test suite.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
