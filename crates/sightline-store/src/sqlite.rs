@@ -86,6 +86,12 @@ fn open_connection(path: &Path, options: &SqliteOptions, create: bool) -> Result
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
     let conn = Connection::open_with_flags(path, flags)?;
+    if create {
+        // Takes effect only when the file is new. Larger pages than SQLite's 4 KiB
+        // default make ingest ~30 % cheaper (fewer B-tree splits and WAL frames per
+        // event; see examples/writer_throughput.rs) at little cost to point reads.
+        conn.execute_batch("PRAGMA page_size = 16384;")?;
+    }
     let sync = match options.synchronous {
         Synchronous::Full => "FULL",
         Synchronous::Normal => "NORMAL",
@@ -221,8 +227,8 @@ impl Store for SqliteStore {
     fn writer(&self) -> Result<Box<dyn StoreWriter>> {
         let conn = open_connection(&self.path, &self.options, false)?;
         // `maintain` checkpoints in the background; the writer checkpoints only as a
-        // safety net if that stops (the WAL then holds ~80 MB at 4 KiB pages).
-        conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
+        // safety net if that stops (the WAL then holds ~80 MB at 16 KiB pages).
+        conn.pragma_update(None, "wal_autocheckpoint", 5_000)?;
         Ok(Box::new(writer::SqliteWriter::new(conn)))
     }
 }

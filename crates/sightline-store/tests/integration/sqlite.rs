@@ -47,3 +47,13 @@ fn rusqlite_free_bump(path: &std::path::Path) -> String {
         Err(e) => e.to_string(),
     }
 }
+
+#[test]
+fn new_databases_use_16_kib_pages() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db.sqlite");
+    drop(SqliteStore::open(&path, SqliteOptions::default()).expect("open"));
+    // The page size is the big-endian u16 at offset 16 of the database header.
+    let header = std::fs::read(&path).expect("read db");
+    assert_eq!(u16::from_be_bytes([header[16], header[17]]), 16_384);
+}
