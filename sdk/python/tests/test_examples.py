@@ -136,7 +136,8 @@ def test_fastapi_app_under_uvicorn(server_url):
     finally:
         proc.send_signal(signal.SIGTERM)  # uvicorn shuts down gracefully: lifespan closes the client
         out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
+    # uvicorn re-raises the signal once its graceful shutdown is done.
+    assert proc.returncode in (0, -signal.SIGTERM), out
     with sightline.Client(server_url) as c:
         assert count_predictions(c, model) == 25
         labelled = [p for p in c.list_predictions(model) if p["label"]]

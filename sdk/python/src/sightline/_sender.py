@@ -453,7 +453,9 @@ class Sender:
             self._abort.set()
         self._wake.set()
         for t in self._threads:
-            remaining = None if deadline is None else max(0.1, deadline - time.monotonic())
+            # A thread told to abort gives up within moments; allow it that long even
+            # when the flush used up the timeout.
+            remaining = None if deadline is None else max(1.0, deadline - time.monotonic())
             t.join(remaining)
         self._threads = []
         return ok and not self._queue
