@@ -11,6 +11,7 @@ import decimal
 import enum
 import json
 import math
+import os
 import uuid
 import zlib
 from typing import Any, List, Sequence, Tuple
@@ -18,6 +19,15 @@ from typing import Any, List, Sequence, Tuple
 # Events are encoded this many at a time: one json.dumps call holds the GIL for its
 # whole run, so smaller pieces let the application's threads in between.
 CHUNK = 100
+
+# orjson, when installed (`pip install sightline[fast]`), encodes several times faster
+# than the standard library — floats above all. Set SIGHTLINE_JSON=stdlib to not use it.
+try:
+    if os.environ.get("SIGHTLINE_JSON", "").lower() == "stdlib":
+        raise ImportError("disabled by SIGHTLINE_JSON")
+    import orjson as _orjson
+except ImportError:
+    _orjson = None
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
@@ -109,28 +119,56 @@ def clean(value: Any, depth: int = 0) -> Any:
     return clean(_default(value), depth + 1)
 
 
-def encode_events(key: str, events: Sequence[dict]) -> Tuple[bytes, List[int]]:
+def encoder_name() -> str:
+    """Which JSON encoder the sender uses: ``orjson`` or ``stdlib``."""
+    return "orjson" if _orjson is not None else "stdlib"
+
+
+def _dumps_stdlib(piece: Sequence[dict]) -> bytes:
+    return _dumps(piece).encode("utf-8")
+
+
+if _orjson is not None:
+    _ORJSON_OPTIONS = (
+        _orjson.OPT_SERIALIZE_NUMPY
+        | _orjson.OPT_NON_STR_KEYS
+        # Datetimes go through _default, as in the stdlib path: epoch milliseconds.
+        | _orjson.OPT_PASSTHROUGH_DATETIME
+    )
+    _orjson_dumps = _orjson.dumps
+
+    def _dumps_fast(piece: Sequence[dict]) -> bytes:
+        # orjson writes NaN and infinities as null, as the stdlib path's clean() does.
+        return _orjson_dumps(piece, default=_default, option=_ORJSON_OPTIONS)
+
+else:  # pragma: no cover - depends on the environment
+    _dumps_fast = _dumps_stdlib
+
+def encode_events(key: str, events: Sequence[dict], fast: bool = True) -> Tuple[bytes, List[int]]:
     """``{"<key>": [...]}`` as compact JSON bytes, and the indexes of events that could
-    not be encoded at all (left out of the body)."""
-    parts: List[str] = []
+    not be encoded at all (left out of the body). ``fast=False`` forces the standard
+    library encoder."""
+    dumps = _dumps_fast if fast else _dumps_stdlib
+    parts: List[bytes] = []
     bad: List[int] = []
     for start in range(0, len(events), CHUNK):
         piece = events[start : start + CHUNK]
         try:
-            text = _dumps(piece)
-        except (ValueError, TypeError, RecursionError):
-            # NaN or infinity, a key json cannot take, a cycle: clean event by event.
+            data = dumps(piece)
+        except Exception:
+            # NaN or infinity, a key JSON cannot take, an int beyond 64 bits, a cycle
+            # (cut at depth 20): clean event by event with the standard library.
             texts = []
             for i, ev in enumerate(piece):
                 try:
-                    texts.append(_dumps(clean(ev)))
-                except (ValueError, TypeError, RecursionError):
+                    texts.append(_dumps_stdlib(clean(ev)))
+                except Exception:  # e.g. a value whose __str__ raises
                     bad.append(start + i)
-            text = "[" + ",".join(texts) + "]"
-        if len(text) > 2:
-            parts.append(text[1:-1])
-    body = '{"' + key + '":[' + ",".join(parts) + "]}"
-    return body.encode("utf-8"), bad
+            data = b"[" + b",".join(texts) + b"]"
+        if len(data) > 2:
+            parts.append(data[1:-1])
+    body = b'{"' + key.encode() + b'":[' + b",".join(parts) + b"]}"
+    return body, bad
 
 
 def gzip_bytes(data: bytes, level: int) -> bytes:
