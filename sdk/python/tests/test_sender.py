@@ -51,7 +51,7 @@ def test_batches_by_interval(proxy, model):
 
 
 def test_bodies_are_gzipped(proxy, model):
-    with fast_client(proxy.url) as c:
+    with fast_client(proxy.url, compression="gzip") as c:
         for i in range(100):
             c.log_prediction(model, row(i), "yes", scores={"yes": 0.9, "no": 0.1})
         c.flush(10)
@@ -63,12 +63,37 @@ def test_bodies_are_gzipped(proxy, model):
     assert post.status == 200
 
 
-def test_gzip_can_be_turned_off(proxy, model):
-    with fast_client(proxy.url, gzip_level=None) as c:
+def test_bodies_are_zstd_compressed_with_the_fast_extra(proxy, model):
+    pytest.importorskip("zstandard")
+    with fast_client(proxy.url) as c:  # compression="auto"
+        for i in range(100):
+            c.log_prediction(model, row(i), "yes")
+        c.flush(10)
+        assert c.stats()["accepted"] == 100
+    post = proxy.posts()[0]
+    assert post.headers["content-encoding"] == "zstd"
+    assert len(post.raw) < len(post.body) / 3
+    assert post.status == 200
+
+
+def test_small_bodies_are_not_compressed(proxy, model):
+    with fast_client(proxy.url) as c:
+        c.log_prediction(model, {"age": 1}, "yes")
+        c.flush(10)
+    assert "content-encoding" not in proxy.posts()[0].headers
+
+
+def test_compression_can_be_turned_off(proxy, model):
+    with fast_client(proxy.url, compression=None) as c:
         for i in range(100):
             c.log_prediction(model, row(i), "yes")
         c.flush(10)
     assert "content-encoding" not in proxy.posts()[0].headers
+
+
+def test_unknown_compression_is_refused():
+    with pytest.raises(ValueError):
+        sightline.Client("http://127.0.0.1:9", compression="brotli")
 
 
 def test_retries_429_and_503_honouring_retry_after(proxy, model, server_url):

@@ -14,7 +14,7 @@ import math
 import os
 import uuid
 import zlib
-from typing import Any, List, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 # Events are encoded this many at a time: one json.dumps call holds the GIL for its
 # whole run, so smaller pieces let the application's threads in between.
@@ -175,3 +175,38 @@ def gzip_bytes(data: bytes, level: int) -> bytes:
     """gzip (RFC 1952) framing around raw deflate; zlib releases the GIL while it works."""
     c = zlib.compressobj(level, zlib.DEFLATED, 31)
     return c.compress(data) + c.flush()
+
+
+# zstd, when the zstandard package is installed (`pip install sightline[fast]`):
+# three to four times cheaper than gzip level 1 and half the size on event batches.
+try:
+    import zstandard as _zstd
+except ImportError:
+    _zstd = None
+
+
+def zstd_available() -> bool:
+    return _zstd is not None
+
+
+def compressor(name: Optional[str], level: Optional[int]) -> Tuple[Optional[str], Any]:
+    """(Content-Encoding, function) for a compression setting: ``"auto"`` (zstd when
+    available, else gzip), ``"gzip"``, ``"zstd"`` or None (no compression)."""
+    if name is None:
+        return None, None
+    name = name.lower()
+    if name == "auto":
+        name = "zstd" if _zstd is not None else "gzip"
+    if name == "gzip":
+        lvl = 1 if level is None else level
+        if not 0 <= lvl <= 9:
+            raise ValueError("gzip levels are 0 to 9")
+        return "gzip", lambda data: gzip_bytes(data, lvl)
+    if name == "zstd":
+        if _zstd is None:
+            raise ValueError("zstd compression needs the zstandard package (pip install sightline[fast])")
+        lvl = 1 if level is None else level
+        # A compressor per call: ZstdCompressor objects are not thread-safe, and making
+        # one costs microseconds per batch.
+        return "zstd", lambda data: _zstd.ZstdCompressor(level=lvl).compress(data)
+    raise ValueError(f"unknown compression {name!r}: use 'auto', 'gzip', 'zstd' or None")

@@ -21,7 +21,7 @@ import urllib.parse
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 
-from ._encode import encode_events, gzip_bytes
+from ._encode import compressor, encode_events
 from ._http import RetryPolicy, Transport, is_retryable_status
 from .errors import TransportError
 
@@ -64,8 +64,9 @@ class Sender:
         flush_interval: float = 1.0,
         max_queue_size: int = 20_000,
         workers: int = 1,
-        gzip_level: Optional[int] = 1,
-        gzip_min_bytes: int = 1024,
+        compression: Optional[str] = "auto",
+        compression_level: Optional[int] = None,
+        compress_min_bytes: int = 1024,
         retry: Optional[RetryPolicy] = None,
     ) -> None:
         if batch_size < 1 or max_queue_size < 1 or workers < 1:
@@ -77,8 +78,8 @@ class Sender:
         self.flush_interval = flush_interval
         self.max_queue_size = max_queue_size
         self.workers = workers
-        self.gzip_level = gzip_level
-        self.gzip_min_bytes = gzip_min_bytes
+        self.content_encoding, self._compress = compressor(compression, compression_level)
+        self.compress_min_bytes = compress_min_bytes
         self.retry = retry or RetryPolicy()
         self._reset()
 
@@ -264,10 +265,7 @@ class Sender:
                 return
             bad_set = set(bad)
             docs = [d for i, d in enumerate(docs) if i not in bad_set]
-        headers = {"Content-Type": "application/json"}
-        if self.gzip_level is not None and len(body) >= self.gzip_min_bytes:
-            body = gzip_bytes(body, self.gzip_level)
-            headers["Content-Encoding"] = "gzip"
+        body, headers = self.compress(body)
         attempt = 0
         while True:
             retry_after = None
@@ -337,6 +335,14 @@ class Sender:
                 )
                 return
             attempt += 1
+
+    def compress(self, body: bytes) -> Tuple[bytes, Dict[str, str]]:
+        """The request body as sent, compressed when worth it, and its headers."""
+        headers = {"Content-Type": "application/json"}
+        if self._compress is not None and len(body) >= self.compress_min_bytes:
+            body = self._compress(body)
+            headers["Content-Encoding"] = self.content_encoding
+        return body, headers
 
     def _recovered(self) -> None:
         if self._failing:
