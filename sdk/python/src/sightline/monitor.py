@@ -70,9 +70,14 @@ def _resolve(client: Any) -> Any:
     return get_client()
 
 
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
 def _scalarize(x: Any) -> Any:
     """A model output as one value: numpy scalars to Python, one-element arrays and
     lists to their element."""
+    if type(x) in _PLAIN:
+        return x
     tolist = getattr(x, "tolist", None)
     if tolist is not None:
         x = tolist()
@@ -86,6 +91,10 @@ def default_output(result: Any) -> Tuple[Any, Any]:
     ``prediction`` (and optionally ``scores``), a pydantic model of that shape, a
     ``(prediction, scores)`` pair whose second item is a mapping, or the prediction
     itself (a one-element array or list counts as its element)."""
+    if type(result) is dict and "prediction" in result:  # the common case, fast
+        return _scalarize(result["prediction"]), result.get("scores")
+    if type(result) in _PLAIN:
+        return result, None
     dump = getattr(result, "model_dump", None)
     if dump is not None and not isinstance(result, type):
         result = dump()
@@ -239,6 +248,13 @@ class monitor:
 
     def _features_of(self, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
         spec = self.features
+        if spec is None and not kwargs:
+            # The common case, fast: one dict argument (after self) is the features.
+            n = len(args)
+            if n == 1 and type(args[0]) is dict:
+                return args[0]
+            if n == 2 and self._skip_first and type(args[1]) is dict:
+                return args[1]
         if callable(spec):
             return spec(*args, **kwargs)
         if self._skip_first:
