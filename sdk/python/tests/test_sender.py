@@ -428,3 +428,34 @@ def test_server_restart_is_survived(tmp_path):
     finally:
         proxy.close()
         first.stop()
+
+
+def test_real_server_overload_429_is_retried(tmp_path):
+    """The server's own 429 (write queue full, Retry-After: 1), provoked with a
+    one-event queue and concurrent senders: everything still arrives, once."""
+    busy = ServerProcess(tmp_path, "--queue-capacity-events", "1")
+    proxy = FaultProxy(busy.url)
+    try:
+        name = make_model(busy.url)
+        with fast_client(proxy.url, workers=4, batch_size=25, flush_interval=0.05, max_retries=20) as c:
+            ids = [c.log_prediction(name, row(i), "no") for i in range(2000)]
+            assert c.flush(120)
+            s = c.stats()
+        statuses = [p.status for p in proxy.posts()]
+        overloaded = [p for p in proxy.posts() if p.status == 429]
+        assert overloaded, f"the server never answered 429: {sorted(set(statuses))}"
+        assert s["retries"] == len(overloaded)
+        assert s["accepted"] == 2000 and s["failed"] == 0
+        # The SDK waited at least the server's Retry-After before resending.
+        by_first_id = {}
+        for p in proxy.posts():
+            by_first_id.setdefault(p.items()[0]["request_id"], []).append(p)
+        for attempts in by_first_id.values():
+            for a, b in zip(attempts, attempts[1:]):
+                if a.status == 429:
+                    assert b.at - a.at >= 0.95
+        with sightline.Client(busy.url) as reader:
+            assert {p["request_id"] for p in reader.list_predictions(name, page_size=1000)} == set(ids)
+    finally:
+        proxy.close()
+        busy.stop()
