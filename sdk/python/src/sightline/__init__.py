@@ -25,7 +25,7 @@ from .errors import (
     TransportError,
     ValidationError,
 )
-from .monitor import Record, error_info, last_request_id, monitor
+from ._monitor import Record, error_info, last_request_id, monitor
 from ._frames import features_from_dataframe
 
 __all__ = [

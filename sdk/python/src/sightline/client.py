@@ -390,7 +390,7 @@ class Client:
         """Queues a failed prediction: an event with ``error`` ``{type, message}``,
         where the message holds the exception text and its formatted traceback, and no
         prediction. Returns the request id."""
-        from .monitor import error_info
+        from ._monitor import error_info
 
         return self.log_prediction(
             model,
@@ -622,7 +622,7 @@ class Client:
 
     def monitor(self, model: str, version: Optional[str] = None, **kwargs: Any):
         """``sightline.monitor`` bound to this client."""
-        from .monitor import monitor
+        from ._monitor import monitor
 
         return monitor(self, model=model, version=version, **kwargs)
 
