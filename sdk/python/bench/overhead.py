@@ -39,6 +39,7 @@ import sightline
 from sightline._encode import encoder_name
 
 N_FEATURES = 25
+COMPRESSION = "auto"
 
 
 def start_server(data_dir: str):
@@ -144,7 +145,8 @@ def make_model(client: sightline.Client, name: str) -> None:
 def caller_latency(url: str, model: str, calls: int, rate: float) -> dict:
     """Per-call time of log_prediction; rate 0 means back to back."""
     rows = [features(i) for i in range(1000)]
-    client = sightline.Client(url, version="v1", max_queue_size=max(20_000, calls + 1))
+    client = sightline.Client(url, version="v1", max_queue_size=max(20_000, calls + 1),
+                              compression=COMPRESSION)
     timer = time.perf_counter_ns
     samples = []
     period = 1.0 / rate if rate else 0.0
@@ -170,7 +172,8 @@ def caller_latency(url: str, model: str, calls: int, rate: float) -> dict:
 def decorator_latency(url: str, model: str, calls: int, rate: float) -> dict:
     """Added time of @monitor: decorated call minus the bare function's median."""
     rows = [features(i) for i in range(1000)]
-    client = sightline.Client(url, version="v1", max_queue_size=max(20_000, calls + 1))
+    client = sightline.Client(url, version="v1", max_queue_size=max(20_000, calls + 1),
+                              compression=COMPRESSION)
 
     def predict(f):
         return {"prediction": "yes", "scores": {"yes": 0.8, "no": 0.2}}
@@ -206,7 +209,8 @@ def throughput(url: str, model: str, events: int, workers: int, batch_size: int)
     """Events/s from the first log call to the end of flush()."""
     rows = [features(i) for i in range(1000)]
     client = sightline.Client(
-        url, version="v1", max_queue_size=events + 1, workers=workers, batch_size=batch_size
+        url, version="v1", max_queue_size=events + 1, workers=workers, batch_size=batch_size,
+        compression=COMPRESSION,
     )
     before = client.stats()["accepted"]
     cpu0 = time.process_time()
@@ -246,9 +250,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5000.0, help="paced calls per second")
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--json", action="store_true", help="print JSON only")
+    parser.add_argument("--compression", default="auto",
+                        help="Client(compression=...): auto, gzip, zstd or none")
     parser.add_argument("--no-server-bench", action="store_true",
                         help="skip the server's own ingest benchmark")
     args = parser.parse_args()
+    global COMPRESSION
+    COMPRESSION = None if args.compression == "none" else args.compression
 
     proc = None
     tmp = None
@@ -263,6 +271,7 @@ def main() -> None:
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
             "sdk": sightline.__version__,
             "json_encoder": encoder_name(),
+            "compression": sightline.Client("http://127.0.0.1:9", compression=COMPRESSION)._sender.content_encoding,
             "load_average_before": os.getloadavg()[0],
         }
         make_model(admin, "bench-latency")
@@ -297,7 +306,7 @@ def main() -> None:
         print(json.dumps(results, indent=2))
         return
     print(f"python {results['python']} on {results['machine']}, sightline SDK {results['sdk']}, "
-          f"JSON encoder {results['json_encoder']}, load average {results['load_average_before']:.1f} "
+          f"JSON encoder {results['json_encoder']}, compression {results['compression']}, load average {results['load_average_before']:.1f} "
           f"before / {results['load_average_after']:.1f} after")
     print()
     print("| caller latency per logged prediction (25 features) | calls | median µs | p90 µs | p99 µs | p99.9 µs |")
