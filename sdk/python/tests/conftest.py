@@ -103,6 +103,7 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._drain.join(5)  # the last log lines
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +111,10 @@ def server(tmp_path_factory):
     s = ServerProcess(tmp_path_factory.mktemp("sightline-data"))
     yield s
     s.stop()
+    # Whatever the SDK sent, the server must never have failed internally.
+    errors = [line for line in s.logs if line.get("level") in ("ERROR", "WARN")]
+    assert not errors, f"the server logged {len(errors)} errors or warnings, e.g. {errors[:3]}"
+    assert s.proc.returncode == 0, f"the server exited with {s.proc.returncode}"
 
 
 @pytest.fixture(scope="session")

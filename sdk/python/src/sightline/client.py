@@ -261,7 +261,7 @@ class Client:
 
     def list_models(self, page_size: int = 100) -> Iterator[Dict[str, Any]]:
         """Every model, page by page."""
-        return self._pages("/api/v1/models", {"limit": page_size})
+        return self._pages("/api/v1/models", {"limit": _page(page_size)})
 
     def create_version(
         self, model: str, name: str, *, description: str = "", exist_ok: bool = False
@@ -283,7 +283,7 @@ class Client:
 
     def list_versions(self, model: str, page_size: int = 100) -> Iterator[Dict[str, Any]]:
         """Every version of a model, page by page."""
-        return self._pages(f"/api/v1/models/{self._q(model)}/versions", {"limit": page_size})
+        return self._pages(f"/api/v1/models/{self._q(model)}/versions", {"limit": _page(page_size)})
 
     def get_prediction(self, model: str, request_id: str) -> Dict[str, Any]:
         """One stored prediction with its label, if any; ``NotFoundError`` if the
@@ -312,7 +312,7 @@ class Client:
             "from": timestamp_ms(start),
             "to": timestamp_ms(end),
             "version": version,
-            "limit": page_size,
+            "limit": _page(page_size),
         }
         items = self._pages(f"/api/v1/models/{self._q(model)}/predictions", query)
         if limit is None:
@@ -655,6 +655,11 @@ def _missing_version() -> str:
     raise ValueError(
         "no model version: pass version= to the call, or Client(version=...)"
     )
+
+
+def _page(size: int) -> int:
+    """Page sizes within what the server allows (1 to 1000)."""
+    return max(1, min(int(size), 1000))
 
 
 def _take(it: Iterator[Any], n: int) -> Iterator[Any]:
