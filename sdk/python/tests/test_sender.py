@@ -459,3 +459,20 @@ def test_real_server_overload_429_is_retried(tmp_path):
     finally:
         proxy.close()
         busy.stop()
+
+
+def test_exit_is_not_held_up_by_a_dead_server():
+    script = textwrap.dedent(
+        """
+        import sightline
+        c = sightline.Client("http://127.0.0.1:9", version="v1", close_timeout=1, backoff=0.2)
+        for i in range(100):
+            c.log_prediction("m", {"x": i}, 1)
+        """
+    )
+    t = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    elapsed = time.monotonic() - t
+    assert out.returncode == 0, out.stderr
+    assert elapsed < 8, elapsed  # close_timeout=1, plus interpreter start-up
+    assert "dropping 100 events" in out.stderr

@@ -173,9 +173,9 @@ class Sender:
                 except RuntimeError:
                     # At interpreter shutdown no thread can start; close() then sends
                     # what is queued from its own thread.
-                    return
+                    break
                 self._threads.append(t)
-            self._started = True
+            self._started = bool(self._threads)
 
     # -- worker side --------------------------------------------------------------
 
