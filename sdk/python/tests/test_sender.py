@@ -238,7 +238,7 @@ def test_dropped_counter_when_queue_full_never_blocks(proxy, model):
         assert c.dropped == 1000 - 1 - 50
         assert c.stats()["dropped"] == c.dropped
         assert c.stats()["queued"] == 50
-        assert worst < 0.05, worst  # logging never waited for the stalled sender
+        assert worst < 0.5, worst  # logging never waited for the stalled sender (30 s)
     finally:
         proxy.release()
         assert c.close(timeout=20)
