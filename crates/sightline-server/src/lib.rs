@@ -53,13 +53,13 @@ impl Default for ServerConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot create the data directory {path}: {source}")]
+    #[error("cannot use the data directory {path}")]
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("the data directory {0} is in use by another sightline process")]
     DataDirInUse(PathBuf),
     #[error("cannot open the database: {0}")]
     Store(#[from] sightline_store::StoreError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot start the writer thread: {0}")]
     Writer(std::io::Error),
