@@ -57,13 +57,13 @@ pub enum StartError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("the data directory {0} is in use by another sightline process")]
     DataDirInUse(PathBuf),
-    #[error("cannot open the database: {0}")]
+    #[error("cannot open the database")]
     Store(#[from] sightline_store::StoreError),
     #[error("cannot listen on {addr}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot start the writer thread: {0}")]
     Writer(std::io::Error),
-    #[error("start-up task failed: {0}")]
+    #[error("a start-up task failed")]
     Join(#[from] tokio::task::JoinError),
 }
 
