@@ -1,14 +1,13 @@
 //! Ground-truth labels: batch ingest. Labels are returned with their predictions.
 
 use super::ingest_endpoint::{Endpoint, run};
-use super::support::path;
 use crate::state::AppState;
 use crate::wire::label::parse;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use sightline_core::LabelEvent;
 use sightline_store::WriteBatch;
 use std::sync::Arc;
@@ -19,10 +18,6 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let name = match path(p) {
-        Ok(n) => n,
-        Err(e) => return e.into_response(),
-    };
     let endpoint = Endpoint {
         name: "feedback",
         key: "labels",
@@ -30,5 +25,5 @@ pub async fn ingest(
         request_id_of: |e: &LabelEvent| e.request_id.as_str(),
         into_batch: |model_id, received_ms, events| WriteBatch::Labels { model_id, received_ms, events },
     };
-    run(&app, &name, headers, body, endpoint).await
+    run(&app, p, headers, body, endpoint).await
 }

@@ -8,6 +8,8 @@ use crate::state::{AppState, LoadedModel, blocking};
 use crate::wire::loose::Loose;
 use crate::wire::time::now_ms;
 use axum::body::Body;
+use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use sightline_core::{ModelIndex, Problem};
@@ -55,12 +57,15 @@ pub struct Endpoint<T> {
 
 pub async fn run<T: Send + 'static>(
     app: &Arc<AppState>,
-    model_name: &str,
+    model: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Body,
     endpoint: Endpoint<T>,
 ) -> Response {
-    let result = handle(app, model_name, headers, body, &endpoint).await;
+    let result = match super::support::path(model) {
+        Ok(name) => handle(app, &name, headers, body, &endpoint).await,
+        Err(e) => Err(e),
+    };
     let response = match result {
         Ok(r) => r.into_response(),
         Err(e) => e.into_response(),

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sightline_store::{PredictionQuery, PreparedPrediction, WriteBatch};
@@ -23,10 +23,6 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let name = match path(p) {
-        Ok(n) => n,
-        Err(e) => return e.into_response(),
-    };
     let endpoint = Endpoint {
         name: "predictions",
         key: "events",
@@ -35,7 +31,7 @@ pub async fn ingest(
         request_id_of: |e: &PreparedPrediction| e.request_id.as_str(),
         into_batch: |model_id, received_ms, events| WriteBatch::Predictions { model_id, received_ms, events },
     };
-    run(&app, &name, headers, body, endpoint).await
+    run(&app, p, headers, body, endpoint).await
 }
 
 #[derive(Debug, Deserialize)]
