@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub queue_capacity_events: usize,
     /// Most (model, version) label pairs in /metrics.
     pub metrics_max_series: usize,
+    /// How long in-flight requests may take to finish once shutdown starts.
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +49,7 @@ impl Default for ServerConfig {
             max_body_bytes: 32 * 1024 * 1024,
             queue_capacity_events: 200_000,
             metrics_max_series: 1_000,
+            shutdown_grace: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -73,6 +76,7 @@ pub struct Server {
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     writer: std::thread::JoinHandle<()>,
+    shutdown_grace: std::time::Duration,
 }
 
 impl Server {
@@ -93,7 +97,7 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        Ok(Server { _lock: lock, listener, state, writer })
+        Ok(Server { _lock: lock, listener, state, writer, shutdown_grace: config.shutdown_grace })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -102,20 +106,31 @@ impl Server {
 
     /// Serves until `shutdown` completes, then shuts down gracefully.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { _lock, listener, state, writer } = self;
+        let Server { _lock, listener, state, writer, shutdown_grace } = self;
         let app = routes::router(state.clone());
         // Nothing to recover yet beyond migrations, which `start` applied.
         state.set_ready(true);
         let maintenance = tokio::spawn(maintain(state.clone()));
         tracing::info!(addr = %listener.local_addr()?, "listening");
         let draining = state.clone();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                draining.set_ready(false);
-                tracing::info!("shutting down: finishing in-flight requests");
-            })
-            .await?;
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let stop_signal = stopping.clone();
+        let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+            shutdown.await;
+            draining.set_ready(false);
+            tracing::info!("shutting down: finishing in-flight requests");
+            stop_signal.notify_one();
+        });
+        // Requests get `shutdown_grace` to finish; a client that keeps a request open
+        // longer is cut off. Batches already queued are committed below either way.
+        let grace = shutdown_grace;
+        tokio::select! {
+            served = serving => served?,
+            () = async {
+                stopping.notified().await;
+                tokio::time::sleep(grace).await;
+            } => tracing::warn!(grace_seconds = grace.as_secs_f64(), "requests still open after the grace period; closing them"),
+        }
         maintenance.abort();
         state.queue.close();
         tokio::task::spawn_blocking(move || writer.join())

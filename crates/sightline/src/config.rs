@@ -50,6 +50,9 @@ pub struct ServeArgs {
     /// Most (model, version) series in /metrics [default: 1000].
     #[arg(long, env = "SIGHTLINE_METRICS_MAX_SERIES")]
     pub metrics_max_series: Option<usize>,
+    /// Seconds in-flight requests may take to finish after SIGINT/SIGTERM [default: 30].
+    #[arg(long, env = "SIGHTLINE_SHUTDOWN_GRACE_SECONDS")]
+    pub shutdown_grace_seconds: Option<u64>,
 }
 
 /// The configuration file. Every key is optional.
@@ -65,6 +68,7 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     pub queue_capacity_events: Option<usize>,
     pub metrics_max_series: Option<usize>,
+    pub shutdown_grace_seconds: Option<u64>,
 }
 
 pub struct Settings {
@@ -109,6 +113,10 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             "metrics_max_series",
             args.metrics_max_series.or(file.metrics_max_series).unwrap_or(d.metrics_max_series),
         )?,
+        shutdown_grace: args
+            .shutdown_grace_seconds
+            .or(file.shutdown_grace_seconds)
+            .map_or(d.shutdown_grace, std::time::Duration::from_secs),
     };
     Ok(Settings {
         server,

@@ -19,3 +19,40 @@ async fn a_second_server_on_the_same_data_dir_is_refused() {
     // The first one is unaffected.
     assert_eq!(first.get("/readyz").await.status, 200);
 }
+
+/// A client that never finishes its request cannot hold shutdown hostage: after the
+/// grace period the server stops anyway.
+#[tokio::test]
+async fn shutdown_waits_for_stuck_requests_only_for_the_grace_period() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("a temporary data dir");
+    let config = ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("a socket address"),
+        data_dir: dir.path().to_path_buf(),
+        shutdown_grace: std::time::Duration::from_millis(300),
+        ..ServerConfig::default()
+    };
+    let server = Server::start(config).await.expect("start");
+    let addr = server.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(async move {
+        let _ = stopped.await;
+    }));
+    // A request whose body never arrives in full.
+    let mut stuck = std::net::TcpStream::connect(addr).expect("connect");
+    stuck
+        .write_all(
+            b"POST /api/v1/models HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+              content-length: 1000\r\n\r\n{\"name\": ",
+        )
+        .expect("write");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    stop.send(()).expect("signal");
+    let result = tokio::time::timeout(std::time::Duration::from_secs(10), serving).await;
+    let served = result.expect("serve returned within the timeout").expect("serve task");
+    served.expect("a clean stop");
+    let took = started.elapsed();
+    assert!(took >= std::time::Duration::from_millis(300), "stopped before the grace period: {took:?}");
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+}
