@@ -108,7 +108,10 @@ pub fn check_outputs<K: AsRef<str>>(
             ));
         }
     }
-    checked.sort_by_key(|(i, _)| *i);
+    // Already in order when the client followed the schema, as most do.
+    if !checked.is_sorted_by_key(|(i, _)| *i) {
+        checked.sort_by_key(|(i, _)| *i);
+    }
 
     let prediction = match prediction {
         None | Some(Scalar::Null) if has_error => None,

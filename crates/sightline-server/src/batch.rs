@@ -8,6 +8,7 @@ use crate::wire::loose::{self, Loose};
 use crate::wire::prediction::declared_request_id;
 use serde::Serialize;
 use sightline_core::{Problem, Reason};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// One refused item, as reported to the client.
@@ -118,7 +119,7 @@ pub fn parse<T>(
             Err(problems) => {
                 let reason = problems.first().map_or(Reason::InvalidValue, |p| p.reason);
                 let errors = report(&path, problems, &mut budget);
-                rejected.push(Rejected { index, request_id: declared_id, errors, reason });
+                rejected.push(Rejected { index, request_id: declared_id.map(Cow::into_owned), errors, reason });
             }
         }
     }

@@ -149,7 +149,8 @@ impl<'a, const N: usize> Fields<'a, N> {
         let mut unknown = Vec::new();
         let mut duplicate = Vec::new();
         for (key, value) in entries {
-            match names.iter().position(|n| *n == key) {
+            // Compare lengths first: most keys are told apart without touching bytes.
+            match names.iter().position(|n| n.len() == key.len() && *n == key) {
                 Some(i) if values[i].is_some() => duplicate.push(key),
                 Some(i) => values[i] = Some(value),
                 None => unknown.push(key),

@@ -178,13 +178,15 @@ pub fn request_id(value: Option<Loose<'_>>, problems: &mut Vec<Problem>) -> Stri
 }
 
 /// The request id an item declares, if it is readable, for reporting a rejection.
-pub fn declared_request_id(value: &Loose<'_>) -> Option<String> {
+/// Borrowed from the body where possible: it is taken for every item but turned into a
+/// `String` only for the few that are rejected.
+pub fn declared_request_id<'a>(value: &Loose<'a>) -> Option<Cow<'a, str>> {
     let Loose::Object(entries) = value else { return None };
     entries.iter().find(|(k, _)| k == "request_id").and_then(|(_, v)| match v {
-        Loose::Str(s) => Some(s.to_string()),
-        Loose::Int(i) => Some(i.to_string()),
+        Loose::Str(s) => Some(s.clone()),
+        Loose::Int(i) => Some(Cow::Owned(i.to_string())),
         // Not a valid id, but naming it helps the client find the item.
-        Loose::Float(x) => Some(x.to_string()),
+        Loose::Float(x) => Some(Cow::Owned(x.to_string())),
         _ => None,
     })
 }
