@@ -185,3 +185,90 @@ impl BatchResult {
         axum::Json(self).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::prediction;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+    use sightline_core::{FeatureSpec, FeatureType, ModelIndex, ModelSpec, Task};
+
+    fn model() -> ModelIndex {
+        let kinds = [FeatureType::Numeric, FeatureType::Categorical, FeatureType::Boolean, FeatureType::Text];
+        ModelIndex::new(ModelSpec {
+            name: "m".into(),
+            task: Task::BinaryClassification,
+            features: kinds
+                .iter()
+                .enumerate()
+                .map(|(i, k)| FeatureSpec { name: format!("f{i}"), kind: *k, nullable: i % 2 == 0 })
+                .collect(),
+            classes: vec!["no".into(), "yes".into()],
+            positive_class: Some("yes".into()),
+            description: String::new(),
+        })
+    }
+
+    /// Any JSON value, biased towards the names and shapes events use.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(Value::from),
+            prop_oneof![Just("yes".to_string()), Just("no".to_string()), ".{0,12}"].prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            let key = prop_oneof![
+                Just("request_id".to_string()),
+                Just("version".to_string()),
+                Just("features".to_string()),
+                Just("prediction".to_string()),
+                Just("scores".to_string()),
+                Just("timestamp".to_string()),
+                Just("latency_ms".to_string()),
+                Just("tags".to_string()),
+                Just("error".to_string()),
+                Just("f0".to_string()),
+                Just("f1".to_string()),
+                Just("yes".to_string()),
+                "[a-z]{1,6}",
+            ];
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((key, inner), 0..6).prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn run(body: &[u8], format: BatchFormat) -> Result<Parsed<sightline_core::PredictionEvent>, ApiError> {
+        let m = model();
+        parse(body, format, "events", 100, |v| prediction::parse(v, &m, 1_000), |e| e.request_id.as_str())
+    }
+
+    proptest! {
+        /// No event, however odd, panics the parser; every item is either valid or
+        /// rejected with at least one located problem.
+        #[test]
+        fn arbitrary_events_are_accepted_or_rejected(events in proptest::collection::vec(any_json(), 0..8)) {
+            let n = events.len();
+            let body = serde_json::to_vec(&json!({"events": events})).expect("serialize");
+            let parsed = run(&body, BatchFormat::Json).expect("a well-formed envelope");
+            prop_assert_eq!(parsed.valid.len() + parsed.rejected.len(), n);
+            for r in &parsed.rejected {
+                prop_assert!(!r.errors.is_empty());
+                let prefix = format!("$.events[{}]", r.index);
+                let located = r.errors.iter().all(|e| e.path.starts_with(&prefix));
+                prop_assert!(located, "errors not under {}: {:?}", prefix, r.errors);
+            }
+        }
+
+        /// Arbitrary bytes, as JSON or NDJSON, never panic the parser either.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = run(&bytes, BatchFormat::Json);
+            let _ = run(&bytes, BatchFormat::Ndjson);
+        }
+    }
+}
