@@ -1,0 +1,87 @@
+//! Measures the request-side cost of ingest alone: parsing, validating and encoding a
+//! 1,000-event JSON batch (20 numeric and 5 categorical features), single-threaded, no
+//! HTTP and no database. Run: `cargo run --release -p sightline-server --example parse_throughput`.
+
+use sightline_core::{FeatureSpec, FeatureType, ModelIndex, ModelSpec, Task};
+use sightline_server::batch;
+use sightline_server::body::BatchFormat;
+use sightline_server::wire::prediction;
+use sightline_store::PreparedPrediction;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+fn main() {
+    let mut features: Vec<FeatureSpec> =
+        (0..20).map(|i| FeatureSpec { name: format!("num_{i}"), kind: FeatureType::Numeric, nullable: true }).collect();
+    features.extend((0..5).map(|i| FeatureSpec {
+        name: format!("cat_{i}"),
+        kind: FeatureType::Categorical,
+        nullable: true,
+    }));
+    let model = ModelIndex::new(ModelSpec {
+        name: "bench".into(),
+        task: Task::BinaryClassification,
+        features,
+        classes: vec!["no".into(), "yes".into()],
+        positive_class: Some("yes".into()),
+        description: String::new(),
+    });
+    let mut body = String::from("{\"events\":[");
+    for i in 0..1000 {
+        if i > 0 {
+            body.push(',');
+        }
+        let _ = write!(body, "{{\"request_id\":\"req-{i:010}\",\"version\":\"v1\",\"features\":{{");
+        for f in 0..20 {
+            let _ = write!(body, "\"num_{f}\":{:.6},", (i * 7 + f * 13) as f64 / 3.7);
+        }
+        for f in 0..5 {
+            let _ = write!(body, "\"cat_{f}\":\"city{}\"{}", (i + f) % 8, if f < 4 { "," } else { "}" });
+        }
+        let _ = write!(body, ",\"prediction\":\"yes\",\"scores\":{{\"yes\":0.7311}},\"latency_ms\":4.25}}");
+    }
+    body.push_str("]}");
+    let rounds = 300;
+    // Phase 1 alone: the JSON tree.
+    let started = Instant::now();
+    for _ in 0..rounds {
+        let tree = sightline_server::wire::loose::parse(body.as_bytes());
+        assert!(tree.is_ok());
+    }
+    let tree_secs = started.elapsed().as_secs_f64();
+    // For scale: serde_json's own untyped tree.
+    let started = Instant::now();
+    for _ in 0..rounds {
+        let tree: Result<serde_json::Value, _> = serde_json::from_slice(body.as_bytes());
+        assert!(tree.is_ok());
+    }
+    let value_secs = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mut valid = 0;
+    for _ in 0..rounds {
+        let parsed = batch::parse(
+            body.as_bytes(),
+            BatchFormat::Json,
+            "events",
+            10_000,
+            |v| prediction::parse(v, &model, 0).map(PreparedPrediction::new),
+            |e: &PreparedPrediction| e.request_id.as_str(),
+        );
+        valid += parsed.map(|p| p.valid.len()).unwrap_or(0);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let events = (rounds * 1000) as f64;
+    assert_eq!(valid, rounds * 1000, "every event is valid");
+    println!(
+        "JSON tree alone: {:.2} µs per event (serde_json::Value: {:.2} µs)",
+        tree_secs * 1e6 / events,
+        value_secs * 1e6 / events
+    );
+    println!(
+        "{} bytes per batch; {:.2} µs per event ({:.0} events/s on one core), {:.0} MB/s of JSON",
+        body.len(),
+        secs * 1e6 / events,
+        events / secs,
+        body.len() as f64 * rounds as f64 / secs / 1e6
+    );
+}
