@@ -161,6 +161,10 @@ fn envelope<'a>(bytes: &'a [u8], key: &str) -> Result<Vec<Loose<'a>>, ApiError> 
 pub struct BatchResult {
     pub accepted: usize,
     pub duplicates: usize,
+    /// Labels only: how many of the accepted labels have no stored prediction yet. Not
+    /// an error (labels may come first), but a typo in request ids shows up here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unmatched: Option<usize>,
     pub rejected: Vec<Rejected>,
 }
 

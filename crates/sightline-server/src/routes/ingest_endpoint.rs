@@ -96,20 +96,21 @@ async fn handle<T: Send + 'static>(
         app.metrics.rejected.with_label_values(&[endpoint.name, r.reason.as_str()]).inc();
     }
     if valid.is_empty() {
-        return Ok(BatchResult { accepted: 0, duplicates: 0, rejected });
+        return Ok(BatchResult { accepted: 0, duplicates: 0, unmatched: None, rejected });
     }
     let outcome = app.write(&model, (endpoint.into_batch)(model.id, received_ms, valid)).await?;
-    let (accepted, duplicates) = match outcome {
+    let (accepted, duplicates, unmatched) = match outcome {
         BatchOutcome::Predictions(stored) => {
             let new = stored.iter().filter(|s| **s).count();
-            (new, stored.len() - new)
+            (new, stored.len() - new, None)
         }
         BatchOutcome::Labels(inserts) => {
             let dup = inserts.iter().filter(|i| **i == LabelInsert::Duplicate).count();
-            (inserts.len() - dup, dup)
+            let unmatched = inserts.iter().filter(|i| **i == LabelInsert::Stored { version: None }).count();
+            (inserts.len() - dup, dup, Some(unmatched))
         }
     };
-    Ok(BatchResult { accepted, duplicates, rejected })
+    Ok(BatchResult { accepted, duplicates, unmatched, rejected })
 }
 
 impl IntoResponse for BatchResult {

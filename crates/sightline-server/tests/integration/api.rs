@@ -443,7 +443,8 @@ async fn labels_before_and_after_their_prediction() {
             &json!({"labels": [{"request_id": "late", "label": "bad", "timestamp": "2026-02-01T00:00:00Z"}]}),
         )
         .await;
-    assert_eq!(r.json, json!({"accepted": 1, "duplicates": 0, "rejected": []}), "{}", r.text);
+    // Accepted, and reported as not matching any stored prediction (yet).
+    assert_eq!(r.json, json!({"accepted": 1, "duplicates": 0, "unmatched": 1, "rejected": []}), "{}", r.text);
     server.ingest("credit", &[event("early"), event("late")]).await;
     let r = server
         .post_raw(
@@ -453,7 +454,7 @@ async fn labels_before_and_after_their_prediction() {
             gzip(&ndjson(&[json!({"request_id": "early", "label": "good", "timestamp": 1_769_904_000_000i64})])),
         )
         .await;
-    assert_eq!(r.json, json!({"accepted": 1, "duplicates": 0, "rejected": []}), "{}", r.text);
+    assert_eq!(r.json, json!({"accepted": 1, "duplicates": 0, "unmatched": 0, "rejected": []}), "{}", r.text);
 
     let late = server.get(&format!("{PREDICTIONS}/late")).await;
     assert_eq!(late.json["label"]["label"], "bad", "{}", late.text);
@@ -474,7 +475,7 @@ async fn labels_before_and_after_their_prediction() {
             ]}),
         )
         .await;
-    assert_eq!(r.json, json!({"accepted": 1, "duplicates": 2, "rejected": []}), "{}", r.text);
+    assert_eq!(r.json, json!({"accepted": 1, "duplicates": 2, "unmatched": 1, "rejected": []}), "{}", r.text);
     let early = server.get(&format!("{PREDICTIONS}/early")).await;
     assert_eq!(early.json["label"]["label"], "good");
     let late = server.get(&format!("{PREDICTIONS}/late")).await;
