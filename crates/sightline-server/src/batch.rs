@@ -67,58 +67,73 @@ pub fn parse<T>(
     parse_one: impl Fn(Loose<'_>) -> Result<T, Vec<Problem>>,
     request_id_of: impl Fn(&T) -> &str,
 ) -> Result<Parsed<T>, ApiError> {
-    let items: Vec<(String, Result<Loose<'_>, String>)> = match format {
-        BatchFormat::Json => {
-            envelope(bytes, key)?.into_iter().enumerate().map(|(i, v)| (format!("$.{key}[{i}]"), Ok(v))).collect()
-        }
+    let items: Vec<Result<Loose<'_>, String>> = match format {
+        BatchFormat::Json => envelope(bytes, key)?.into_iter().map(Ok).collect(),
         BatchFormat::Ndjson => {
             let lines: Vec<&[u8]> =
                 bytes.split(|b| *b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)).collect();
             if lines.len() > max_items {
                 return Err(too_many(lines.len(), max_items));
             }
-            lines
-                .into_iter()
-                .enumerate()
-                .map(|(i, line)| (format!("$[{i}]"), loose::parse(line).map_err(|e| format!("invalid JSON: {e}"))))
-                .collect()
+            lines.into_iter().map(|line| loose::parse(line).map_err(|e| format!("invalid JSON: {e}"))).collect()
         }
     };
     if items.len() > max_items {
         return Err(too_many(items.len(), max_items));
     }
+    // Paths are spelled only for the items that need one.
+    let path_of = |index: usize| match format {
+        BatchFormat::Json => format!("$.{key}[{index}]"),
+        BatchFormat::Ndjson => format!("$[{index}]"),
+    };
 
-    let mut valid = Vec::with_capacity(items.len());
-    let mut rejected = Vec::new();
-    let mut budget = MAX_ERRORS_PER_ANSWER;
-    let mut seen: HashMap<String, usize> = HashMap::with_capacity(items.len());
-    for (index, (path, item)) in items.into_iter().enumerate() {
-        let declared_id = item.as_ref().ok().and_then(declared_request_id);
-        let result = match item {
-            Ok(value) => parse_one(value),
-            Err(message) => Err(vec![Problem::new("", Reason::WrongType, message)]),
-        };
-        match result {
-            Ok(t) => {
-                let id = request_id_of(&t);
-                if let Some(first) = seen.get(id) {
-                    rejected.push(Rejected {
-                        index,
-                        request_id: Some(id.to_owned()),
-                        errors: vec![FieldError {
-                            path: format!("{path}.request_id"),
-                            message: format!("duplicate request_id within the batch (same as item {first})"),
-                        }],
-                        reason: Reason::DuplicateInBatch,
-                    });
-                } else {
-                    seen.insert(id.to_owned(), index);
-                    valid.push(t);
+    // First validate every item, keeping the id each declares (borrowed from the body)
+    // for reporting a rejection.
+    let results: Vec<(Option<Cow<'_, str>>, Result<T, Vec<Problem>>)> = items
+        .into_iter()
+        .map(|item| {
+            let declared_id = item.as_ref().ok().and_then(declared_request_id);
+            let result = match item {
+                Ok(value) => parse_one(value),
+                Err(message) => Err(vec![Problem::new("", Reason::WrongType, message)]),
+            };
+            (declared_id, result)
+        })
+        .collect();
+    // Then find repeated request ids, borrowing them from the validated items.
+    let mut first_of: Vec<Option<usize>> = vec![None; results.len()];
+    {
+        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(results.len());
+        for (index, (_, result)) in results.iter().enumerate() {
+            if let Ok(t) = result {
+                match seen.entry(request_id_of(t)) {
+                    std::collections::hash_map::Entry::Occupied(first) => first_of[index] = Some(*first.get()),
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(index);
+                    }
                 }
             }
-            Err(problems) => {
+        }
+    }
+
+    let mut valid = Vec::with_capacity(results.len());
+    let mut rejected = Vec::new();
+    let mut budget = MAX_ERRORS_PER_ANSWER;
+    for (index, ((declared_id, result), first)) in results.into_iter().zip(first_of).enumerate() {
+        match (result, first) {
+            (Ok(t), None) => valid.push(t),
+            (Ok(t), Some(first)) => rejected.push(Rejected {
+                index,
+                request_id: Some(request_id_of(&t).to_owned()),
+                errors: vec![FieldError {
+                    path: format!("{}.request_id", path_of(index)),
+                    message: format!("duplicate request_id within the batch (same as item {first})"),
+                }],
+                reason: Reason::DuplicateInBatch,
+            }),
+            (Err(problems), _) => {
                 let reason = problems.first().map_or(Reason::InvalidValue, |p| p.reason);
-                let errors = report(&path, problems, &mut budget);
+                let errors = report(&path_of(index), problems, &mut budget);
                 rejected.push(Rejected { index, request_id: declared_id.map(Cow::into_owned), errors, reason });
             }
         }
