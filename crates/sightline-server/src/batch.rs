@@ -55,6 +55,9 @@ pub struct Parsed<T> {
     pub rejected: Vec<Rejected>,
 }
 
+/// One validated item and the request id it declared (for reporting a rejection).
+type Checked<'a, T> = (Option<Cow<'a, str>>, Result<T, Vec<Problem>>);
+
 /// Parses and validates a batch. `key` is the envelope's array member (`events`,
 /// `labels`); `parse_one` validates one item; `request_id_of` names it for the
 /// duplicate check. Structural problems of the whole body are errors; problems of
@@ -89,7 +92,7 @@ pub fn parse<T>(
 
     // First validate every item, keeping the id each declares (borrowed from the body)
     // for reporting a rejection.
-    let results: Vec<(Option<Cow<'_, str>>, Result<T, Vec<Problem>>)> = items
+    let results: Vec<Checked<'_, T>> = items
         .into_iter()
         .map(|item| {
             let declared_id = item.as_ref().ok().and_then(declared_request_id);
