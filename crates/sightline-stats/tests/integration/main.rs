@@ -1,1 +1,4 @@
-fn main(){}
+//! Integration tests for sightline-stats: reference fixtures and property tests.
+
+mod properties;
+mod reference;

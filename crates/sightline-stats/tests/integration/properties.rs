@@ -1,0 +1,1 @@
+//! Invariants every input must satisfy, whatever the reference says.
