@@ -60,10 +60,9 @@ pub fn z_test(
     current_successes: u64,
     current_total: u64,
 ) -> Result<DriftResult, DriftError> {
-    for (which, successes, total) in [
-        (Side::Reference, reference_successes, reference_total),
-        (Side::Current, current_successes, current_total),
-    ] {
+    for (which, successes, total) in
+        [(Side::Reference, reference_successes, reference_total), (Side::Current, current_successes, current_total)]
+    {
         if total == 0 {
             return Err(DriftError::Empty { which });
         }

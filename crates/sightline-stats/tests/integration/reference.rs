@@ -134,7 +134,12 @@ fn kolmogorov_smirnov_matches_scipy() {
         match (&case.ks, result) {
             (Some(expected), Ok(actual)) => {
                 check_test(&case.name, "ks", actual, expected);
-                check_test(&case.name, "ks swapped", drift::ks_2samp(&case.current, &case.reference).expect("valid"), expected);
+                check_test(
+                    &case.name,
+                    "ks swapped",
+                    drift::ks_2samp(&case.current, &case.reference).expect("valid"),
+                    expected,
+                );
                 checked += 1;
             }
             (None, Err(drift::DriftError::KsSampleTooLarge { .. })) => {}
@@ -198,13 +203,9 @@ fn category_counts_include_unseen_categories() {
 #[test]
 fn z_test_matches_evidently() {
     for case in fixtures().z {
-        let result = drift::z_test(
-            case.reference_successes,
-            case.reference_total,
-            case.current_successes,
-            case.current_total,
-        )
-        .expect("valid");
+        let result =
+            drift::z_test(case.reference_successes, case.reference_total, case.current_successes, case.current_total)
+                .expect("valid");
         check(&case.name, "z", result.score, case.z);
         check(&case.name, "z p-value", result.p_value.unwrap_or(f64::NAN), case.p_value);
     }
