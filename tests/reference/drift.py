@@ -45,9 +45,8 @@ def numeric_case(name, ref, cur):
     ref, cur = values(ref), values(cur)
     r, c = np.array(ref), np.array(cur)
     case = {"name": name, "reference": ref, "current": cur}
-    if max(len(ref), len(cur)) <= 10_000:
-        ks = stats.ks_2samp(r, c, method="auto")
-        case["ks"] = {"statistic": num(ks.statistic), "p_value": num(ks.pvalue)}
+    ks = stats.ks_2samp(r, c, method="auto")
+    case["ks"] = {"statistic": num(ks.statistic), "p_value": num(ks.pvalue)}
     w = stats.wasserstein_distance(r, c)
     case["wasserstein"] = num(w)
     case["wasserstein_normed"] = num(w / max(np.std(r), 0.001))
@@ -142,8 +141,11 @@ numeric = [
     numeric_case("n10000 vs n7000", rng.normal(size=10_000), rng.normal(0.02, 1, size=7000)),
     numeric_case("n4000 vs n3000 far", rng.normal(size=4000), rng.normal(0.4, 1, size=3000)),
     numeric_case("n10000 vs n10000 far", rng.normal(size=10_000), rng.normal(0.5, 1, size=10_000)),
-    # Past scipy's exact KS regime: no KS expectation, the other methods still apply.
+    # Past scipy's exact KS regime: asymptotic p-values at the effective size n1 n2 / (n1 + n2).
     numeric_case("n12000 vs n3000", rng.normal(size=12_000), rng.normal(0.1, 1.1, size=3000)),
+    numeric_case("n10001 vs n60", rng.normal(size=10_001), rng.normal(0.2, 1, size=60)),
+    numeric_case("n10001 vs n7", rng.normal(size=10_001), rng.normal(1, 1, size=7)),
+    numeric_case("n10001 vs n1", rng.normal(size=10_001), [0.3]),
 ]
 
 counts = [
@@ -181,6 +183,19 @@ z = [
     z_case("extreme", 10, 100000, 99990, 100000),
 ]
 
+# The Kolmogorov distribution behind the asymptotic p-value, across scipy's method regions:
+# Ruben-Gambino ends, Durbin matrix, Pomeranz, Pelz-Good and the Smirnov tail.
+kstwo = []
+for n in [1, 2, 3, 5, 10, 50, 140, 141, 500, 2000, 20_000, 100_000, 150_000, 1_000_000]:
+    for nx2 in [0.3, 0.6, 0.75, 1.0, 2.0, 3.0, 4.5, 10.0, 20.0, 100.0, 300.0]:
+        x = math.sqrt(nx2 / n)
+        if x < 1:
+            kstwo.append({"n": n, "x": x, "sf": num(stats.kstwo.sf(x, n))})
+    for t in [0.7, 0.95, n - 0.5]:
+        if 0 < t / n < 1:
+            kstwo.append({"n": n, "x": t / n, "sf": num(stats.kstwo.sf(t / n, n))})
+    kstwo.append({"n": n, "x": 0.6, "sf": num(stats.kstwo.sf(0.6, n))})
+
 doc = {
     "generator": "tests/reference/drift.py",
     "versions": {"numpy": np.__version__, "scipy": __import__("scipy").__version__},
@@ -188,6 +203,7 @@ doc = {
     "counts": counts,
     "categorical": categorical,
     "z": z,
+    "kstwo": kstwo,
 }
 OUT.parent.mkdir(parents=True, exist_ok=True)
 OUT.write_text(json.dumps(doc, separators=(",", ":")) + "\n")

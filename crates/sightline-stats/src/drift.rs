@@ -5,12 +5,14 @@
 
 mod binning;
 mod divergence;
+mod kolmogorov;
 mod ks;
 mod proportion;
 mod wasserstein;
 
 pub use binning::{CategoryCounts, HistogramCounts, category_counts, sturges_histogram};
 pub use divergence::{PSI_FLOOR, hellinger, jensen_shannon, kl_divergence, psi};
+pub use kolmogorov::kolmogorov_sf;
 pub use ks::{KS_EXACT_MAX_N, ks_2samp};
 pub use proportion::{chi_square, z_test};
 pub use wasserstein::{WASSERSTEIN_NORM_FLOOR, wasserstein, wasserstein_normed};
@@ -52,9 +54,6 @@ pub enum DriftError {
     /// A success count exceeds its total.
     #[error("{which} has more successes ({successes}) than observations ({total})")]
     SuccessesExceedTotal { which: Side, successes: u64, total: u64 },
-    /// Kolmogorov–Smirnov p-values are implemented for scipy's exact regime only.
-    #[error("kolmogorov-smirnov p-value needs both samples of at most {max} values, got {n}")]
-    KsSampleTooLarge { n: usize, max: usize },
 }
 
 /// Which of the two compared inputs an error is about.
