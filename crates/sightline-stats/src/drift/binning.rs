@@ -1,10 +1,12 @@
 //! Turning raw samples into aligned counts for the count-based methods.
 //!
-//! Numeric columns are binned the way Evidently bins them for PSI, Jensen–Shannon,
-//! KL and Hellinger: equal-width edges over reference and current together, with
-//! Sturges' bin count (`numpy.histogram_bin_edges(concat, bins="sturges")`), then
-//! `numpy.histogram` counts of each sample on those edges. Categorical columns are
-//! counted per category, with categories only the current sample has included.
+//! Numeric columns are binned the way Evidently bins them for PSI, Jensen–Shannon
+//! and KL: equal-width edges over reference and current together, with Sturges' bin
+//! count (`numpy.histogram_bin_edges(concat, bins="sturges")`), then `numpy.histogram`
+//! counts of each sample on those edges. (Evidently's Hellinger draws Sturges edges
+//! over the distinct values instead; that variant is not reproduced here yet.)
+//! Categorical columns are counted per category, with categories only the current
+//! sample has included.
 
 use std::collections::HashMap;
 use std::hash::Hash;
