@@ -140,6 +140,8 @@ numeric = [
     numeric_case("n3000 vs n4500 ties", rng.integers(0, 50, size=3000), rng.integers(0, 52, size=4500)),
     numeric_case("n10000 vs n7000", rng.normal(size=10_000), rng.normal(0.02, 1, size=7000)),
     numeric_case("n4000 vs n3000 far", rng.normal(size=4000), rng.normal(0.4, 1, size=3000)),
+    # Coprime sizes: the exact path's lattice is 10,000 x 9,999, its most expensive case.
+    numeric_case("n9999 vs n10000", rng.normal(size=9999), rng.normal(0.05, 1, size=10_000)),
     numeric_case("n10000 vs n10000 far", rng.normal(size=10_000), rng.normal(0.5, 1, size=10_000)),
     # Past scipy's exact KS regime: asymptotic p-values at the effective size n1 n2 / (n1 + n2).
     numeric_case("n12000 vs n3000", rng.normal(size=12_000), rng.normal(0.1, 1.1, size=3000)),
