@@ -13,6 +13,7 @@ References:
 - wasserstein_normed, psi, hellinger, z: Evidently's formulas (evidently is not a
   dependency here), written out below with numpy/scipy exactly as Evidently computes them.
 - sturges bins: numpy.histogram_bin_edges(..., bins="sturges") and numpy.histogram.
+- reference-quantile bins: Sightline's own rule, written with numpy.quantile/searchsorted.
 """
 
 import json
@@ -56,7 +57,24 @@ def numeric_case(name, ref, cur):
         "reference": [int(v) for v in np.histogram(r, edges)[0]],
         "current": [int(v) for v in np.histogram(c, edges)[0]],
     }
+    case["quantile10"] = quantile_bins(r, c, 10)
     return case
+
+
+def quantile_bins(r, c, bins):
+    """Sightline's reference-quantile bins (see quantile_bins in binning.rs) in numpy terms."""
+    edges = np.unique(np.quantile(r, np.linspace(0, 1, bins + 1)))
+    if len(edges) == 1:
+        edges = np.array([edges[0], edges[0]])
+    inner = len(edges) - 1
+
+    def count(x):
+        idx = np.where(x < edges[0], 0,
+                       np.where(x > edges[-1], inner + 1,
+                                1 + np.minimum(np.searchsorted(edges, x, side="right") - 1, inner - 1)))
+        return [int(v) for v in np.bincount(idx, minlength=inner + 2)]
+
+    return {"edges": [num(e) for e in edges], "reference": count(r), "current": count(c)}
 
 
 def psi(ref, cur):
@@ -165,6 +183,8 @@ counts = [
 for case in numeric:
     h = case["sturges"]
     counts.append(counts_case(f"sturges of {case['name']}", h["reference"], h["current"]))
+    q = case["quantile10"]
+    counts.append(counts_case(f"quantiles of {case['name']}", q["reference"], q["current"]))
 
 categorical = [
     category_case("unseen in current", list("aabbbc"), list("abdde")),

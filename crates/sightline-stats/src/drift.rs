@@ -10,7 +10,7 @@ mod ks;
 mod proportion;
 mod wasserstein;
 
-pub use binning::{CategoryCounts, HistogramCounts, category_counts, sturges_histogram};
+pub use binning::{CategoryCounts, HistogramCounts, QuantileBins, category_counts, quantile_bins, sturges_histogram};
 pub use divergence::{PSI_FLOOR, hellinger, jensen_shannon, kl_divergence, psi};
 pub use kolmogorov::kolmogorov_sf;
 pub use ks::{KS_EXACT_MAX_N, ks_2samp};

@@ -7,11 +7,16 @@
 //! over the distinct values instead; that variant is not reproduced here yet.)
 //! Categorical columns are counted per category, with categories only the current
 //! sample has included.
+//!
+//! [`quantile_bins`] draws edges from the reference alone, so they can be stored with
+//! a reference and every later window counted on the same bins without the reference
+//! values at hand (the server's online PSI / Jensen–Shannon / chi-square).
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::num::NonZeroUsize;
 
-use super::{DriftError, Side, check_sample};
+use super::{DriftError, Side, check_sample, sorted};
 
 /// Bin edges and the counts of each sample in them.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +73,87 @@ fn histogram(values: &[f64], edges: &[f64]) -> Vec<f64> {
     counts
 }
 
+/// Edges from reference quantiles and the counts of each sample around them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuantileBins {
+    /// Increasing edges `e_0 < … < e_k`, at least two and at most `bins + 1`; only a
+    /// constant reference gives two equal edges `[v, v]`.
+    pub edges: Vec<f64>,
+    /// `edges.len() + 1` counts: `(-inf, e_0)`, then `[e_0, e_1)`, …, `[e_{k-1}, e_k]`
+    /// (the last inner bin closed), then `(e_k, +inf)`.
+    pub reference: Vec<f64>,
+    pub current: Vec<f64>,
+}
+
+/// Reference-quantile bins: edges at the reference's `i / bins` quantiles.
+///
+/// The rule, exactly: sort the reference (`n` values); for `q_i = i / bins`
+/// (`numpy.linspace(0, 1, bins + 1)`), the edge is numpy's default (`linear`)
+/// quantile, the interpolation at position `(n - 1) q_i` between its neighbours;
+/// repeated edges (ties) are merged, except that a constant reference keeps `[v, v]`.
+/// Inner bins are left-closed, the last one closed on both sides, so the reference
+/// fills exactly the inner bins.
+///
+/// The two open-ended outer bins are what make these bins usable for drift: the
+/// reference never falls in them, so current values outside the reference's range
+/// are counted where they show instead of being clipped into the end bins or
+/// dropped; a shift away from a constant reference is visible too.
+pub fn quantile_bins(reference: &[f64], current: &[f64], bins: NonZeroUsize) -> Result<QuantileBins, DriftError> {
+    check_sample(reference, Side::Reference)?;
+    check_sample(current, Side::Current)?;
+    let sorted_ref = sorted(reference);
+    let n = sorted_ref.len();
+    let k = bins.get();
+    let step = 1.0 / k as f64;
+    let mut edges: Vec<f64> = (0..=k)
+        .map(|i| {
+            let q = if i == k { 1.0 } else { i as f64 * step };
+            linear_quantile(&sorted_ref, n, q)
+        })
+        .collect();
+    edges.sort_unstable_by(f64::total_cmp);
+    edges.dedup();
+    if let [v] = edges[..] {
+        edges.push(v);
+    }
+    let (first, last, inner) = (edges[0], edges[edges.len() - 1], edges.len() - 1);
+    let count = |values: &[f64]| {
+        let mut counts = vec![0.0; inner + 2];
+        for &v in values {
+            let bin = if v < first {
+                0
+            } else if v > last {
+                inner + 1
+            } else {
+                // At least one edge (e_0) is <= v here; the top edge belongs to the last inner bin.
+                1 + (edges.partition_point(|e| *e <= v) - 1).min(inner - 1)
+            };
+            counts[bin] += 1.0;
+        }
+        counts
+    };
+    let (reference, current) = (count(reference), count(current));
+    Ok(QuantileBins { edges, reference, current })
+}
+
+/// numpy's `linear` quantile of sorted, non-empty `x`, including its interpolation
+/// form (from the nearer neighbour), so edges agree bit for bit and values equal to
+/// an edge land in the same bin as numpy puts them.
+fn linear_quantile(x: &[f64], n: usize, q: f64) -> f64 {
+    let virtual_index = (n - 1) as f64 * q;
+    let last = x[n - 1];
+    if virtual_index >= (n - 1) as f64 {
+        return last;
+    }
+    let previous = virtual_index.floor();
+    // `previous` is in [0, n - 2] here, so both reads are in bounds.
+    let i = previous as usize;
+    let (a, b) = (x[i], x[i + 1]);
+    let t = virtual_index - previous;
+    let diff = b - a;
+    if t >= 0.5 { b - diff * (1.0 - t) } else { a + diff * t }
+}
+
 /// Category labels and each sample's count for them, aligned by index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CategoryCounts<T> {
@@ -115,6 +201,24 @@ mod tests {
         assert_eq!(c.categories, vec!["a", "b", "c"]);
         assert_eq!(c.reference, vec![2.0, 1.0, 0.0]);
         assert_eq!(c.current, vec![1.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn quantile_bins_count_current_values_outside_the_reference_range() {
+        let bins = NonZeroUsize::new(4).expect("non-zero");
+        let q = quantile_bins(&[0.0, 1.0, 2.0, 3.0, 4.0], &[-1.0, 2.0, 9.0], bins).expect("valid input");
+        assert_eq!(q.edges, vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(q.reference, vec![0.0, 1.0, 1.0, 1.0, 2.0, 0.0]);
+        assert_eq!(q.current, vec![1.0, 0.0, 0.0, 1.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn a_shift_from_a_constant_reference_shows_in_quantile_bins() {
+        let bins = NonZeroUsize::new(10).expect("non-zero");
+        let q = quantile_bins(&[3.0; 4], &[2.0, 3.0, 4.0, 4.0], bins).expect("valid input");
+        assert_eq!(q.edges, vec![3.0, 3.0]);
+        assert_eq!(q.reference, vec![0.0, 4.0, 0.0]);
+        assert_eq!(q.current, vec![1.0, 1.0, 2.0]);
     }
 
     #[test]

@@ -81,6 +81,22 @@ proptest! {
         prop_assert_eq!(h.current.iter().sum::<f64>(), b.len() as f64);
         prop_assert!(h.edges.windows(2).all(|w| w[0] < w[1]));
     }
+
+    #[test]
+    fn quantile_bins_hold_the_reference_inside_and_count_everything(
+        a in sample(),
+        b in sample(),
+        bins in 1_usize..20,
+    ) {
+        let bins = std::num::NonZeroUsize::new(bins).expect("strategy starts at 1");
+        let q = drift::quantile_bins(&a, &b, bins).expect("valid input");
+        prop_assert_eq!(q.reference.len(), q.edges.len() + 1);
+        prop_assert_eq!(q.reference.first().copied(), Some(0.0));
+        prop_assert_eq!(q.reference.last().copied(), Some(0.0));
+        prop_assert_eq!(q.reference.iter().sum::<f64>(), a.len() as f64);
+        prop_assert_eq!(q.current.iter().sum::<f64>(), b.len() as f64);
+        prop_assert!(q.edges.windows(2).all(|w| w[0] <= w[1]));
+    }
 }
 
 #[test]

@@ -66,6 +66,7 @@ struct NumericCase {
     wasserstein: Num,
     wasserstein_normed: Num,
     sturges: Histogram,
+    quantile10: Histogram,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,6 +173,20 @@ fn sturges_bins_match_numpy() {
         }
         assert_eq!(h.reference, case.sturges.reference, "{}: reference counts", case.name);
         assert_eq!(h.current, case.sturges.current, "{}: current counts", case.name);
+    }
+}
+
+#[test]
+fn quantile_bins_match_numpy() {
+    let bins = std::num::NonZeroUsize::new(10).expect("non-zero");
+    for case in fixtures().numeric {
+        let q = drift::quantile_bins(&case.reference, &case.current, bins).expect("valid");
+        assert_eq!(q.edges.len(), case.quantile10.edges.len(), "{}: edge count", case.name);
+        for (i, (&a, &e)) in q.edges.iter().zip(&case.quantile10.edges).enumerate() {
+            check(&case.name, &format!("quantile edge {i}"), a, e);
+        }
+        assert_eq!(q.reference, case.quantile10.reference, "{}: reference counts", case.name);
+        assert_eq!(q.current, case.quantile10.current, "{}: current counts", case.name);
     }
 }
 
