@@ -204,6 +204,8 @@ z = [
     z_case("opposite constants", 10, 10, 0, 5),
     z_case("extreme", 10, 100000, 99990, 100000),
 ]
+# A sweep over |z| from 0 to about 7, through every interval of the normal CDF's approximation.
+z += [z_case(f"sweep {k}", 500, 1000, k, 1000) for k in range(344, 657, 6)]
 
 # The Kolmogorov distribution behind the asymptotic p-value, across scipy's method regions:
 # Ruben-Gambino ends, Durbin matrix, Pomeranz, Pelz-Good and the Smirnov tail.
