@@ -1,0 +1,110 @@
+//! Drift methods on raw values: what they return and how they fail.
+//!
+//! Each method family lives in its own module under `drift/`; every method returns a
+//! [`DriftResult`] so callers can compare scores and p-values uniformly.
+
+mod binning;
+mod divergence;
+mod kolmogorov;
+mod ks;
+mod proportion;
+mod wasserstein;
+
+pub use binning::{CategoryCounts, HistogramCounts, QuantileBins, category_counts, quantile_bins, sturges_histogram};
+pub use divergence::{PSI_FLOOR, hellinger, jensen_shannon, kl_divergence, psi};
+pub use kolmogorov::kolmogorov_sf;
+pub use ks::{KS_EXACT_MAX_N, ks_2samp};
+pub use proportion::{chi_square, z_test};
+pub use wasserstein::{WASSERSTEIN_NORM_FLOOR, wasserstein, wasserstein_normed};
+
+/// The outcome of one drift method on one column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DriftResult {
+    /// The method's statistic or distance (KS statistic, chi-square statistic, z, PSI…).
+    pub score: f64,
+    /// The p-value, for methods that are hypothesis tests.
+    pub p_value: Option<f64>,
+}
+
+impl DriftResult {
+    fn distance(score: f64) -> Self {
+        Self { score, p_value: None }
+    }
+
+    fn test(score: f64, p_value: f64) -> Self {
+        Self { score, p_value: Some(p_value) }
+    }
+}
+
+/// Why a drift method could not run on its input.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DriftError {
+    /// A sample (or a count vector's total) is empty.
+    #[error("{which} sample is empty")]
+    Empty { which: Side },
+    /// NaN or ±inf in a sample: missing values are filtered before drift, so this is a caller bug.
+    #[error("{which} sample has a non-finite value at index {index}")]
+    NonFinite { which: Side, index: usize },
+    /// A count or proportion is negative or not finite.
+    #[error("{which} counts have an invalid entry at index {index}")]
+    InvalidCount { which: Side, index: usize },
+    /// Reference and current count vectors must describe the same bins.
+    #[error("count vectors differ in length: reference {reference}, current {current}")]
+    LengthMismatch { reference: usize, current: usize },
+    /// A success count exceeds its total.
+    #[error("{which} has more successes ({successes}) than observations ({total})")]
+    SuccessesExceedTotal { which: Side, successes: u64, total: u64 },
+}
+
+/// Which of the two compared inputs an error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Reference,
+    Current,
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Side::Reference => "reference",
+            Side::Current => "current",
+        })
+    }
+}
+
+/// Checks a raw sample: non-empty and finite.
+fn check_sample(values: &[f64], which: Side) -> Result<(), DriftError> {
+    if values.is_empty() {
+        return Err(DriftError::Empty { which });
+    }
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(DriftError::NonFinite { which, index }),
+        None => Ok(()),
+    }
+}
+
+/// Returns a sorted copy; `total_cmp` is a total order and the values are already known finite.
+fn sorted(values: &[f64]) -> Vec<f64> {
+    let mut v = values.to_vec();
+    v.sort_unstable_by(f64::total_cmp);
+    v
+}
+
+/// Checks a pair of count (or probability) vectors and returns them normalised to sum 1.
+fn normalise_pair(reference: &[f64], current: &[f64]) -> Result<(Vec<f64>, Vec<f64>), DriftError> {
+    if reference.len() != current.len() {
+        return Err(DriftError::LengthMismatch { reference: reference.len(), current: current.len() });
+    }
+    Ok((normalise(reference, Side::Reference)?, normalise(current, Side::Current)?))
+}
+
+fn normalise(counts: &[f64], which: Side) -> Result<Vec<f64>, DriftError> {
+    if let Some(index) = counts.iter().position(|c| !c.is_finite() || *c < 0.0) {
+        return Err(DriftError::InvalidCount { which, index });
+    }
+    let total: f64 = counts.iter().sum();
+    if total <= 0.0 {
+        return Err(DriftError::Empty { which });
+    }
+    Ok(counts.iter().map(|c| c / total).collect())
+}

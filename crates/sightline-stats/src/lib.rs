@@ -1,0 +1,6 @@
+//! Statistics for Sightline: drift tests on raw values, checked against scipy.
+//!
+//! The crate is pure: no IO, no clock, no async runtime. Callers hand it values
+//! and get numbers back, so the same code serves the server and the offline report.
+
+pub mod drift;
