@@ -261,3 +261,192 @@ fn unwound_sum(path: &[PathElement], len: usize, index: usize) -> f64 {
     }
     total
 }
+
+#[cfg(test)]
+mod tests {
+    //! TreeSHAP against the definition: exact Shapley values of the path-dependent game,
+    //! enumerated over all feature subsets on small random trees.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::ensemble::{EnsembleParts, Link, Node, Split, SplitRule};
+
+    const FEATURES: usize = 4;
+
+    /// A complete tree in heap order (children of `i` are `2i + 1`, `2i + 2`).
+    #[derive(Debug, Clone)]
+    struct Spec {
+        depth: u32,
+        features: Vec<usize>,
+        thresholds: Vec<f32>,
+        default_left: Vec<bool>,
+        leaves: Vec<f64>,
+        leaf_covers: Vec<f64>,
+        /// Internal covers are the children's sum times this, so the stored covers need
+        /// not add up, as with xgboost's separately rounded float32 sums.
+        cover_noise: Vec<f64>,
+    }
+
+    fn spec() -> impl Strategy<Value = Spec> {
+        (1u32..=4).prop_flat_map(|depth| {
+            let internal = (1usize << depth) - 1;
+            let leaves = 1usize << depth;
+            (
+                Just(depth),
+                prop::collection::vec(0..FEATURES, internal),
+                prop::collection::vec(-2.0f32..2.0, internal),
+                prop::collection::vec(any::<bool>(), internal),
+                prop::collection::vec(-3.0f64..3.0, leaves),
+                prop::collection::vec(prop_oneof![1 => Just(0.0), 4 => 0.5f64..10.0], leaves),
+                prop::collection::vec(0.9f64..1.1, internal),
+            )
+                .prop_map(
+                    |(depth, features, thresholds, default_left, leaves, leaf_covers, cover_noise)| Spec {
+                        depth,
+                        features,
+                        thresholds,
+                        default_left,
+                        leaves,
+                        leaf_covers,
+                        cover_noise,
+                    },
+                )
+        })
+    }
+
+    fn row() -> impl Strategy<Value = Vec<f64>> {
+        prop::collection::vec(prop_oneof![1 => Just(f64::NAN), 4 => -2.5f64..2.5], FEATURES)
+    }
+
+    fn build(spec: &Spec) -> Ensemble {
+        let internal = (1usize << spec.depth) - 1;
+        let total = internal + spec.leaves.len();
+        let mut covers = vec![0.0; total];
+        for (i, cover) in spec.leaf_covers.iter().enumerate() {
+            covers[internal + i] = *cover;
+        }
+        for i in (0..internal).rev() {
+            // Keep every split's cover positive: a zero-cover split is refused by design.
+            covers[i] = ((covers[2 * i + 1] + covers[2 * i + 2]) * spec.cover_noise[i]).max(0.25);
+        }
+        let nodes = (0..total)
+            .map(|i| {
+                let kind = if i < internal {
+                    NodeKind::Split(Split {
+                        feature: spec.features[i],
+                        threshold: spec.thresholds[i],
+                        left: 2 * i + 1,
+                        right: 2 * i + 2,
+                        default_left: spec.default_left[i],
+                    })
+                } else {
+                    NodeKind::Leaf { value: spec.leaves[i - internal] }
+                };
+                Node { kind, cover: covers[i] }
+            })
+            .collect();
+        let tree = Tree::new(nodes, FEATURES).expect("valid tree");
+        Ensemble::new(EnsembleParts {
+            num_features: FEATURES,
+            num_outputs: 1,
+            split_rule: SplitRule::Less,
+            trees: vec![tree],
+            tree_output: vec![0],
+            base_margin: vec![0.25],
+            link: Link::Identity,
+            objective: "test".into(),
+        })
+        .expect("valid ensemble")
+    }
+
+    /// v(S): features in `known` follow the row, the others split by cover.
+    fn value(tree: &Tree, row: &[f32], known: usize, index: usize) -> f64 {
+        let node = &tree.nodes()[index];
+        match &node.kind {
+            NodeKind::Leaf { value } => *value,
+            NodeKind::Split(split) if known & (1 << split.feature) != 0 => {
+                let next = if split.goes_left(row[split.feature], SplitRule::Less) { split.left } else { split.right };
+                value(tree, row, known, next)
+            }
+            NodeKind::Split(split) => {
+                let nodes = tree.nodes();
+                (nodes[split.left].cover * value(tree, row, known, split.left)
+                    + nodes[split.right].cover * value(tree, row, known, split.right))
+                    / node.cover
+            }
+        }
+    }
+
+    fn factorial(n: usize) -> f64 {
+        (1..=n).map(|k| k as f64).product()
+    }
+
+    fn brute_force(tree: &Tree, row: &[f32]) -> Vec<f64> {
+        (0..FEATURES)
+            .map(|i| {
+                (0..1usize << FEATURES)
+                    .filter(|s| s & (1 << i) == 0)
+                    .map(|s| {
+                        let size = s.count_ones() as usize;
+                        let weight = factorial(size) * factorial(FEATURES - size - 1) / factorial(FEATURES);
+                        weight * (value(tree, row, s | (1 << i), 0) - value(tree, row, s, 0))
+                    })
+                    .sum()
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn equals_exact_shapley_values(spec in spec(), row in row()) {
+            let ensemble = build(&spec);
+            let shap = TreeShap::new(&ensemble).expect("positive covers");
+            let attributions = shap.explain(&row).expect("additive");
+            let model_row: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+            let tree = &ensemble.trees()[0];
+            let exact = brute_force(tree, &model_row);
+            for (feature, (ours, exact)) in attributions.values(0).iter().zip(&exact).enumerate() {
+                prop_assert!((ours - exact).abs() < 1e-9, "feature {feature}: {ours} vs exact {exact}");
+            }
+            let expected = 0.25 + value(tree, &model_row, 0, 0);
+            prop_assert!((attributions.expected_value(0) - expected).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn refuses_a_split_without_cover() {
+        let leaf = |value| Node { kind: NodeKind::Leaf { value }, cover: 0.0 };
+        let split = Split { feature: 0, threshold: 0.0, left: 1, right: 2, default_left: true };
+        let nodes = vec![Node { kind: NodeKind::Split(split), cover: 0.0 }, leaf(1.0), leaf(2.0)];
+        let ensemble = Ensemble::new(EnsembleParts {
+            num_features: 1,
+            num_outputs: 1,
+            split_rule: SplitRule::Less,
+            trees: vec![Tree::new(nodes, 1).expect("valid tree")],
+            tree_output: vec![0],
+            base_margin: vec![0.0],
+            link: Link::Identity,
+            objective: "test".into(),
+        })
+        .expect("valid ensemble");
+        assert_eq!(TreeShap::new(&ensemble).err(), Some(ExplainError::ZeroCover { tree: 0, node: 0 }));
+        assert_eq!(ensemble.predict_margin(&[-1.0]), Ok(vec![1.0]));
+    }
+
+    #[test]
+    fn refuses_a_row_of_the_wrong_length() {
+        let spec = Spec {
+            depth: 1,
+            features: vec![0],
+            thresholds: vec![0.0],
+            default_left: vec![true],
+            leaves: vec![1.0, 2.0],
+            leaf_covers: vec![1.0, 1.0],
+            cover_noise: vec![1.0],
+        };
+        let ensemble = build(&spec);
+        let shap = TreeShap::new(&ensemble).expect("positive covers");
+        assert_eq!(shap.explain(&[0.0]).err(), Some(ExplainError::FeatureCount { expected: FEATURES, got: 1 }));
+    }
+}
