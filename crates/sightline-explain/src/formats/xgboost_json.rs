@@ -20,7 +20,11 @@ use crate::error::ModelError;
 
 /// Parses an XGBoost JSON model.
 pub fn load(bytes: &[u8]) -> Result<Ensemble, ModelError> {
-    let doc: Document = serde_json::from_slice(bytes).map_err(|e| ModelError::Json(e.to_string()))?;
+    let doc: Document = serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        // Well-formed JSON that is not an xgboost model is an invalid model, not bad JSON.
+        serde_json::error::Category::Data => ModelError::Invalid(e.to_string()),
+        _ => ModelError::Json(e.to_string()),
+    })?;
     let learner = doc.learner;
     let booster_name = learner.gradient_booster.get("name").and_then(Value::as_str).unwrap_or("");
     if booster_name != "gbtree" {
@@ -268,6 +272,155 @@ impl Flag {
         match self {
             Flag::Int(v) => *v != 0,
             Flag::Bool(b) => *b,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// A one-split model in the shape xgboost 3.2 writes: feature 0 `< 0.5` goes left
+    /// (leaf -1), else right (leaf 2); missing goes right.
+    fn model() -> Value {
+        json!({
+            "learner": {
+                "gradient_booster": {
+                    "name": "gbtree",
+                    "model": {
+                        "gbtree_model_param": {"num_parallel_tree": "1", "num_trees": "1"},
+                        "tree_info": [0],
+                        "trees": [{
+                            "left_children": [1, -1, -1],
+                            "right_children": [2, -1, -1],
+                            "split_indices": [0, 0, 0],
+                            "split_conditions": [0.5, -1.0, 2.0],
+                            "default_left": [0, 0, 0],
+                            "sum_hessian": [4.0, 1.0, 3.0],
+                            "split_type": [0, 0, 0],
+                            "base_weights": [0.0, -1.0, 2.0],
+                            "tree_param": {"num_feature": "2", "num_nodes": "3", "size_leaf_vector": "1"}
+                        }]
+                    }
+                },
+                "learner_model_param": {
+                    "base_score": "[5E-1]", "num_class": "0", "num_feature": "2", "num_target": "1"
+                },
+                "objective": {"name": "binary:logistic"}
+            },
+            "version": [3, 2, 0]
+        })
+    }
+
+    fn load_value(doc: &Value) -> Result<Ensemble, ModelError> {
+        load(doc.to_string().as_bytes())
+    }
+
+    #[test]
+    fn splits_with_less_than_and_default_directions() {
+        let ensemble = load_value(&model()).expect("loads");
+        let margin = |x: f64| ensemble.predict_margin(&[x, 0.0]).expect("fits")[0];
+        // base_score 0.5 is a probability: its margin is logit(0.5) = 0.
+        assert_eq!(margin(0.0), -1.0);
+        assert_eq!(margin(0.5), 2.0);
+        assert_eq!(margin(f64::NAN), 2.0);
+        // 0.49999999 rounds to 0.5 in float32, as in xgboost's DMatrix.
+        assert_eq!(margin(0.499_999_999), 2.0);
+    }
+
+    #[test]
+    fn reads_the_base_score_of_each_version_and_objective() {
+        let check = |objective: &str, num_class: &str, base: &str, expected: &[f64]| {
+            let mut doc = model();
+            let learner = &mut doc["learner"];
+            learner["objective"]["name"] = json!(objective);
+            learner["learner_model_param"]["num_class"] = json!(num_class);
+            learner["learner_model_param"]["base_score"] = json!(base);
+            let classes: usize = num_class.parse().expect("count");
+            learner["gradient_booster"]["model"]["tree_info"] = json!([0]);
+            if classes > 1 {
+                let trees = learner["gradient_booster"]["model"]["trees"].clone();
+                let tree = trees[0].clone();
+                learner["gradient_booster"]["model"]["trees"] = json!(vec![tree; classes]);
+                learner["gradient_booster"]["model"]["tree_info"] = json!((0..classes).collect::<Vec<_>>());
+            }
+            let ensemble = load_value(&doc).expect("loads");
+            let got = ensemble.base_margin();
+            assert_eq!(got.len(), expected.len(), "{objective} {base}");
+            for (g, e) in got.iter().zip(expected) {
+                assert!((g - e).abs() < 1e-6, "{objective} {base}: {got:?} vs {expected:?}");
+            }
+        };
+        check("binary:logistic", "0", "[5E-1]", &[0.0]);
+        check("binary:logistic", "0", "2.5E-1", &[(1.0f64 / 3.0).ln()]);
+        check("reg:logistic", "0", "[7.5E-1]", &[3.0f64.ln()]);
+        check("reg:squarederror", "0", "[8.402545E-1]", &[0.840_254_5]);
+        check("binary:logitraw", "0", "[4.4666666E-1]", &[0.446_666_66]);
+        check("count:poisson", "0", "[2.35E0]", &[2.35f64.ln()]);
+        check(
+            "multi:softprob",
+            "3",
+            "[2.2579032E-1,4.4716185E-1,-6.729523E-1]",
+            &[0.225_790_32, 0.447_161_85, -0.672_952_3],
+        );
+        // xgboost 2.x: one scalar for every class, already a margin.
+        check("multi:softmax", "3", "5E-1", &[0.5, 0.5, 0.5]);
+    }
+
+    /// Each case edits the valid model and names a fragment of the expected error.
+    #[test]
+    fn refuses_what_it_cannot_evaluate_exactly() {
+        let check = |edit: &dyn Fn(&mut Value), expected: &str| {
+            let mut doc = model();
+            edit(&mut doc);
+            let error = load_value(&doc).expect_err(expected).to_string();
+            assert!(error.contains(expected), "{error:?} should contain {expected:?}");
+        };
+        let edit_tree = |field: &'static str, value: Value| {
+            move |doc: &mut Value| {
+                doc["learner"]["gradient_booster"]["model"]["trees"][0][field] = value.clone();
+            }
+        };
+        let param = |field: &'static str, value: &'static str| {
+            move |doc: &mut Value| doc["learner"]["learner_model_param"][field] = json!(value)
+        };
+        check(&|doc| doc["learner"]["gradient_booster"]["name"] = json!("dart"), "only \"gbtree\" is supported");
+        check(&|doc| doc["learner"]["gradient_booster"]["name"] = json!("gblinear"), "booster \"gblinear\"");
+        check(
+            &|doc| doc["learner"]["objective"]["name"] = json!("rank:pairwise"),
+            "unsupported model: xgboost objective",
+        );
+        check(&edit_tree("split_type", json!([1, 0, 0])), "tree 0: categorical split at node 0");
+        check(&edit_tree("sum_hessian", json!([4.0, 1.0])), "sum_hessian has 2 entries");
+        check(&edit_tree("left_children", json!([7, -1, -1])), "child index 7 is out of range");
+        check(&edit_tree("left_children", json!([0, -1, -1])), "node 0 is reached twice");
+        check(&edit_tree("split_indices", json!([5, 0, 0])), "splits on feature 5 of 2");
+        check(&edit_tree("right_children", json!([-2, -1, -1])), "node 0 has child -2");
+        check(&edit_tree("sum_hessian", json!([-4.0, 1.0, 3.0])), "node 0 has cover -4");
+        check(&edit_tree("tree_param", json!({"size_leaf_vector": "3"})), "vector leaves");
+        check(&param("num_class", "3"), "objective \"binary:logistic\" with num_class 3");
+        check(&param("base_score", "[abc]"), "is not a list of numbers");
+        check(&param("base_score", "[1E0]"), "has no finite margin");
+        check(&param("num_target", "2"), "multi-target");
+        check(&param("num_feature", "two"), "num_feature \"two\" is not a count");
+        check(
+            &|doc| doc["learner"]["gradient_booster"]["model"]["tree_info"] = json!([0, 0]),
+            "1 trees but 2 tree_info",
+        );
+        check(
+            &|doc| doc["learner"]["gradient_booster"]["model"]["tree_info"] = json!([1]),
+            "a tree adds to output 1 of 1",
+        );
+        check(&|doc| *doc = json!({"learner": 1}), "invalid model");
+    }
+
+    #[test]
+    fn reports_bad_json_as_such() {
+        for bytes in [&b"{"[..], b"", b"\xff", b"{\"learner\": nul"] {
+            let error = load(bytes).expect_err("not json");
+            assert!(matches!(error, ModelError::Json(_)), "{error:?}");
         }
     }
 }
