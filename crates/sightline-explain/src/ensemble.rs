@@ -293,3 +293,61 @@ impl Ensemble {
         Ok(self.parts.link.apply(&self.predict_margin(row)?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf(value: f64) -> Node {
+        Node { kind: NodeKind::Leaf { value }, cover: 1.0 }
+    }
+
+    fn split(feature: usize, left: usize, right: usize) -> Node {
+        Node { kind: NodeKind::Split(Split { feature, threshold: 0.0, left, right, default_left: false }), cover: 2.0 }
+    }
+
+    /// A chain of `depth` splits, each with a leaf on the left.
+    fn chain(depth: usize) -> Vec<Node> {
+        let mut nodes = Vec::new();
+        for level in 0..depth {
+            nodes.push(split(0, 2 * level + 1, 2 * level + 2));
+            nodes.push(leaf(level as f64));
+        }
+        nodes.push(leaf(-1.0));
+        nodes
+    }
+
+    #[test]
+    fn bounds_the_depth() {
+        assert_eq!(Tree::new(chain(MAX_TREE_DEPTH), 1).map(|t| t.depth()), Ok(MAX_TREE_DEPTH));
+        assert!(matches!(Tree::new(chain(MAX_TREE_DEPTH + 1), 1), Err(ModelError::Unsupported(_))));
+    }
+
+    #[test]
+    fn ignores_unreachable_nodes_and_refuses_shared_ones() {
+        let mut nodes = vec![split(0, 1, 2), leaf(1.0), leaf(2.0), leaf(f64::NAN)];
+        assert!(Tree::new(nodes.clone(), 1).is_ok(), "a deleted node is not part of the tree");
+        nodes[0] = split(0, 1, 1);
+        assert!(Tree::new(nodes, 1).is_err());
+        assert!(Tree::new(vec![leaf(f64::INFINITY)], 1).is_err());
+        assert!(Tree::new(Vec::new(), 1).is_err());
+    }
+
+    #[test]
+    fn split_rules_differ_only_on_the_threshold() {
+        let node = Split { feature: 0, threshold: 0.5, left: 1, right: 2, default_left: true };
+        assert!(!node.goes_left(0.5, SplitRule::Less));
+        assert!(node.goes_left(0.5, SplitRule::LessOrEqual));
+        assert!(node.goes_left(0.25, SplitRule::Less));
+        assert!(node.goes_left(f32::NAN, SplitRule::Less));
+    }
+
+    #[test]
+    fn links_map_margins_to_predictions() {
+        assert_eq!(Link::Identity.apply(&[1.5]), vec![1.5]);
+        assert_eq!(Link::Logit.apply(&[0.0]), vec![0.5]);
+        assert_eq!(Link::Log.apply(&[0.0]), vec![1.0]);
+        let probabilities = Link::Softmax.apply(&[1000.0, 1000.0, f64::NEG_INFINITY]);
+        assert_eq!(probabilities, vec![0.5, 0.5, 0.0]);
+    }
+}

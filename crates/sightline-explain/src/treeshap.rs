@@ -449,4 +449,38 @@ mod tests {
         let shap = TreeShap::new(&ensemble).expect("positive covers");
         assert_eq!(shap.explain(&[0.0]).err(), Some(ExplainError::FeatureCount { expected: FEATURES, got: 1 }));
     }
+
+    #[test]
+    fn explains_the_deepest_tree_allowed() {
+        // A chain of splits on alternating features, a leaf on each left branch.
+        let depth = crate::ensemble::MAX_TREE_DEPTH;
+        let mut nodes = Vec::new();
+        for level in 0..depth {
+            let split = Split {
+                feature: level % 2,
+                threshold: 0.0,
+                left: 2 * level + 1,
+                right: 2 * level + 2,
+                default_left: false,
+            };
+            nodes.push(Node { kind: NodeKind::Split(split), cover: (depth - level + 1) as f64 });
+            nodes.push(Node { kind: NodeKind::Leaf { value: level as f64 }, cover: 1.0 });
+        }
+        nodes.push(Node { kind: NodeKind::Leaf { value: -1.0 }, cover: 1.0 });
+        let ensemble = Ensemble::new(EnsembleParts {
+            num_features: 2,
+            num_outputs: 1,
+            split_rule: SplitRule::Less,
+            trees: vec![Tree::new(nodes, 2).expect("valid tree")],
+            tree_output: vec![0],
+            base_margin: vec![0.0],
+            link: Link::Identity,
+            objective: "test".into(),
+        })
+        .expect("valid ensemble");
+        let shap = TreeShap::new(&ensemble).expect("positive covers");
+        for row in [[1.0, 1.0], [1.0, -1.0], [f64::NAN, 1.0]] {
+            assert!(shap.explain(&row).is_ok(), "{row:?}");
+        }
+    }
 }
