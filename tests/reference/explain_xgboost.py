@@ -18,6 +18,7 @@ Some test rows carry values equal to split thresholds, so `<` against `<=` shows
 
 import json
 import pathlib
+import zlib
 
 import numpy as np
 import xgboost as xgb
@@ -64,7 +65,8 @@ def to_json_rows(x):
 
 
 def case(name, params, rounds, label_fn):
-    rng = np.random.default_rng([SEED, len(name)])
+    # A distinct, stable stream per case (Python's hash() of a str is salted per process).
+    rng = np.random.default_rng([SEED, zlib.crc32(name.encode())])
     clean = make_data(rng, 600)
     y = label_fn(clean, rng)
     x = with_missing(rng, clean)
@@ -119,6 +121,15 @@ def main():
         {**base, "objective": "reg:squarederror"},
         30,
         lambda x, rng: 3.0 * x[:, 0] + np.sin(2 * x[:, 1]) + x[:, 2] * x[:, 4] + x[:, 5] + 0.1 * rng.normal(size=len(x)),
+    )
+    # A random forest: several trees per round (`num_parallel_tree`), row and column
+    # subsampling, learning rate 1, as the xgboost documentation recommends.
+    case(
+        "forest",
+        {**base, "learning_rate": 1.0, "num_parallel_tree": 8, "subsample": 0.8, "colsample_bynode": 0.8,
+         "objective": "reg:squarederror"},
+        3,
+        lambda x, rng: 2.0 * x[:, 0] - x[:, 3] * x[:, 4] + 0.2 * rng.normal(size=len(x)),
     )
     case(
         "poisson",

@@ -20,7 +20,8 @@ macro_rules! fixture {
     };
 }
 
-pub const ALL: [Fixture; 4] = [fixture!("binary"), fixture!("multiclass"), fixture!("regression"), fixture!("poisson")];
+pub const ALL: [Fixture; 5] =
+    [fixture!("binary"), fixture!("multiclass"), fixture!("regression"), fixture!("forest"), fixture!("poisson")];
 
 /// A case file; NaN inputs are written as null because JSON has no NaN.
 #[derive(Deserialize)]

@@ -86,6 +86,11 @@ fn regression_squarederror() {
 }
 
 #[test]
-fn count_poisson() {
+fn random_forest() {
     check(&ALL[3]);
+}
+
+#[test]
+fn count_poisson() {
+    check(&ALL[4]);
 }
