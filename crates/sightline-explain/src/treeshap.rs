@@ -67,6 +67,14 @@ struct PathElement {
 
 const NO_FEATURE: usize = usize::MAX;
 
+/// The edge into a node: its split feature and that feature's fractions so far.
+#[derive(Debug, Clone, Copy)]
+struct Step {
+    zero: f64,
+    one: f64,
+    feature: usize,
+}
+
 /// Relative tolerance of the additivity check. Everything is f64; the sums are over at
 /// most a few thousand terms, so the rounding error is many orders below this.
 const ADDITIVITY_TOLERANCE: f64 = 1e-9;
@@ -102,7 +110,7 @@ impl<'a> TreeShap<'a> {
         for (tree, &output) in self.ensemble.trees().iter().zip(self.ensemble.tree_output()) {
             let phi = &mut values[output * num_features..(output + 1) * num_features];
             let walk = Walk { tree, row: &model_row, rule: self.ensemble.split_rule() };
-            walk.recurse(phi, &mut path, 0, 0, 1.0, 1.0, NO_FEATURE);
+            walk.recurse(phi, &mut path, 0, 0, Step { zero: 1.0, one: 1.0, feature: NO_FEATURE });
         }
         let margin = self.ensemble.margin_of(&model_row);
         let attributions = Attributions { num_features, values, expected_value: self.expected_value.clone(), margin };
@@ -158,21 +166,11 @@ impl Walk<'_> {
     /// RECURSE of Algorithm 2. `store[..parent_len]` is the parent's path; this node's
     /// path is built right after it, and this node's children build theirs after that,
     /// so one buffer serves the whole walk without allocation.
-    #[allow(clippy::too_many_arguments)]
-    fn recurse(
-        &self,
-        phi: &mut [f64],
-        store: &mut [PathElement],
-        parent_len: usize,
-        node_index: usize,
-        zero: f64,
-        one: f64,
-        feature: usize,
-    ) {
+    fn recurse(&self, phi: &mut [f64], store: &mut [PathElement], parent_len: usize, node_index: usize, step: Step) {
         let (parent, rest) = store.split_at_mut(parent_len);
         rest[..parent_len].copy_from_slice(parent);
         let path = rest;
-        extend(path, parent_len, zero, one, feature);
+        extend(path, parent_len, step);
         let mut len = parent_len + 1;
 
         let node = &self.tree.nodes()[node_index];
@@ -202,10 +200,11 @@ impl Walk<'_> {
                 // A branch no training weight and not the row reach contributes nothing,
                 // and would divide by its zero fractions when unwound: skip it.
                 if hot_zero != 0.0 || incoming_one != 0.0 {
-                    self.recurse(phi, path, len, hot, hot_zero, incoming_one, split.feature);
+                    let step = Step { zero: hot_zero, one: incoming_one, feature: split.feature };
+                    self.recurse(phi, path, len, hot, step);
                 }
                 if cold_zero != 0.0 {
-                    self.recurse(phi, path, len, cold, cold_zero, 0.0, split.feature);
+                    self.recurse(phi, path, len, cold, Step { zero: cold_zero, one: 0.0, feature: split.feature });
                 }
             }
         }
@@ -214,7 +213,8 @@ impl Walk<'_> {
 
 /// EXTEND: append an element and update the permutation weights of all subset sizes.
 /// `path[..len]` is the current path; afterwards `path[..len + 1]`.
-fn extend(path: &mut [PathElement], len: usize, zero: f64, one: f64, feature: usize) {
+fn extend(path: &mut [PathElement], len: usize, step: Step) {
+    let Step { zero, one, feature } = step;
     path[len] = PathElement { feature, zero, one, weight: if len == 0 { 1.0 } else { 0.0 } };
     let new_len = (len + 1) as f64;
     for i in (0..len).rev() {
