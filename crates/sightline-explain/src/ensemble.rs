@@ -8,10 +8,11 @@
 
 use crate::error::{ExplainError, ModelError};
 
-/// Deepest tree accepted. TreeSHAP recurses once per level and keeps a path table
-/// quadratic in the depth, so a hostile file must not choose the depth freely; real
-/// boosted trees are far shallower (XGBoost's default is 6).
-pub const MAX_TREE_DEPTH: usize = 256;
+/// Deepest tree accepted. TreeSHAP recurses once per level, keeps a path table
+/// quadratic in the depth and, on long paths, spends time quartic in it per tree, so a
+/// hostile file must not choose the depth freely; real boosted trees are far shallower
+/// (XGBoost's default is 6, LightGBM's 31 leaves allow at most 30).
+pub const MAX_TREE_DEPTH: usize = 64;
 
 /// Which way a present value goes at a split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
