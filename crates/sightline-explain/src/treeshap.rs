@@ -172,7 +172,7 @@ fn mean_value(tree: &Tree, tree_index: usize) -> Result<f64, ExplainError> {
     Ok(total)
 }
 
-/// What stays fixed while walking one tree for one row.
+/// What walking one tree for one row needs besides the path table.
 struct Walk<'t> {
     tree: &'t Tree,
     row: &'t [f32],
