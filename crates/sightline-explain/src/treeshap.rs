@@ -53,6 +53,8 @@ pub struct TreeShap<'a> {
     max_path_len: usize,
     /// [`FAST_UNWIND_LIMIT`]; a field so tests can run the stable rebuild everywhere.
     fast_unwind_limit: usize,
+    /// `inverse[k] == 1 / k` for k up to the longest path (`inverse[0]` unused).
+    inverse: Vec<f64>,
 }
 
 /// One feature on the current path, merged over all its splits on that path.
@@ -101,6 +103,7 @@ impl<'a> TreeShap<'a> {
             path_capacity: longest * (longest + 1) / 2,
             max_path_len: longest,
             fast_unwind_limit: FAST_UNWIND_LIMIT,
+            inverse: (0..=longest).map(|k| 1.0 / k as f64).collect(),
         })
     }
 
@@ -126,6 +129,7 @@ impl<'a> TreeShap<'a> {
                 rule: self.ensemble.split_rule(),
                 scratch: &mut scratch,
                 fast_unwind_limit: self.fast_unwind_limit,
+                inverse: &self.inverse,
             };
             walk.recurse(phi, &mut path, 0, 0, Step { zero: 1.0, one: 1.0, feature: NO_FEATURE });
         }
@@ -180,6 +184,8 @@ struct Walk<'t> {
     /// Room for one path, where long paths are rebuilt (see [`FAST_UNWIND_LIMIT`]).
     scratch: &'t mut [PathElement],
     fast_unwind_limit: usize,
+    /// `inverse[k] == 1 / k` for every path length.
+    inverse: &'t [f64],
 }
 
 /// Longest path (root element included) on which UNWIND runs Algorithm 2's recurrence.
@@ -208,7 +214,7 @@ impl Walk<'_> {
         let (parent, rest) = store.split_at_mut(parent_len);
         rest[..parent_len].copy_from_slice(parent);
         let path = rest;
-        extend(path, parent_len, step);
+        extend(path, parent_len, step, self.inverse);
         let mut len = parent_len + 1;
 
         let node = &self.tree.nodes()[node_index];
@@ -217,9 +223,9 @@ impl Walk<'_> {
                 for i in 1..len {
                     let element = path[i];
                     let weight = if len <= self.fast_unwind_limit {
-                        unwound_sum(path, len, i)
+                        unwound_sum(path, len, i, self.inverse)
                     } else {
-                        let rebuilt = rebuild_without(path, len, i, self.scratch);
+                        let rebuilt = rebuild_without(path, len, i, self.scratch, self.inverse);
                         rebuilt.iter().map(|e| e.weight).sum()
                     };
                     phi[element.feature] += weight * (element.one - element.zero) * value;
@@ -235,9 +241,9 @@ impl Walk<'_> {
                     incoming_zero = path[k].zero;
                     incoming_one = path[k].one;
                     if len <= self.fast_unwind_limit {
-                        unwind(path, len, k);
+                        unwind(path, len, k, self.inverse);
                     } else {
-                        let rebuilt = rebuild_without(path, len, k, self.scratch);
+                        let rebuilt = rebuild_without(path, len, k, self.scratch, self.inverse);
                         path[..len - 1].copy_from_slice(rebuilt);
                     }
                     len -= 1;
@@ -260,14 +266,15 @@ impl Walk<'_> {
 }
 
 /// EXTEND: append an element and update the permutation weights of all subset sizes.
-/// `path[..len]` is the current path; afterwards `path[..len + 1]`.
-fn extend(path: &mut [PathElement], len: usize, step: Step) {
+/// `path[..len]` is the current path; afterwards `path[..len + 1]`. `inverse[k]` is
+/// `1 / k`: divisions dominate the cost of these loops, table lookups do not.
+fn extend(path: &mut [PathElement], len: usize, step: Step, inverse: &[f64]) {
     let Step { zero, one, feature } = step;
     path[len] = PathElement { feature, zero, one, weight: if len == 0 { 1.0 } else { 0.0 } };
-    let new_len = (len + 1) as f64;
+    let per_length = inverse[len + 1];
     for i in (0..len).rev() {
-        path[i + 1].weight += one * path[i].weight * (i + 1) as f64 / new_len;
-        path[i].weight = zero * path[i].weight * (len - i) as f64 / new_len;
+        path[i + 1].weight += one * path[i].weight * (i + 1) as f64 * per_length;
+        path[i].weight = zero * path[i].weight * (len - i) as f64 * per_length;
     }
 }
 
@@ -278,29 +285,41 @@ fn rebuild_without<'s>(
     len: usize,
     index: usize,
     out: &'s mut [PathElement],
+    inverse: &[f64],
 ) -> &'s [PathElement] {
     let mut built = 0;
     for (j, element) in path[..len].iter().enumerate() {
         if j != index {
-            extend(out, built, Step { zero: element.zero, one: element.one, feature: element.feature });
+            extend(out, built, Step { zero: element.zero, one: element.one, feature: element.feature }, inverse);
             built += 1;
         }
     }
     &out[..built]
 }
 
+// UNWIND and its sum below follow the paper's recurrence with the divisions rearranged:
+// with `next` the running "one" portion, the paper's
+//     w[j] = next * len / ((j + 1) * one);  next = w_old[j] - w[j] * zero * (last - j) / len
+// is computed as
+//     w[j] = next * (len / one) / (j + 1);  next = w_old[j] - next * (zero / one) * (last - j) / (j + 1)
+// (the `len` cancels), and `x / (j + 1)` as `x * inverse[j + 1]`.
+
 /// UNWIND: remove element `index` from `path[..len]`, inverting its EXTEND.
-fn unwind(path: &mut [PathElement], len: usize, index: usize) {
+fn unwind(path: &mut [PathElement], len: usize, index: usize, inverse: &[f64]) {
     let PathElement { zero, one, .. } = path[index];
     let last = len - 1;
-    let mut next_one = path[last].weight;
-    for j in (0..last).rev() {
-        if one != 0.0 {
+    if one != 0.0 {
+        let (len_per_one, zero_per_one) = (len as f64 / one, zero / one);
+        let mut next = path[last].weight;
+        for j in (0..last).rev() {
             let kept = path[j].weight;
-            path[j].weight = next_one * len as f64 / ((j + 1) as f64 * one);
-            next_one = kept - path[j].weight * zero * (last - j) as f64 / len as f64;
-        } else {
-            path[j].weight = path[j].weight * len as f64 / (zero * (last - j) as f64);
+            path[j].weight = next * len_per_one * inverse[j + 1];
+            next = kept - next * zero_per_one * (last - j) as f64 * inverse[j + 1];
+        }
+    } else {
+        let len_per_zero = len as f64 / zero;
+        for j in 0..last {
+            path[j].weight *= len_per_zero * inverse[last - j];
         }
     }
     for j in index..last {
@@ -311,21 +330,23 @@ fn unwind(path: &mut [PathElement], len: usize, index: usize) {
 }
 
 /// Sum of the weights UNWIND would leave after removing `index`, without changing the path.
-fn unwound_sum(path: &[PathElement], len: usize, index: usize) -> f64 {
+fn unwound_sum(path: &[PathElement], len: usize, index: usize, inverse: &[f64]) -> f64 {
     let PathElement { zero, one, .. } = path[index];
     let last = len - 1;
-    let mut next_one = path[last].weight;
-    let mut total = 0.0;
-    for j in (0..last).rev() {
-        if one != 0.0 {
-            let weight = next_one * len as f64 / ((j + 1) as f64 * one);
-            total += weight;
-            next_one = path[j].weight - weight * zero * (last - j) as f64 / len as f64;
-        } else {
-            total += path[j].weight * len as f64 / (zero * (last - j) as f64);
+    if one != 0.0 {
+        let zero_per_one = zero / one;
+        let mut next = path[last].weight;
+        let mut total = 0.0;
+        for j in (0..last).rev() {
+            let scaled = next * inverse[j + 1];
+            total += scaled;
+            next = path[j].weight - scaled * zero_per_one * (last - j) as f64;
         }
+        total * len as f64 / one
+    } else {
+        let total: f64 = (0..last).map(|j| path[j].weight * inverse[last - j]).sum();
+        total * len as f64 / zero
     }
-    total
 }
 
 #[cfg(test)]
