@@ -1,0 +1,5 @@
+//! Loaders from model files (bytes given by the caller) to the internal [`crate::Ensemble`].
+//!
+//! One module per file format; each knows its library's conventions and nothing else does.
+
+pub mod xgboost_json;

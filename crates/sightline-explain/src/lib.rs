@@ -1,0 +1,15 @@
+//! Explanations of model predictions: tree-ensemble model formats and TreeSHAP.
+//!
+//! The crate is pure: no IO, no clock, no async runtime. Model files arrive as bytes
+//! from the caller, are parsed by a loader in [`formats`] into the one internal form,
+//! [`Ensemble`], and every method works on that form, so a method never needs to know
+//! which library trained the model.
+
+mod ensemble;
+mod error;
+pub mod formats;
+mod treeshap;
+
+pub use ensemble::{Ensemble, EnsembleParts, Link, MAX_TREE_DEPTH, Node, NodeKind, Split, SplitRule, Tree};
+pub use error::{ExplainError, ModelError};
+pub use treeshap::{Attributions, TreeShap};

@@ -1,0 +1,5 @@
+//! Integration tests of sightline-explain: one binary (see the crate's `[[test]]`).
+
+mod additivity;
+mod fixtures;
+mod xgboost;
