@@ -193,6 +193,47 @@ impl ModelSpec {
         }
     }
 
+    /// The spec with `new` features appended, after checking them: valid and unique
+    /// names, none already declared. Paths are relative to the list of new features.
+    /// Features are only ever appended, so stored events keep their meaning.
+    pub fn with_features_appended(&self, new: Vec<FeatureSpec>) -> Result<ModelSpec, Vec<Problem>> {
+        let mut problems = Vec::new();
+        if new.is_empty() {
+            problems.push(Problem::new("features", Reason::MissingField, "name at least one feature to add"));
+        }
+        if self.features.len() + new.len() > MAX_FEATURES {
+            problems.push(Problem::new(
+                "features",
+                Reason::TooMany,
+                format!("a model may have at most {MAX_FEATURES} features; it has {}", self.features.len()),
+            ));
+        }
+        for (i, f) in new.iter().enumerate() {
+            let path = format!("features[{i}].name");
+            if let Err(m) = check_feature_name(&f.name) {
+                problems.push(Problem::new(path, Reason::InvalidValue, m));
+            } else if self.feature_index(&f.name).is_some() {
+                problems.push(Problem::new(
+                    path,
+                    Reason::InvalidValue,
+                    format!("the model already has a feature {:?}", f.name),
+                ));
+            } else if let Some(j) = new[..i].iter().position(|g| g.name == f.name) {
+                problems.push(Problem::new(
+                    path,
+                    Reason::InvalidValue,
+                    format!("duplicate feature name {:?} (also features[{j}])", f.name),
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let mut spec = self.clone();
+        spec.features.extend(new);
+        Ok(spec)
+    }
+
     /// Index of the named feature, if declared (a linear scan; see [`ModelIndex`]).
     pub fn feature_index(&self, name: &str) -> Option<usize> {
         self.features.iter().position(|f| f.name == name)
@@ -281,6 +322,21 @@ mod tests {
             },
             "classes",
         );
+    }
+
+    #[test]
+    fn features_are_appended_only_when_new_and_valid() {
+        let m = binary();
+        let new = |name: &str| FeatureSpec { name: name.into(), kind: FeatureType::Boolean, nullable: true };
+        let grown = m.with_features_appended(vec![new("vip")]).expect("valid");
+        assert_eq!(grown.features.len(), 3);
+        assert_eq!(grown.features[..2], m.features[..], "existing features keep their ordinals");
+        let paths = |r: Result<ModelSpec, Vec<Problem>>| -> Vec<String> {
+            r.expect_err("invalid").into_iter().map(|p| p.path).collect()
+        };
+        assert_eq!(paths(m.with_features_appended(vec![new("age")])), ["features[0].name"]);
+        assert_eq!(paths(m.with_features_appended(vec![new("a"), new("a")])), ["features[1].name"]);
+        assert_eq!(paths(m.with_features_appended(vec![])), ["features"]);
     }
 
     #[test]

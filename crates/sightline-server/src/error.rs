@@ -122,6 +122,7 @@ impl From<sightline_store::StoreError> for ApiError {
             sightline_store::StoreError::Conflict(what) => {
                 ApiError::new(Code::Conflict, format!("{what} already exists"))
             }
+            e @ sightline_store::StoreError::Changed(_) => ApiError::new(Code::Conflict, format!("{e}; retry")),
             other => ApiError::internal(other),
         }
     }

@@ -27,6 +27,7 @@ fn api_routes() -> Vec<(Method, &'static str, Handler)> {
         (Method::GET, "/models", get(models::list)),
         (Method::POST, "/models", post(models::create)),
         (Method::GET, "/models/{model}", get(models::get)),
+        (Method::POST, "/models/{model}/features", post(models::add_features)),
         (Method::GET, "/models/{model}/versions", get(models::list_versions)),
         (Method::POST, "/models/{model}/versions", post(models::create_version)),
         (Method::GET, "/models/{model}/predictions", get(predictions::list)),

@@ -63,6 +63,11 @@ impl AppState {
         loaded
     }
 
+    /// Drops a model from the cache; the next request reads it from the store.
+    pub fn forget(&self, name: &str) {
+        self.models.write().unwrap_or_else(|p| p.into_inner()).remove(name);
+    }
+
     /// The named model, from the cache or the store (another replica may have made it);
     /// 404 if it does not exist.
     pub async fn model(self: &Arc<Self>, name: &str) -> Result<Arc<LoadedModel>, ApiError> {

@@ -21,6 +21,9 @@ pub enum StoreError {
     /// The object already exists (a model or version name is taken).
     #[error("{0} already exists")]
     Conflict(String),
+    /// The object changed between read and write (optimistic concurrency); retry.
+    #[error("{0} was changed by another request at the same time")]
+    Changed(String),
     /// A stored value could not be decoded: the database was written by something else
     /// or damaged.
     #[error("corrupt stored data: {0}")]
@@ -41,6 +44,15 @@ pub trait Store: Send + Sync + 'static {
     fn get_model(&self, name: &str) -> Result<Option<ModelRecord>>;
     /// Models ordered by name, strictly after `after`.
     fn list_models(&self, after: Option<&str>, limit: usize) -> Result<Vec<ModelRecord>>;
+
+    /// Replaces a model's spec with `spec` (same name) if its stored spec still has
+    /// `expected_features` features — optimistic concurrency for appending features:
+    /// `Conflict` if another writer changed it first. `None` if the model is gone.
+    fn update_model_spec(
+        &self,
+        spec: &sightline_core::ModelSpec,
+        expected_features: usize,
+    ) -> Result<Option<ModelRecord>>;
 
     /// Registers a version; `Conflict` if the model already has one of that name.
     fn create_version(&self, model_id: i64, name: &str, description: &str, now_ms: i64) -> Result<VersionRecord>;

@@ -151,6 +151,27 @@ impl Store for SqliteStore {
         })
     }
 
+    fn update_model_spec(&self, spec: &ModelSpec, expected_features: usize) -> Result<Option<ModelRecord>> {
+        let json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.with_reader(|c| {
+            // IMMEDIATE: take the write lock before reading, so the check and the
+            // update see the same spec.
+            let tx = rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Immediate)?;
+            let row = tx
+                .query_row("SELECT id, spec, created_ms FROM models WHERE name = ?1", [&spec.name], model_from_row)
+                .optional()?;
+            let Some(current) = row.map(decode_model).transpose()? else {
+                return Ok(None);
+            };
+            if current.spec.features.len() != expected_features {
+                return Err(StoreError::Changed(format!("model {:?}", spec.name)));
+            }
+            tx.execute("UPDATE models SET spec = ?1 WHERE id = ?2", params![json, current.id])?;
+            tx.commit()?;
+            Ok(Some(ModelRecord { id: current.id, spec: spec.clone(), created_ms: current.created_ms }))
+        })
+    }
+
     fn get_model(&self, name: &str) -> Result<Option<ModelRecord>> {
         self.with_reader(|c| {
             let row = c

@@ -4,7 +4,7 @@ use super::support::{decode_cursor, encode_cursor, limit, path, query};
 use crate::body::require_json;
 use crate::error::{ApiError, Code, FieldError};
 use crate::state::{AppState, blocking};
-use crate::wire::model::{CreateModel, CreateVersion, model_json, version_json};
+use crate::wire::model::{AddFeatures, CreateModel, CreateVersion, FeatureIn, model_json, version_json};
 use crate::wire::time::now_ms;
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -86,6 +86,45 @@ pub async fn get(
     let name = path(p)?;
     let model = app.model(&name).await?;
     Ok(Json(model_json(&model.record)))
+}
+
+/// Appends features to a model's schema. Existing features never change (stored events
+/// refer to them by position), so this is the one schema change there is.
+pub async fn add_features(
+    State(app): State<Arc<AppState>>,
+    p: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Json<Value>, ApiError> {
+    let model = app.model(&path(p)?).await?;
+    let bytes = read_small(&headers, body).await?;
+    let req: AddFeatures = json_body(&headers, &bytes)?;
+    let expected = model.record.spec.features.len();
+    let spec = model
+        .record
+        .spec
+        .with_features_appended(req.features.into_iter().map(FeatureIn::into_spec).collect())
+        .map_err(|problems| {
+        ApiError::validation("the features cannot be added", crate::wire::json::prefix("$", problems))
+    })?;
+    let store = app.store.clone();
+    let name = spec.name.clone();
+    match blocking(move || store.update_model_spec(&spec, expected)).await? {
+        Ok(Some(record)) => {
+            let body = model_json(&record);
+            app.remember(record);
+            Ok(Json(body))
+        }
+        Ok(None) => Err(ApiError::new(Code::ModelNotFound, format!("model {name:?} does not exist"))),
+        Err(e) => {
+            // Our cached spec was stale (another replica changed it): refresh it so that
+            // the client's retry works against the current schema.
+            if matches!(e, sightline_store::StoreError::Changed(_)) {
+                app.forget(&name);
+            }
+            Err(e.into())
+        }
+    }
 }
 
 pub async fn create_version(

@@ -47,6 +47,28 @@ pub struct FeatureIn {
     pub nullable: bool,
 }
 
+impl FeatureIn {
+    pub fn into_spec(self) -> FeatureSpec {
+        FeatureSpec {
+            name: self.name,
+            kind: match self.kind {
+                FeatureTypeIn::Numeric => FeatureType::Numeric,
+                FeatureTypeIn::Categorical => FeatureType::Categorical,
+                FeatureTypeIn::Boolean => FeatureType::Boolean,
+                FeatureTypeIn::Text => FeatureType::Text,
+            },
+            nullable: self.nullable,
+        }
+    }
+}
+
+/// `POST /api/v1/models/{model}/features`: features to append to the schema.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddFeatures {
+    pub features: Vec<FeatureIn>,
+}
+
 fn default_nullable() -> bool {
     true
 }
@@ -80,20 +102,7 @@ impl CreateModel {
                 TaskIn::MulticlassClassification => Task::MulticlassClassification,
                 TaskIn::Regression => Task::Regression,
             },
-            features: self
-                .features
-                .into_iter()
-                .map(|f| FeatureSpec {
-                    name: f.name,
-                    kind: match f.kind {
-                        FeatureTypeIn::Numeric => FeatureType::Numeric,
-                        FeatureTypeIn::Categorical => FeatureType::Categorical,
-                        FeatureTypeIn::Boolean => FeatureType::Boolean,
-                        FeatureTypeIn::Text => FeatureType::Text,
-                    },
-                    nullable: f.nullable,
-                })
-                .collect(),
+            features: self.features.into_iter().map(FeatureIn::into_spec).collect(),
             classes: self.classes.into_iter().map(ClassLabel::spelling).collect(),
             positive_class: self.positive_class.map(ClassLabel::spelling),
             description: self.description,

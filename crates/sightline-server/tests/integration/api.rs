@@ -680,3 +680,47 @@ async fn metric_series_are_capped() {
     let r = server.get(&format!("{PREDICTIONS}/cap-3")).await;
     assert_eq!(r.json["version"], "v4");
 }
+
+/// A model grows a feature: events may carry it from then on, and events stored before
+/// read back with it as null.
+#[tokio::test]
+async fn features_can_be_appended_to_a_model() {
+    let server = TestServer::start().await;
+    server.create_model(&credit_model("credit")).await;
+    server.ingest("credit", &[event("before")]).await;
+
+    let r = server
+        .post_json("/api/v1/models/credit/features", &json!({"features": [{"name": "income", "type": "numeric"}]}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let names: Vec<&str> =
+        r.json["features"].as_array().expect("features").iter().filter_map(|f| f["name"].as_str()).collect();
+    assert_eq!(names, ["age", "city", "member", "note", "income"]);
+
+    let mut with_income = event("after");
+    with_income["features"]["income"] = json!(52_000);
+    let r = server.ingest("credit", &[with_income]).await;
+    assert_eq!(r.json["accepted"], 1, "{}", r.text);
+    let after = server.get(&format!("{PREDICTIONS}/after")).await;
+    assert_eq!(after.json["features"]["income"], 52_000.0, "{}", after.text);
+    let before = server.get(&format!("{PREDICTIONS}/before")).await;
+    assert_eq!(before.json["features"]["income"], Value::Null, "{}", before.text);
+    assert_eq!(before.json["features"]["age"], 41.0, "old events keep their values");
+
+    // An existing name, a repeated name, an empty list, an unknown field: 422 naming it.
+    for (body, path) in [
+        (json!({"features": [{"name": "age", "type": "numeric"}]}), "$.features[0].name"),
+        (json!({"features": [{"name": "x", "type": "numeric"}, {"name": "x", "type": "text"}]}), "$.features[1].name"),
+        (json!({"features": []}), "$.features"),
+        (json!({"features": [{"name": "y", "type": "numeric", "unit": "usd"}]}), "$.features[0]"),
+    ] {
+        let r = server.post_json("/api/v1/models/credit/features", &body).await;
+        assert_eq!(r.status, 422, "{body}: {}", r.text);
+        assert!(r.error_paths().iter().any(|p| p.starts_with(path)), "{body}: {}", r.text);
+    }
+    let r =
+        server.post_json("/api/v1/models/nope/features", &json!({"features": [{"name": "z", "type": "text"}]})).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let model = server.get("/api/v1/models/credit").await;
+    assert_eq!(model.json["features"].as_array().map(Vec::len), Some(5), "failed requests changed nothing");
+}

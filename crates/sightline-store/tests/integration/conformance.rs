@@ -37,6 +37,7 @@ fn raw_event(request_id: &str, ts: i64, version: &str) -> PredictionEvent {
 
 pub fn run_all(store: &dyn Store) {
     models_and_versions(store);
+    features_are_appended_with_optimistic_concurrency(store);
     predictions_are_idempotent_and_round_trip(store);
     labels_join_in_either_order(store);
     listing_pages_newest_first(store);
@@ -151,4 +152,18 @@ fn listing_pages_newest_first(store: &dyn Store) {
     let got: Vec<_> = store.list_predictions(&q).expect("list").into_iter().map(|p| p.timestamp_ms).collect();
     // Even-indexed events with ts in [1002, 1005): i ∈ {2, 4, 12, 14, 22, 24}.
     assert_eq!(got, vec![1004, 1004, 1004, 1002, 1002, 1002]);
+}
+
+fn features_are_appended_with_optimistic_concurrency(store: &dyn Store) {
+    let m = store.create_model(&binary_model("zeta"), 1).expect("create");
+    let extra = FeatureSpec { name: "vip".into(), kind: FeatureType::Boolean, nullable: true };
+    let grown = m.spec.with_features_appended(vec![extra]).expect("valid");
+    let updated = store.update_model_spec(&grown, 2).expect("update").expect("exists");
+    assert_eq!((updated.id, updated.created_ms, &updated.spec), (m.id, 1, &grown));
+    assert_eq!(store.get_model("zeta").expect("get").expect("exists").spec, grown);
+    // A writer that read the old spec loses.
+    assert!(matches!(store.update_model_spec(&grown, 2), Err(StoreError::Changed(_))));
+    let mut gone = grown.clone();
+    gone.name = "nope".into();
+    assert_eq!(store.update_model_spec(&gone, 3).expect("no error"), None);
 }
