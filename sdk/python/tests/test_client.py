@@ -67,6 +67,18 @@ def test_validation_error_has_field_paths(server_url):
         assert any(err["path"] == "$.classes" for err in e.value.errors), e.value.errors
 
 
+def test_add_features(server_url):
+    name = unique("grow")
+    with sightline.Client(server_url) as c:
+        c.create_model(name, "regression", CREDIT_FEATURES)
+        doc = c.add_features(name, {"tenure": "numeric", "segment": "categorical"})
+        assert [f["name"] for f in doc["features"]][-2:] == ["tenure", "segment"]
+        assert c.get_model(name)["features"][-1]["type"] == "categorical"
+        with pytest.raises(sightline.ValidationError) as e:
+            c.add_features(name, ["age"])
+        assert any(err["path"] == "$.features[0].name" for err in e.value.errors), e.value.errors
+
+
 def test_not_found(server_url):
     with sightline.Client(server_url) as c:
         with pytest.raises(sightline.NotFoundError) as e:

@@ -255,6 +255,16 @@ class Client:
                 return self.get_model(name)
             raise
 
+    def add_features(self, name: str, features: Any) -> Dict[str, Any]:
+        """Appends features to a model's schema and returns the model's document.
+
+        ``features`` takes the same forms as in :meth:`create_model`. Features are only
+        ever appended; events logged before read back with the new ones as ``None``.
+        Adding a name the model already has raises ``ValidationError``.
+        """
+        doc = {"features": _feature_specs(features)}
+        return self._call("POST", f"/api/v1/models/{self._q(name)}/features", doc)
+
     def get_model(self, name: str) -> Dict[str, Any]:
         """The model's document; ``NotFoundError`` if there is none."""
         return self._call("GET", f"/api/v1/models/{self._q(name)}")
