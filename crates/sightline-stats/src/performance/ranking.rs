@@ -1,0 +1,52 @@
+//! Ranking quality of binary scores: ROC AUC and average precision, ties included.
+//!
+//! Both walk the scores from highest to lowest one *distinct* score at a time, which is
+//! what scikit-learn's `_binary_clf_curve` does: records with equal scores move the curve
+//! together, so a tie is one diagonal step rather than an arbitrary order.
+
+/// Cumulative true and false positives after each group of tied scores, best score first.
+fn tie_groups(pairs: &mut [(f64, bool)]) -> Vec<(f64, f64)> {
+    // Scores are checked finite before this point, so total_cmp orders them numerically.
+    pairs.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+    let mut groups = Vec::new();
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut i = 0;
+    while i < pairs.len() {
+        let score = pairs[i].0;
+        while i < pairs.len() && pairs[i].0 == score {
+            if pairs[i].1 {
+                tp += 1.0;
+            } else {
+                fp += 1.0;
+            }
+            i += 1;
+        }
+        groups.push((tp, fp));
+    }
+    groups
+}
+
+/// ROC AUC and average precision of `(score, label)` pairs (reordered in place).
+///
+/// AUC is the trapezoid area under the ROC curve, i.e. the Mann–Whitney probability that
+/// a positive outranks a negative with ties counted one half; `None` unless both classes
+/// are present. Average precision is `Σ (R_k − R_{k−1}) · P_k` over the distinct
+/// thresholds, without interpolation, as scikit-learn; `None` without positives.
+pub(super) fn auc_and_average_precision(pairs: &mut [(f64, bool)]) -> (Option<f64>, Option<f64>) {
+    let groups = tie_groups(pairs);
+    let Some(&(positives, negatives)) = groups.last() else {
+        return (None, None);
+    };
+    let (mut area, mut ap) = (0.0, 0.0);
+    let (mut prev_tp, mut prev_fp) = (0.0, 0.0);
+    for &(tp, fp) in &groups {
+        // Trapezoid between consecutive ROC points, in unnormalised (fp, tp) units.
+        area += (fp - prev_fp) * (tp + prev_tp) / 2.0;
+        ap += (tp - prev_tp) * (tp / (tp + fp));
+        prev_tp = tp;
+        prev_fp = fp;
+    }
+    let auc = (positives > 0.0 && negatives > 0.0).then(|| area / (positives * negatives));
+    let average_precision = (positives > 0.0).then(|| ap / positives);
+    (auc, average_precision)
+}
