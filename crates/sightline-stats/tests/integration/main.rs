@@ -1,4 +1,5 @@
 //! Integration tests for sightline-stats: reference fixtures and property tests.
 
+mod performance_reference;
 mod properties;
 mod reference;
