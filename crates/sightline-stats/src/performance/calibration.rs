@@ -58,3 +58,36 @@ impl CalibrationBins {
         Some(total)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{CalibrationBins, log_loss_term};
+
+    #[test]
+    fn a_score_of_one_lands_in_the_last_bin_and_bin_edges_open_their_bin() {
+        let mut bins = CalibrationBins::default();
+        for s in [0.0, 0.3, 0.9, 1.0] {
+            bins.add(true, s);
+        }
+        assert_eq!(bins.count, [1, 0, 0, 1, 0, 0, 0, 0, 0, 2]);
+    }
+
+    #[test]
+    fn calibration_error_weighs_each_bin_by_its_share() {
+        let mut bins = CalibrationBins::default();
+        // Bin 2: mean score 0.25, one positive in two (gap 0.25); bin 9: score 1, positive (gap 0).
+        bins.add(true, 0.2);
+        bins.add(false, 0.3 - 0.01);
+        bins.add(true, 1.0);
+        let ece = bins.expected_calibration_error(3).unwrap_or(f64::NAN);
+        let expected = 2.0 / 3.0 * (0.5 - (0.2 + 0.29) / 2.0);
+        assert!((ece - expected).abs() < 1e-15, "{ece} vs {expected}");
+        assert_eq!(CalibrationBins::default().expected_calibration_error(0), None);
+    }
+
+    #[test]
+    fn log_loss_is_clipped_not_infinite() {
+        assert_eq!(log_loss_term(0.0), -f64::EPSILON.ln());
+        assert_eq!(log_loss_term(1.0), -(1.0 - f64::EPSILON).ln());
+    }
+}

@@ -50,3 +50,26 @@ pub(super) fn auc_and_average_precision(pairs: &mut [(f64, bool)]) -> (Option<f6
     let average_precision = (positives > 0.0).then(|| ap / positives);
     (auc, average_precision)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::auc_and_average_precision;
+
+    #[test]
+    fn a_tie_between_a_positive_and_a_negative_counts_one_half() {
+        // Positive 0.9 beats the negative; positive 0.6 ties it: (1 + 0.5) / 2 pairs.
+        let mut pairs = [(0.9, true), (0.6, false), (0.6, true)];
+        let (auc, ap) = auc_and_average_precision(&mut pairs);
+        assert_eq!(auc, Some(0.75));
+        // Thresholds 0.9 (P = 1, R = 1/2) then 0.6 (P = 2/3, R = 1): 1/2 + 1/2 · 2/3.
+        let expected = 0.5 + 0.5 * 2.0 / 3.0;
+        assert!(ap.is_some_and(|v| (v - expected).abs() < 1e-15), "{ap:?}");
+    }
+
+    #[test]
+    fn one_class_has_no_auc_and_no_positives_no_average_precision() {
+        assert_eq!(auc_and_average_precision(&mut [(0.2, false), (0.8, false)]), (None, None));
+        assert_eq!(auc_and_average_precision(&mut [(0.2, true), (0.8, true)]), (None, Some(1.0)));
+        assert_eq!(auc_and_average_precision(&mut []), (None, None));
+    }
+}
