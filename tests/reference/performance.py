@@ -143,6 +143,12 @@ def binary_cases():
     s = model_scores(y, 1.0, 3)
     cases.append(binary_case("imbalanced 97% positives", y, [int(v >= 0.5) for v in s], s, 0.5))
 
+    # A larger window, so summation order (numpy's pairwise sums against Rust's running
+    # ones) is exercised where rounding could accumulate.
+    y = (rng.random(6000) < 0.3).astype(int)
+    s = model_scores(y, 0.8, 3)
+    cases.append(binary_case("large 6000, three decimals", y, [int(v >= 0.5) for v in s], s, 0.45))
+
     y = rng.integers(0, 2, size=40)
     cases.append(binary_case("perfect hard scores", y, y, [float(v) for v in y], 0.5))
     cases.append(binary_case("worst hard scores (log loss clipped)", y, 1 - y, [float(1 - v) for v in y], 0.5))
