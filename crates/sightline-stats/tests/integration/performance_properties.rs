@@ -73,7 +73,11 @@ proptest! {
         let records: Vec<MulticlassRecord<'_>> = rows
             .iter()
             .zip(&probabilities)
-            .map(|((label, prediction, _), p)| MulticlassRecord { label: label % k, prediction: prediction % k, probabilities: p })
+            .map(|((label, prediction, _), p)| MulticlassRecord {
+                label: label % k,
+                prediction: prediction % k,
+                probabilities: p,
+            })
             .collect();
         let m = performance::multiclass(&records, k).expect("valid input");
         prop_assert_eq!(m.confusion.iter().flatten().sum::<u64>(), records.len() as u64);
