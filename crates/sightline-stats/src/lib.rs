@@ -4,3 +4,4 @@
 //! and get numbers back, so the same code serves the server and the offline report.
 
 pub mod drift;
+pub mod performance;

@@ -1,4 +1,6 @@
 //! Integration tests for sightline-stats: reference fixtures and property tests.
 
+mod performance_properties;
+mod performance_reference;
 mod properties;
 mod reference;
