@@ -16,7 +16,7 @@ fn thresholds() -> Vec<f64> {
                 .iter()
                 .flat_map(|tree| tree.nodes().iter())
                 .filter_map(|node| match &node.kind {
-                    NodeKind::Split(split) => Some(f64::from(split.threshold)),
+                    NodeKind::Split(split) => Some(split.threshold),
                     NodeKind::Leaf { .. } => None,
                 })
                 .collect::<Vec<_>>()
