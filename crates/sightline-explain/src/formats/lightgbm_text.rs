@@ -172,8 +172,7 @@ fn objective_link(objective: Option<&str>, num_class: usize, per_iteration: usiz
     // LightGBM's sigmoid objectives predict 1 / (1 + exp(-k * margin)); `Link::Logit`
     // is k = 1, the default, and the only value accepted.
     let sigmoid_one = || match options.get("sigmoid").map(|v| v.parse::<f64>()) {
-        None => Ok(Link::Logit),
-        Some(Ok(k)) if k == 1.0 => Ok(Link::Logit),
+        None | Some(Ok(1.0)) => Ok(Link::Logit),
         Some(_) => Err(ModelError::Unsupported(format!("lightgbm objective {objective:?} (only sigmoid:1)"))),
     };
     match name {
