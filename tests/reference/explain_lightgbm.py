@@ -18,7 +18,9 @@ trees while `predict()` averages them; `raw_divisor` in the case file says by wh
 The data exercise every missing type: features with NaN in
 training get splits of missing type NaN, feature 4 never misses in training (type None,
 so a NaN at prediction is read as 0.0), and the regression model uses
-`zero_as_missing=True` (type Zero). Feature 5 is coarse, so thresholds fall between
+`zero_as_missing=True` (type Zero). The categorical model has bitset splits on
+features 3 and 5, with test rows holding fractional, negative, huge and NaN categories.
+Elsewhere feature 5 is coarse, so thresholds fall between
 ties; some test rows sit exactly on split thresholds (LightGBM goes left on `<=`), some
 hold 0.0 or values within LightGBM's zero threshold (1e-35).
 """
@@ -38,18 +40,21 @@ N_FEATURES = 6
 SEED = 20261127
 
 
-def make_data(rng, n):
+def make_data(rng, n, categorical=()):
     x = rng.normal(size=(n, N_FEATURES))
     # A coarse feature with many exact zeros and ties.
     x[:, 5] = np.round(x[:, 5] * 2.0) / 2.0
+    for feature in categorical:
+        # Integer category codes 0..11, as LightGBM expects.
+        x[:, feature] = rng.integers(0, 12, size=n)
     return x
 
 
-def with_missing(rng, x, rate=0.1):
+def with_missing(rng, x, rate=0.1, complete=(4,)):
     x = x.copy()
     mask = rng.random(x.shape) < rate
     # Feature 4 never misses in training, so its splits have missing type None.
-    mask[:, 4] = False
+    mask[:, list(complete)] = False
     x[mask] = np.nan
     return x
 
@@ -67,25 +72,30 @@ def thresholds(booster):
     return pairs
 
 
-def test_rows(booster, rng):
-    rows = [with_missing(rng, make_data(rng, 30), rate=0.15)]
+def test_rows(booster, rng, categorical):
+    rows = [with_missing(rng, make_data(rng, 30, categorical), rate=0.15)]
     # NaN where training had none (feature 4): read as 0.0 by splits of type None.
-    x = make_data(rng, 5)
+    x = make_data(rng, 5, categorical)
     x[:, 4] = np.nan
     rows.append(x)
     # Exact zeros and values LightGBM's predictor treats as zero.
-    x = make_data(rng, 6)
+    x = make_data(rng, 6, categorical)
     x[:, [0, 1, 2]] = [[0.0, -0.0, 1e-36], [1e-40, 0.0, -1e-36], [0.0, 0.0, 0.0], [-0.0, 1e-34, 0.0],
                        [5e-36, 0.0, -1e-20], [0.0, 1e-300, 0.0]]
     rows.append(x)
     # Values exactly on thresholds, and one ulp either side of them.
     pairs = thresholds(booster)
-    x = make_data(rng, 12)
+    x = make_data(rng, 12, categorical)
     for i, row in enumerate(x):
         for _ in range(3):
             feature, threshold = pairs[rng.integers(len(pairs))]
             row[feature] = [threshold, np.nextafter(threshold, np.inf), np.nextafter(threshold, -np.inf)][i % 3]
     rows.append(x)
+    # Category values LightGBM truncates to an integer, negative, past every set, or NaN.
+    if categorical:
+        x = make_data(rng, 10, categorical)
+        x[:, list(categorical)] = np.array([0.0, 1.5, 2.9, -0.5, -1.0, 31.0, 100.0, 1e10, np.nan, 7.0])[:, None]
+        rows.append(x)
     # Every value missing.
     rows.append(np.full((1, N_FEATURES), np.nan))
     return np.vstack(rows)
@@ -102,16 +112,17 @@ def objective_line(booster):
     raise ValueError("model has no objective line")
 
 
-def case(name, params, rounds, label_fn):
+def case(name, params, rounds, label_fn, categorical=(), complete=(4,)):
     # A distinct, stable stream per case (Python's hash() of a str is salted per process).
     rng = np.random.default_rng([SEED, zlib.crc32(name.encode())])
-    clean = make_data(rng, 800)
+    clean = make_data(rng, 800, categorical)
     y = label_fn(clean, rng)
-    x = with_missing(rng, clean)
+    x = with_missing(rng, clean, complete=complete)
     params = {"verbose": -1, "seed": SEED, "num_threads": 1, "deterministic": True, **params}
-    booster = lgb.train(params, lgb.Dataset(x, label=y), num_boost_round=rounds)
+    dataset = lgb.Dataset(x, label=y, categorical_feature=list(categorical) or "auto")
+    booster = lgb.train(params, dataset, num_boost_round=rounds)
 
-    test = test_rows(booster, rng)
+    test = test_rows(booster, rng, categorical)
     n = test.shape[0]
     margin = np.asarray(booster.predict(test, raw_score=True)).reshape(n, -1)
     prediction = np.asarray(booster.predict(test)).reshape(n, -1)
@@ -171,6 +182,18 @@ def main():
          "objective": "regression"},
         12,
         lambda x, rng: 2.0 * x[:, 0] - x[:, 3] * x[:, 4] + 0.2 * rng.normal(size=len(x)),
+    )
+    # Categorical splits (bitsets of categories): feature 3 has NaN in training,
+    # feature 5 none (missing type None, where LightGBM 3 read NaN as category 0 and
+    # LightGBM 4 sends it right); more categories than `max_cat_to_onehot`, so sets hold several.
+    case(
+        "lightgbm_categorical",
+        {**base, "objective": "binary", "min_data_per_group": 10, "cat_smooth": 1.0, "cat_l2": 1.0},
+        20,
+        lambda x, rng: (x[:, 0] + np.isin(x[:, 3], [1, 4, 5, 9]) - np.isin(x[:, 5], [0, 2, 3, 7, 11])
+                        + 0.3 * rng.normal(size=len(x)) > 0).astype(int),
+        categorical=(3, 5),
+        complete=(4, 5),
     )
 
 

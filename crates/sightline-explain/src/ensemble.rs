@@ -93,14 +93,26 @@ impl Link {
     }
 }
 
+/// What a split tests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// The value against a threshold, with the ensemble's [`SplitRule`]. In f64 for
+    /// LightGBM, which stores and compares doubles. XGBoost's float32 thresholds are
+    /// widened exactly; its rows are read as float32 too ([`Input`]), and widening both
+    /// keeps every comparison's outcome.
+    Threshold(f64),
+    /// A LightGBM categorical split: the value, truncated to an integer category, goes
+    /// left when that bit of the set is on (bit `c % 32` of word `c / 32`). NaN and
+    /// negative categories go right; the split's missing type and default direction
+    /// play no part (LightGBM 4's `CategoricalDecision`).
+    Categories(Vec<u32>),
+}
+
 /// A split node: where present and missing values go.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Split {
     pub feature: usize,
-    /// In f64 for LightGBM, which stores and compares doubles. XGBoost's float32
-    /// thresholds are widened exactly; its rows are read as float32 too ([`Input`]), and
-    /// widening both keeps every comparison's outcome.
-    pub threshold: f64,
+    pub condition: Condition,
     pub left: usize,
     pub right: usize,
     /// Where a missing value goes.
@@ -166,7 +178,7 @@ impl Tree {
                             split.feature
                         )));
                     }
-                    if split.threshold.is_nan() {
+                    if matches!(split.condition, Condition::Threshold(t) if t.is_nan()) {
                         return Err(ModelError::Invalid(format!("node {index} has a NaN threshold")));
                     }
                     if level + 1 > MAX_TREE_DEPTH {
@@ -212,8 +224,22 @@ impl Tree {
 }
 
 impl Split {
-    /// LightGBM's `NumericalDecision`, of which XGBoost's rule is the `Nan` case.
+    /// LightGBM's `NumericalDecision` (XGBoost's rule is its `Nan` case) and
+    /// `CategoricalDecision`.
     pub(crate) fn goes_left(&self, value: f64, rule: SplitRule) -> bool {
+        let threshold = match &self.condition {
+            Condition::Threshold(threshold) => *threshold,
+            Condition::Categories(bits) => {
+                if value.is_nan() {
+                    return false;
+                }
+                // `as` truncates toward zero like C++'s `static_cast<int>`, and saturates
+                // where C++ is undefined; a saturated category is past any stored set.
+                let category = value as i32;
+                let Ok(category) = u32::try_from(category) else { return false };
+                return bits.get((category / 32) as usize).is_some_and(|word| (word >> (category % 32)) & 1 == 1);
+            }
+        };
         let value = match self.missing {
             Missing::Nan if value.is_nan() => return self.default_left,
             Missing::Nan => value,
@@ -223,7 +249,7 @@ impl Split {
         if self.missing == Missing::Zero && value.abs() <= LIGHTGBM_ZERO {
             return self.default_left;
         }
-        rule.goes_left(value, self.threshold)
+        rule.goes_left(value, threshold)
     }
 }
 
@@ -359,7 +385,7 @@ mod tests {
         Node {
             kind: NodeKind::Split(Split {
                 feature,
-                threshold: 0.0,
+                condition: Condition::Threshold(0.0),
                 left,
                 right,
                 default_left: false,
@@ -398,7 +424,14 @@ mod tests {
 
     #[test]
     fn split_rules_differ_only_on_the_threshold() {
-        let node = Split { feature: 0, threshold: 0.5, left: 1, right: 2, default_left: true, missing: Missing::Nan };
+        let node = Split {
+            feature: 0,
+            condition: Condition::Threshold(0.5),
+            left: 1,
+            right: 2,
+            default_left: true,
+            missing: Missing::Nan,
+        };
         assert!(!node.goes_left(0.5, SplitRule::Less));
         assert!(node.goes_left(0.5, SplitRule::LessOrEqual));
         assert!(node.goes_left(0.25, SplitRule::Less));
@@ -410,8 +443,14 @@ mod tests {
         let rule = SplitRule::LessOrEqual;
         // Threshold below zero with default right: shows whether 0.0 and NaN are
         // compared (left would need value <= -0.5) or sent to the default.
-        let at =
-            |missing, default_left| Split { feature: 0, threshold: -0.5, left: 1, right: 2, default_left, missing };
+        let at = |missing, default_left| Split {
+            feature: 0,
+            condition: Condition::Threshold(-0.5),
+            left: 1,
+            right: 2,
+            default_left,
+            missing,
+        };
         // None: NaN is 0.0, compared.
         assert!(!at(Missing::None, true).goes_left(f64::NAN, rule));
         assert!(!at(Missing::None, true).goes_left(0.0, rule));

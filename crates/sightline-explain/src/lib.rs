@@ -11,7 +11,7 @@ pub mod formats;
 mod treeshap;
 
 pub use ensemble::{
-    Ensemble, EnsembleParts, Input, Link, MAX_TREE_DEPTH, Missing, Node, NodeKind, Split, SplitRule, Tree,
+    Condition, Ensemble, EnsembleParts, Input, Link, MAX_TREE_DEPTH, Missing, Node, NodeKind, Split, SplitRule, Tree,
 };
 pub use error::{ExplainError, ModelError};
 pub use treeshap::{Attributions, TreeShap};

@@ -357,7 +357,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::ensemble::{EnsembleParts, Input, Link, Missing, Node, Split, SplitRule};
+    use crate::ensemble::{Condition, EnsembleParts, Input, Link, Missing, Node, Split, SplitRule};
 
     const FEATURES: usize = 4;
 
@@ -440,7 +440,7 @@ mod tests {
                 let kind = if i < internal {
                     NodeKind::Split(Split {
                         feature: spec.features[i],
-                        threshold: f64::from(spec.thresholds[i]),
+                        condition: Condition::Threshold(f64::from(spec.thresholds[i])),
                         left: 2 * i + 1,
                         right: 2 * i + 2,
                         default_left: spec.default_left[i],
@@ -529,7 +529,14 @@ mod tests {
     #[test]
     fn refuses_a_split_without_cover() {
         let leaf = |value| Node { kind: NodeKind::Leaf { value }, cover: 0.0 };
-        let split = Split { feature: 0, threshold: 0.0, left: 1, right: 2, default_left: true, missing: Missing::Nan };
+        let split = Split {
+            feature: 0,
+            condition: Condition::Threshold(0.0),
+            left: 1,
+            right: 2,
+            default_left: true,
+            missing: Missing::Nan,
+        };
         let nodes = vec![Node { kind: NodeKind::Split(split), cover: 0.0 }, leaf(1.0), leaf(2.0)];
         let ensemble = Ensemble::new(EnsembleParts {
             num_features: 1,
@@ -574,7 +581,7 @@ mod tests {
         for level in 0..depth {
             let split = Split {
                 feature: level,
-                threshold: 0.0,
+                condition: Condition::Threshold(0.0),
                 left: 2 * level + 1,
                 right: 2 * level + 2,
                 default_left: false,

@@ -22,13 +22,18 @@
 //! - TreeSHAP (`pred_contrib`) weighs branches by data counts (`internal_count`,
 //!   `leaf_count`), not by hessian sums, so those become the covers.
 //!
-//! Refused with a message: categorical splits, linear trees, and objectives whose output
-//! transform [`Link`] cannot express (`regression sqrt`, `cross_entropy_lambda`,
+//! Categorical splits (`decision_type` bit 0) name a bitset of categories in
+//! `cat_boundaries`/`cat_threshold` through their threshold; see [`Condition::Categories`].
+//!
+//! Refused with a message: linear trees, and objectives whose output transform [`Link`]
+//! cannot express (`regression sqrt`, `cross_entropy_lambda`,
 //! `binary` with a sigmoid other than 1).
 
 use std::collections::HashMap;
 
-use crate::ensemble::{Ensemble, EnsembleParts, Input, Link, Missing, Node, NodeKind, Split, SplitRule, Tree};
+use crate::ensemble::{
+    Condition, Ensemble, EnsembleParts, Input, Link, Missing, Node, NodeKind, Split, SplitRule, Tree,
+};
 use crate::error::ModelError;
 
 /// Parses a LightGBM text model.
@@ -202,9 +207,6 @@ fn convert_tree(tree: &HashMap<&str, &str>, num_features: usize, scale: f64) -> 
     if num_leaves == 0 {
         return Err(ModelError::Invalid("num_leaves is 0".into()));
     }
-    if tree.get("num_cat").is_some_and(|v| v.trim() != "0") {
-        return Err(ModelError::Unsupported("categorical splits".into()));
-    }
     if tree.get("is_linear").is_some_and(|v| v.trim() != "0") {
         return Err(ModelError::Unsupported("linear trees".into()));
     }
@@ -217,6 +219,7 @@ fn convert_tree(tree: &HashMap<&str, &str>, num_features: usize, scale: f64) -> 
     let leaf_value: Vec<f64> = parse_array(tree, "leaf_value", num_leaves)?;
     let leaf_count: Vec<f64> = parse_array(tree, "leaf_count", num_leaves)?;
     let internal_count: Vec<f64> = parse_array(tree, "internal_count", splits)?;
+    let category_sets = category_sets(tree)?;
 
     // Internal node i stays at index i; leaf j goes to index splits + j.
     let child = |node: usize, c: i64| -> Result<usize, ModelError> {
@@ -230,18 +233,25 @@ fn convert_tree(tree: &HashMap<&str, &str>, num_features: usize, scale: f64) -> 
     let mut nodes = Vec::with_capacity(splits + num_leaves);
     for i in 0..splits {
         let decision = decision_type[i];
-        if decision & CATEGORICAL_MASK != 0 {
-            return Err(ModelError::Unsupported(format!("categorical split at node {i}")));
-        }
         let missing = match (decision >> 2) & 3 {
             0 => Missing::None,
             1 => Missing::Zero,
             2 => Missing::Nan,
             _ => return Err(ModelError::Invalid(format!("node {i} has decision_type {decision}"))),
         };
+        let condition = if decision & CATEGORICAL_MASK != 0 {
+            // The threshold of a categorical split is the index of its category set.
+            let set = Some(threshold[i])
+                .filter(|t| t.fract() == 0.0 && *t >= 0.0)
+                .and_then(|t| category_sets.get(t as usize))
+                .ok_or_else(|| ModelError::Invalid(format!("node {i} names category set {}", threshold[i])))?;
+            Condition::Categories(set.clone())
+        } else {
+            Condition::Threshold(threshold[i])
+        };
         let split = Split {
             feature: split_feature[i],
-            threshold: threshold[i],
+            condition,
             left: child(i, left_child[i])?,
             right: child(i, right_child[i])?,
             default_left: decision & DEFAULT_LEFT_MASK != 0,
@@ -253,6 +263,29 @@ fn convert_tree(tree: &HashMap<&str, &str>, num_features: usize, scale: f64) -> 
         nodes.push(Node { kind: NodeKind::Leaf { value: value * scale }, cover: *count });
     }
     Tree::new(nodes, num_features)
+}
+
+/// The category bitsets of a tree's categorical splits: set `k` is
+/// `cat_threshold[cat_boundaries[k]..cat_boundaries[k + 1]]`.
+fn category_sets(tree: &HashMap<&str, &str>) -> Result<Vec<Vec<u32>>, ModelError> {
+    let num_cat: usize = match tree.get("num_cat") {
+        Some(_) => parse_number(tree, "num_cat")?,
+        None => 0,
+    };
+    if num_cat == 0 {
+        return Ok(Vec::new());
+    }
+    let boundaries: Vec<usize> = parse_array(tree, "cat_boundaries", num_cat + 1)?;
+    let words = boundaries.last().copied().unwrap_or(0);
+    let bits: Vec<u32> = parse_array(tree, "cat_threshold", words)?;
+    boundaries
+        .windows(2)
+        .map(|pair| {
+            bits.get(pair[0]..pair[1])
+                .map(<[u32]>::to_vec)
+                .ok_or_else(|| ModelError::Invalid(format!("cat_boundaries {pair:?} out of order")))
+        })
+        .collect()
 }
 
 fn parse_number<T: std::str::FromStr>(map: &HashMap<&str, &str>, key: &str) -> Result<T, ModelError> {
@@ -333,8 +366,6 @@ mod tests {
         assert!(refused(&model("binary sigmoid:2", 8, "")).contains("sigmoid"));
         assert!(refused(&model("regression sqrt", 8, "")).contains("sqrt"));
         assert!(refused(&model("cross_entropy_lambda", 8, "")).contains("cross_entropy_lambda"));
-        assert!(refused(&model("regression", 9, "")).contains("categorical"));
-        assert!(refused(&model("regression", 8, "").replace("num_cat=0", "num_cat=1")).contains("categorical"));
         assert!(refused(&model("regression", 8, "").replace("is_linear=0", "is_linear=1")).contains("linear"));
         assert!(refused(&model("regression", 8, "").replace("version=v4", "version=v1")).contains("version"));
     }
@@ -355,6 +386,23 @@ mod tests {
         assert!(invalid("{\"learner\": {}}"));
         assert!(invalid(""));
         assert!(matches!(load(&[0xff, 0xfe]), Err(ModelError::Invalid(_))));
+    }
+
+    #[test]
+    fn reads_categorical_splits() {
+        // Categories 1 and 33 go left: bit 1 of word 0 and bit 1 of word 1.
+        let text = model("regression", 1, "")
+            .replace("threshold=0.5", "threshold=0")
+            .replace("num_cat=0", "num_cat=1\ncat_boundaries=0 2\ncat_threshold=2 2");
+        for (value, expected) in
+            [(1.0, 1.0), (1.9, 1.0), (33.0, 1.0), (0.0, 2.0), (2.0, 2.0), (-1.0, 2.0), (f64::NAN, 2.0), (1e12, 2.0)]
+        {
+            assert_eq!(margin(&text, value), expected, "category {value}");
+        }
+        // A set index past the sets, or boundaries past the words.
+        assert!(matches!(load(text.replace("threshold=0", "threshold=1").as_bytes()), Err(ModelError::Invalid(_))));
+        let bad = text.replace("cat_boundaries=0 2", "cat_boundaries=2 0");
+        assert!(matches!(load(bad.as_bytes()), Err(ModelError::Invalid(_))));
     }
 
     #[test]

@@ -33,7 +33,7 @@ macro_rules! fixture {
     };
 }
 
-pub const ALL: [Fixture; 9] = [
+pub const ALL: [Fixture; 10] = [
     fixture!(XGBoost, "binary", "json"),
     fixture!(XGBoost, "multiclass", "json"),
     fixture!(XGBoost, "regression", "json"),
@@ -43,6 +43,7 @@ pub const ALL: [Fixture; 9] = [
     fixture!(LightGBM, "lightgbm_multiclass", "txt"),
     fixture!(LightGBM, "lightgbm_regression", "txt"),
     fixture!(LightGBM, "lightgbm_forest", "txt"),
+    fixture!(LightGBM, "lightgbm_categorical", "txt"),
 ];
 
 /// A case file; NaN inputs are written as null because JSON has no NaN.

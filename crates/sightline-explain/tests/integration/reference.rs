@@ -141,3 +141,9 @@ fn lightgbm_regression() {
 fn lightgbm_random_forest() {
     check("lightgbm_forest");
 }
+
+/// Bitset splits on two categorical features.
+#[test]
+fn lightgbm_categorical() {
+    check("lightgbm_categorical");
+}
