@@ -174,6 +174,19 @@ def main():
         30,
         lambda x, rng: 3.0 * x[:, 0] + np.sin(2 * x[:, 1]) + x[:, 2] * x[:, 4] + x[:, 5] + 0.1 * rng.normal(size=len(x)),
     )
+    # One-vs-all multiclass: a sigmoid per class instead of the softmax.
+    case(
+        "lightgbm_multiclassova",
+        {**base, "num_leaves": 5, "objective": "multiclassova", "num_class": 3},
+        8,
+        lambda x, rng: np.digitize(x[:, 1] + x[:, 2] - 0.5 * x[:, 5] + 0.3 * rng.normal(size=len(x)), [-0.7, 0.7]),
+    )
+    case(
+        "lightgbm_poisson",
+        {**base, "num_leaves": 7, "objective": "poisson"},
+        15,
+        lambda x, rng: rng.poisson(np.exp(0.5 * x[:, 0] + 0.3 * x[:, 5])),
+    )
     # Random-forest mode: bagging and feature subsampling are required by LightGBM;
     # the raw score is the average of the trees (`average_output` in the model file).
     case(

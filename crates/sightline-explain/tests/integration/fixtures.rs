@@ -33,7 +33,7 @@ macro_rules! fixture {
     };
 }
 
-pub const ALL: [Fixture; 10] = [
+pub const ALL: [Fixture; 12] = [
     fixture!(XGBoost, "binary", "json"),
     fixture!(XGBoost, "multiclass", "json"),
     fixture!(XGBoost, "regression", "json"),
@@ -42,6 +42,8 @@ pub const ALL: [Fixture; 10] = [
     fixture!(LightGBM, "lightgbm_binary", "txt"),
     fixture!(LightGBM, "lightgbm_multiclass", "txt"),
     fixture!(LightGBM, "lightgbm_regression", "txt"),
+    fixture!(LightGBM, "lightgbm_multiclassova", "txt"),
+    fixture!(LightGBM, "lightgbm_poisson", "txt"),
     fixture!(LightGBM, "lightgbm_forest", "txt"),
     fixture!(LightGBM, "lightgbm_categorical", "txt"),
 ];

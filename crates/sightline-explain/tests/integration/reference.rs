@@ -130,6 +130,17 @@ fn lightgbm_multiclass() {
     check("lightgbm_multiclass");
 }
 
+/// A sigmoid per class (`Link::Logit` on each output).
+#[test]
+fn lightgbm_multiclass_one_vs_all() {
+    check("lightgbm_multiclassova");
+}
+
+#[test]
+fn lightgbm_poisson() {
+    check("lightgbm_poisson");
+}
+
 /// Trained with `zero_as_missing`: splits of missing type Zero.
 #[test]
 fn lightgbm_regression() {
