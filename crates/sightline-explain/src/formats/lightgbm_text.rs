@@ -58,6 +58,11 @@ pub fn load(bytes: &[u8]) -> Result<Ensemble, ModelError> {
     if per_iteration == 0 {
         return Err(ModelError::Invalid("num_tree_per_iteration is 0".into()));
     }
+    // Outputs are allocated per row, so their count must come from the trees present,
+    // not from a header number alone: with trees, a whole number of iterations bounds it.
+    if model.trees.is_empty() {
+        return Err(ModelError::Invalid("lightgbm model has no trees".into()));
+    }
     let objective = model.header.get("objective").copied();
     let link = objective_link(objective, num_class, per_iteration)?;
     if model.trees.len() % per_iteration != 0 {
@@ -275,7 +280,7 @@ fn category_sets(tree: &HashMap<&str, &str>) -> Result<Vec<Vec<u32>>, ModelError
     if num_cat == 0 {
         return Ok(Vec::new());
     }
-    let boundaries: Vec<usize> = parse_array(tree, "cat_boundaries", num_cat + 1)?;
+    let boundaries: Vec<usize> = parse_array(tree, "cat_boundaries", num_cat.saturating_add(1))?;
     let words = boundaries.last().copied().unwrap_or(0);
     let bits: Vec<u32> = parse_array(tree, "cat_threshold", words)?;
     boundaries
@@ -383,6 +388,14 @@ mod tests {
         assert!(invalid(&good.replace("decision_type=8", "decision_type=12")), "missing type 3");
         assert!(invalid(&good.replace("Tree=0", "Tree=1")), "tree out of order");
         assert!(invalid(&good.replace("max_feature_idx=1\n", "")), "no feature count");
+        let huge = good.replace(
+            "num_class=1\nnum_tree_per_iteration=1",
+            "num_class=1000000000000\nnum_tree_per_iteration=1000000000000",
+        );
+        assert!(invalid(&huge.replace("objective=regression", "objective=multiclass num_class:1000000000000")));
+        let no_trees = &good[..good.find("Tree=0").expect("has a tree")];
+        assert!(invalid(&format!("{no_trees}end of trees\n")), "no trees");
+        assert!(invalid(&good.replace("num_cat=0", &format!("num_cat={}", usize::MAX))), "num_cat overflow");
         assert!(invalid("{\"learner\": {}}"));
         assert!(invalid(""));
         assert!(matches!(load(&[0xff, 0xfe]), Err(ModelError::Invalid(_))));
@@ -403,6 +416,23 @@ mod tests {
         assert!(matches!(load(text.replace("threshold=0", "threshold=1").as_bytes()), Err(ModelError::Invalid(_))));
         let bad = text.replace("cat_boundaries=0 2", "cat_boundaries=2 0");
         assert!(matches!(load(bad.as_bytes()), Err(ModelError::Invalid(_))));
+    }
+
+    proptest::proptest! {
+        /// A corrupt file is an error, never a panic: any span of a valid model replaced
+        /// by text made of the characters model files use.
+        #[test]
+        fn never_panics_on_corrupt_text(start in 0usize..600, len in 0usize..40, junk in "[-=0-9a-z_ .:\n]{0,40}") {
+            let good = model("binary sigmoid:1", 10, "average_output\n");
+            proptest::prop_assert!(load(good.as_bytes()).is_ok());
+            let start = start.min(good.len());
+            let end = (start + len).min(good.len());
+            let text = format!("{}{junk}{}", &good[..start], &good[end..]);
+            if let Ok(ensemble) = load(text.as_bytes()) {
+                let row = vec![0.5; ensemble.num_features().min(64)];
+                let _ = ensemble.predict(&row);
+            }
+        }
     }
 
     #[test]
