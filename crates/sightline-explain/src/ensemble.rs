@@ -104,8 +104,9 @@ pub enum Condition {
     /// A LightGBM categorical split: the value, truncated to an integer category, goes
     /// left when that bit of the set is on (bit `c % 32` of word `c / 32`). NaN and
     /// negative categories go right; the split's missing type and default direction
-    /// play no part (LightGBM 4's `CategoricalDecision`).
-    Categories(Vec<u32>),
+    /// play no part (LightGBM 4's `CategoricalDecision`). Boxed so that the common
+    /// threshold split, walked in TreeSHAP's inner loop, stays small.
+    Categories(Box<[u32]>),
 }
 
 /// A split node: where present and missing values go.

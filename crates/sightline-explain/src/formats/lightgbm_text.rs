@@ -11,7 +11,9 @@
 //!   [`crate::Missing`];
 //! - children are node indices, or `~leaf` (negative) for leaves;
 //! - leaf values already include the shrinkage and, on the first iteration's trees, the
-//!   initial score (`boost_from_average`), so the base margin is 0;
+//!   initial score (`boost_from_average`), so the base margin is 0 (an `init_score`
+//!   given to the training `Dataset` is not in the file, and LightGBM's `predict` does
+//!   not add it either);
 //! - `num_tree_per_iteration` trees per iteration, tree `i` adding to output
 //!   `i % num_tree_per_iteration`;
 //! - `average_output` (random-forest mode): `predict()` divides each output's sum by the
@@ -250,7 +252,7 @@ fn convert_tree(tree: &HashMap<&str, &str>, num_features: usize, scale: f64) -> 
                 .filter(|t| t.fract() == 0.0 && *t >= 0.0)
                 .and_then(|t| category_sets.get(t as usize))
                 .ok_or_else(|| ModelError::Invalid(format!("node {i} names category set {}", threshold[i])))?;
-            Condition::Categories(set.clone())
+            Condition::Categories(set.clone().into_boxed_slice())
         } else {
             Condition::Threshold(threshold[i])
         };
