@@ -226,31 +226,35 @@ impl Tree {
 
 impl Split {
     /// LightGBM's `NumericalDecision` (XGBoost's rule is its `Nan` case) and
-    /// `CategoricalDecision`.
+    /// `CategoricalDecision`. The common case comes first: TreeSHAP calls this at every
+    /// node of every tree for every row.
+    #[inline]
     pub(crate) fn goes_left(&self, value: f64, rule: SplitRule) -> bool {
-        let threshold = match &self.condition {
-            Condition::Threshold(threshold) => *threshold,
-            Condition::Categories(bits) => {
+        match (&self.condition, self.missing) {
+            (Condition::Threshold(threshold), Missing::Nan) => {
+                if value.is_nan() {
+                    self.default_left
+                } else {
+                    rule.goes_left(value, *threshold)
+                }
+            }
+            (Condition::Threshold(threshold), Missing::Zero) => {
+                let value = if value.is_nan() { 0.0 } else { value };
+                if value.abs() <= LIGHTGBM_ZERO { self.default_left } else { rule.goes_left(value, *threshold) }
+            }
+            (Condition::Threshold(threshold), Missing::None) => {
+                rule.goes_left(if value.is_nan() { 0.0 } else { value }, *threshold)
+            }
+            (Condition::Categories(bits), _) => {
                 if value.is_nan() {
                     return false;
                 }
                 // `as` truncates toward zero like C++'s `static_cast<int>`, and saturates
                 // where C++ is undefined; a saturated category is past any stored set.
-                let category = value as i32;
-                let Ok(category) = u32::try_from(category) else { return false };
-                return bits.get((category / 32) as usize).is_some_and(|word| (word >> (category % 32)) & 1 == 1);
+                let Ok(category) = u32::try_from(value as i32) else { return false };
+                bits.get((category / 32) as usize).is_some_and(|word| (word >> (category % 32)) & 1 == 1)
             }
-        };
-        let value = match self.missing {
-            Missing::Nan if value.is_nan() => return self.default_left,
-            Missing::Nan => value,
-            Missing::Zero | Missing::None if value.is_nan() => 0.0,
-            Missing::Zero | Missing::None => value,
-        };
-        if self.missing == Missing::Zero && value.abs() <= LIGHTGBM_ZERO {
-            return self.default_left;
         }
-        rule.goes_left(value, threshold)
     }
 }
 
