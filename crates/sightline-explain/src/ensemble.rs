@@ -1,9 +1,10 @@
 //! The one internal form of a tree ensemble that every loader produces and every method reads.
 //!
 //! It keeps each library's semantics explicit instead of normalising them away: the
-//! comparison a split makes (`<` for XGBoost), float32 thresholds compared in float32,
-//! the default direction of missing values, covers (hessian sums) for TreeSHAP, the base
-//! margin per output and the link from margin to prediction. A value is validated once,
+//! comparison a split makes (`<` for XGBoost, `<=` for LightGBM), the precision a row is
+//! read in (float32 for XGBoost, float64 for LightGBM), which values count as missing
+//! and where they go, covers (hessian sums or data counts) for TreeSHAP, the base margin
+//! per output and the link from margin to prediction. A value is validated once,
 //! in [`Ensemble::new`]; afterwards traversal can index without checks failing.
 
 use crate::error::{ExplainError, ModelError};
@@ -24,12 +25,41 @@ pub enum SplitRule {
 }
 
 impl SplitRule {
-    fn goes_left(self, value: f32, threshold: f32) -> bool {
+    fn goes_left(self, value: f64, threshold: f64) -> bool {
         match self {
             SplitRule::Less => value < threshold,
             SplitRule::LessOrEqual => value <= threshold,
         }
     }
+}
+
+/// Which values a split treats as missing, sending them in its default direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// NaN is missing (XGBoost; LightGBM missing type `NaN`).
+    Nan,
+    /// NaN is read as 0.0 and 0.0 is missing (LightGBM missing type `Zero`): LightGBM
+    /// trained such a split with zeros and NaN binned together as absent.
+    Zero,
+    /// NaN is read as 0.0 and compared like any value (LightGBM missing type `None`,
+    /// a feature that had no missing values in training).
+    None,
+}
+
+/// LightGBM's `kZeroThreshold`: a `double` initialised from the float literal `1e-35f`.
+/// Its `IsZero` is `|v| <= kZeroThreshold`, and its predictor drops such inputs as zeros.
+pub(crate) const LIGHTGBM_ZERO: f64 = 1e-35_f32 as f64;
+
+/// The precision rows are read in before they meet thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// Rounded to float32, as XGBoost's DMatrix stores them, so comparisons with its
+    /// float32 thresholds round exactly as the library's do.
+    Float32,
+    /// Kept as f64, as LightGBM predicts from doubles, except that values within
+    /// [`LIGHTGBM_ZERO`] of 0 become 0.0: LightGBM's predictor keeps only nonzero inputs
+    /// and reads the others as 0.0.
+    Float64,
 }
 
 /// How a margin (the raw sum of trees and base score) becomes a prediction.
@@ -63,17 +93,33 @@ impl Link {
     }
 }
 
+/// What a split tests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// The value against a threshold, with the ensemble's [`SplitRule`]. In f64 for
+    /// LightGBM, which stores and compares doubles. XGBoost's float32 thresholds are
+    /// widened exactly; its rows are read as float32 too ([`Input`]), and widening both
+    /// keeps every comparison's outcome.
+    Threshold(f64),
+    /// A LightGBM categorical split: the value, truncated to an integer category, goes
+    /// left when that bit of the set is on (bit `c % 32` of word `c / 32`). NaN and
+    /// negative categories go right; the split's missing type and default direction
+    /// play no part (LightGBM 4's `CategoricalDecision`). Boxed so that the common
+    /// threshold split, walked in TreeSHAP's inner loop, stays small.
+    Categories(Box<[u32]>),
+}
+
 /// A split node: where present and missing values go.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Split {
     pub feature: usize,
-    /// Thresholds stay float32 because XGBoost stores and compares them so; widening
-    /// the comparison to f64 would send values between the two roundings the wrong way.
-    pub threshold: f32,
+    pub condition: Condition,
     pub left: usize,
     pub right: usize,
-    /// Where a missing (NaN) value goes.
+    /// Where a missing value goes.
     pub default_left: bool,
+    /// Which values are missing.
+    pub missing: Missing,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -133,7 +179,7 @@ impl Tree {
                             split.feature
                         )));
                     }
-                    if split.threshold.is_nan() {
+                    if matches!(split.condition, Condition::Threshold(t) if t.is_nan()) {
                         return Err(ModelError::Invalid(format!("node {index} has a NaN threshold")));
                     }
                     if level + 1 > MAX_TREE_DEPTH {
@@ -157,7 +203,7 @@ impl Tree {
     }
 
     /// Index of the leaf `row` falls into. `row` must have the ensemble's feature count.
-    pub(crate) fn leaf_index(&self, row: &[f32], rule: SplitRule) -> usize {
+    pub(crate) fn leaf_index(&self, row: &[f64], rule: SplitRule) -> usize {
         let mut index = 0;
         loop {
             match &self.nodes[index].kind {
@@ -169,7 +215,7 @@ impl Tree {
         }
     }
 
-    pub(crate) fn leaf_value(&self, row: &[f32], rule: SplitRule) -> f64 {
+    pub(crate) fn leaf_value(&self, row: &[f64], rule: SplitRule) -> f64 {
         match self.nodes[self.leaf_index(row, rule)].kind {
             NodeKind::Leaf { value } => value,
             // `leaf_index` only returns leaves.
@@ -179,8 +225,36 @@ impl Tree {
 }
 
 impl Split {
-    pub(crate) fn goes_left(&self, value: f32, rule: SplitRule) -> bool {
-        if value.is_nan() { self.default_left } else { rule.goes_left(value, self.threshold) }
+    /// LightGBM's `NumericalDecision` (XGBoost's rule is its `Nan` case) and
+    /// `CategoricalDecision`. The common case comes first: TreeSHAP calls this at every
+    /// node of every tree for every row.
+    #[inline]
+    pub(crate) fn goes_left(&self, value: f64, rule: SplitRule) -> bool {
+        match (&self.condition, self.missing) {
+            (Condition::Threshold(threshold), Missing::Nan) => {
+                if value.is_nan() {
+                    self.default_left
+                } else {
+                    rule.goes_left(value, *threshold)
+                }
+            }
+            (Condition::Threshold(threshold), Missing::Zero) => {
+                let value = if value.is_nan() { 0.0 } else { value };
+                if value.abs() <= LIGHTGBM_ZERO { self.default_left } else { rule.goes_left(value, *threshold) }
+            }
+            (Condition::Threshold(threshold), Missing::None) => {
+                rule.goes_left(if value.is_nan() { 0.0 } else { value }, *threshold)
+            }
+            (Condition::Categories(bits), _) => {
+                if value.is_nan() {
+                    return false;
+                }
+                // `as` truncates toward zero like C++'s `static_cast<int>`, and saturates
+                // where C++ is undefined; a saturated category is past any stored set.
+                let Ok(category) = u32::try_from(value as i32) else { return false };
+                bits.get((category / 32) as usize).is_some_and(|word| (word >> (category % 32)) & 1 == 1)
+            }
+        }
     }
 }
 
@@ -191,6 +265,7 @@ pub struct EnsembleParts {
     /// 1 for regression and binary models, the number of classes for multiclass.
     pub num_outputs: usize,
     pub split_rule: SplitRule,
+    pub input: Input,
     pub trees: Vec<Tree>,
     /// For each tree, the output (class) its leaves add to.
     pub tree_output: Vec<usize>,
@@ -264,16 +339,23 @@ impl Ensemble {
         &self.parts.objective
     }
 
-    /// The row as the model sees it: float32, as XGBoost's DMatrix stores it, so split
-    /// comparisons round exactly as the library's do. NaN stays NaN (missing).
-    pub(crate) fn model_row(&self, row: &[f64]) -> Result<Vec<f32>, ExplainError> {
+    pub fn input(&self) -> Input {
+        self.parts.input
+    }
+
+    /// The row as the model sees it (see [`Input`]). NaN stays NaN; each split decides
+    /// whether it is missing.
+    pub(crate) fn model_row(&self, row: &[f64]) -> Result<Vec<f64>, ExplainError> {
         if row.len() != self.parts.num_features {
             return Err(ExplainError::FeatureCount { expected: self.parts.num_features, got: row.len() });
         }
-        Ok(row.iter().map(|&v| v as f32).collect())
+        Ok(match self.parts.input {
+            Input::Float32 => row.iter().map(|&v| f64::from(v as f32)).collect(),
+            Input::Float64 => row.iter().map(|&v| if v.abs() <= LIGHTGBM_ZERO { 0.0 } else { v }).collect(),
+        })
     }
 
-    pub(crate) fn margin_of(&self, row: &[f32]) -> Vec<f64> {
+    pub(crate) fn margin_of(&self, row: &[f64]) -> Vec<f64> {
         let mut margin = self.parts.base_margin.clone();
         for (tree, &output) in self.parts.trees.iter().zip(&self.parts.tree_output) {
             margin[output] += tree.leaf_value(row, self.parts.split_rule);
@@ -282,9 +364,10 @@ impl Ensemble {
     }
 
     /// Raw scores, one per output: base margin plus the leaves reached, what XGBoost's
-    /// `predict(output_margin=True)` returns. `row` holds one value per feature, NaN for
-    /// missing. Sums are in f64 while XGBoost sums in f32, so the two agree to about
-    /// 1e-6 relative, not bit for bit.
+    /// `predict(output_margin=True)` and LightGBM's `predict(raw_score=True)` return.
+    /// `row` holds one value per feature, NaN for missing. Sums are in f64 while XGBoost
+    /// sums in f32, so the two agree to about 1e-6 relative, not bit for bit; LightGBM
+    /// sums doubles as we do.
     pub fn predict_margin(&self, row: &[f64]) -> Result<Vec<f64>, ExplainError> {
         Ok(self.margin_of(&self.model_row(row)?))
     }
@@ -304,7 +387,17 @@ mod tests {
     }
 
     fn split(feature: usize, left: usize, right: usize) -> Node {
-        Node { kind: NodeKind::Split(Split { feature, threshold: 0.0, left, right, default_left: false }), cover: 2.0 }
+        Node {
+            kind: NodeKind::Split(Split {
+                feature,
+                condition: Condition::Threshold(0.0),
+                left,
+                right,
+                default_left: false,
+                missing: Missing::Nan,
+            }),
+            cover: 2.0,
+        }
     }
 
     /// A chain of `depth` splits, each with a leaf on the left.
@@ -336,11 +429,45 @@ mod tests {
 
     #[test]
     fn split_rules_differ_only_on_the_threshold() {
-        let node = Split { feature: 0, threshold: 0.5, left: 1, right: 2, default_left: true };
+        let node = Split {
+            feature: 0,
+            condition: Condition::Threshold(0.5),
+            left: 1,
+            right: 2,
+            default_left: true,
+            missing: Missing::Nan,
+        };
         assert!(!node.goes_left(0.5, SplitRule::Less));
         assert!(node.goes_left(0.5, SplitRule::LessOrEqual));
         assert!(node.goes_left(0.25, SplitRule::Less));
-        assert!(node.goes_left(f32::NAN, SplitRule::Less));
+        assert!(node.goes_left(f64::NAN, SplitRule::Less));
+    }
+
+    #[test]
+    fn missing_types_follow_lightgbm() {
+        let rule = SplitRule::LessOrEqual;
+        // Threshold below zero with default right: shows whether 0.0 and NaN are
+        // compared (left would need value <= -0.5) or sent to the default.
+        let at = |missing, default_left| Split {
+            feature: 0,
+            condition: Condition::Threshold(-0.5),
+            left: 1,
+            right: 2,
+            default_left,
+            missing,
+        };
+        // None: NaN is 0.0, compared.
+        assert!(!at(Missing::None, true).goes_left(f64::NAN, rule));
+        assert!(!at(Missing::None, true).goes_left(0.0, rule));
+        // Zero: NaN and 0 (and values within 1e-35f of it) take the default.
+        assert!(at(Missing::Zero, true).goes_left(f64::NAN, rule));
+        assert!(at(Missing::Zero, true).goes_left(0.0, rule));
+        assert!(at(Missing::Zero, true).goes_left(-1e-36, rule));
+        assert!(!at(Missing::Zero, true).goes_left(-1e-30, rule));
+        // NaN: only NaN takes the default; 0.0 is compared.
+        assert!(at(Missing::Nan, true).goes_left(f64::NAN, rule));
+        assert!(!at(Missing::Nan, true).goes_left(0.0, rule));
+        assert!(at(Missing::Nan, false).goes_left(-0.5, rule));
     }
 
     #[test]

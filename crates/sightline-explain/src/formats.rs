@@ -2,4 +2,5 @@
 //!
 //! One module per file format; each knows its library's conventions and nothing else does.
 
+pub mod lightgbm_text;
 pub mod xgboost_json;

@@ -10,6 +10,8 @@ mod error;
 pub mod formats;
 mod treeshap;
 
-pub use ensemble::{Ensemble, EnsembleParts, Link, MAX_TREE_DEPTH, Node, NodeKind, Split, SplitRule, Tree};
+pub use ensemble::{
+    Condition, Ensemble, EnsembleParts, Input, Link, MAX_TREE_DEPTH, Missing, Node, NodeKind, Split, SplitRule, Tree,
+};
 pub use error::{ExplainError, ModelError};
 pub use treeshap::{Attributions, TreeShap};

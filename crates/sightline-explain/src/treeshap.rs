@@ -179,7 +179,7 @@ fn mean_value(tree: &Tree, tree_index: usize) -> Result<f64, ExplainError> {
 /// What walking one tree for one row needs besides the path table.
 struct Walk<'t> {
     tree: &'t Tree,
-    row: &'t [f32],
+    row: &'t [f64],
     rule: crate::ensemble::SplitRule,
     /// Room for one path, where long paths are rebuilt (see [`FAST_UNWIND_LIMIT`]).
     scratch: &'t mut [PathElement],
@@ -357,7 +357,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::ensemble::{EnsembleParts, Link, Node, Split, SplitRule};
+    use crate::ensemble::{Condition, EnsembleParts, Input, Link, Missing, Node, Split, SplitRule};
 
     const FEATURES: usize = 4;
 
@@ -368,6 +368,10 @@ mod tests {
         features: Vec<usize>,
         thresholds: Vec<f32>,
         default_left: Vec<bool>,
+        /// LightGBM's missing types per split; XGBoost's is always `Nan`.
+        missing: Vec<Missing>,
+        /// `<=` on f64 rows (LightGBM) instead of `<` on float32 rows (XGBoost).
+        lightgbm: bool,
         leaves: Vec<f64>,
         leaf_covers: Vec<f64>,
         /// Internal covers are the children's sum times this, so the stored covers need
@@ -384,16 +388,30 @@ mod tests {
                 prop::collection::vec(0..FEATURES, internal),
                 prop::collection::vec(-2.0f32..2.0, internal),
                 prop::collection::vec(any::<bool>(), internal),
+                prop::collection::vec(prop::sample::select(vec![Missing::Nan, Missing::Zero, Missing::None]), internal),
+                any::<bool>(),
                 prop::collection::vec(-3.0f64..3.0, leaves),
                 prop::collection::vec(prop_oneof![1 => Just(0.0), 4 => 0.5f64..10.0], leaves),
                 prop::collection::vec(0.9f64..1.1, internal),
             )
                 .prop_map(
-                    |(depth, features, thresholds, default_left, leaves, leaf_covers, cover_noise)| Spec {
+                    |(
                         depth,
                         features,
                         thresholds,
                         default_left,
+                        missing,
+                        lightgbm,
+                        leaves,
+                        leaf_covers,
+                        cover_noise,
+                    )| Spec {
+                        depth,
+                        features,
+                        thresholds,
+                        default_left,
+                        missing,
+                        lightgbm,
                         leaves,
                         leaf_covers,
                         cover_noise,
@@ -403,7 +421,7 @@ mod tests {
     }
 
     fn row() -> impl Strategy<Value = Vec<f64>> {
-        prop::collection::vec(prop_oneof![1 => Just(f64::NAN), 4 => -2.5f64..2.5], FEATURES)
+        prop::collection::vec(prop_oneof![1 => Just(f64::NAN), 1 => Just(0.0), 4 => -2.5f64..2.5], FEATURES)
     }
 
     fn build(spec: &Spec) -> Ensemble {
@@ -422,10 +440,11 @@ mod tests {
                 let kind = if i < internal {
                     NodeKind::Split(Split {
                         feature: spec.features[i],
-                        threshold: spec.thresholds[i],
+                        condition: Condition::Threshold(f64::from(spec.thresholds[i])),
                         left: 2 * i + 1,
                         right: 2 * i + 2,
                         default_left: spec.default_left[i],
+                        missing: if spec.lightgbm { spec.missing[i] } else { Missing::Nan },
                     })
                 } else {
                     NodeKind::Leaf { value: spec.leaves[i - internal] }
@@ -437,7 +456,8 @@ mod tests {
         Ensemble::new(EnsembleParts {
             num_features: FEATURES,
             num_outputs: 1,
-            split_rule: SplitRule::Less,
+            split_rule: if spec.lightgbm { SplitRule::LessOrEqual } else { SplitRule::Less },
+            input: if spec.lightgbm { Input::Float64 } else { Input::Float32 },
             trees: vec![tree],
             tree_output: vec![0],
             base_margin: vec![0.25],
@@ -448,18 +468,18 @@ mod tests {
     }
 
     /// v(S): features in `known` follow the row, the others split by cover.
-    fn value(tree: &Tree, row: &[f32], known: usize, index: usize) -> f64 {
+    fn value(tree: &Tree, rule: SplitRule, row: &[f64], known: usize, index: usize) -> f64 {
         let node = &tree.nodes()[index];
         match &node.kind {
             NodeKind::Leaf { value } => *value,
             NodeKind::Split(split) if known & (1 << split.feature) != 0 => {
-                let next = if split.goes_left(row[split.feature], SplitRule::Less) { split.left } else { split.right };
-                value(tree, row, known, next)
+                let next = if split.goes_left(row[split.feature], rule) { split.left } else { split.right };
+                value(tree, rule, row, known, next)
             }
             NodeKind::Split(split) => {
                 let nodes = tree.nodes();
-                (nodes[split.left].cover * value(tree, row, known, split.left)
-                    + nodes[split.right].cover * value(tree, row, known, split.right))
+                (nodes[split.left].cover * value(tree, rule, row, known, split.left)
+                    + nodes[split.right].cover * value(tree, rule, row, known, split.right))
                     / node.cover
             }
         }
@@ -469,7 +489,7 @@ mod tests {
         (1..=n).map(|k| k as f64).product()
     }
 
-    fn brute_force(tree: &Tree, row: &[f32]) -> Vec<f64> {
+    fn brute_force(tree: &Tree, rule: SplitRule, row: &[f64]) -> Vec<f64> {
         (0..FEATURES)
             .map(|i| {
                 (0..1usize << FEATURES)
@@ -477,7 +497,7 @@ mod tests {
                     .map(|s| {
                         let size = s.count_ones() as usize;
                         let weight = factorial(size) * factorial(FEATURES - size - 1) / factorial(FEATURES);
-                        weight * (value(tree, row, s | (1 << i), 0) - value(tree, row, s, 0))
+                        weight * (value(tree, rule, row, s | (1 << i), 0) - value(tree, rule, row, s, 0))
                     })
                     .sum()
             })
@@ -488,9 +508,10 @@ mod tests {
         #[test]
         fn equals_exact_shapley_values(spec in spec(), row in row()) {
             let ensemble = build(&spec);
-            let model_row: Vec<f32> = row.iter().map(|&v| v as f32).collect();
+            let model_row = ensemble.model_row(&row).expect("row fits");
+            let rule = ensemble.split_rule();
             let tree = &ensemble.trees()[0];
-            let exact = brute_force(tree, &model_row);
+            let exact = brute_force(tree, rule, &model_row);
             let mut shap = TreeShap::new(&ensemble).expect("positive covers");
             // Algorithm 2's UNWIND recurrence, then the stable rebuild used on long paths.
             for limit in [FAST_UNWIND_LIMIT, 0] {
@@ -499,7 +520,7 @@ mod tests {
                 for (feature, (ours, exact)) in attributions.values(0).iter().zip(&exact).enumerate() {
                     prop_assert!((ours - exact).abs() < 1e-9, "limit {limit} feature {feature}: {ours} vs exact {exact}");
                 }
-                let expected = 0.25 + value(tree, &model_row, 0, 0);
+                let expected = 0.25 + value(tree, rule, &model_row, 0, 0);
                 prop_assert!((attributions.expected_value(0) - expected).abs() < 1e-12);
             }
         }
@@ -508,12 +529,20 @@ mod tests {
     #[test]
     fn refuses_a_split_without_cover() {
         let leaf = |value| Node { kind: NodeKind::Leaf { value }, cover: 0.0 };
-        let split = Split { feature: 0, threshold: 0.0, left: 1, right: 2, default_left: true };
+        let split = Split {
+            feature: 0,
+            condition: Condition::Threshold(0.0),
+            left: 1,
+            right: 2,
+            default_left: true,
+            missing: Missing::Nan,
+        };
         let nodes = vec![Node { kind: NodeKind::Split(split), cover: 0.0 }, leaf(1.0), leaf(2.0)];
         let ensemble = Ensemble::new(EnsembleParts {
             num_features: 1,
             num_outputs: 1,
             split_rule: SplitRule::Less,
+            input: Input::Float32,
             trees: vec![Tree::new(nodes, 1).expect("valid tree")],
             tree_output: vec![0],
             base_margin: vec![0.0],
@@ -532,6 +561,8 @@ mod tests {
             features: vec![0],
             thresholds: vec![0.0],
             default_left: vec![true],
+            missing: vec![Missing::Nan],
+            lightgbm: false,
             leaves: vec![1.0, 2.0],
             leaf_covers: vec![1.0, 1.0],
             cover_noise: vec![1.0],
@@ -550,10 +581,11 @@ mod tests {
         for level in 0..depth {
             let split = Split {
                 feature: level,
-                threshold: 0.0,
+                condition: Condition::Threshold(0.0),
                 left: 2 * level + 1,
                 right: 2 * level + 2,
                 default_left: false,
+                missing: Missing::Nan,
             };
             nodes.push(Node { kind: NodeKind::Split(split), cover: (depth - level + 1) as f64 });
             nodes.push(Node { kind: NodeKind::Leaf { value: level as f64 }, cover: 1.0 });
@@ -563,6 +595,7 @@ mod tests {
             num_features: depth,
             num_outputs: 1,
             split_rule: SplitRule::Less,
+            input: Input::Float32,
             trees: vec![Tree::new(nodes, depth).expect("valid tree")],
             tree_output: vec![0],
             base_margin: vec![0.0],

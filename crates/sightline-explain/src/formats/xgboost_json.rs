@@ -15,7 +15,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::ensemble::{Ensemble, EnsembleParts, Link, Node, NodeKind, Split, SplitRule, Tree};
+use crate::ensemble::{
+    Condition, Ensemble, EnsembleParts, Input, Link, Missing, Node, NodeKind, Split, SplitRule, Tree,
+};
 use crate::error::ModelError;
 
 /// Parses an XGBoost JSON model.
@@ -77,6 +79,7 @@ pub fn load(bytes: &[u8]) -> Result<Ensemble, ModelError> {
         num_features,
         num_outputs,
         split_rule: SplitRule::Less,
+        input: Input::Float32,
         trees,
         tree_output: model.tree_info,
         base_margin,
@@ -169,10 +172,11 @@ fn convert_tree(tree: &RawTree, num_features: usize) -> Result<Tree, ModelError>
                 feature: usize::try_from(tree.split_indices[i]).map_err(|_| {
                     ModelError::Invalid(format!("node {i} splits on feature {}", tree.split_indices[i]))
                 })?,
-                threshold: tree.split_conditions[i],
+                condition: Condition::Threshold(f64::from(tree.split_conditions[i])),
                 left: child(left)?,
                 right: child(tree.right_children[i])?,
                 default_left: tree.default_left[i].is_true(),
+                missing: Missing::Nan,
             })
         };
         nodes.push(Node { kind, cover });

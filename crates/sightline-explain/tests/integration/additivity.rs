@@ -2,7 +2,7 @@
 //! is the margin, for each output, with missing values and values on split thresholds.
 
 use proptest::prelude::*;
-use sightline_explain::{NodeKind, TreeShap};
+use sightline_explain::{Condition, NodeKind, Split, TreeShap};
 
 use crate::fixtures::ALL;
 
@@ -16,7 +16,8 @@ fn thresholds() -> Vec<f64> {
                 .iter()
                 .flat_map(|tree| tree.nodes().iter())
                 .filter_map(|node| match &node.kind {
-                    NodeKind::Split(split) => Some(f64::from(split.threshold)),
+                    NodeKind::Split(Split { condition: Condition::Threshold(threshold), .. }) => Some(*threshold),
+                    NodeKind::Split(Split { condition: Condition::Categories(_), .. }) => None,
                     NodeKind::Leaf { .. } => None,
                 })
                 .collect::<Vec<_>>()

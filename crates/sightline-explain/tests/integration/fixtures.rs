@@ -1,27 +1,52 @@
-//! The committed XGBoost fixtures (from tests/reference/explain_xgboost.py), read at compile time.
+//! The committed fixtures, read at compile time: XGBoost's from
+//! tests/reference/explain_xgboost.py, LightGBM's from tests/reference/explain_lightgbm.py.
 
 use serde::Deserialize;
-use sightline_explain::{Ensemble, formats::xgboost_json};
+use sightline_explain::{
+    Ensemble,
+    formats::{lightgbm_text, xgboost_json},
+};
 
-/// One fixture: a model and xgboost's own outputs on test rows.
+/// The library that trained a fixture model and computed its expected outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Library {
+    XGBoost,
+    LightGBM,
+}
+
+/// One fixture: a model and its library's own outputs on test rows.
 pub struct Fixture {
     pub name: &'static str,
+    pub library: Library,
     pub model: &'static str,
     pub case: &'static str,
 }
 
 macro_rules! fixture {
-    ($name:literal) => {
+    ($library:ident, $name:literal, $extension:literal) => {
         Fixture {
             name: $name,
-            model: include_str!(concat!("../fixtures/", $name, ".model.json")),
+            library: Library::$library,
+            model: include_str!(concat!("../fixtures/", $name, ".model.", $extension)),
             case: include_str!(concat!("../fixtures/", $name, ".case.json")),
         }
     };
 }
 
-pub const ALL: [Fixture; 5] =
-    [fixture!("binary"), fixture!("multiclass"), fixture!("regression"), fixture!("forest"), fixture!("poisson")];
+pub const ALL: [Fixture; 12] = [
+    fixture!(XGBoost, "binary", "json"),
+    fixture!(XGBoost, "multiclass", "json"),
+    fixture!(XGBoost, "regression", "json"),
+    fixture!(XGBoost, "forest", "json"),
+    fixture!(XGBoost, "poisson", "json"),
+    fixture!(LightGBM, "lightgbm_binary", "txt"),
+    fixture!(LightGBM, "lightgbm_multiclass", "txt"),
+    fixture!(LightGBM, "lightgbm_regression", "txt"),
+    fixture!(LightGBM, "lightgbm_multiclassova", "txt"),
+    fixture!(LightGBM, "lightgbm_poisson", "txt"),
+    fixture!(LightGBM, "lightgbm_forest", "txt"),
+    fixture!(LightGBM, "lightgbm_categorical", "txt"),
+];
 
 /// A case file; NaN inputs are written as null because JSON has no NaN.
 #[derive(Deserialize)]
@@ -33,13 +58,27 @@ pub struct Case {
     pub margin: Vec<Vec<f64>>,
     /// `[row][output]`
     pub prediction: Vec<Vec<f64>>,
-    /// `[row][output][feature]`, the last column is xgboost's bias (expected value).
+    /// `[row][output][feature]`, the last column is the library's bias (expected value).
     pub contribs: Vec<Vec<Vec<f64>>>,
+    /// What `margin` and `contribs` must be divided by to be our margin and
+    /// attributions: LightGBM's iteration count in random-forest mode, where
+    /// `predict(raw_score=True)` and `pred_contrib` sum the trees but `predict()`
+    /// averages them, and our margin is the average the link applies to.
+    #[serde(default = "one")]
+    pub raw_divisor: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl Fixture {
     pub fn ensemble(&self) -> Ensemble {
-        xgboost_json::load(self.model.as_bytes()).expect("fixture model loads")
+        match self.library {
+            Library::XGBoost => xgboost_json::load(self.model.as_bytes()),
+            Library::LightGBM => lightgbm_text::load(self.model.as_bytes()),
+        }
+        .expect("fixture model loads")
     }
 
     pub fn case(&self) -> Case {

@@ -2,4 +2,4 @@
 
 mod additivity;
 mod fixtures;
-mod xgboost;
+mod reference;
