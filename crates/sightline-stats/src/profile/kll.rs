@@ -35,7 +35,8 @@ const MAX_LEVELS: usize = 60;
 pub struct KllSketch {
     k: u16,
     n: u64,
-    /// `levels[h]` holds items of weight `2^h`; level 0 is unsorted between compactions.
+    /// `levels[h]` holds items of weight `2^h`, sorted above level 0 (level 0 is sorted
+    /// only after a merge).
     levels: Vec<Vec<f64>>,
     rng: u64,
     /// Cached `levels` sizes and capacity sum: the update path checks them per value.
@@ -191,7 +192,11 @@ impl KllSketch {
             let promoted: Vec<f64> = level[keep..].iter().skip(offset).step_by(2).copied().collect();
             level.truncate(keep);
             self.levels[h] = level;
-            self.levels[h + 1].extend(promoted);
+            // Upper levels stay sorted so a sketch's form depends only on its contents
+            // and random bits, never on which side of a merge it was.
+            let upper = &mut self.levels[h + 1];
+            upper.extend(promoted);
+            upper.sort_unstable_by(f64::total_cmp);
             self.refresh();
         }
     }
@@ -232,6 +237,9 @@ impl KllSketch {
                 }
                 level.push(v);
             }
+            if h > 0 && level.windows(2).any(|w| w[0].total_cmp(&w[1]).is_gt()) {
+                return Err(ProfileError::Invalid("unsorted quantile sketch level"));
+            }
             weight += (len as u128) << h;
             sketch.levels.push(level);
         }
@@ -267,6 +275,19 @@ mod tests {
         assert_eq!(s.quantile(0.5), Some(2.0));
         assert_eq!(s.quantile(1.0), Some(3.0));
         assert_eq!(s.rank(2.0), Some(2.0 / 3.0));
+    }
+
+    #[test]
+    fn the_same_values_and_seed_give_the_same_sketch() {
+        let build = |seed| {
+            let mut s = KllSketch::new(DEFAULT_K, seed).expect("valid k");
+            for i in 0..10_000 {
+                s.update(f64::from(i % 977));
+            }
+            s
+        };
+        assert_eq!(build(42), build(42));
+        assert_ne!(build(42), build(43));
     }
 
     #[test]

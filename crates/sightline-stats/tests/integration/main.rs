@@ -1,4 +1,5 @@
 //! Integration tests for sightline-stats: reference fixtures and property tests.
 
+mod profile;
 mod properties;
 mod reference;
