@@ -27,9 +27,10 @@ impl CategoricalProfile {
     /// Adds one observation; `None` is a missing value.
     pub fn update(&mut self, value: Option<&str>) {
         match value {
-            None => self.missing += 1,
+            // Saturating: a decoded profile may start from any count.
+            None => self.missing = self.missing.saturating_add(1),
             Some(v) => {
-                self.count += 1;
+                self.count = self.count.saturating_add(1);
                 self.items.update(v, 1);
                 self.distinct.insert(v.as_bytes());
             }

@@ -29,6 +29,9 @@ pub const MIN_K: u16 = 8;
 pub const DEFAULT_K: u16 = 200;
 /// More levels than this would need more than 2^60 values.
 const MAX_LEVELS: usize = 60;
+/// The largest count a decoded sketch may claim: far beyond any real stream, and far
+/// enough below `u64::MAX` that counting on from it cannot overflow.
+const MAX_DECODED_N: u64 = 1 << 62;
 
 /// A mergeable quantile sketch over finite `f64` values.
 #[derive(Debug, Clone, PartialEq)]
@@ -218,6 +221,9 @@ impl KllSketch {
         let k = u16::try_from(r.varint()?).map_err(|_| ProfileError::Invalid("quantile sketch k out of range"))?;
         let mut sketch = Self::new(k, 0).map_err(|_| ProfileError::Invalid("quantile sketch k out of range"))?;
         sketch.n = r.varint()?;
+        if sketch.n > MAX_DECODED_N {
+            return Err(ProfileError::Invalid("quantile sketch count out of range"));
+        }
         let mut rng = [0u8; 8];
         rng.copy_from_slice(r.take(8)?);
         sketch.rng = u64::from_le_bytes(rng);

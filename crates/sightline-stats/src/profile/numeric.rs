@@ -106,15 +106,15 @@ impl NumericProfile {
     /// Adds one observation; `None` is a missing value.
     pub fn update(&mut self, value: Option<f64>) {
         let Some(v) = value else {
-            self.missing += 1;
+            self.missing = self.missing.saturating_add(1);
             return;
         };
         if v.is_nan() {
-            self.nan += 1;
+            self.nan = self.nan.saturating_add(1);
         } else if v == f64::INFINITY {
-            self.pos_inf += 1;
+            self.pos_inf = self.pos_inf.saturating_add(1);
         } else if v == f64::NEG_INFINITY {
-            self.neg_inf += 1;
+            self.neg_inf = self.neg_inf.saturating_add(1);
         } else {
             self.count += 1;
             self.min = min_total(self.min, v);

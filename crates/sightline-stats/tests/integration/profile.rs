@@ -1,6 +1,9 @@
 //! Profiles: merge laws, encoding round trips, garbage decoding, and measured sketch errors.
 
+use std::num::NonZeroUsize;
+
 use proptest::prelude::*;
+use sightline_stats::drift;
 use sightline_stats::profile::{
     CategoricalProfile, ColumnProfile, DEFAULT_K, DEFAULT_PRECISION, KllSketch, NumericProfile, Profile, ProfileError,
 };
@@ -174,6 +177,22 @@ proptest! {
     }
 
     #[test]
+    fn reference_bins_count_like_quantile_bins(
+        reference in prop::collection::vec((-40_i32..40).prop_map(|v| f64::from(v) / 4.0), 1..80),
+        current in prop::collection::vec((-60_i32..60).prop_map(|v| f64::from(v) / 4.0), 1..80),
+        bins in 1_usize..12,
+    ) {
+        let q = drift::quantile_bins(&reference, &current, NonZeroUsize::new(bins).expect("non-zero"))
+            .expect("valid samples");
+        let mut p = NumericProfile::new(DEFAULT_K, 0).expect("valid k").with_bins(q.edges.clone()).expect("edges");
+        for v in &current {
+            p.update(Some(*v));
+        }
+        let counts: Vec<f64> = p.bins().expect("bins attached").counts().iter().map(|c| *c as f64).collect();
+        prop_assert_eq!(counts, q.current);
+    }
+
+    #[test]
     fn decoding_garbage_is_an_error_not_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         let _ = Profile::decode(&bytes);
         let _ = ColumnProfile::decode(&bytes);
@@ -264,6 +283,7 @@ fn sketch_by_random_merges(values: &[f64], rng: &mut Stream) -> KllSketch {
 fn kll_rank_error_with_k_200_is_within_1_65_percent_at_99_percent() {
     let mut rng = Stream(20_261_127);
     let mut errors = Vec::new();
+    let mut quantile_errors = Vec::new();
     for stream in 0..120 {
         let n = 2_000 + rng.below(30_000);
         let mut values: Vec<f64> = match stream % 4 {
@@ -284,6 +304,13 @@ fn kll_rank_error_with_k_200_is_within_1_65_percent_at_99_percent() {
             let truth = sorted.partition_point(|v| *v <= x) as f64 / n as f64;
             let estimate = sketch.rank(x).expect("non-empty");
             errors.push((estimate - truth).abs());
+            // The quantile query, in rank terms: how far the returned value's true rank
+            // range [below, at or below] lies from the asked q.
+            let q = q as f64 / 100.0;
+            let v = sketch.quantile(q).expect("non-empty");
+            let below = sorted.partition_point(|x| *x < v) as f64 / n as f64;
+            let at_or_below = sorted.partition_point(|x| *x <= v) as f64 / n as f64;
+            quantile_errors.push((below - q).max(q - at_or_below).max(0.0));
         }
     }
     errors.sort_unstable_by(f64::total_cmp);
@@ -291,6 +318,11 @@ fn kll_rank_error_with_k_200_is_within_1_65_percent_at_99_percent() {
     let max = errors[errors.len() - 1];
     println!("kll k=200 rank error over {} queries: p99 {p99:.5}, max {max:.5}", errors.len());
     assert!(p99 <= 0.0165, "99th percentile rank error {p99}");
+    quantile_errors.sort_unstable_by(f64::total_cmp);
+    let p99 = quantile_errors[quantile_errors.len() * 99 / 100];
+    let max = quantile_errors[quantile_errors.len() - 1];
+    println!("kll k=200 quantile rank error: p99 {p99:.5}, max {max:.5}");
+    assert!(p99 <= 0.0165, "99th percentile quantile rank error {p99}");
 }
 
 #[test]
