@@ -42,8 +42,10 @@ pub struct KllSketch {
     /// only after a merge).
     levels: Vec<Vec<f64>>,
     rng: u64,
-    /// Cached `levels` sizes and capacity sum: the update path checks them per value.
+    /// Derived from `levels`, cached because the update path checks them per value:
+    /// items kept, each level's capacity, and their sum.
     retained: usize,
+    capacities: Vec<usize>,
     budget: usize,
 }
 
@@ -53,7 +55,8 @@ impl KllSketch {
         if k < MIN_K {
             return Err(ProfileError::Config("quantile sketch k must be at least 8"));
         }
-        let mut sketch = Self { k, n: 0, levels: vec![Vec::new()], rng: seed, retained: 0, budget: 0 };
+        let mut sketch =
+            Self { k, n: 0, levels: vec![Vec::new()], rng: seed, retained: 0, capacities: Vec::new(), budget: 0 };
         sketch.refresh();
         Ok(sketch)
     }
@@ -78,7 +81,8 @@ impl KllSketch {
 
     fn refresh(&mut self) {
         self.retained = self.levels.iter().map(Vec::len).sum();
-        self.budget = (0..self.levels.len()).map(|h| self.capacity(h)).sum();
+        self.capacities = (0..self.levels.len()).map(|h| self.capacity(h)).collect();
+        self.budget = self.capacities.iter().sum();
     }
 
     /// Adds one value. Non-finite values are ignored: callers count them separately
@@ -103,8 +107,9 @@ impl KllSketch {
         }
         for (mine, theirs) in self.levels.iter_mut().zip(&other.levels) {
             mine.extend_from_slice(theirs);
-            // Sorted levels make the result independent of which side was `self`.
-            mine.sort_unstable_by(f64::total_cmp);
+            // Sorted levels make the result independent of which side was `self`; above
+            // level 0 these are two sorted runs, which the stable sort merges linearly.
+            mine.sort_by(f64::total_cmp);
         }
         self.n += other.n;
         self.rng = splitmix(self.rng.wrapping_add(other.rng)).0;
@@ -179,28 +184,29 @@ impl KllSketch {
     fn compress(&mut self) {
         // Each pass removes at least half a full level (>= 4 items), so this ends.
         while self.retained >= self.budget {
-            let Some(h) = (0..self.levels.len()).find(|&h| self.levels[h].len() >= self.capacity(h)) else {
+            let Some(h) = (0..self.levels.len()).find(|&h| self.levels[h].len() >= self.capacities[h]) else {
                 return;
             };
             if h + 1 == self.levels.len() {
                 self.levels.push(Vec::new());
+                self.refresh();
             }
             let (next_rng, bits) = splitmix(self.rng);
             self.rng = next_rng;
             let offset = (bits >> 63) as usize;
-            let mut level = std::mem::take(&mut self.levels[h]);
+            let (lower, upper) = self.levels.split_at_mut(h + 1);
+            let (level, upper) = (&mut lower[h], &mut upper[0]);
             level.sort_unstable_by(f64::total_cmp);
             // An odd item out stays behind, the smallest, so the promoted pairs are whole.
             let keep = level.len() % 2;
-            let promoted: Vec<f64> = level[keep..].iter().skip(offset).step_by(2).copied().collect();
+            let promoted = (level.len() - keep) / 2;
+            upper.extend(level[keep..].iter().skip(offset).step_by(2));
             level.truncate(keep);
-            self.levels[h] = level;
             // Upper levels stay sorted so a sketch's form depends only on its contents
-            // and random bits, never on which side of a merge it was.
-            let upper = &mut self.levels[h + 1];
-            upper.extend(promoted);
-            upper.sort_unstable_by(f64::total_cmp);
-            self.refresh();
+            // and random bits, never on which side of a merge it was. Two sorted runs:
+            // the stable sort merges them in linear time.
+            upper.sort_by(f64::total_cmp);
+            self.retained -= promoted;
         }
     }
 
