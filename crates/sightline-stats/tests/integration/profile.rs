@@ -193,11 +193,40 @@ proptest! {
     }
 
     #[test]
-    fn decoding_garbage_is_an_error_not_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
-        let _ = Profile::decode(&bytes);
-        let _ = ColumnProfile::decode(&bytes);
-        let _ = NumericProfile::decode(&bytes);
-        let _ = CategoricalProfile::decode(&bytes);
+    fn decoding_garbage_is_an_error_not_a_panic(
+        tag in 0_u8..5, tail in prop::collection::vec(any::<u8>(), 0..300), raw in prop::collection::vec(any::<u8>(), 0..50),
+    ) {
+        // A valid format byte and kind tag get the garbage past the first checks.
+        let bytes: Vec<u8> = [1, tag].into_iter().chain(tail).collect();
+        for bytes in [&bytes, &raw] {
+            let _ = Profile::decode(bytes);
+            let _ = ColumnProfile::decode(bytes);
+            let _ = NumericProfile::decode(bytes);
+            let _ = CategoricalProfile::decode(bytes);
+        }
+    }
+
+    #[test]
+    fn decoding_many_damaged_bytes_never_panics(
+        n in observations(100), c in categories(10, 50), damage in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+    ) {
+        let mut profile = Profile::new();
+        profile.insert("x", ColumnProfile::Numeric(numeric(8, 9, &n)));
+        profile.insert("y", ColumnProfile::Categorical(categorical(4, &c)));
+        let mut bytes = profile.encode();
+        for (at, byte) in damage {
+            let i = at.index(bytes.len());
+            bytes[i] = byte;
+        }
+        if let Ok(p) = Profile::decode(&bytes) {
+            let mut q = p.clone();
+            let _ = q.merge(&p);
+            for (_, column) in q.columns() {
+                if let ColumnProfile::Numeric(n) = column {
+                    let _ = (n.quantile(0.5), n.sketch().rank(0.0), n.variance());
+                }
+            }
+        }
     }
 
     #[test]
