@@ -53,6 +53,9 @@ pub struct KllSketch {
 
 impl KllSketch {
     /// An empty sketch with accuracy parameter `k` and the seed of its random bits.
+    ///
+    /// Any seed gives the documented error; derive it from what names the profile
+    /// (model, version, bucket, column) so a rebuilt profile matches the original.
     pub fn new(k: u16, seed: u64) -> Result<Self, ProfileError> {
         if k < MIN_K {
             return Err(ProfileError::Config("quantile sketch k must be at least 8"));
@@ -130,9 +133,9 @@ impl KllSketch {
         }
     }
 
-    /// The estimated fraction of values `<= value`, or `None` when empty.
+    /// The estimated fraction of values `<= value`, or `None` when empty or `value` is NaN.
     pub fn rank(&self, value: f64) -> Option<f64> {
-        if self.n == 0 {
+        if self.n == 0 || value.is_nan() {
             return None;
         }
         let below: u64 = self.weighted().filter(|(v, _)| v.total_cmp(&value).is_le()).map(|(_, w)| w).sum();
@@ -289,6 +292,8 @@ mod tests {
         assert_eq!(s.quantile(0.5), Some(2.0));
         assert_eq!(s.quantile(1.0), Some(3.0));
         assert_eq!(s.rank(2.0), Some(2.0 / 3.0));
+        assert_eq!(s.rank(f64::NAN), None);
+        assert_eq!(s.rank(f64::INFINITY), Some(1.0));
     }
 
     #[test]

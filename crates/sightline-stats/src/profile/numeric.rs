@@ -76,7 +76,8 @@ pub struct NumericProfile {
 }
 
 impl NumericProfile {
-    /// An empty profile whose quantile sketch has accuracy `k` and random seed `seed`.
+    /// An empty profile whose quantile sketch has accuracy `k` and random seed `seed`
+    /// (see [`KllSketch::new`]).
     pub fn new(k: u16, seed: u64) -> Result<Self, ProfileError> {
         Ok(Self {
             count: 0,
