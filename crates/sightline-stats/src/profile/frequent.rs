@@ -8,7 +8,8 @@
 //! (the sum of all `c`, plus both sides' on merge) satisfies
 //! `max_error <= (count - kept weight) / (k + 1) <= count / (k + 1)`, and for every value
 //! `true - max_error <= reported <= true` (a value not kept was seen at most `max_error`
-//! times). Halving to `k` rather than reducing by one keeps updates amortised O(log k).
+//! times). Halving to `k` rather than reducing by one keeps updates amortised O(1): a
+//! linear-time selection at most once per `capacity / 2` new values.
 //!
 //! Merge adds counters then reduces the same way; the result depends only on the two
 //! multisets of counters, so it is exactly commutative. It is exactly associative while
