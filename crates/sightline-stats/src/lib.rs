@@ -1,7 +1,10 @@
-//! Statistics for Sightline: drift tests on raw values, checked against scipy.
+//! Statistics for Sightline: drift tests on raw values (checked against scipy),
+//! model performance metrics from labels (checked against scikit-learn), and mergeable
+//! column profiles.
 //!
 //! The crate is pure: no IO, no clock, no async runtime. Callers hand it values
 //! and get numbers back, so the same code serves the server and the offline report.
 
 pub mod drift;
 pub mod performance;
+pub mod profile;

@@ -2,5 +2,6 @@
 
 mod performance_properties;
 mod performance_reference;
+mod profile;
 mod properties;
 mod reference;

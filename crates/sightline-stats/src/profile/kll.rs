@@ -1,0 +1,321 @@
+//! KLL quantile sketch (Karnin, Lang, Liberty 2016) with a caller-given seed.
+//!
+//! Level `h` holds items of weight `2^h`. When the sketch is over its size budget the
+//! lowest full level is sorted and compacted: every other item (odd or even positions,
+//! by one random bit) moves up a level with double weight, so total weight stays `n`
+//! exactly. Level capacities shrink by 2/3 per level below the top (never under 8), as
+//! in the paper and Apache DataSketches.
+//!
+//! The random bits come from a SplitMix64 state stored in the sketch and seeded by the
+//! caller, never from a global generator or the clock: folding the same values into a
+//! sketch with the same seed gives the same bytes, so profiles rebuilt from the event
+//! log after a crash equal the ones they replace. Merging sorts each level and mixes
+//! both states symmetrically, so `merge(a, b)` and `merge(b, a)` are identical;
+//! different groupings of three or more sketches agree only within the rank-error bound.
+//!
+//! Error: Apache DataSketches publishes a normalized rank error of at most 1.65 % with
+//! 99 % confidence for `k = 200` and these capacities. `tests/integration/profile.rs`
+//! measures it over 120 streams (uniform, exponential, 50 tied values, sorted and
+//! reversed; 2,000 to 32,000 values) each split into up to 12 sketches merged in a
+//! random tree: the 99th percentile of the rank error of 99 rank queries per stream is
+//! about 0.5 % and the largest about 0.8 %; quantile queries are as accurate.
+
+use super::ProfileError;
+use super::codec::{Reader, put_f64, put_varint};
+
+/// The smallest capacity of a level, whatever its depth.
+const MIN_LEVEL_CAPACITY: u32 = 8;
+/// The smallest `k` accepted: below it every level has the minimum capacity.
+pub const MIN_K: u16 = 8;
+/// The default `k`: about 1.65 % rank error at 99 % confidence.
+pub const DEFAULT_K: u16 = 200;
+/// More levels than this would need more than 2^60 values.
+const MAX_LEVELS: usize = 60;
+/// The largest count a decoded sketch may claim: far beyond any real stream, and far
+/// enough below `u64::MAX` that counting on from it cannot overflow.
+const MAX_DECODED_N: u64 = 1 << 62;
+
+/// A mergeable quantile sketch over finite `f64` values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KllSketch {
+    k: u16,
+    n: u64,
+    /// `levels[h]` holds items of weight `2^h`, sorted above level 0 (level 0 is sorted
+    /// only after a merge).
+    levels: Vec<Vec<f64>>,
+    rng: u64,
+    /// Derived from `levels`, cached because the update path checks them per value:
+    /// items kept, each level's capacity, and their sum.
+    retained: usize,
+    capacities: Vec<usize>,
+    budget: usize,
+}
+
+impl KllSketch {
+    /// An empty sketch with accuracy parameter `k` and the seed of its random bits.
+    ///
+    /// Any seed gives the documented error; derive it from what names the profile
+    /// (model, version, bucket, column) so a rebuilt profile matches the original.
+    pub fn new(k: u16, seed: u64) -> Result<Self, ProfileError> {
+        if k < MIN_K {
+            return Err(ProfileError::Config("quantile sketch k must be at least 8"));
+        }
+        let mut sketch =
+            Self { k, n: 0, levels: vec![Vec::new()], rng: seed, retained: 0, capacities: Vec::new(), budget: 0 };
+        sketch.refresh();
+        Ok(sketch)
+    }
+
+    pub fn k(&self) -> u16 {
+        self.k
+    }
+
+    /// The number of values folded in.
+    pub fn n(&self) -> u64 {
+        self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Items kept (what the sketch costs in memory), at most about `3k` plus a few levels.
+    pub fn retained(&self) -> usize {
+        self.retained
+    }
+
+    fn refresh(&mut self) {
+        self.retained = self.levels.iter().map(Vec::len).sum();
+        self.capacities = (0..self.levels.len()).map(|h| self.capacity(h)).collect();
+        self.budget = self.capacities.iter().sum();
+    }
+
+    /// Adds one value. Non-finite values are ignored: callers count them separately
+    /// and a NaN has no rank.
+    pub fn update(&mut self, value: f64) {
+        if !value.is_finite() {
+            return;
+        }
+        self.levels[0].push(value);
+        self.n += 1;
+        self.retained += 1;
+        if self.retained >= self.budget {
+            self.compress();
+        }
+    }
+
+    /// Folds `other` into `self`; both must have the same `k`.
+    pub fn merge(&mut self, other: &Self) -> Result<(), ProfileError> {
+        self.check_mergeable(other)?;
+        if self.levels.len() < other.levels.len() {
+            self.levels.resize_with(other.levels.len(), Vec::new);
+        }
+        for (mine, theirs) in self.levels.iter_mut().zip(&other.levels) {
+            mine.extend_from_slice(theirs);
+            // Sorted levels make the result independent of which side was `self`; above
+            // level 0 these are two sorted runs, which the stable sort merges linearly.
+            mine.sort_by(f64::total_cmp);
+        }
+        self.n += other.n;
+        self.rng = splitmix(self.rng.wrapping_add(other.rng)).0;
+        self.refresh();
+        self.compress();
+        Ok(())
+    }
+
+    pub(crate) fn check_mergeable(&self, other: &Self) -> Result<(), ProfileError> {
+        if self.k != other.k {
+            return Err(ProfileError::Incompatible("quantile sketches have different k"));
+        }
+        match self.n.checked_add(other.n) {
+            Some(_) => Ok(()),
+            None => Err(ProfileError::Incompatible("merged count overflows")),
+        }
+    }
+
+    /// The estimated fraction of values `<= value`, or `None` when empty or `value` is NaN.
+    pub fn rank(&self, value: f64) -> Option<f64> {
+        if self.n == 0 || value.is_nan() {
+            return None;
+        }
+        let below: u64 = self.weighted().filter(|(v, _)| v.total_cmp(&value).is_le()).map(|(_, w)| w).sum();
+        Some(below as f64 / self.n as f64)
+    }
+
+    /// The smallest kept value whose estimated rank reaches `q` (clamped to `[0, 1]`),
+    /// or `None` when empty or `q` is NaN.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        if self.n == 0 || q.is_nan() {
+            return None;
+        }
+        let view = self.sorted_view();
+        let target = (q.clamp(0.0, 1.0) * self.n as f64).ceil().max(1.0) as u64;
+        let mut seen = 0u64;
+        for (v, w) in &view {
+            seen += w;
+            if seen >= target {
+                return Some(*v);
+            }
+        }
+        view.last().map(|(v, _)| *v)
+    }
+
+    /// Kept values in increasing order with their weights (summing to `n`), the input
+    /// for sketch-mode KS and Wasserstein.
+    pub fn sorted_view(&self) -> Vec<(f64, u64)> {
+        let mut view: Vec<(f64, u64)> = self.weighted().collect();
+        view.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        view
+    }
+
+    fn weighted(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        self.levels.iter().enumerate().flat_map(|(h, level)| level.iter().map(move |v| (*v, 1u64 << h)))
+    }
+
+    fn capacity(&self, level: usize) -> usize {
+        // Integer steps keep capacities identical on every platform (no powf).
+        let depth = self.levels.len() - 1 - level;
+        let mut cap = u32::from(self.k);
+        for _ in 0..depth {
+            cap = (2 * cap).div_ceil(3);
+            if cap <= MIN_LEVEL_CAPACITY {
+                break;
+            }
+        }
+        cap.max(MIN_LEVEL_CAPACITY) as usize
+    }
+
+    /// Compacts the lowest full level until the sketch is within its budget.
+    fn compress(&mut self) {
+        // Each pass removes at least half a full level (>= 4 items), so this ends.
+        while self.retained >= self.budget {
+            let Some(h) = (0..self.levels.len()).find(|&h| self.levels[h].len() >= self.capacities[h]) else {
+                return;
+            };
+            if h + 1 == self.levels.len() {
+                self.levels.push(Vec::new());
+                self.refresh();
+            }
+            let (next_rng, bits) = splitmix(self.rng);
+            self.rng = next_rng;
+            let offset = (bits >> 63) as usize;
+            let (lower, upper) = self.levels.split_at_mut(h + 1);
+            let (level, upper) = (&mut lower[h], &mut upper[0]);
+            level.sort_unstable_by(f64::total_cmp);
+            // An odd item out stays behind, the smallest, so the promoted pairs are whole.
+            let keep = level.len() % 2;
+            let promoted = (level.len() - keep) / 2;
+            upper.extend(level[keep..].iter().skip(offset).step_by(2));
+            level.truncate(keep);
+            // Upper levels stay sorted so a sketch's form depends only on its contents
+            // and random bits, never on which side of a merge it was. Two sorted runs:
+            // the stable sort merges them in linear time.
+            upper.sort_by(f64::total_cmp);
+            self.retained -= promoted;
+        }
+    }
+
+    pub(crate) fn encode_into(&self, out: &mut Vec<u8>) {
+        put_varint(out, u64::from(self.k));
+        put_varint(out, self.n);
+        out.extend_from_slice(&self.rng.to_le_bytes());
+        put_varint(out, self.levels.len() as u64);
+        for level in &self.levels {
+            put_varint(out, level.len() as u64);
+            for v in level {
+                put_f64(out, *v);
+            }
+        }
+    }
+
+    pub(crate) fn decode_from(r: &mut Reader<'_>) -> Result<Self, ProfileError> {
+        let k = u16::try_from(r.varint()?).map_err(|_| ProfileError::Invalid("quantile sketch k out of range"))?;
+        let mut sketch = Self::new(k, 0).map_err(|_| ProfileError::Invalid("quantile sketch k out of range"))?;
+        sketch.n = r.varint()?;
+        if sketch.n > MAX_DECODED_N {
+            return Err(ProfileError::Invalid("quantile sketch count out of range"));
+        }
+        let mut rng = [0u8; 8];
+        rng.copy_from_slice(r.take(8)?);
+        sketch.rng = u64::from_le_bytes(rng);
+        let levels = r.len(1)?;
+        if levels == 0 || levels > MAX_LEVELS {
+            return Err(ProfileError::Invalid("quantile sketch level count out of range"));
+        }
+        let mut weight: u128 = 0;
+        sketch.levels = Vec::with_capacity(levels);
+        for h in 0..levels {
+            let len = r.len(8)?;
+            let mut level = Vec::with_capacity(len);
+            for _ in 0..len {
+                let v = r.f64()?;
+                if !v.is_finite() {
+                    return Err(ProfileError::Invalid("non-finite value in a quantile sketch"));
+                }
+                level.push(v);
+            }
+            if h > 0 && level.windows(2).any(|w| w[0].total_cmp(&w[1]).is_gt()) {
+                return Err(ProfileError::Invalid("unsorted quantile sketch level"));
+            }
+            weight += (len as u128) << h;
+            sketch.levels.push(level);
+        }
+        // Compaction preserves weight exactly, so anything else is corrupt.
+        if weight != u128::from(sketch.n) {
+            return Err(ProfileError::Invalid("quantile sketch weights do not add up to its count"));
+        }
+        sketch.refresh();
+        Ok(sketch)
+    }
+}
+
+/// One SplitMix64 step: the next state and a well-mixed output.
+fn splitmix(state: u64) -> (u64, u64) {
+    let state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (state, z ^ (z >> 31))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_streams_are_exact() {
+        let mut s = KllSketch::new(DEFAULT_K, 1).expect("valid k");
+        for v in [3.0, 1.0, 2.0] {
+            s.update(v);
+        }
+        assert_eq!(s.quantile(0.0), Some(1.0));
+        assert_eq!(s.quantile(0.5), Some(2.0));
+        assert_eq!(s.quantile(1.0), Some(3.0));
+        assert_eq!(s.rank(2.0), Some(2.0 / 3.0));
+        assert_eq!(s.rank(f64::NAN), None);
+        assert_eq!(s.rank(f64::INFINITY), Some(1.0));
+    }
+
+    #[test]
+    fn the_same_values_and_seed_give_the_same_sketch() {
+        let build = |seed| {
+            let mut s = KllSketch::new(DEFAULT_K, seed).expect("valid k");
+            for i in 0..10_000 {
+                s.update(f64::from(i % 977));
+            }
+            s
+        };
+        assert_eq!(build(42), build(42));
+        assert_ne!(build(42), build(43));
+    }
+
+    #[test]
+    fn memory_stays_bounded() {
+        let mut s = KllSketch::new(DEFAULT_K, 7).expect("valid k");
+        for i in 0..1_000_000 {
+            s.update(f64::from(i));
+        }
+        assert_eq!(s.n(), 1_000_000);
+        assert!(s.retained() < 3 * usize::from(DEFAULT_K) + 100, "retained {}", s.retained());
+    }
+}
