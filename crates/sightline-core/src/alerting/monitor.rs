@@ -1,5 +1,6 @@
 //! Monitor definitions as data: which signal, which condition, how long, how loud — and their validation.
 
+use crate::model::ModelSpec;
 use crate::names::{MAX_TAG_LEN, MAX_TAGS, check_feature_name, check_slug, check_text};
 use crate::problem::{Problem, Reason, field_path};
 use std::collections::BTreeMap;
@@ -7,6 +8,10 @@ use std::collections::BTreeMap;
 /// Labels of a monitor or of one series. A `BTreeMap` so iteration order — and with it
 /// the fingerprint — never depends on insertion order or a hasher's seed.
 pub type Labels = BTreeMap<String, String>;
+
+/// Labels every alert carries, set from the monitor itself. A monitor may not declare
+/// them, so that a user label can never disguise one alert as another's.
+pub const RESERVED_LABELS: [&str; 3] = ["monitor", "model", "severity"];
 
 /// Longest `for` duration: a week. Longer is almost certainly a unit mistake
 /// (seconds given as milliseconds would still fit; minutes as milliseconds would not).
@@ -323,12 +328,53 @@ impl Monitor {
             ));
         }
         check_labels(&self.labels, "labels", &mut problems);
+        for name in RESERVED_LABELS {
+            if self.labels.contains_key(name) {
+                problems.push(Problem::new(
+                    field_path("labels", name),
+                    Reason::InvalidValue,
+                    format!("{name:?} is set by Sightline and cannot be declared"),
+                ));
+            }
+        }
         if let Some(url) = &self.runbook_url
             && let Err(m) = check_url(url)
         {
             problems.push(Problem::new("runbook_url", Reason::InvalidValue, m));
         }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+}
+
+impl Monitor {
+    /// Checks the signal against the watched model's schema (the part of validation
+    /// that needs the model): a named feature must exist. Paths as in [`Monitor::validate`].
+    pub fn check_against(&self, spec: &ModelSpec) -> Result<(), Vec<Problem>> {
+        let feature = match &self.signal {
+            Signal::DriftScore { feature: FeatureSelector::One(name), .. }
+            | Signal::DataQualityRate { feature: FeatureSelector::One(name), .. } => Some(name),
+            _ => None,
+        };
+        match feature {
+            Some(name) if spec.feature_index(name).is_none() => Err(vec![Problem::new(
+                "signal.feature",
+                Reason::UnknownFeature,
+                format!("model {:?} has no feature {name:?}", spec.name),
+            )]),
+            _ => Ok(()),
+        }
+    }
+
+    /// The labels of an alert on `series`: the monitor's labels, then the series
+    /// labels, then the reserved `monitor`, `model` and `severity`. Later wins, so the
+    /// reserved ones are always what Sightline set. Silences match against these.
+    pub fn alert_labels(&self, series: &Labels) -> Labels {
+        let mut out = self.labels.clone();
+        out.extend(series.iter().map(|(k, v)| (k.clone(), v.clone())));
+        out.insert("monitor".into(), self.id.clone());
+        out.insert("model".into(), self.model.clone());
+        out.insert("severity".into(), self.severity.as_str().into());
+        out
     }
 }
 

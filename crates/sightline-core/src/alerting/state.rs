@@ -7,7 +7,7 @@
 //!   from the evaluation that first saw it hold.
 //! - A condition that stops holding drops a pending alert back to `Inactive` silently
 //!   (nothing was ever announced) and turns a firing alert into `Resolved`.
-//! - `Resolved` lasts until the next evaluation: it goes `Inactive` if the condition is
+//! - `Resolved` lasts until the next evaluation with data: it goes `Inactive` if the condition is
 //!   still false, or starts a new episode (`Pending`, or `Firing` when `for_ms` is 0).
 //! - A missing, NaN or infinite sample is "no data", handled by the monitor's
 //!   [`NoDataPolicy`]: by default nothing changes at all.
@@ -17,6 +17,7 @@
 use super::baseline::Baseline;
 use super::fingerprint::Fingerprint;
 use super::monitor::{Condition, Direction, Labels, Monitor, NoDataPolicy};
+use super::silence::{Silence, is_silenced};
 use std::collections::BTreeMap;
 
 /// Where one alert is. Times are epoch milliseconds of evaluations.
@@ -211,9 +212,13 @@ impl Alert {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
     pub fingerprint: Fingerprint,
-    pub series: Labels,
+    /// The full alert labels ([`Monitor::alert_labels`]).
+    pub labels: Labels,
     pub event: AlertEvent,
     pub acknowledged: bool,
+    /// Whether a silence mutes it: the notifier holds it back, but the state changed
+    /// all the same, so it is still reported (and recorded) here.
+    pub silenced: bool,
 }
 
 /// Every alert of one monitor, keyed by series labels.
@@ -238,8 +243,17 @@ impl MonitorAlerts {
 
     /// Evaluates one round: `samples` holds the series the query returned; a known
     /// series missing from it is evaluated as "no data". Returns notices in series
-    /// order, so the output is deterministic. A time error leaves every alert untouched.
-    pub fn evaluate(&mut self, samples: &BTreeMap<Labels, Option<f64>>, now_ms: i64) -> Result<Vec<Notice>, EvalError> {
+    /// order, so the output is deterministic, each marked silenced if one of
+    /// `silences` mutes it at `now_ms`. A time error leaves every alert untouched.
+    ///
+    /// Series are never forgotten here: their number is bounded by what the server's
+    /// query returns (versions are capped), and an anomaly baseline is worth keeping.
+    pub fn evaluate(
+        &mut self,
+        samples: &BTreeMap<Labels, Option<f64>>,
+        silences: &[Silence],
+        now_ms: i64,
+    ) -> Result<Vec<Notice>, EvalError> {
         if let Some(last_ms) = self.alerts.values().filter_map(|a| a.last_eval_ms).max()
             && now_ms < last_ms
         {
@@ -254,9 +268,11 @@ impl MonitorAlerts {
         for (series, alert) in &mut self.alerts {
             let sample = samples.get(series).copied().flatten();
             if let Some(event) = alert.evaluate(&self.monitor, sample, now_ms)? {
+                let labels = self.monitor.alert_labels(series);
                 notices.push(Notice {
                     fingerprint: alert.fingerprint,
-                    series: series.clone(),
+                    silenced: is_silenced(silences, &labels, now_ms),
+                    labels,
                     event,
                     acknowledged: alert.acknowledged,
                 });

@@ -284,8 +284,20 @@ fn labels(pairs: LabelPairs) -> Labels {
 
 #[test]
 fn monitor_alerts_track_series_separately() {
-    let mut set = MonitorAlerts::new(above(10.0, 10));
+    let mut m = above(10.0, 10);
+    m.labels = labels(&[("team", "ml")]);
+    let mut set = MonitorAlerts::new(m);
     let (v1, v2) = (labels(&[("version", "v1")]), labels(&[("version", "v2")]));
+    // v2 is being rolled out: its alerts are muted until t=20.
+    let silences = [Silence {
+        matchers: vec![
+            Matcher { name: "monitor".into(), op: MatchOp::Equal, value: "latency-p99".into() },
+            Matcher { name: "version".into(), op: MatchOp::Equal, value: "v2".into() },
+        ],
+        starts_at_ms: 0,
+        ends_at_ms: 20,
+        comment: "rollout".into(),
+    }];
     let round = |a: Option<f64>, b: Option<f64>| -> BTreeMap<Labels, Option<f64>> {
         let mut m = BTreeMap::new();
         if let Some(a) = a {
@@ -296,21 +308,73 @@ fn monitor_alerts_track_series_separately() {
         }
         m
     };
-    let events = |n: Result<Vec<Notice>, EvalError>| -> Vec<(String, String)> {
-        n.unwrap_or_default().into_iter().map(|n| (n.series["version"].clone(), render_event(n.event))).collect()
+    let eval = |set: &mut MonitorAlerts, samples: BTreeMap<Labels, Option<f64>>, now: i64| -> Vec<String> {
+        let notices = set.evaluate(&samples, &silences, now).unwrap_or_else(|e| panic!("{e}"));
+        notices
+            .into_iter()
+            .map(|n| {
+                assert_eq!(
+                    n.fingerprint,
+                    Fingerprint::of("latency-p99", &labels(&[("version", &n.labels["version"])]))
+                );
+                assert_eq!(n.labels["team"], "ml");
+                let muted = if n.silenced { " silenced" } else { "" };
+                format!("{} {}{muted}", n.labels["version"], render_event(n.event))
+            })
+            .collect()
     };
-    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
-    assert_eq!(events(set.evaluate(&round(Some(11.0), Some(5.0)), 0)), vec![s("v1", "+pending(since=0)")]);
-    // v1 vanishes from the query (no data, kept); v2 starts to hold.
-    assert_eq!(events(set.evaluate(&round(None, Some(11.0)), 10)), vec![s("v2", "+pending(since=10)")]);
+    assert_eq!(eval(&mut set, round(Some(11.0), Some(5.0)), 0), ["v1 +pending(since=0)"]);
+    // v1 vanishes from the query (no data, kept); v2 starts to hold, under its silence.
+    assert_eq!(eval(&mut set, round(None, Some(11.0)), 10), ["v2 +pending(since=10) silenced"]);
+    // The silence has expired at t=20 (its end is exclusive).
+    assert_eq!(eval(&mut set, round(Some(11.0), Some(11.0)), 20), ["v1 +firing(since=0)", "v2 +firing(since=10)"]);
     assert_eq!(
-        events(set.evaluate(&round(Some(11.0), Some(11.0)), 20)),
-        vec![s("v1", "+firing(since=0)"), s("v2", "+firing(since=10)")]
+        set.evaluate(&round(Some(11.0), None), &[], 5),
+        Err(EvalError::TimeWentBackwards { last_ms: 20, now_ms: 5 })
     );
-    assert_eq!(set.evaluate(&round(Some(11.0), None), 5), Err(EvalError::TimeWentBackwards { last_ms: 20, now_ms: 5 }));
-    let fps: Vec<Fingerprint> = set.alerts().map(|a| a.fingerprint).collect();
-    assert_eq!(fps, vec![Fingerprint::of("latency-p99", &v1), Fingerprint::of("latency-p99", &v2)]);
+    let states: Vec<&str> = set.alerts().map(|a| a.state().as_str()).collect();
+    assert_eq!(states, ["firing", "firing"], "a refused round changes nothing");
     assert!(set.alert_mut(&v1).is_some_and(|a| a.acknowledge()));
+    assert_eq!(eval(&mut set, round(Some(11.0), Some(1.0)), 30), ["v2 +resolved(duration=10)"]);
+    assert!(set.alert_mut(&v1).is_some_and(|a| a.is_acknowledged()));
+}
+
+#[test]
+fn alert_labels_keep_reserved_names_authoritative() {
+    let mut m = above(10.0, 0);
+    m.labels = labels(&[("team", "ml"), ("severity", "info")]);
+    assert_eq!(paths(m.validate()), ["labels.severity"]);
+    let got = m.alert_labels(&labels(&[("version", "v3"), ("monitor", "spoof")]));
+    let want = labels(&[
+        ("model", "credit-risk"),
+        ("monitor", "latency-p99"),
+        ("severity", "high"),
+        ("team", "ml"),
+        ("version", "v3"),
+    ]);
+    assert_eq!(got, want);
+}
+
+#[test]
+fn signals_are_checked_against_the_model_schema() {
+    use crate::model::{FeatureSpec, FeatureType, ModelSpec, Task};
+    let spec = ModelSpec {
+        name: "credit-risk".into(),
+        task: Task::Regression,
+        features: vec![FeatureSpec { name: "age".into(), kind: FeatureType::Numeric, nullable: true }],
+        classes: vec![],
+        positive_class: None,
+        description: String::new(),
+    };
+    let mut m = above(0.2, 0);
+    m.signal = Signal::DriftScore { feature: FeatureSelector::One("age".into()), method: "psi".into() };
+    assert_eq!(m.check_against(&spec), Ok(()));
+    m.signal = Signal::DataQualityRate { feature: FeatureSelector::One("income".into()), check: "missing".into() };
+    let problems = m.check_against(&spec).err().unwrap_or_default();
+    assert_eq!(problems.len(), 1);
+    assert_eq!((problems[0].path.as_str(), problems[0].reason), ("signal.feature", crate::Reason::UnknownFeature));
+    m.signal = Signal::DriftScore { feature: FeatureSelector::Any, method: "psi".into() };
+    assert_eq!(m.check_against(&spec), Ok(()));
 }
 
 #[test]
