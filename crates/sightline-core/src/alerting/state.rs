@@ -7,8 +7,9 @@
 //!   from the evaluation that first saw it hold.
 //! - A condition that stops holding drops a pending alert back to `Inactive` silently
 //!   (nothing was ever announced) and turns a firing alert into `Resolved`.
-//! - `Resolved` lasts until the next evaluation with data: it goes `Inactive` if the condition is
-//!   still false, or starts a new episode (`Pending`, or `Firing` when `for_ms` is 0).
+//! - `Resolved` lasts until the next evaluation with data: it goes `Inactive` if the
+//!   condition is still false, or starts a new episode (`Pending`, or `Firing` when
+//!   `for_ms` is 0).
 //! - A missing, NaN or infinite sample is "no data", handled by the monitor's
 //!   [`NoDataPolicy`]: by default nothing changes at all.
 //! - Only three transitions produce events, the ones a notifier acts on: entering

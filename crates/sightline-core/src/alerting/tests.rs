@@ -554,13 +554,15 @@ proptest! {
             // States change only with an event, except the silent endings of pending and resolved.
             if event.is_none() && state != prev {
                 prop_assert_eq!(state, AlertState::Inactive);
-                prop_assert!(matches!(prev, AlertState::Pending { .. } | AlertState::Resolved { .. }), "silently left {:?}", prev);
+                let quiet_end = matches!(prev, AlertState::Pending { .. } | AlertState::Resolved { .. });
+                prop_assert!(quiet_end, "silently left {:?}", prev);
             }
             if let AlertState::Firing { since_ms, fired_at_ms } = state {
                 prop_assert!(fired_at_ms - since_ms >= for_ms);
             }
             if matches!(state, AlertState::Resolved { .. }) {
-                prop_assert!(matches!(prev, AlertState::Firing { .. } | AlertState::Resolved { .. }), "resolved from {:?}", prev);
+                let after_firing = matches!(prev, AlertState::Firing { .. } | AlertState::Resolved { .. });
+                prop_assert!(after_firing, "resolved from {:?}", prev);
             }
             prev = state;
         }
@@ -583,6 +585,22 @@ proptest! {
             }
             if sample.is_some_and(f64::is_finite) {
                 finite_seen += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_samples_are_judged_without_panic(
+        k in 0.1f64..5.0,
+        values in prop::collection::vec(prop::num::f64::ANY, 0..60),
+    ) {
+        // Sums of huge values overflow to infinity; comparisons with infinities or NaN
+        // must only ever make the condition false, never break the machine.
+        let m = anomaly(k, 6, 2, 0);
+        let steps: Vec<(i64, Option<f64>)> = values.into_iter().map(|v| (1, Some(v))).collect();
+        for (t, state, _) in run(&m, &steps) {
+            if let AlertState::Firing { since_ms, fired_at_ms } = state {
+                prop_assert!(since_ms <= fired_at_ms && fired_at_ms <= t);
             }
         }
     }
