@@ -4,6 +4,7 @@
 //! always a parameter (epoch milliseconds), and the server converts its JSON into the
 //! [`Scalar`] values that the validators here accept.
 
+pub mod alerting;
 pub mod codec;
 pub mod event;
 pub mod model;
