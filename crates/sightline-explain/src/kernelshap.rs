@@ -125,7 +125,8 @@ impl<'a> KernelShap<'a> {
     /// `varying` features takes: the row itself, then the background with each
     /// coalition but the full one (the empty coalition is the background as is).
     pub fn cost(&self, varying: usize) -> (usize, usize) {
-        let coalitions = (1usize << varying) - 1;
+        // With nothing varying the empty coalition is still needed, for E[f].
+        let coalitions = ((1usize << varying) - 1).max(1);
         let rows = 1 + coalitions * self.background.len();
         (rows.div_ceil(self.budget.batch_rows), rows)
     }
@@ -160,11 +161,14 @@ impl<'a> KernelShap<'a> {
         }
 
         // Coalition masks over `varying`: bit j set means feature varying[j] comes from
-        // the row. Mask 0 is the background as is; the full mask is the row alone.
-        let full = (1u32 << m) - 1;
-        let mut evaluator = Evaluator::new(&model, self.budget.batch_rows, full as usize);
-        evaluator.push(row.to_vec(), full as usize)?;
-        for mask in 0..full {
+        // the row. Mask 0 is the background as is; the full mask is the row alone, summed
+        // in a slot of its own (`1 << m`) because with no feature varying the full mask
+        // is also the empty one.
+        let full = (1usize << m) - 1;
+        let row_slot = 1usize << m;
+        let mut evaluator = Evaluator::new(&model, self.budget.batch_rows, row_slot + 1);
+        evaluator.push(row.to_vec(), row_slot)?;
+        for mask in 0..full.max(1) {
             for background in self.background {
                 let mut synthetic = background.clone();
                 for (bit, &feature) in varying.iter().enumerate() {
@@ -172,14 +176,14 @@ impl<'a> KernelShap<'a> {
                         synthetic[feature] = row[feature];
                     }
                 }
-                evaluator.push(synthetic, mask as usize)?;
+                evaluator.push(synthetic, mask)?;
             }
         }
         let (sums, calls, rows) = evaluator.finish()?;
         let count = self.background.len() as f64;
-        let prediction = sums[full as usize];
+        let prediction = sums[row_slot];
         let expected_value = sums[0] / count;
-        let means: Vec<f64> = sums[..full as usize].iter().map(|sum| sum / count).collect();
+        let means: Vec<f64> = sums[..full].iter().map(|sum| sum / count).collect();
 
         let phi = solve(&means, expected_value, prediction, m)?;
         let mut values = vec![0.0; self.num_features];
@@ -219,13 +223,13 @@ impl<'m, F> Evaluator<'m, F>
 where
     F: Fn(&[Vec<f64>]) -> Vec<f64>,
 {
-    fn new(model: &'m F, batch_rows: usize, max_target: usize) -> Self {
+    fn new(model: &'m F, batch_rows: usize, targets: usize) -> Self {
         Evaluator {
             model,
             batch_rows,
             batch: Vec::with_capacity(batch_rows),
             targets: Vec::with_capacity(batch_rows),
-            sums: vec![0.0; max_target + 1],
+            sums: vec![0.0; targets],
             calls: 0,
             rows: 0,
         }
