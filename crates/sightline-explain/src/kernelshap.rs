@@ -428,20 +428,23 @@ mod tests {
     #[test]
     fn bad_input_is_refused_with_a_reason() {
         let empty: Vec<Vec<f64>> = Vec::new();
-        assert_eq!(KernelShap::new(&empty, BUDGET).unwrap_err(), KernelShapError::EmptyBackground);
+        assert_eq!(KernelShap::new(&empty, BUDGET).expect_err("refused"), KernelShapError::EmptyBackground);
         let ragged = vec![vec![0.0, 1.0], vec![0.0]];
         assert_eq!(
-            KernelShap::new(&ragged, BUDGET).unwrap_err(),
+            KernelShap::new(&ragged, BUDGET).expect_err("refused"),
             KernelShapError::BackgroundRowLength { index: 1, expected: 2, got: 1 }
         );
         let background = vec![vec![0.0; 12]];
         let zero = Budget { batch_rows: 0, max_calls: 1 };
-        assert_eq!(KernelShap::new(&background, zero).unwrap_err(), KernelShapError::ZeroBatch);
+        assert_eq!(KernelShap::new(&background, zero).expect_err("refused"), KernelShapError::ZeroBatch);
         let shap = KernelShap::new(&background, BUDGET).expect("valid background");
         let sum = |rows: &[Vec<f64>]| rows.iter().map(|r| r.iter().sum()).collect();
-        assert_eq!(shap.explain(sum, &[1.0; 3]).unwrap_err(), KernelShapError::RowLength { expected: 12, got: 3 });
         assert_eq!(
-            shap.explain(sum, &[1.0; 12]).unwrap_err(),
+            shap.explain(sum, &[1.0; 3]).expect_err("refused"),
+            KernelShapError::RowLength { expected: 12, got: 3 }
+        );
+        assert_eq!(
+            shap.explain(sum, &[1.0; 12]).expect_err("refused"),
             KernelShapError::TooManyFeatures { varying: 12, limit: MAX_EXACT_FEATURES }
         );
         // Eleven varying features is the limit and is explained.
@@ -455,7 +458,10 @@ mod tests {
         let background = vec![vec![0.0, 0.0], vec![1.0, 1.0]];
         let shap = KernelShap::new(&background, Budget { batch_rows: 4, max_calls: 10 }).expect("valid background");
         let short = |rows: &[Vec<f64>]| vec![0.0; rows.len() - 1];
-        assert_eq!(shap.explain(short, &[2.0, 2.0]).unwrap_err(), KernelShapError::OutputCount { expected: 4, got: 3 });
+        assert_eq!(
+            shap.explain(short, &[2.0, 2.0]).expect_err("refused"),
+            KernelShapError::OutputCount { expected: 4, got: 3 }
+        );
         let nan = |rows: &[Vec<f64>]| rows.iter().map(|r| if r[0] == 1.0 { f64::NAN } else { r[1] }).collect();
         match shap.explain(nan, &[2.0, 2.0]) {
             Err(KernelShapError::NonFinite { call: 0, row: 2, value }) => assert!(value.is_nan()),
@@ -465,7 +471,7 @@ mod tests {
         let tight = KernelShap::new(&background, Budget { batch_rows: 4, max_calls: 1 }).expect("valid background");
         let sum = |rows: &[Vec<f64>]| rows.iter().map(|r| r.iter().sum()).collect();
         assert_eq!(
-            tight.explain(sum, &[2.0, 2.0]).unwrap_err(),
+            tight.explain(sum, &[2.0, 2.0]).expect_err("refused"),
             KernelShapError::BudgetExceeded { needed: 2, batch_rows: 4, budget: 1 }
         );
         let got = shap.explain(sum, &[2.0, 2.0]).expect("explains");
