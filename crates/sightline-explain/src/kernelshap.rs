@@ -122,9 +122,10 @@ impl<'a> KernelShap<'a> {
     }
 
     /// The model calls (and rows) explaining a row that differs from the background in
-    /// `varying` features takes: the row itself, then the background with each
-    /// coalition but the full one (the empty coalition is the background as is).
-    pub fn cost(&self, varying: usize) -> (usize, usize) {
+    /// `varying` (at most [`MAX_EXACT_FEATURES`]) features takes: the row itself, then
+    /// the background with each coalition but the full one (the empty coalition is the
+    /// background as is).
+    fn cost(&self, varying: usize) -> (usize, usize) {
         // With nothing varying the empty coalition is still needed, for E[f].
         let coalitions = ((1usize << varying) - 1).max(1);
         let rows = 1 + coalitions * self.background.len();
