@@ -152,7 +152,7 @@ impl<'a> KernelShap<'a> {
         if m > MAX_EXACT_FEATURES {
             return Err(KernelShapError::TooManyFeatures { varying: m, limit: MAX_EXACT_FEATURES });
         }
-        let (needed, _) = self.cost(m);
+        let (needed, total_rows) = self.cost(m);
         if needed > self.budget.max_calls {
             return Err(KernelShapError::BudgetExceeded {
                 needed,
@@ -167,7 +167,10 @@ impl<'a> KernelShap<'a> {
         // is also the empty one.
         let full = (1usize << m) - 1;
         let row_slot = 1usize << m;
-        let mut evaluator = Evaluator::new(&model, self.budget.batch_rows, row_slot + 1);
+        // A batch never needs more room than the whole explanation (the budget may allow
+        // "any size", i.e. usize::MAX rows, which could not be allocated up front).
+        let batch_rows = self.budget.batch_rows.min(total_rows);
+        let mut evaluator = Evaluator::new(&model, batch_rows, row_slot + 1);
         evaluator.push(row.to_vec(), row_slot)?;
         for mask in 0..full.max(1) {
             for background in self.background {
@@ -477,6 +480,16 @@ mod tests {
         );
         let got = shap.explain(sum, &[2.0, 2.0]).expect("explains");
         assert_eq!((got.calls(), got.rows()), (2, 7));
+    }
+
+    #[test]
+    fn an_unbounded_batch_is_one_call() {
+        let background = vec![vec![0.0, 1.0], vec![1.0, 0.0]];
+        let unbounded = Budget { batch_rows: usize::MAX, max_calls: 1 };
+        let shap = KernelShap::new(&background, unbounded).expect("valid background");
+        let sum = |rows: &[Vec<f64>]| rows.iter().map(|r| r.iter().sum()).collect();
+        let got = shap.explain(sum, &[2.0, 3.0]).expect("explains");
+        assert_eq!((got.calls(), got.rows()), (1, 7));
     }
 
     #[test]
