@@ -8,6 +8,7 @@
 mod ensemble;
 mod error;
 pub mod formats;
+pub mod kernelshap;
 mod treeshap;
 
 pub use ensemble::{

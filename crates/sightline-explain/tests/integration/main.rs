@@ -2,4 +2,5 @@
 
 mod additivity;
 mod fixtures;
+mod kernelshap;
 mod reference;
