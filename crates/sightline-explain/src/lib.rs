@@ -1,9 +1,11 @@
-//! Explanations of model predictions: tree-ensemble model formats and TreeSHAP.
+//! Explanations of model predictions: tree-ensemble model formats, TreeSHAP, and the
+//! model-agnostic KernelSHAP.
 //!
 //! The crate is pure: no IO, no clock, no async runtime. Model files arrive as bytes
 //! from the caller, are parsed by a loader in [`formats`] into the one internal form,
-//! [`Ensemble`], and every method works on that form, so a method never needs to know
-//! which library trained the model.
+//! [`Ensemble`], and every tree method works on that form, so a method never needs to
+//! know which library trained the model. Model-agnostic methods take the model as a
+//! closure that the caller backs with whatever evaluates it.
 
 mod ensemble;
 mod error;
