@@ -94,8 +94,8 @@ fn small_data_picks_the_tests_and_agrees_with_the_stats_crate() {
     let stable_ref: Vec<f64> = (0..n).map(|i| ((i * 37) % n) as f64 / 10.0).collect();
     let stable_cur: Vec<f64> = (0..n).map(|i| ((i * 53 + 7) % n) as f64 / 10.0).collect();
     let colour = ["red", "green", "blue"];
-    let flag_ref = |i: usize| if i % 10 == 0 { "yes" } else { "no" };
-    let flag_cur = |i: usize| if i % 10 == 0 { "no" } else { "yes" };
+    let flag_ref = |i: usize| if i.is_multiple_of(10) { "yes" } else { "no" };
+    let flag_cur = |i: usize| if i.is_multiple_of(10) { "no" } else { "yes" };
     let reference = csv(
         "shifted,stable,colour,flag",
         (0..n).map(|i| format!("{},{},{},{}", shifted_ref[i], stable_ref[i], colour[i % 3], flag_ref(i))),
