@@ -64,6 +64,21 @@ fn numeric_counts(reference: &[f64], current: &[f64]) -> Counts {
     Counts { reference: c.reference, current: c.current, first }
 }
 
+/// The number of distinct values in both samples, or `cap` if there are at least that many.
+fn distinct_up_to(reference: &[f64], current: &[f64], cap: usize) -> usize {
+    let mut seen: Vec<f64> = Vec::with_capacity(cap);
+    for &v in reference.iter().chain(current) {
+        // `==` makes -0.0 and 0.0 one value, as `numeric_counts` keys them.
+        if !seen.contains(&v) {
+            seen.push(v);
+            if seen.len() >= cap {
+                break;
+            }
+        }
+    }
+    seen.len()
+}
+
 /// Counts of text categories over the union of both sides.
 fn text_counts(reference: &[(String, u64)], current: &[(String, u64)]) -> Counts {
     let mut index: HashMap<&str, usize> = HashMap::new();
@@ -120,12 +135,14 @@ fn column_drift(column: &Column) -> anyhow::Result<Option<ColumnDrift>> {
     }
     let (method, result) = match (&column.reference, &column.current) {
         (Values::Numeric(r), Values::Numeric(c)) => {
-            let counts = numeric_counts(r, c);
-            let method = default_method::default_method(column.kind, reference_count, counts.distinct());
+            // Only whether there are more than five distinct values matters, so a long
+            // column is not counted in full unless it is tested as categories.
+            let distinct = distinct_up_to(r, c, default_method::FEW_DISTINCT_MAX + 1);
+            let method = default_method::default_method(column.kind, reference_count, distinct);
             let result = match method {
                 Method::Ks => drift::ks_2samp(r, c),
                 Method::WassersteinNormed => drift::wasserstein_normed(r, c),
-                _ => on_counts(method, &counts),
+                _ => on_counts(method, &numeric_counts(r, c)),
             };
             (method, result)
         }

@@ -171,6 +171,20 @@ fn large_data_picks_the_distances() {
 }
 
 #[test]
+fn a_category_the_reference_never_had_is_certain_drift() {
+    let reference = csv("c", (0..30).map(|i| ["a", "b", "c"][i % 3].to_owned()));
+    let current = csv("c", (0..30).map(|i| ["a", "b", "d"][i % 3].to_owned()));
+    let run = run(&reference, &current, true, &[]);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let c = run.column("c");
+    assert_eq!(c["method"], "chisquare");
+    // The statistic is infinite, which JSON cannot hold: null, with p-value 0.
+    assert!(c["score"].is_null(), "{c}");
+    assert_eq!(c["p_value"], 0.0);
+    assert_eq!(c["drifted"], true);
+}
+
+#[test]
 fn overrides_and_the_table() {
     // Numbers forced categorical: three distinct values, chi-square on counts.
     let reference = csv("code,v", (0..30).map(|i| format!("{},{}", i % 3, i)));
