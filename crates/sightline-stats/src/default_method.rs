@@ -32,9 +32,19 @@
 //! - Dataset drift: Evidently's default `drift_share` is 0.5 and the comparison is
 //!   `share >= drift_share`.
 //!
-//! Uncertain: the rule was read from the `legacy` registry on Evidently's main branch,
-//! not from the 0.7.23 wheel itself; the rule has been stable across the 0.4–0.7 series,
-//! but a change in a 0.7 patch release would not show here.
+//! Uncertain, or deliberately different:
+//! - the rule was read from the `legacy` registry on Evidently's main branch, not from
+//!   the 0.7.23 wheel itself; it has been stable across the 0.4–0.7 series, but a change
+//!   in a 0.7 patch release would not show here;
+//! - which columns are numeric is the caller's decision; Evidently takes it from pandas
+//!   dtypes and its own data definition, which may call a column of few integers
+//!   categorical where a caller calls it numeric (the choice then differs only for 6 or
+//!   more distinct values in small data: `ks` here, `chisquare` there);
+//! - Evidently reports a test's p-value as its `drift_score`; callers here keep the
+//!   statistic as the score and the p-value beside it, and judge the p-value;
+//! - with a category the reference never had, scipy's `chisquare` (behind Evidently's)
+//!   refuses counts whose totals differ; `drift::chi_square` answers an infinite
+//!   statistic and p-value 0 instead.
 
 /// How a column's values are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
