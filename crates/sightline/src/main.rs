@@ -3,6 +3,7 @@
 mod bench;
 mod config;
 mod logging;
+mod report;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -23,6 +24,11 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(config::ServeArgs),
+    /// Offline reports from files, without a server.
+    Report {
+        #[command(subcommand)]
+        which: report::Which,
+    },
     /// Benchmarks that start their own server.
     Bench {
         #[command(subcommand)]
@@ -34,6 +40,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Report { which } => report::run(which),
         Command::Bench { which } => bench::run(which),
     };
     match result {

@@ -6,5 +6,6 @@ mod config;
 mod durability;
 mod prometheus;
 mod promtool;
+mod report_drift;
 mod shutdown;
 mod support;

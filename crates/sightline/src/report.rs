@@ -1,0 +1,63 @@
+//! `sightline report`: offline reports computed from files, without a server.
+//!
+//! `report drift` reads a reference and a current CSV file, picks Evidently's default
+//! drift method for each column (see `sightline_stats::default_method`), computes it on
+//! the raw values and writes JSON (`--json`) or a table on stdout.
+
+mod compute;
+mod input;
+mod output;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Which {
+    /// Data drift between a reference and a current CSV file, per column and for the dataset.
+    Drift(DriftArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DriftArgs {
+    /// The reference data (for example the training data): CSV with a header row.
+    #[arg(long)]
+    reference: PathBuf,
+    /// The data to compare with the reference: CSV with the same columns.
+    #[arg(long)]
+    current: PathBuf,
+    /// Write the report as JSON to this file instead of printing a table.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Columns to compare as categories even if every value is a number.
+    #[arg(long, value_delimiter = ',')]
+    categorical: Vec<String>,
+    /// Columns that must be numeric; a value that is not a number is an error.
+    #[arg(long, value_delimiter = ',')]
+    numeric: Vec<String>,
+}
+
+pub fn run(which: Which) -> anyhow::Result<()> {
+    match which {
+        Which::Drift(args) => drift(args),
+    }
+}
+
+fn drift(args: DriftArgs) -> anyhow::Result<()> {
+    let overrides = input::Overrides { categorical: &args.categorical, numeric: &args.numeric };
+    let columns = input::read(&args.reference, &args.current, &overrides)?;
+    let report = compute::report(&columns)?;
+    // A column with nothing to compare is not an error, but JSON readers would not see
+    // it (the document lists compared columns only), so it is said on stderr as well.
+    for s in &report.skipped {
+        eprintln!("warning: column {:?} not compared: {}", s.name, s.reason);
+    }
+    match &args.json {
+        Some(path) => {
+            let text = output::json(&report)?;
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        None => print!("{}", output::table(&report)),
+    }
+    Ok(())
+}

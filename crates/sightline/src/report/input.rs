@@ -1,0 +1,269 @@
+//! Reading the reference and current CSV files: headers, column types and values.
+//!
+//! Each file is streamed twice with the `csv` crate: once to decide every column's type
+//! (numeric only if all its non-missing values, in both files, are finite numbers) and
+//! once to collect the values. Two passes keep the original text of each value until
+//! the type is known, without holding every value as a string.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use sightline_stats::default_method::ColumnKind;
+
+/// One column's non-missing values from one file, and how many were missing.
+#[derive(Debug)]
+pub enum Values {
+    Numeric(Vec<f64>),
+    /// Category counts in order of first appearance (the order keeps output stable).
+    Categorical(Vec<(String, u64)>),
+}
+
+/// A column as read from both files.
+#[derive(Debug)]
+pub struct Column {
+    pub name: String,
+    pub kind: ColumnKind,
+    pub reference: Values,
+    pub current: Values,
+    pub reference_missing: u64,
+    pub current_missing: u64,
+}
+
+/// The user's type overrides (`--categorical`, `--numeric`).
+#[derive(Debug, Default)]
+pub struct Overrides<'a> {
+    pub categorical: &'a [String],
+    pub numeric: &'a [String],
+}
+
+/// Whether a field is a missing value: empty, `NA`, `NaN` or `null` (any letter case),
+/// the markers pandas also reads as missing in a CSV.
+pub fn is_missing(field: &str) -> bool {
+    ["", "na", "nan", "null"].iter().any(|m| field.eq_ignore_ascii_case(m))
+}
+
+/// A field as a finite number, or `None`. `inf` parses but is not finite: a column with
+/// it is text unless forced numeric, and then it is an error.
+fn finite_number(field: &str) -> Option<f64> {
+    field.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+fn reader(path: &Path) -> anyhow::Result<csv::Reader<File>> {
+    // Trimming lets "1.5 " be a number, as pandas reads it; `flexible(false)` turns a row
+    // with the wrong number of fields into an error instead of a silent shift.
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
+fn header(path: &Path, rdr: &mut csv::Reader<File>) -> anyhow::Result<Vec<String>> {
+    let names: Vec<String> = rdr
+        .headers()
+        .with_context(|| format!("{}: cannot read the header row", path.display()))?
+        .iter()
+        .map(String::from)
+        .collect();
+    if names.is_empty() || names.iter().all(String::is_empty) {
+        bail!("{} is empty: a header row naming the columns is required", path.display());
+    }
+    let mut seen = HashSet::new();
+    for (i, name) in names.iter().enumerate() {
+        if name.is_empty() {
+            bail!("{}: column {} of the header has no name", path.display(), i + 1);
+        }
+        if !seen.insert(name.as_str()) {
+            bail!("{}: column {name:?} appears twice in the header", path.display());
+        }
+    }
+    Ok(names)
+}
+
+/// Checks that both headers name the same columns (order may differ) and returns, for
+/// each reference column, its position in the current file.
+fn align(reference: &[String], current: &[String]) -> anyhow::Result<Vec<usize>> {
+    let position: HashMap<&str, usize> = current.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let only_reference: Vec<&str> =
+        reference.iter().map(String::as_str).filter(|n| !position.contains_key(n)).collect();
+    let reference_set: HashSet<&str> = reference.iter().map(String::as_str).collect();
+    let only_current: Vec<&str> = current.iter().map(String::as_str).filter(|n| !reference_set.contains(n)).collect();
+    if !only_reference.is_empty() || !only_current.is_empty() {
+        bail!(
+            "the files have different columns: only in reference: [{}]; only in current: [{}]",
+            only_reference.join(", "),
+            only_current.join(", ")
+        );
+    }
+    Ok(reference.iter().map(|n| position.get(n.as_str()).copied().unwrap_or_default()).collect())
+}
+
+/// Where a value sits, for error messages: the data row (1-based, header excluded) and
+/// the file line (a quoted field may span lines, so the two can differ by more than one).
+fn place(row: u64, record: &csv::StringRecord) -> String {
+    match record.position() {
+        Some(p) => format!("row {row} (line {})", p.line()),
+        None => format!("row {row}"),
+    }
+}
+
+/// The first pass over one file: which columns hold only numbers. `forced` marks columns
+/// given with `--numeric`, where text is an error naming the row and column.
+fn scan_types(
+    path: &Path,
+    rdr: &mut csv::Reader<File>,
+    names: &[String],
+    order: &[usize],
+    numeric: &mut [bool],
+    forced: &[bool],
+) -> anyhow::Result<()> {
+    let mut record = csv::StringRecord::new();
+    let mut row = 0_u64;
+    while rdr.read_record(&mut record).with_context(|| format!("{}: malformed CSV", path.display()))? {
+        row += 1;
+        for (col, &field_at) in order.iter().enumerate() {
+            let field = record.get(field_at).unwrap_or_default();
+            if !numeric[col] || is_missing(field) || finite_number(field).is_some() {
+                continue;
+            }
+            if forced[col] {
+                bail!(
+                    "{}: {}, column {:?}: {field:?} is not a finite number (the column is numeric by --numeric)",
+                    path.display(),
+                    place(row, &record),
+                    names[col]
+                );
+            }
+            numeric[col] = false;
+        }
+    }
+    if row == 0 {
+        bail!("{} has a header but no data rows", path.display());
+    }
+    Ok(())
+}
+
+/// Per-column accumulator for the second pass.
+enum Sink {
+    Numeric(Vec<f64>),
+    Categorical { index: HashMap<String, usize>, counts: Vec<(String, u64)> },
+}
+
+impl Sink {
+    fn new(kind: ColumnKind) -> Sink {
+        match kind {
+            ColumnKind::Numeric => Sink::Numeric(Vec::new()),
+            ColumnKind::Categorical => Sink::Categorical { index: HashMap::new(), counts: Vec::new() },
+        }
+    }
+
+    fn finish(self) -> Values {
+        match self {
+            Sink::Numeric(v) => Values::Numeric(v),
+            Sink::Categorical { counts, .. } => Values::Categorical(counts),
+        }
+    }
+}
+
+/// The second pass over one file: every column's values and missing counts.
+fn collect(path: &Path, order: &[usize], kinds: &[ColumnKind]) -> anyhow::Result<(Vec<Values>, Vec<u64>)> {
+    let mut rdr = reader(path)?;
+    let mut sinks: Vec<Sink> = kinds.iter().map(|k| Sink::new(*k)).collect();
+    let mut missing = vec![0_u64; kinds.len()];
+    let mut record = csv::StringRecord::new();
+    while rdr.read_record(&mut record).with_context(|| format!("{}: malformed CSV", path.display()))? {
+        for (col, &field_at) in order.iter().enumerate() {
+            let field = record.get(field_at).unwrap_or_default();
+            if is_missing(field) {
+                missing[col] += 1;
+                continue;
+            }
+            match &mut sinks[col] {
+                // The first pass proved every non-missing value of this column finite; a
+                // file changed between the passes is the only way here, and an error says so.
+                Sink::Numeric(values) => match finite_number(field) {
+                    Some(v) => values.push(v),
+                    None => bail!("{} changed while it was being read", path.display()),
+                },
+                Sink::Categorical { index, counts } => match index.get(field) {
+                    Some(&i) => counts[i].1 += 1,
+                    None => {
+                        index.insert(field.to_owned(), counts.len());
+                        counts.push((field.to_owned(), 1));
+                    }
+                },
+            }
+        }
+    }
+    Ok((sinks.into_iter().map(Sink::finish).collect(), missing))
+}
+
+/// Reads both files: headers checked against each other, types inferred or taken from
+/// the overrides, values collected. Columns come in the reference file's order.
+pub fn read(reference: &Path, current: &Path, overrides: &Overrides<'_>) -> anyhow::Result<Vec<Column>> {
+    let mut ref_rdr = reader(reference)?;
+    let mut cur_rdr = reader(current)?;
+    let names = header(reference, &mut ref_rdr)?;
+    let cur_names = header(current, &mut cur_rdr)?;
+    let cur_order = align(&names, &cur_names)?;
+    let ref_order: Vec<usize> = (0..names.len()).collect();
+
+    let known: HashSet<&str> = names.iter().map(String::as_str).collect();
+    for (flag, list) in [("--categorical", overrides.categorical), ("--numeric", overrides.numeric)] {
+        if let Some(unknown) = list.iter().find(|n| !known.contains(n.as_str())) {
+            bail!("{flag} names {unknown:?}, which is not a column of the files");
+        }
+    }
+    if let Some(both) = overrides.categorical.iter().find(|n| overrides.numeric.contains(n)) {
+        bail!("column {both:?} is given both as --categorical and as --numeric");
+    }
+    let forced: Vec<bool> = names.iter().map(|n| overrides.numeric.contains(n)).collect();
+    let mut numeric: Vec<bool> = names.iter().map(|n| !overrides.categorical.contains(n)).collect();
+    scan_types(reference, &mut ref_rdr, &names, &ref_order, &mut numeric, &forced)?;
+    scan_types(current, &mut cur_rdr, &names, &cur_order, &mut numeric, &forced)?;
+    let kinds: Vec<ColumnKind> =
+        numeric.iter().map(|&n| if n { ColumnKind::Numeric } else { ColumnKind::Categorical }).collect();
+
+    let (ref_values, ref_missing) = collect(reference, &ref_order, &kinds)?;
+    let (cur_values, cur_missing) = collect(current, &cur_order, &kinds)?;
+    Ok(names
+        .into_iter()
+        .zip(kinds)
+        .zip(ref_values.into_iter().zip(cur_values))
+        .zip(ref_missing.into_iter().zip(cur_missing))
+        .map(|(((name, kind), (reference, current)), (reference_missing, current_missing))| Column {
+            name,
+            kind,
+            reference,
+            current,
+            reference_missing,
+            current_missing,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_markers_in_any_case() {
+        for m in ["", "NA", "na", "NaN", "nan", "null", "NULL"] {
+            assert!(is_missing(m), "{m:?}");
+        }
+        for v in ["0", "none", "N/A", "nil", "a"] {
+            assert!(!is_missing(v), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn infinities_are_not_numbers_here() {
+        assert_eq!(finite_number("1e3"), Some(1000.0));
+        assert_eq!(finite_number("-.5"), Some(-0.5));
+        assert_eq!(finite_number("inf"), None);
+        assert_eq!(finite_number("12a"), None);
+    }
+}
