@@ -52,7 +52,8 @@ pub struct TestServer {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     // Dropped last: the server's files live here.
-    dir: tempfile::TempDir,
+    /// Owns the data dir (deleted on drop); `None` only once `stop` handed it on.
+    dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -70,10 +71,10 @@ impl TestServer {
             ..ServerConfig::default()
         };
         configure(&mut config);
-        TestServer::launch(config, dir).await
+        TestServer::launch(config, Some(dir)).await
     }
 
-    async fn launch(config: ServerConfig, dir: tempfile::TempDir) -> TestServer {
+    async fn launch(config: ServerConfig, dir: Option<tempfile::TempDir>) -> TestServer {
         let server = Server::start(config.clone()).await.expect("the server starts");
         let addr = server.local_addr().expect("the listener has an address");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -86,7 +87,7 @@ impl TestServer {
 
     /// The server's data directory.
     pub fn data_dir(&self) -> &std::path::Path {
-        self.dir.path()
+        &self.config.data_dir
     }
 
     /// A handle on the test client, for requests made from spawned tasks.
@@ -102,14 +103,12 @@ impl TestServer {
     }
 
     /// Shuts the server down gracefully and checks that it stopped cleanly.
-    pub async fn stop(mut self) -> (ServerConfig, tempfile::TempDir) {
+    pub async fn stop(mut self) -> (ServerConfig, Option<tempfile::TempDir>) {
         self.begin_shutdown();
         if let Some(task) = self.task.take() {
             task.await.expect("the serve task did not panic").expect("the server stopped cleanly");
         }
-        let dir = tempfile::tempdir().expect("a placeholder dir");
-        let dir = std::mem::replace(&mut self.dir, dir);
-        (self.config.clone(), dir)
+        (self.config.clone(), self.dir.take())
     }
 
     /// Stops the server and starts a new one on the same data dir (a process restart).
