@@ -62,8 +62,6 @@ pub trait Store: Send + Sync + 'static {
     /// Predictions newest first, with their labels.
     fn list_predictions(&self, query: &PredictionQuery) -> Result<Vec<StoredPrediction>>;
     fn get_prediction(&self, model_id: i64, request_id: &str) -> Result<Option<StoredPrediction>>;
-    /// Number of stored predictions per version name, for a model.
-    fn count_predictions(&self, model_id: i64) -> Result<Vec<(String, u64)>>;
 
     /// Background maintenance the server runs every second or so, off the write path
     /// (for SQLite: checkpointing the write-ahead log into the database file, so the

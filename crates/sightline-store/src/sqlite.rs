@@ -229,17 +229,6 @@ impl Store for SqliteStore {
         self.with_reader(|c| rows::get_prediction(c, model_id, request_id))
     }
 
-    fn count_predictions(&self, model_id: i64) -> Result<Vec<(String, u64)>> {
-        self.with_reader(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT v.name, count(*) FROM predictions p JOIN versions v ON v.id = p.version_id
-                 WHERE p.model_id = ?1 GROUP BY v.name ORDER BY v.name",
-            )?;
-            let rows = stmt.query_map([model_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
-        })
-    }
-
     fn maintain(&self) -> Result<()> {
         // PASSIVE copies what it can without waiting for or blocking the writer.
         self.with_reader(|c| Ok(c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?))
