@@ -5,6 +5,7 @@
 //! completes, then stops accepting, finishes in-flight requests and drains the writer,
 //! so every acknowledged event is committed before the process exits.
 
+pub mod auth;
 pub mod batch;
 pub mod body;
 pub mod error;
@@ -37,6 +38,11 @@ pub struct ServerConfig {
     pub metrics_max_series: usize,
     /// How long in-flight requests may take to finish once shutdown starts.
     pub shutdown_grace: std::time::Duration,
+    /// A token (made by `sightline admin generate-token`) that becomes a server-wide
+    /// admin token on a start when no administrator exists; for automation.
+    pub bootstrap_token: Option<String>,
+    pub sessions: auth::session::SessionSettings,
+    pub login_limits: auth::limiter::LimiterSettings,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +56,9 @@ impl Default for ServerConfig {
             queue_capacity_events: 200_000,
             metrics_max_series: 1_000,
             shutdown_grace: std::time::Duration::from_secs(30),
+            bootstrap_token: None,
+            sessions: auth::session::SessionSettings::default(),
+            login_limits: auth::limiter::LimiterSettings::default(),
         }
     }
 }
@@ -66,6 +75,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot start the writer thread: {0}")]
     Writer(std::io::Error),
+    #[error("the bootstrap token is not a Sightline token; make one with `sightline admin generate-token`")]
+    BadBootstrapToken,
     #[error("a start-up task failed")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -88,12 +99,18 @@ impl Server {
         let db = dir.join("sightline.db");
         let store: Arc<dyn Store> =
             Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&db, options)).await??);
+        if let Some(token) = &config.bootstrap_token {
+            let (store, token) = (store.clone(), token.clone());
+            tokio::task::spawn_blocking(move || bootstrap(store.as_ref(), &token)).await??;
+        }
         let writer = store.writer()?;
         let metrics = Arc::new(metrics::Metrics::new(config.metrics_max_series));
         let queue = Arc::new(ingest::WriteQueue::new(config.queue_capacity_events));
         let writer = ingest::spawn_writer(queue.clone(), writer, metrics.clone()).map_err(StartError::Writer)?;
         let limits = Limits { max_batch_events: config.max_batch_events, max_body_bytes: config.max_body_bytes };
-        let state = Arc::new(AppState::new(store, limits, metrics, queue));
+        let authenticator = auth::session::Authenticator::new(store.clone(), config.sessions.clone());
+        let limiter = auth::limiter::LoginLimiter::new(config.login_limits.clone());
+        let state = Arc::new(AppState::new(store, limits, metrics, queue, authenticator, limiter));
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -115,6 +132,7 @@ impl Server {
         let draining = state.clone();
         let stopping = Arc::new(tokio::sync::Notify::new());
         let stop_signal = stopping.clone();
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
             shutdown.await;
             draining.set_ready(false);
@@ -140,6 +158,42 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Creates the bootstrap admin token when no administrator exists; otherwise leaves
+/// everything as it is (the variable may stay set in a deployment's environment).
+fn bootstrap(store: &dyn Store, token: &str) -> Result<(), StartError> {
+    if !auth::secret::is_well_formed_token(token) {
+        return Err(StartError::BadBootstrapToken);
+    }
+    let now = wire::time::now_ms();
+    let hash = auth::secret::digest(token);
+    if store.has_admin(now)? {
+        if store.token_by_hash(&hash)?.is_none() {
+            tracing::info!("SIGHTLINE_BOOTSTRAP_TOKEN ignored: an administrator already exists");
+        }
+        return Ok(());
+    }
+    let record = store.create_token(&sightline_store::NewToken {
+        hash,
+        display_prefix: auth::secret::display_prefix(token),
+        name: "bootstrap".into(),
+        owner_user_id: None,
+        project_id: None,
+        role: sightline_core::Role::Admin,
+        created_ms: now,
+        expires_ms: None,
+    })?;
+    store.append_audit(&sightline_store::AuditEntry {
+        ts_ms: now,
+        actor: "server".into(),
+        source: "local".into(),
+        action: "token.bootstrap".into(),
+        target: format!("token:{}", record.id),
+        outcome: "success".into(),
+    })?;
+    tracing::info!(token_id = record.id, "created the bootstrap admin token");
+    Ok(())
 }
 
 /// Runs the store's background maintenance once a second until aborted.
