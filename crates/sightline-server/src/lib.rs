@@ -200,10 +200,22 @@ fn bootstrap(store: &dyn Store, token: &str) -> Result<(), StartError> {
 async fn maintain(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks: u64 = 0;
     loop {
         tick.tick().await;
+        ticks += 1;
         let store = state.store.clone();
-        match tokio::task::spawn_blocking(move || store.maintain()).await {
+        // Ended sessions are removed once a minute (they are refused anyway).
+        let sessions = ticks.is_multiple_of(60).then(|| state.auth.settings.clone());
+        match tokio::task::spawn_blocking(move || {
+            if let Some(s) = sessions {
+                let now = wire::time::now_ms();
+                store.expire_sessions(now - s.absolute.as_millis() as i64, now - s.idle.as_millis() as i64)?;
+            }
+            store.maintain()
+        })
+        .await
+        {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "store maintenance failed"),
             Err(e) => tracing::warn!(error = %e, "store maintenance task failed"),

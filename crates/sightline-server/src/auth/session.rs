@@ -40,10 +40,13 @@ impl Default for SessionSettings {
     }
 }
 
+/// Resolved tokens by digest, with the time they were resolved.
+type TokenCache = HashMap<[u8; 32], (Instant, Arc<Principal>)>;
+
 pub struct Authenticator {
     store: Arc<dyn Store>,
     pub settings: SessionSettings,
-    tokens: Mutex<HashMap<[u8; 32], (Instant, Arc<Principal>)>>,
+    tokens: Mutex<TokenCache>,
     /// Once an administrator exists it stays known; until then every request asks the
     /// store, so an admin made by the CLI is seen at once.
     admin_exists: AtomicBool,

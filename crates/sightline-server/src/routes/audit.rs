@@ -6,7 +6,8 @@ use crate::auth::Principal;
 use crate::auth::gate::{audit, client_address};
 use crate::error::{ApiError, Code};
 use crate::state::{AppState, blocking};
-use crate::wire::time::{format, now_ms, parse_query};
+use crate::wire::audit::record_json;
+use crate::wire::time::{now_ms, parse_query};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
@@ -15,8 +16,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sightline_store::audit::hex;
-use sightline_store::{AuditQuery, AuditRecord};
+use sightline_store::AuditQuery;
 use std::sync::Arc;
 
 #[derive(Debug, Deserialize)]
@@ -49,19 +49,6 @@ fn audit_query(f: &Filter, limit: usize) -> Result<AuditQuery, ApiError> {
         action_prefix: f.action.clone(),
         after_seq,
         limit,
-    })
-}
-
-pub fn record_json(r: &AuditRecord) -> Value {
-    json!({
-        "seq": r.seq,
-        "time": format(r.entry.ts_ms),
-        "actor": r.entry.actor,
-        "source": r.entry.source,
-        "action": r.entry.action,
-        "target": r.entry.target,
-        "outcome": r.entry.outcome,
-        "hash": hex(&r.hash),
     })
 }
 
