@@ -103,6 +103,14 @@ impl Server {
             let (store, token) = (store.clone(), token.clone());
             tokio::task::spawn_blocking(move || bootstrap(store.as_ref(), &token)).await??;
         }
+        let probe = store.clone();
+        if !tokio::task::spawn_blocking(move || probe.has_admin(wire::time::now_ms())).await?? {
+            tracing::warn!(
+                "no administrator exists: the API refuses requests until one does; create one with \
+                 `sightline admin create-user --name NAME --admin` (password on stdin), or start with \
+                 SIGHTLINE_BOOTSTRAP_TOKEN=$(sightline admin generate-token)"
+            );
+        }
         let writer = store.writer()?;
         let metrics = Arc::new(metrics::Metrics::new(config.metrics_max_series));
         let queue = Arc::new(ingest::WriteQueue::new(config.queue_capacity_events));

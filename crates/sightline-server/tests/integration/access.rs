@@ -552,3 +552,41 @@ async fn changes_and_security_events_are_audited() {
     let after = s.get("/api/v1/audit?action=audit.export").await;
     assert_eq!(after.json["items"].as_array().expect("items").len(), 1, "the export itself is audited");
 }
+
+/// Path parameters are names looked up in the database, never file paths: traversal
+/// payloads, encoded or not, find nothing and break nothing.
+#[tokio::test]
+async fn traversal_payloads_in_paths_find_nothing() {
+    let world = world().await;
+    let s = &world.server;
+    let payloads = [
+        "..%2F..%2Fetc%2Fpasswd",
+        "%2e%2e",
+        "%2e%2e%2f%2e%2e%2fsightline.db",
+        "%252e%252e%252fsightline.db",
+        "%2Fetc%2Fpasswd",
+        "..%5C..%5Cwindows%5Cwin.ini",
+        "ma%00",
+        "ma%2F..%2Fmb",
+    ];
+    for p in payloads {
+        for template in [
+            "/api/v1/models/{}",
+            "/api/v1/models/{}/predictions",
+            "/api/v1/models/ma/predictions/{}",
+            "/api/v1/projects/{}",
+            "/api/v1/users/{}",
+        ] {
+            let path = template.replace("{}", p);
+            let r = s.raw_get(&path).await;
+            assert!(matches!(r.status, 400 | 404), "{path}: {} {}", r.status, r.text);
+            assert!(!r.text.contains("root:"), "{path} leaked a file");
+        }
+    }
+    // Unnormalized dot segments sent as-is (no client tidies them up).
+    for path in ["/api/v1/models/../../../etc/passwd", "/api/v1/models/ma/../../../sightline.db", "/../../etc/passwd"] {
+        let r = s.raw_get(path).await;
+        assert!(matches!(r.status, 400 | 404), "{path}: {} {}", r.status, r.text);
+    }
+    s.get("/healthz").await.expect_status(200);
+}

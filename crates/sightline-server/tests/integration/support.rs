@@ -234,6 +234,29 @@ impl TestServer {
         parse_response(&answer)
     }
 
+    /// A GET with the path exactly as given (no normalization of dot segments or
+    /// percent-encoding), as the admin, over a plain TCP connection.
+    pub async fn raw_get(&self, path: &str) -> Reply {
+        let wire = format!(
+            "GET {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\nconnection: close\r\n\r\n",
+            self.addr, self.token
+        )
+        .into_bytes();
+        let addr = self.addr;
+        let answer = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).expect("a read timeout");
+            stream.write_all(&wire).expect("write");
+            let mut answer = Vec::new();
+            let _ = stream.read_to_end(&mut answer);
+            answer
+        })
+        .await
+        .expect("the client thread");
+        parse_response(&answer)
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.request(Method::GET, path, &[], None).await
     }

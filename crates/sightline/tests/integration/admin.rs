@@ -28,7 +28,8 @@ async fn the_first_admin_is_made_with_the_cli_and_tokens_are_revoked_beside_the_
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let mut cmd = sightline_command();
-    cmd.env_remove("SIGHTLINE_BOOTSTRAP_TOKEN").args(crate::support::serve_args(&data));
+    // Debug logging: not even the most verbose log may carry a secret.
+    cmd.env_remove("SIGHTLINE_BOOTSTRAP_TOKEN").args(crate::support::serve_args(&data)).args(["--log-level", "debug"]);
     let server = Server::spawn(cmd);
     let http = anonymous();
     let r = http.get(server.url("/api/v1/models")).send().await.expect("request");
@@ -74,6 +75,11 @@ async fn the_first_admin_is_made_with_the_cli_and_tokens_are_revoked_beside_the_
         .collect();
     for expected in ["user.create", "auth.login", "token.create", "token.revoke"] {
         assert!(actions.iter().any(|a| a == expected), "{expected} not in {actions:?}");
+    }
+    let log = server.log.lines().join("\n");
+    assert!(log.contains("auth") || log.contains("request"), "the server logged its requests");
+    for secret in [token.as_str(), "a long admin password"] {
+        assert!(!log.contains(secret), "the server log contains a secret: {secret}");
     }
 }
 
