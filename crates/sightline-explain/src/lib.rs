@@ -11,10 +11,13 @@ mod ensemble;
 mod error;
 pub mod formats;
 pub mod kernelshap;
+mod model;
+pub mod pdp;
 mod treeshap;
 
 pub use ensemble::{
     Condition, Ensemble, EnsembleParts, Input, Link, MAX_TREE_DEPTH, Missing, Node, NodeKind, Split, SplitRule, Tree,
 };
 pub use error::{ExplainError, ModelError};
+pub use model::{DataError, Margins, ModelCallError, PredictError, Predictor};
 pub use treeshap::{Attributions, TreeShap};

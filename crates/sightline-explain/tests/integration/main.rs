@@ -3,4 +3,5 @@
 mod additivity;
 mod fixtures;
 mod kernelshap;
+mod pdp;
 mod reference;
