@@ -13,6 +13,8 @@ pub mod formats;
 pub mod kernelshap;
 mod model;
 pub mod pdp;
+pub mod permutation;
+mod rng;
 mod treeshap;
 
 pub use ensemble::{

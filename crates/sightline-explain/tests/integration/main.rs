@@ -4,4 +4,5 @@ mod additivity;
 mod fixtures;
 mod kernelshap;
 mod pdp;
+mod permutation;
 mod reference;
