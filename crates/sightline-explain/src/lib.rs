@@ -11,6 +11,7 @@ mod ensemble;
 mod error;
 pub mod formats;
 pub mod kernelshap;
+pub mod lime;
 mod model;
 pub mod pdp;
 pub mod permutation;

@@ -3,6 +3,7 @@
 mod additivity;
 mod fixtures;
 mod kernelshap;
+mod lime;
 mod pdp;
 mod permutation;
 mod reference;
