@@ -10,6 +10,7 @@
 mod ensemble;
 mod error;
 pub mod formats;
+mod interventional;
 pub mod kernelshap;
 pub mod lime;
 mod model;
@@ -22,5 +23,6 @@ pub use ensemble::{
     Condition, Ensemble, EnsembleParts, Input, Link, MAX_TREE_DEPTH, Missing, Node, NodeKind, Split, SplitRule, Tree,
 };
 pub use error::{ExplainError, ModelError};
+pub use interventional::InterventionalTreeShap;
 pub use model::{DataError, Margins, ModelCallError, PredictError, Predictor};
 pub use treeshap::{Attributions, TreeShap};

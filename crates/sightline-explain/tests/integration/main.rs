@@ -2,6 +2,7 @@
 
 mod additivity;
 mod fixtures;
+mod interventional;
 mod kernelshap;
 mod lime;
 mod pdp;
