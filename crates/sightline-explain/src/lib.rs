@@ -1,11 +1,15 @@
-//! Explanations of model predictions: tree-ensemble model formats, TreeSHAP, and the
-//! model-agnostic KernelSHAP.
+//! Explanations of model predictions: tree-ensemble model formats, TreeSHAP (path-dependent
+//! and interventional), and the model-agnostic KernelSHAP, LIME, partial dependence and
+//! permutation importance.
 //!
-//! The crate is pure: no IO, no clock, no async runtime. Model files arrive as bytes
-//! from the caller, are parsed by a loader in [`formats`] into the one internal form,
-//! [`Ensemble`], and every tree method works on that form, so a method never needs to
-//! know which library trained the model. Model-agnostic methods take the model as a
-//! closure that the caller backs with whatever evaluates it.
+//! The crate is pure: no IO, no clock, no async runtime, no randomness but the caller's
+//! seeds. Model files arrive as bytes from the caller, are parsed by a loader in
+//! [`formats`] into the one internal form, [`Ensemble`], and every tree method works on
+//! that form, so a method never needs to know which library trained the model.
+//! Model-agnostic methods take the model as a [`Predictor`] (a batch prediction closure
+//! the caller backs with whatever evaluates it, or an [`Ensemble`]); where a reference
+//! library draws random samples, the samples are an input so its numbers can be
+//! reproduced, and a seeded sampler of our own is offered beside it.
 
 mod ensemble;
 mod error;

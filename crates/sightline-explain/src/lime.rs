@@ -18,7 +18,7 @@
 
 use thiserror::Error;
 
-use crate::model::{DataError, ModelCallError, Predictor, call, check_rows};
+use crate::model::{DataError, ModelCallError, Predictor, call, check_model_features, check_rows};
 use crate::rng::Rng;
 
 /// lime adds this to every bin's standard deviation so none is zero.
@@ -329,6 +329,7 @@ impl LimeTabular {
                 got: neighborhood.binary.first().map_or(0, Vec::len),
             });
         }
+        check_model_features("training data", model, num_features)?;
         let outputs = call(model, &neighborhood.rows, None)?;
         let width = outputs[0].len();
         if output >= width {

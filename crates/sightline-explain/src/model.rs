@@ -27,6 +27,12 @@ impl PredictError {
 /// for a regressor or a binary classifier's positive class, one per class for multiclass).
 pub trait Predictor {
     fn predict(&self, rows: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, PredictError>;
+
+    /// The feature count the model requires, when it knows it (a tree ensemble does; a
+    /// closure does not), so that data of the wrong width is refused before any call.
+    fn num_features(&self) -> Option<usize> {
+        None
+    }
 }
 
 impl<F> Predictor for F
@@ -46,6 +52,10 @@ impl Predictor for Ensemble {
     fn predict(&self, rows: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, PredictError> {
         rows.iter().map(|row| Ensemble::predict(self, row).map_err(|e| PredictError::new(e.to_string()))).collect()
     }
+
+    fn num_features(&self) -> Option<usize> {
+        Some(Ensemble::num_features(self))
+    }
 }
 
 /// A tree ensemble's raw margins (before the link) as the model's outputs.
@@ -55,6 +65,10 @@ pub struct Margins<'a>(pub &'a Ensemble);
 impl Predictor for Margins<'_> {
     fn predict(&self, rows: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, PredictError> {
         rows.iter().map(|row| self.0.predict_margin(row).map_err(|e| PredictError::new(e.to_string()))).collect()
+    }
+
+    fn num_features(&self) -> Option<usize> {
+        Some(self.0.num_features())
     }
 }
 
@@ -109,6 +123,20 @@ pub enum DataError {
     NoFeatures { what: &'static str },
     #[error("{what} row {row} has {got} features, expected {expected}")]
     RowLength { what: &'static str, row: usize, expected: usize, got: usize },
+    #[error("{what} has {got} features, the model expects {expected}")]
+    ModelFeatures { what: &'static str, expected: usize, got: usize },
+}
+
+/// Checks that data with `got` features fits `model`, if the model says what it needs.
+pub(crate) fn check_model_features<P: Predictor + ?Sized>(
+    what: &'static str,
+    model: &P,
+    got: usize,
+) -> Result<(), DataError> {
+    match model.num_features() {
+        Some(expected) if expected != got => Err(DataError::ModelFeatures { what, expected, got }),
+        _ => Ok(()),
+    }
 }
 
 /// Checks that `rows` is a non-empty rectangle and returns its feature count.

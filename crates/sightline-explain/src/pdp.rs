@@ -11,7 +11,7 @@
 
 use thiserror::Error;
 
-use crate::model::{DataError, ModelCallError, Predictor, call, check_rows};
+use crate::model::{DataError, ModelCallError, Predictor, call, check_model_features, check_rows};
 
 /// How the grid is built and the average weighted; the defaults are scikit-learn's.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,6 +170,7 @@ pub fn partial_dependence<P: Predictor + ?Sized>(
     options: &PdpOptions,
 ) -> Result<PartialDependence, PdpError> {
     let num_features = check_rows("data", data)?;
+    check_model_features("data", model, num_features)?;
     if feature >= num_features {
         return Err(PdpError::Feature { feature, num_features });
     }

@@ -22,7 +22,7 @@
 
 use thiserror::Error;
 
-use crate::model::{DataError, ModelCallError, Predictor, call, check_rows};
+use crate::model::{DataError, ModelCallError, Predictor, call, check_model_features, check_rows};
 use crate::rng::Rng;
 
 /// How the columns are shuffled; see the module documentation.
@@ -137,6 +137,7 @@ where
     S: Fn(&[Vec<f64>], &[f64]) -> f64,
 {
     let num_features = check_rows("data", data)?;
+    check_model_features("data", model, num_features)?;
     if targets.len() != data.len() {
         return Err(PermutationError::TargetCount { rows: data.len(), got: targets.len() });
     }

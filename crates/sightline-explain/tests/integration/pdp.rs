@@ -168,3 +168,55 @@ proptest! {
         prop_assert!(pd.average(0).iter().all(|&v| v == first));
     }
 }
+
+/// A tree ensemble knows its feature count: data of another width is refused up front,
+/// by every model-agnostic method.
+#[test]
+fn data_of_the_wrong_width_is_refused_for_an_ensemble() {
+    use sightline_explain::DataError;
+    use sightline_explain::lime::{LimeError, LimeOptions, LimeTabular};
+    use sightline_explain::pdp::PdpError;
+    use sightline_explain::permutation::{self, PermutationError, Shuffles};
+
+    let ensemble = fixtures::model("lightgbm_regression.model.txt");
+    let narrow = vec![vec![0.5, 1.0, -1.0], vec![1.5, 0.0, 2.0], vec![-0.5, 2.0, 1.0]];
+    let wrong = DataError::ModelFeatures { what: "data", expected: 6, got: 3 };
+    assert_eq!(partial_dependence(&ensemble, &narrow, 0, &PdpOptions::default()), Err(PdpError::Data(wrong.clone())));
+    let shuffles = Shuffles::Seeded { seed: 1, n_repeats: 2 };
+    assert_eq!(
+        sightline_explain::permutation::permutation_importance(
+            &ensemble,
+            &narrow,
+            &[1.0; 3],
+            permutation::r2,
+            &shuffles
+        ),
+        Err(PermutationError::Data(wrong))
+    );
+    let lime = LimeTabular::new(&narrow).expect("valid training data");
+    let hood = lime.sample(&narrow[0], 20, 1).expect("samples");
+    assert_eq!(
+        lime.explain(&ensemble, &hood, 0, &LimeOptions::default()),
+        Err(LimeError::Data(DataError::ModelFeatures { what: "training data", expected: 6, got: 3 }))
+    );
+}
+
+/// Partial dependence in margin space: a binary model's curve through [`Margins`] is the
+/// logit of its curve in probability space, row by row.
+#[test]
+fn margins_give_ice_curves_before_the_link() {
+    use sightline_explain::Margins;
+
+    let ensemble = fixtures::model("lightgbm_binary.model.txt");
+    let rows: Vec<Vec<f64>> =
+        (0..12).map(|i| (0..6).map(|f| ((i * 7 + f * 3) % 11) as f64 / 5.0 - 1.0).collect()).collect();
+    let options = PdpOptions { grid_resolution: 5, ..PdpOptions::default() };
+    let margins = partial_dependence(&Margins(&ensemble), &rows, 0, &options).expect("computes");
+    let probabilities = partial_dependence(&ensemble, &rows, 0, &options).expect("computes");
+    assert_eq!(margins.grid(), probabilities.grid());
+    for (margin_curve, probability_curve) in margins.individual(0).iter().zip(probabilities.individual(0)) {
+        for (&m, &p) in margin_curve.iter().zip(probability_curve) {
+            assert!((1.0 / (1.0 + (-m).exp()) - p).abs() < 1e-15, "{m} vs {p}");
+        }
+    }
+}
