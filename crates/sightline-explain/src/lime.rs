@@ -307,7 +307,8 @@ impl LimeTabular {
 
     /// Explains `output` of `model` (an index into its outputs: for a classifier
     /// returning class probabilities, the class) on `neighborhood`, calling the model
-    /// once on its rows.
+    /// once on its rows. For a regressor (output 0) this is the fit lime's regression
+    /// mode reports under label 1 (it lists the negated weights under label 0).
     pub fn explain<P: Predictor + ?Sized>(
         &self,
         model: &P,

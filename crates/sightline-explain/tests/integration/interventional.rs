@@ -189,4 +189,23 @@ proptest! {
             prop_assert!((total - margin).abs() <= 1e-9 * margin.abs().max(1.0), "output {output}: {total} vs {margin}");
         }
     }
+
+    /// Exact Shapley values of the interventional game for random rows and backgrounds on
+    /// every fixture model, missing values and split thresholds included.
+    #[test]
+    fn equals_enumerated_shapley_values(
+        fixture in 0..ALL.len(),
+        rows in prop::collection::vec(prop::collection::vec(prop_oneof![1 => Just(f64::NAN), 6 => -3.0f64..3.0], 6), 2..5),
+    ) {
+        let ensemble = ALL[fixture].ensemble();
+        let (row, background) = rows.split_first().expect("at least two rows");
+        let shap = InterventionalTreeShap::new(&ensemble, background).expect("valid background");
+        let got = shap.explain(row).expect("additive");
+        for output in 0..ensemble.num_outputs() {
+            let exact = exact_shapley(&ensemble, background, row, output);
+            for (feature, (&ours, &want)) in got.values(output).iter().zip(&exact).enumerate() {
+                prop_assert!(error(ours, want) <= EXACT_TOLERANCE, "output {output} feature {feature}: {ours} vs {want}");
+            }
+        }
+    }
 }
