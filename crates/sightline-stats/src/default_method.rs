@@ -32,19 +32,21 @@
 //! - Dataset drift: Evidently's default `drift_share` is 0.5 and the comparison is
 //!   `share >= drift_share`.
 //!
-//! Uncertain, or deliberately different:
-//! - the rule was read from the `legacy` registry on Evidently's main branch, not from
-//!   the 0.7.23 wheel itself; it has been stable across the 0.4–0.7 series, but a change
-//!   in a 0.7 patch release would not show here;
-//! - which columns are numeric is the caller's decision; Evidently takes it from pandas
-//!   dtypes and its own data definition, which may call a column of few integers
-//!   categorical where a caller calls it numeric (the choice then differs only for 6 or
-//!   more distinct values in small data: `ks` here, `chisquare` there);
+//! Checked against Evidently 0.7.23 itself (its `DataDriftPreset` on the fixtures of
+//! `tests/reference/drift_evidently.py`; see [`crate::column_drift`]): the method chosen,
+//! the threshold and the verdict agree on every column there.
+//!
+//! Deliberately different, or the caller's business:
+//! - which columns are numeric is the caller's decision; Evidently 0.7 infers it from
+//!   pandas dtypes (floats numeric; integers numeric only above 10 distinct values; strings
+//!   categorical, or text when more than half the values are distinct), so a column of
+//!   few integers can be categorical there where a caller calls it numeric (the choice
+//!   then differs only for 6 or more distinct values in small data: `ks` here,
+//!   `chisquare` there);
 //! - Evidently reports a test's p-value as its `drift_score`; callers here keep the
 //!   statistic as the score and the p-value beside it, and judge the p-value;
-//! - with a category the reference never had, scipy's `chisquare` (behind Evidently's)
-//!   refuses counts whose totals differ; `drift::chi_square` answers an infinite
-//!   statistic and p-value 0 instead.
+//! - with a category the reference never had, the chi-square statistic is infinite and
+//!   its p-value 0, as scipy's `chisquare` (behind Evidently's) answers too.
 
 /// How a column's values are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +68,25 @@ pub enum Method {
     WassersteinNormed,
     /// Jensen–Shannon distance (natural log) between category shares.
     JensenShannon,
+    /// Population stability index over Evidently's bins; never a default, only chosen.
+    Psi,
+    /// Kullback–Leibler divergence of the reference from the current shares; only chosen.
+    KlDiv,
+    /// Hellinger distance; only chosen.
+    Hellinger,
 }
+
+/// Every method, in the order reports list them.
+pub const ALL_METHODS: [Method; 8] = [
+    Method::Ks,
+    Method::ChiSquare,
+    Method::Z,
+    Method::WassersteinNormed,
+    Method::JensenShannon,
+    Method::Psi,
+    Method::KlDiv,
+    Method::Hellinger,
+];
 
 /// The largest reference size for which Evidently uses the hypothesis tests.
 pub const SMALL_REFERENCE_MAX: usize = 1000;
@@ -89,6 +109,31 @@ impl Method {
             Method::Z => "z",
             Method::WassersteinNormed => "wasserstein_normed",
             Method::JensenShannon => "jensenshannon",
+            Method::Psi => "psi",
+            Method::KlDiv => "kl_div",
+            Method::Hellinger => "hellinger",
+        }
+    }
+
+    /// The method a name stands for: [`Method::name`], or Evidently's `wasserstein`
+    /// (Evidently's name for the normed distance).
+    pub fn from_name(name: &str) -> Option<Method> {
+        if name == "wasserstein" {
+            return Some(Method::WassersteinNormed);
+        }
+        ALL_METHODS.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Whether the method runs on a column of this kind, as Evidently's
+    /// `allowed_feature_types` say: `ks` and `wasserstein_normed` need numbers,
+    /// `chisquare` and `z` categories; the others take both. (The default rule still
+    /// gives `chisquare` and `z` to numeric columns with few distinct values: Evidently
+    /// checks the kind only for a method the user chose.)
+    pub fn accepts(self, kind: ColumnKind) -> bool {
+        match self {
+            Method::Ks | Method::WassersteinNormed => kind == ColumnKind::Numeric,
+            Method::ChiSquare | Method::Z => kind == ColumnKind::Categorical,
+            Method::JensenShannon | Method::Psi | Method::KlDiv | Method::Hellinger => true,
         }
     }
 
@@ -96,7 +141,7 @@ impl Method {
     pub fn default_threshold(self) -> f64 {
         match self {
             Method::Ks | Method::ChiSquare | Method::Z => 0.05,
-            Method::WassersteinNormed | Method::JensenShannon => 0.1,
+            _ => 0.1,
         }
     }
 
@@ -112,7 +157,7 @@ impl Method {
         match self {
             Method::Ks => value <= threshold,
             Method::ChiSquare | Method::Z => value < threshold,
-            Method::WassersteinNormed | Method::JensenShannon => value >= threshold,
+            _ => value >= threshold,
         }
     }
 }
@@ -171,7 +216,7 @@ mod tests {
         assert!(Method::WassersteinNormed.is_drifted(0.1, 0.1));
         assert!(Method::JensenShannon.is_drifted(0.1, 0.1));
         assert!(!Method::JensenShannon.is_drifted(0.099, 0.1));
-        for m in [Method::Ks, Method::ChiSquare, Method::Z, Method::WassersteinNormed, Method::JensenShannon] {
+        for m in ALL_METHODS {
             assert!(!m.is_drifted(f64::NAN, m.default_threshold()), "{m:?}");
         }
     }

@@ -10,8 +10,11 @@ mod ks;
 mod proportion;
 mod wasserstein;
 
-pub use binning::{CategoryCounts, HistogramCounts, QuantileBins, category_counts, quantile_bins, sturges_histogram};
-pub use divergence::{PSI_FLOOR, hellinger, jensen_shannon, kl_divergence, psi};
+pub use binning::{
+    CategoryCounts, HistogramCounts, QuantileBins, category_counts, histogram, quantile_bins, sturges_edges,
+    sturges_histogram,
+};
+pub use divergence::{PSI_FLOOR, fill_empty, hellinger, jensen_shannon, kl_divergence, psi};
 pub use kolmogorov::kolmogorov_sf;
 pub use ks::{KS_EXACT_MAX_N, ks_2samp};
 pub use proportion::{chi_square, z_test};
@@ -54,6 +57,9 @@ pub enum DriftError {
     /// A success count exceeds its total.
     #[error("{which} has more successes ({successes}) than observations ({total})")]
     SuccessesExceedTotal { which: Side, successes: u64, total: u64 },
+    /// The method does not compare columns of this kind (Evidently refuses it too).
+    #[error("method {method} does not apply to a {kind} column")]
+    NotApplicable { method: &'static str, kind: &'static str },
 }
 
 /// Which of the two compared inputs an error is about.

@@ -5,6 +5,7 @@
 //! The crate is pure: no IO, no clock, no async runtime. Callers hand it values
 //! and get numbers back, so the same code serves the server and the offline report.
 
+pub mod column_drift;
 pub mod default_method;
 pub mod drift;
 pub mod performance;

@@ -38,27 +38,38 @@ pub struct HistogramCounts {
 pub fn sturges_histogram(reference: &[f64], current: &[f64]) -> Result<HistogramCounts, DriftError> {
     check_sample(reference, Side::Reference)?;
     check_sample(current, Side::Current)?;
-    let all = reference.iter().chain(current);
-    let lo = all.clone().copied().fold(f64::INFINITY, f64::min);
-    let hi = all.copied().fold(f64::NEG_INFINITY, f64::max);
-    let n = (reference.len() + current.len()) as f64;
-    let span = hi - lo;
-    let width = span / (n.log2() + 1.0);
-    let (first, last) = if span == 0.0 { (lo - 0.5, hi + 0.5) } else { (lo, hi) };
-    let bins = if width > 0.0 { ((last - first) / width).ceil().max(1.0) as usize } else { 1 };
-    let step = (last - first) / bins as f64;
-    let mut edges: Vec<f64> = (0..=bins).map(|i| i as f64 * step + first).collect();
-    if let Some(e) = edges.last_mut() {
-        *e = last;
-    }
+    let edges = sturges_edges(reference.iter().chain(current).copied());
     let reference = histogram(reference, &edges);
     let current = histogram(current, &edges);
     Ok(HistogramCounts { edges, reference, current })
 }
 
+/// `numpy.histogram_bin_edges(values, bins="sturges")` for finite values (see
+/// [`sturges_histogram`] for the rule). No values give the single bin `[-0.5, 0.5]`,
+/// as numpy gives for an empty array.
+pub fn sturges_edges(values: impl Iterator<Item = f64> + Clone) -> Vec<f64> {
+    let lo = values.clone().fold(f64::INFINITY, f64::min);
+    let hi = values.clone().fold(f64::NEG_INFINITY, f64::max);
+    let n = values.count() as f64;
+    if n == 0.0 {
+        return vec![-0.5, 0.5];
+    }
+    let span = hi - lo;
+    let width = span / (n.log2() + 1.0);
+    let (first, last) = if span == 0.0 { (lo - 0.5, hi + 0.5) } else { (lo, hi) };
+    let bins = if width > 0.0 { ((last - first) / width).ceil().max(1.0) as usize } else { 1 };
+    // numpy.linspace: `i * step + start`, then the last edge set to `stop` exactly.
+    let step = (last - first) / bins as f64;
+    let mut edges: Vec<f64> = (0..=bins).map(|i| i as f64 * step + first).collect();
+    if let Some(e) = edges.last_mut() {
+        *e = last;
+    }
+    edges
+}
+
 /// Counts of `values` in the bins `edges` describes, as `numpy.histogram(values, edges)`:
 /// left-closed bins, the last also right-closed, values outside ignored.
-fn histogram(values: &[f64], edges: &[f64]) -> Vec<f64> {
+pub fn histogram(values: &[f64], edges: &[f64]) -> Vec<f64> {
     let bins = edges.len().saturating_sub(1);
     let mut counts = vec![0.0; bins];
     let (Some(&first), Some(&last)) = (edges.first(), edges.last()) else { return counts };

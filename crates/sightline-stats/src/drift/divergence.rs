@@ -69,9 +69,14 @@ pub fn psi(reference: &[f64], current: &[f64]) -> Result<DriftResult, DriftError
     Ok(DriftResult::distance(r.iter().zip(&c).map(|(&r, &c)| (c - r) * (c / r).ln()).sum()))
 }
 
-fn fill_empty(shares: &mut [f64]) {
-    // Normalised shares sum to 1, so at least one is positive.
+/// Replaces the empty entries of a share vector as Evidently's `get_binned_data` does:
+/// by [`PSI_FLOOR`], or by a millionth of the smallest non-empty share when that is at
+/// most the floor. A vector with no positive entry is left as it is.
+pub fn fill_empty(shares: &mut [f64]) {
     let smallest = shares.iter().copied().filter(|s| *s > 0.0).fold(f64::INFINITY, f64::min);
+    if smallest.is_infinite() {
+        return;
+    }
     let fill = if smallest <= PSI_FLOOR { smallest / 1e6 } else { PSI_FLOOR };
     for s in shares.iter_mut().filter(|s| **s == 0.0) {
         *s = fill;
