@@ -11,6 +11,8 @@ mod output;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use sightline_stats::column_drift::Options;
+use sightline_stats::default_method::Method;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Which {
@@ -35,6 +37,19 @@ pub struct DriftArgs {
     /// Columns that must be numeric; a value that is not a number is an error.
     #[arg(long, value_delimiter = ',')]
     numeric: Vec<String>,
+    /// One method for every column instead of Evidently's default choice: ks, chisquare, z,
+    /// wasserstein_normed (or wasserstein), jensenshannon, psi, kl_div or hellinger.
+    #[arg(long, value_parser = parse_method)]
+    method: Option<Method>,
+    /// The drift threshold for every column instead of the method's default.
+    #[arg(long)]
+    threshold: Option<f64>,
+}
+
+fn parse_method(name: &str) -> Result<Method, String> {
+    Method::from_name(name).ok_or_else(|| {
+        format!("unknown method {name:?}: ks, chisquare, z, wasserstein_normed, jensenshannon, psi, kl_div, hellinger")
+    })
 }
 
 pub fn run(which: Which) -> anyhow::Result<()> {
@@ -46,7 +61,11 @@ pub fn run(which: Which) -> anyhow::Result<()> {
 fn drift(args: DriftArgs) -> anyhow::Result<()> {
     let overrides = input::Overrides { categorical: &args.categorical, numeric: &args.numeric };
     let columns = input::read(&args.reference, &args.current, &overrides)?;
-    let report = compute::report(&columns)?;
+    if let Some(t) = args.threshold.filter(|t| !t.is_finite() || *t < 0.0) {
+        anyhow::bail!("--threshold must be a finite number >= 0, not {t}");
+    }
+    let options = Options { method: args.method, threshold: args.threshold };
+    let report = compute::report(&columns, options)?;
     // A column with nothing to compare is not an error, but JSON readers would not see
     // it (the document lists compared columns only), so it is said on stderr as well.
     for s in &report.skipped {
