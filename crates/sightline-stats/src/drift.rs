@@ -12,10 +12,11 @@ mod wasserstein;
 
 pub use binning::{
     CategoryCounts, HistogramCounts, QuantileBins, category_counts, histogram, quantile_bins, sturges_edges,
-    sturges_histogram,
+    sturges_edges_over, sturges_histogram, weighted_histogram,
 };
 pub use divergence::{PSI_FLOOR, fill_empty, hellinger, jensen_shannon, kl_divergence, psi};
 pub use kolmogorov::kolmogorov_sf;
+pub(crate) use ks::asymptotic_two_sided;
 pub use ks::{KS_EXACT_MAX_N, ks_2samp};
 pub use proportion::{chi_square, z_test};
 pub use wasserstein::{WASSERSTEIN_NORM_FLOOR, wasserstein, wasserstein_normed};

@@ -10,3 +10,4 @@ pub mod default_method;
 pub mod drift;
 pub mod performance;
 pub mod profile;
+pub mod sketch_drift;

@@ -4,7 +4,7 @@
 //! and KL: equal-width edges over reference and current together, with Sturges' bin
 //! count (`numpy.histogram_bin_edges(concat, bins="sturges")`), then `numpy.histogram`
 //! counts of each sample on those edges. (Evidently's Hellinger draws Sturges edges
-//! over the distinct values instead; that variant is not reproduced here yet.)
+//! over the distinct values instead: see `crate::column_drift`.)
 //! Categorical columns are counted per category, with categories only the current
 //! sample has included.
 //!
@@ -50,10 +50,16 @@ pub fn sturges_histogram(reference: &[f64], current: &[f64]) -> Result<Histogram
 pub fn sturges_edges(values: impl Iterator<Item = f64> + Clone) -> Vec<f64> {
     let lo = values.clone().fold(f64::INFINITY, f64::min);
     let hi = values.clone().fold(f64::NEG_INFINITY, f64::max);
-    let n = values.count() as f64;
-    if n == 0.0 {
+    sturges_edges_over(lo, hi, values.count() as u64)
+}
+
+/// [`sturges_edges`] from what it depends on: the smallest and largest of `n` values.
+/// Profiles know all three exactly, so sketch mode draws Evidently's edges from them.
+pub fn sturges_edges_over(lo: f64, hi: f64, n: u64) -> Vec<f64> {
+    if n == 0 || !lo.is_finite() || !hi.is_finite() {
         return vec![-0.5, 0.5];
     }
+    let n = n as f64;
     let span = hi - lo;
     let width = span / (n.log2() + 1.0);
     let (first, last) = if span == 0.0 { (lo - 0.5, hi + 0.5) } else { (lo, hi) };
@@ -70,16 +76,21 @@ pub fn sturges_edges(values: impl Iterator<Item = f64> + Clone) -> Vec<f64> {
 /// Counts of `values` in the bins `edges` describes, as `numpy.histogram(values, edges)`:
 /// left-closed bins, the last also right-closed, values outside ignored.
 pub fn histogram(values: &[f64], edges: &[f64]) -> Vec<f64> {
+    weighted_histogram(values.iter().map(|v| (*v, 1.0)), edges)
+}
+
+/// [`histogram`] of values with weights (a quantile sketch's kept items).
+pub fn weighted_histogram(values: impl Iterator<Item = (f64, f64)>, edges: &[f64]) -> Vec<f64> {
     let bins = edges.len().saturating_sub(1);
     let mut counts = vec![0.0; bins];
     let (Some(&first), Some(&last)) = (edges.first(), edges.last()) else { return counts };
-    for &v in values {
+    for (v, w) in values {
         if v < first || v > last {
             continue;
         }
         // Number of edges <= v, minus one, is the bin; v == last belongs to the last bin.
         let bin = edges.partition_point(|e| *e <= v).saturating_sub(1).min(bins.saturating_sub(1));
-        counts[bin] += 1.0;
+        counts[bin] += w;
     }
     counts
 }

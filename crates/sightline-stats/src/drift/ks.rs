@@ -32,7 +32,7 @@ pub fn ks_2samp(reference: &[f64], current: &[f64]) -> Result<DriftResult, Drift
 
 /// scipy's large-sample p-value: the one-sample Kolmogorov distribution at the
 /// effective size `n1 n2 / (n1 + n2)`, rounded half to even as `numpy.round` does.
-fn asymptotic_two_sided(n1: f64, n2: f64, d: f64) -> f64 {
+pub(crate) fn asymptotic_two_sided(n1: f64, n2: f64, d: f64) -> f64 {
     let en = n1 * n2 / (n1 + n2);
     // At least one observation: with more than 10,000 in one sample, `en` is near 1 or above.
     let n = en.round_ties_even().max(1.0) as u64;

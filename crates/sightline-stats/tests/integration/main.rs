@@ -6,3 +6,4 @@ mod performance_reference;
 mod profile;
 mod properties;
 mod reference;
+mod sketch;
