@@ -22,15 +22,24 @@ pub enum Which {
 
 #[derive(Debug, clap::Args)]
 pub struct DriftArgs {
-    /// The reference data (for example the training data): CSV with a header row.
+    /// The reference data (for example the training data): CSV with a header row, NDJSON
+    /// (one object per line) or Parquet.
     #[arg(long)]
     reference: PathBuf,
-    /// The data to compare with the reference: CSV with the same columns.
+    /// The data to compare with the reference, with the same columns (any of the formats).
     #[arg(long)]
     current: PathBuf,
+    /// The format of both files, when their extensions do not tell it
+    /// (.csv; .ndjson, .jsonl or .json; .parquet).
+    #[arg(long, value_enum)]
+    format: Option<input::Format>,
     /// Write the report as JSON to this file instead of printing a table.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also write a self-contained HTML page: the summary table and, per column, the
+    /// reference and current distributions as inline SVG charts.
+    #[arg(long)]
+    html: Option<PathBuf>,
     /// Columns to compare as categories even if every value is a number.
     #[arg(long, value_delimiter = ',')]
     categorical: Vec<String>,
@@ -60,16 +69,26 @@ pub fn run(which: Which) -> anyhow::Result<()> {
 
 fn drift(args: DriftArgs) -> anyhow::Result<()> {
     let overrides = input::Overrides { categorical: &args.categorical, numeric: &args.numeric };
-    let columns = input::read(&args.reference, &args.current, &overrides)?;
+    let inputs = input::Inputs {
+        reference: &args.reference,
+        reference_format: input::Format::of(&args.reference, args.format)?,
+        current: &args.current,
+        current_format: input::Format::of(&args.current, args.format)?,
+    };
+    let columns = input::read(&inputs, &overrides)?;
     if let Some(t) = args.threshold.filter(|t| !t.is_finite() || *t < 0.0) {
         anyhow::bail!("--threshold must be a finite number >= 0, not {t}");
     }
     let options = Options { method: args.method, threshold: args.threshold };
-    let report = compute::report(&columns, options)?;
+    let report = compute::report(&columns, options, args.html.is_some())?;
     // A column with nothing to compare is not an error, but JSON readers would not see
     // it (the document lists compared columns only), so it is said on stderr as well.
     for s in &report.skipped {
         eprintln!("warning: column {:?} not compared: {}", s.name, s.reason);
+    }
+    if let Some(path) = &args.html {
+        let page = output::html(&report, &args.reference.display().to_string(), &args.current.display().to_string());
+        std::fs::write(path, page).with_context(|| format!("cannot write {}", path.display()))?;
     }
     match &args.json {
         Some(path) => {

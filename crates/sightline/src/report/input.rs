@@ -1,9 +1,17 @@
-//! Reading the reference and current CSV files: headers, column types and values.
+//! Reading the reference and current files (CSV, NDJSON or Parquet): headers, column
+//! types and values.
 //!
-//! Each file is streamed twice with the `csv` crate: once to decide every column's type
-//! (numeric only if all its non-missing values, in both files, are finite numbers) and
-//! once to collect the values. Two passes keep the original text of each value until
-//! the type is known, without holding every value as a string.
+//! Each file is streamed twice: once to decide every column's type (numeric only if all
+//! its non-missing values, in both files, are finite numbers) and once to collect the
+//! values. Two passes keep the original text of each value until the type is known,
+//! without holding every value as a string; memory is the numeric values (8 bytes each)
+//! and one count per distinct category. Every format is read as rows of text fields
+//! (`csv::StringRecord`), so the type rule and the error messages are the same for all;
+//! `ndjson.rs` and `parquet.rs` say how their values become text. The two files are read
+//! on two threads.
+
+mod ndjson;
+mod parquet;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -11,6 +19,68 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use sightline_stats::default_method::ColumnKind;
+
+/// An input file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Ndjson,
+    Parquet,
+}
+
+impl Format {
+    /// The format `--format` gives, or the one the file's extension names.
+    pub fn of(path: &Path, given: Option<Format>) -> anyhow::Result<Format> {
+        if let Some(f) = given {
+            return Ok(f);
+        }
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Ok(Format::Csv),
+            "ndjson" | "jsonl" | "json" => Ok(Format::Ndjson),
+            "parquet" | "pq" => Ok(Format::Parquet),
+            _ => bail!(
+                "cannot tell the format of {} from its extension (.csv, .ndjson/.jsonl/.json, .parquet): \
+                 give --format",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// Rows of one file as text fields, whatever its format.
+enum Rows {
+    Csv(csv::Reader<File>),
+    Ndjson(ndjson::NdjsonRows),
+    Parquet(parquet::ParquetRows),
+}
+
+impl Rows {
+    fn open(path: &Path, format: Format) -> anyhow::Result<Rows> {
+        Ok(match format {
+            Format::Csv => Rows::Csv(reader(path)?),
+            Format::Ndjson => Rows::Ndjson(ndjson::NdjsonRows::open(path)?),
+            Format::Parquet => Rows::Parquet(parquet::ParquetRows::open(path)?),
+        })
+    }
+
+    fn read_record(&mut self, path: &Path, record: &mut csv::StringRecord) -> anyhow::Result<bool> {
+        match self {
+            Rows::Csv(rdr) => rdr.read_record(record).with_context(|| format!("{}: malformed CSV", path.display())),
+            Rows::Ndjson(rows) => rows.read_record(record),
+            Rows::Parquet(rows) => rows.read_record(record),
+        }
+    }
+
+    /// Where the last record sits, for error messages.
+    fn place(&self, row: u64, record: &csv::StringRecord) -> String {
+        match self {
+            Rows::Csv(_) => place(row, record),
+            Rows::Ndjson(rows) => format!("row {row} (line {})", rows.line()),
+            Rows::Parquet(rows) => format!("row {}", rows.row()),
+        }
+    }
+}
 
 /// One column's non-missing values from one file, and how many were missing.
 #[derive(Debug)]
@@ -61,13 +131,17 @@ fn reader(path: &Path) -> anyhow::Result<csv::Reader<File>> {
         .with_context(|| format!("cannot open {}", path.display()))
 }
 
-fn header(path: &Path, rdr: &mut csv::Reader<File>) -> anyhow::Result<Vec<String>> {
-    let names: Vec<String> = rdr
-        .headers()
-        .with_context(|| format!("{}: cannot read the header row", path.display()))?
-        .iter()
-        .map(String::from)
-        .collect();
+fn header(path: &Path, rows: &mut Rows) -> anyhow::Result<Vec<String>> {
+    let names: Vec<String> = match rows {
+        Rows::Csv(rdr) => rdr
+            .headers()
+            .with_context(|| format!("{}: cannot read the header row", path.display()))?
+            .iter()
+            .map(String::from)
+            .collect(),
+        Rows::Ndjson(r) => r.names().to_vec(),
+        Rows::Parquet(r) => r.names().to_vec(),
+    };
     if names.is_empty() || names.iter().all(String::is_empty) {
         bail!("{} is empty: a header row naming the columns is required", path.display());
     }
@@ -114,7 +188,7 @@ fn place(row: u64, record: &csv::StringRecord) -> String {
 /// given with `--numeric`, where text is an error naming the row and column.
 fn scan_types(
     path: &Path,
-    rdr: &mut csv::Reader<File>,
+    rows: &mut Rows,
     names: &[String],
     order: &[usize],
     numeric: &mut [bool],
@@ -122,7 +196,7 @@ fn scan_types(
 ) -> anyhow::Result<()> {
     let mut record = csv::StringRecord::new();
     let mut row = 0_u64;
-    while rdr.read_record(&mut record).with_context(|| format!("{}: malformed CSV", path.display()))? {
+    while rows.read_record(path, &mut record)? {
         row += 1;
         for (col, &field_at) in order.iter().enumerate() {
             let field = record.get(field_at).unwrap_or_default();
@@ -133,7 +207,7 @@ fn scan_types(
                 bail!(
                     "{}: {}, column {:?}: {field:?} is not a finite number (the column is numeric by --numeric)",
                     path.display(),
-                    place(row, &record),
+                    rows.place(row, &record),
                     names[col]
                 );
             }
@@ -169,12 +243,21 @@ impl Sink {
 }
 
 /// The second pass over one file: every column's values and missing counts.
-fn collect(path: &Path, order: &[usize], kinds: &[ColumnKind]) -> anyhow::Result<(Vec<Values>, Vec<u64>)> {
-    let mut rdr = reader(path)?;
+fn collect(
+    path: &Path,
+    format: Format,
+    order: &[usize],
+    kinds: &[ColumnKind],
+) -> anyhow::Result<(Vec<Values>, Vec<u64>)> {
+    let mut rows = Rows::open(path, format)?;
+    if let Rows::Csv(rdr) = &mut rows {
+        // The header row was checked in the first pass; reading it here skips it.
+        rdr.headers().with_context(|| format!("{}: cannot read the header row", path.display()))?;
+    }
     let mut sinks: Vec<Sink> = kinds.iter().map(|k| Sink::new(*k)).collect();
     let mut missing = vec![0_u64; kinds.len()];
     let mut record = csv::StringRecord::new();
-    while rdr.read_record(&mut record).with_context(|| format!("{}: malformed CSV", path.display()))? {
+    while rows.read_record(path, &mut record)? {
         for (col, &field_at) in order.iter().enumerate() {
             let field = record.get(field_at).unwrap_or_default();
             if is_missing(field) {
@@ -201,13 +284,37 @@ fn collect(path: &Path, order: &[usize], kinds: &[ColumnKind]) -> anyhow::Result
     Ok((sinks.into_iter().map(Sink::finish).collect(), missing))
 }
 
+/// Where the two files are and what format each is in.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    pub reference: &'a Path,
+    pub reference_format: Format,
+    pub current: &'a Path,
+    pub current_format: Format,
+}
+
+/// Runs `f` on both files at once, one thread each: reading is most of a report's time,
+/// and the two files are independent.
+fn both<T: Send>(
+    inputs: &Inputs<'_>,
+    f: impl Fn(&Path, Format, bool) -> anyhow::Result<T> + Sync,
+) -> anyhow::Result<(T, T)> {
+    std::thread::scope(|s| {
+        let current = s.spawn(|| f(inputs.current, inputs.current_format, false));
+        let reference = f(inputs.reference, inputs.reference_format, true);
+        let current = current.join().map_err(|_| anyhow::anyhow!("the reader of the current file panicked"))?;
+        Ok((reference?, current?))
+    })
+}
+
 /// Reads both files: headers checked against each other, types inferred or taken from
 /// the overrides, values collected. Columns come in the reference file's order.
-pub fn read(reference: &Path, current: &Path, overrides: &Overrides<'_>) -> anyhow::Result<Vec<Column>> {
-    let mut ref_rdr = reader(reference)?;
-    let mut cur_rdr = reader(current)?;
-    let names = header(reference, &mut ref_rdr)?;
-    let cur_names = header(current, &mut cur_rdr)?;
+pub fn read(inputs: &Inputs<'_>, overrides: &Overrides<'_>) -> anyhow::Result<Vec<Column>> {
+    let (reference, current) = (inputs.reference, inputs.current);
+    let mut ref_rows = Rows::open(reference, inputs.reference_format)?;
+    let mut cur_rows = Rows::open(current, inputs.current_format)?;
+    let names = header(reference, &mut ref_rows)?;
+    let cur_names = header(current, &mut cur_rows)?;
     let cur_order = align(&names, &cur_names)?;
     let ref_order: Vec<usize> = (0..names.len()).collect();
 
@@ -221,14 +328,27 @@ pub fn read(reference: &Path, current: &Path, overrides: &Overrides<'_>) -> anyh
         bail!("column {both:?} is given both as --categorical and as --numeric");
     }
     let forced: Vec<bool> = names.iter().map(|n| overrides.numeric.contains(n)).collect();
-    let mut numeric: Vec<bool> = names.iter().map(|n| !overrides.categorical.contains(n)).collect();
-    scan_types(reference, &mut ref_rdr, &names, &ref_order, &mut numeric, &forced)?;
-    scan_types(current, &mut cur_rdr, &names, &cur_order, &mut numeric, &forced)?;
-    let kinds: Vec<ColumnKind> =
-        numeric.iter().map(|&n| if n { ColumnKind::Numeric } else { ColumnKind::Categorical }).collect();
+    let initial: Vec<bool> = names.iter().map(|n| !overrides.categorical.contains(n)).collect();
+    let scan = |path: &Path, rows: &mut Rows, order: &[usize]| -> anyhow::Result<Vec<bool>> {
+        let mut numeric = initial.clone();
+        scan_types(path, rows, &names, order, &mut numeric, &forced)?;
+        Ok(numeric)
+    };
+    let (ref_numeric, cur_numeric) = std::thread::scope(|s| {
+        let cur = s.spawn(|| scan(current, &mut cur_rows, &cur_order));
+        let reference = scan(reference, &mut ref_rows, &ref_order);
+        let cur = cur.join().map_err(|_| anyhow::anyhow!("the reader of the current file panicked"))?;
+        anyhow::Ok((reference?, cur?))
+    })?;
+    let kinds: Vec<ColumnKind> = ref_numeric
+        .iter()
+        .zip(&cur_numeric)
+        .map(|(&a, &b)| if a && b { ColumnKind::Numeric } else { ColumnKind::Categorical })
+        .collect();
 
-    let (ref_values, ref_missing) = collect(reference, &ref_order, &kinds)?;
-    let (cur_values, cur_missing) = collect(current, &cur_order, &kinds)?;
+    let ((ref_values, ref_missing), (cur_values, cur_missing)) = both(inputs, |path, format, is_reference| {
+        collect(path, format, if is_reference { &ref_order } else { &cur_order }, &kinds)
+    })?;
     Ok(names
         .into_iter()
         .zip(kinds)

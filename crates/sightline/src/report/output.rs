@@ -3,7 +3,7 @@
 use serde::Serialize;
 use sightline_stats::default_method::ColumnKind;
 
-use super::compute::Report;
+use super::compute::{Chart, Report};
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
@@ -99,5 +99,166 @@ pub fn table(report: &Report) -> String {
         number(report.share_drifted),
         if report.dataset_drifted { "yes" } else { "no" }
     ));
+    out
+}
+
+/// Text for HTML element content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const REFERENCE_COLOUR: &str = "#4c72b0";
+const CURRENT_COLOUR: &str = "#dd8452";
+
+/// A grouped bar chart as inline SVG: per bin a reference and a current bar, shares on
+/// the y axis, `labels` under the first, middle and last bins (or every bar for categories).
+fn svg(title: &str, reference: &[f64], current: &[f64], labels: &[String], every_label: bool) -> String {
+    let (width, height, left, bottom, top) = (720.0, 260.0, 48.0, if every_label { 90.0 } else { 28.0 }, 12.0);
+    let plot_w = width - left - 8.0;
+    let plot_h = height - bottom - top;
+    let max = reference.iter().chain(current).copied().fold(0.0_f64, f64::max).max(1e-12);
+    let n = reference.len().max(1) as f64;
+    let slot = plot_w / n;
+    let bar = (slot * 0.4).max(0.5);
+    let mut out = format!(
+        "<svg viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"{}\">",
+        escape(title)
+    );
+    out.push_str(&format!(
+        "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" stroke=\"#888\"/><line x1=\"{left}\" y1=\"{0}\" \
+         x2=\"{1}\" y2=\"{0}\" stroke=\"#888\"/>",
+        top + plot_h,
+        left + plot_w
+    ));
+    for (frac, label) in [(0.0, 0.0), (0.5, max / 2.0), (1.0, max)] {
+        let y = top + plot_h * (1.0 - frac);
+        out.push_str(&format!(
+            "<text x=\"{}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{:.1}%</text>",
+            left - 4.0,
+            y + 3.0,
+            label * 100.0
+        ));
+    }
+    for (i, (r, c)) in reference.iter().zip(current).enumerate() {
+        let x = left + slot * i as f64 + slot * 0.1;
+        for (j, (v, colour)) in [(r, REFERENCE_COLOUR), (c, CURRENT_COLOUR)].into_iter().enumerate() {
+            let h = plot_h * v / max;
+            out.push_str(&format!(
+                "<rect x=\"{:.2}\" y=\"{:.2}\" width=\"{bar:.2}\" height=\"{h:.2}\" fill=\"{colour}\"><title>{:.2}%</title></rect>",
+                x + bar * j as f64,
+                top + plot_h - h,
+                v * 100.0
+            ));
+        }
+    }
+    let y = top + plot_h + 12.0;
+    if every_label {
+        for (i, label) in labels.iter().enumerate() {
+            let x = left + slot * (i as f64 + 0.5);
+            let short: String = label.chars().take(24).collect();
+            out.push_str(&format!(
+                "<text x=\"{x:.1}\" y=\"{y:.1}\" font-size=\"10\" text-anchor=\"end\" transform=\"rotate(-40 {x:.1} {y:.1})\">{}</text>",
+                escape(&short)
+            ));
+        }
+    } else if let (Some(first), Some(last)) = (labels.first(), labels.last()) {
+        out.push_str(&format!("<text x=\"{left}\" y=\"{y:.1}\" font-size=\"10\">{}</text>", escape(first)));
+        out.push_str(&format!(
+            "<text x=\"{}\" y=\"{y:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
+            left + plot_w,
+            escape(last)
+        ));
+    }
+    out.push_str("</svg>");
+    out
+}
+
+fn chart_svg(name: &str, chart: &Chart) -> String {
+    match chart {
+        Chart::Histogram { edges, reference, current } => {
+            let ends: Vec<String> = [edges.first(), edges.last()].iter().flatten().map(|e| number(**e)).collect();
+            svg(&format!("distribution of {name}"), reference, current, &ends, false)
+        }
+        Chart::Bars { labels, reference, current } => {
+            svg(&format!("categories of {name}"), reference, current, labels, true)
+        }
+    }
+}
+
+/// A self-contained HTML page: the summary table, then per column its verdict and a chart
+/// of both distributions. No scripts, fonts, images or links to anything outside the page.
+pub fn html(report: &Report, reference: &str, current: &str) -> String {
+    let mut out = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Sightline drift report</title>\n<style>\
+         body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}\
+         td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#f3f3f3}\
+         .yes{color:#b00020;font-weight:bold}.key span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}\
+         section{margin-top:2em}</style>\n</head>\n<body>\n<h1>Data drift</h1>\n",
+    );
+    let drifted = report.columns.iter().filter(|c| c.drifted).count();
+    out.push_str(&format!(
+        "<p>Reference: {}<br>Current: {}</p>\n<p>Drifted columns: {drifted} of {} (share {}). Dataset drift: \
+         <span class=\"{}\">{}</span></p>\n",
+        escape(reference),
+        escape(current),
+        report.columns.len(),
+        number(report.share_drifted),
+        if report.dataset_drifted { "yes" } else { "no" },
+        if report.dataset_drifted { "yes" } else { "no" },
+    ));
+    out.push_str(
+        "<table>\n<tr><th>column</th><th>type</th><th>method</th><th>score</th><th>p-value</th><th>threshold</th>\
+         <th>drifted</th><th>missing ref/cur</th></tr>\n",
+    );
+    for (i, c) in report.columns.iter().enumerate() {
+        out.push_str(&format!(
+            "<tr><td><a href=\"#column-{i}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td class=\"{}\">{}</td><td>{}/{}</td></tr>\n",
+            escape(&c.name),
+            kind_name(c.kind),
+            c.method.name(),
+            number(c.score),
+            c.p_value.map(number).unwrap_or_else(|| "-".to_owned()),
+            number(c.threshold),
+            if c.drifted { "yes" } else { "no" },
+            if c.drifted { "yes" } else { "no" },
+            c.reference_missing,
+            c.current_missing,
+        ));
+    }
+    out.push_str("</table>\n");
+    for s in &report.skipped {
+        out.push_str(&format!("<p>{}: not compared, {}</p>\n", escape(&s.name), s.reason));
+    }
+    out.push_str(&format!(
+        "<p class=\"key\"><span style=\"background:{REFERENCE_COLOUR}\"></span>reference\
+         <span style=\"background:{CURRENT_COLOUR}\"></span>current (share of each file's non-missing values)</p>\n"
+    ));
+    for (i, c) in report.columns.iter().enumerate() {
+        out.push_str(&format!(
+            "<section id=\"column-{i}\">\n<h2>{}</h2>\n<p>{} · {} {} · drifted: {}</p>\n",
+            escape(&c.name),
+            kind_name(c.kind),
+            c.method.name(),
+            number(if c.method.is_test() { c.p_value.unwrap_or(f64::NAN) } else { c.score }),
+            if c.drifted { "yes" } else { "no" }
+        ));
+        if let Some(chart) = &c.chart {
+            out.push_str(&chart_svg(&c.name, chart));
+        }
+        out.push_str("\n</section>\n");
+    }
+    out.push_str("</body>\n</html>\n");
     out
 }

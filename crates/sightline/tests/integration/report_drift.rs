@@ -300,3 +300,185 @@ fn a_missing_file_is_an_error() {
     assert!(!output.status.success());
     assert!(stderr.starts_with("error: cannot open") && stderr.lines().count() == 1, "{stderr}");
 }
+
+/// Runs `report drift` on two files with the given names (the extension picks the format).
+fn run_named(files: [(&str, &[u8]); 2], extra: &[&str]) -> (Run, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json_path = dir.path().join("out.json");
+    let mut cmd = sightline_command();
+    cmd.args(["report", "drift"]);
+    for ((name, bytes), flag) in files.iter().zip(["--reference", "--current"]) {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write input");
+        cmd.arg(flag).arg(&path);
+    }
+    cmd.arg("--json").arg(&json_path);
+    for arg in extra {
+        // `@` stands for the temporary directory, for output paths.
+        cmd.arg(arg.replace('@', &dir.path().display().to_string()));
+    }
+    let output = cmd.output().expect("run sightline");
+    let json = output.status.success().then(|| {
+        serde_json::from_str(&std::fs::read_to_string(&json_path).expect("JSON written")).expect("valid JSON")
+    });
+    (Run { output, json }, dir)
+}
+
+/// The same small data as CSV and as NDJSON lines, with a missing value and a category.
+fn sample_rows(n: usize, shift: f64) -> Vec<(f64, Option<&'static str>, bool)> {
+    (0..n)
+        .map(|i| {
+            let x = ((i * 37) % 101) as f64 / 10.0 + shift;
+            let c = match i % 7 {
+                0 => None,
+                1 | 2 => Some("red"),
+                3 | 4 => Some(if shift > 0.0 { "blue" } else { "green" }),
+                _ => Some("green"),
+            };
+            (x, c, i % 3 == 0)
+        })
+        .collect()
+}
+
+fn as_csv(rows: &[(f64, Option<&str>, bool)]) -> Vec<u8> {
+    csv("x,colour,flag", rows.iter().map(|(x, c, f)| format!("{x},{},{f}", c.unwrap_or(""))))
+}
+
+fn as_ndjson(rows: &[(f64, Option<&str>, bool)]) -> Vec<u8> {
+    let mut out = String::new();
+    for (x, c, f) in rows {
+        // Written by hand: `json!` would sort the keys, and the column order is the file's.
+        let colour = c.map_or("null".to_owned(), |c| format!("\"{c}\""));
+        out.push_str(&format!("{{\"x\": {x}, \"colour\": {colour}, \"flag\": {f}}}"));
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+fn as_parquet(rows: &[(f64, Option<&str>, bool)]) -> Vec<u8> {
+    use std::sync::Arc;
+
+    use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+
+    let schema = parse_message_type(
+        "message schema { REQUIRED DOUBLE x; OPTIONAL BYTE_ARRAY colour (UTF8); REQUIRED BOOLEAN flag; }",
+    )
+    .expect("schema parses");
+    let mut bytes = Vec::new();
+    let mut writer =
+        SerializedFileWriter::new(&mut bytes, Arc::new(schema), Arc::new(WriterProperties::builder().build()))
+            .expect("writer");
+    // Two row groups, so reading crosses a row group boundary.
+    for chunk in rows.chunks(rows.len().div_ceil(2)) {
+        let mut group = writer.next_row_group().expect("row group");
+        let xs: Vec<f64> = chunk.iter().map(|r| r.0).collect();
+        let mut col = group.next_column().expect("column").expect("x");
+        col.typed::<DoubleType>().write_batch(&xs, None, None).expect("write x");
+        col.close().expect("close x");
+        let colours: Vec<ByteArray> = chunk.iter().filter_map(|r| r.1).map(ByteArray::from).collect();
+        let levels: Vec<i16> = chunk.iter().map(|r| i16::from(r.1.is_some())).collect();
+        let mut col = group.next_column().expect("column").expect("colour");
+        col.typed::<ByteArrayType>().write_batch(&colours, Some(&levels), None).expect("write colour");
+        col.close().expect("close colour");
+        let flags: Vec<bool> = chunk.iter().map(|r| r.2).collect();
+        let mut col = group.next_column().expect("column").expect("flag");
+        col.typed::<BoolType>().write_batch(&flags, None, None).expect("write flag");
+        col.close().expect("close flag");
+        group.close().expect("close row group");
+    }
+    writer.close().expect("close file");
+    bytes
+}
+
+#[test]
+fn ndjson_and_parquet_give_the_csv_report() {
+    let (r, c) = (sample_rows(300, 0.0), sample_rows(200, 0.4));
+    let (from_csv, _d1) = run_named([("r.csv", &as_csv(&r)), ("c.csv", &as_csv(&c))], &[]);
+    let (from_ndjson, _d2) = run_named([("r.ndjson", &as_ndjson(&r)), ("c.jsonl", &as_ndjson(&c))], &[]);
+    let (from_parquet, _d3) = run_named([("r.parquet", &as_parquet(&r)), ("c.parquet", &as_parquet(&c))], &[]);
+    let (mixed, _d4) = run_named([("r.parquet", &as_parquet(&r)), ("c.csv", &as_csv(&c))], &[]);
+    let expected = from_csv.json.clone().unwrap_or_else(|| panic!("CSV run failed: {}", from_csv.stderr()));
+    for (name, run) in [("ndjson", &from_ndjson), ("parquet", &from_parquet), ("parquet+csv", &mixed)] {
+        assert!(run.output.status.success(), "{name}: {}", run.stderr());
+        assert_eq!(run.json.as_ref(), Some(&expected), "{name}");
+    }
+    assert_eq!(from_parquet.column("colour")["method"], "chisquare");
+    assert_eq!(from_parquet.column("flag")["method"], "z");
+    assert_eq!(from_parquet.column("x")["method"], "ks");
+}
+
+#[test]
+fn format_flag_overrides_the_extension_and_unknown_extensions_are_refused() {
+    let (r, c) = (sample_rows(50, 0.0), sample_rows(50, 0.0));
+    let (run, _d) = run_named([("r.txt", &as_ndjson(&r)), ("c.txt", &as_ndjson(&c))], &["--format", "ndjson"]);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let (run, _d) = run_named([("r.txt", &as_ndjson(&r)), ("c.txt", &as_ndjson(&c))], &[]);
+    run.expect_error("--format");
+}
+
+#[test]
+fn bad_ndjson_is_one_clear_line() {
+    let good = as_ndjson(&sample_rows(20, 0.0));
+    let first = "{\"x\": 1, \"colour\": \"red\", \"flag\": true}\n";
+    let cases: [(String, &str); 6] = [
+        (String::new(), "is empty"),
+        (format!("{first}{{\"x\": \n"), "line 2: malformed JSON"),
+        (format!("{first}{{\"x\": 2, \"y\": 3}}\n"), "line 2: key \"y\" is not a column"),
+        (format!("{first}{{\"x\": [1, 2]}}\n"), "arrays and objects"),
+        ("[1, 2]\n".to_owned(), "malformed JSON object"),
+        (format!("{first}\n\n{{\"x\": \"abc\"}}\n"), "\"abc\" is not a finite number"),
+    ];
+    for (bad, needle) in cases {
+        let (run, _d) = run_named([("r.ndjson", bad.as_bytes()), ("c.ndjson", &good)], &["--numeric", "x"]);
+        run.expect_error(needle);
+    }
+}
+
+#[test]
+fn bad_parquet_is_one_clear_line() {
+    let good = as_parquet(&sample_rows(20, 0.0));
+    let truncated = &good[..good.len() / 2];
+    for bad in [b"not parquet at all".as_slice(), truncated, b"".as_slice()] {
+        let (run, _d) = run_named([("r.parquet", bad), ("c.parquet", &good)], &[]);
+        run.expect_error("Parquet");
+    }
+}
+
+#[test]
+fn html_page_is_self_contained_and_shows_every_column() {
+    let (r, c) = (sample_rows(300, 0.0), sample_rows(200, 0.4));
+    let (run, dir) = run_named(
+        [("r.csv", &as_csv(&r)), ("c.csv", &as_csv(&c))],
+        &["--html", "@/report.html", "--categorical", "flag"],
+    );
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let page = std::fs::read_to_string(dir.path().join("report.html")).expect("page written");
+    assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
+    for needle in ["http://", "https://", "src=", "<script", "<link", "url(", "@import"] {
+        assert!(!page.contains(needle), "external reference {needle:?} in the page");
+    }
+    for name in ["x", "colour", "flag"] {
+        assert!(page.contains(&format!("<h2>{name}</h2>")), "section for {name}");
+    }
+    assert_eq!(page.matches("<svg ").count(), 3, "one chart per column");
+    assert_eq!(page.matches("<svg ").count(), page.matches("</svg>").count());
+    // Every tag opened in a chart is closed: a cheap well-formedness check without a parser.
+    for tag in ["rect", "text", "section", "table", "tr", "td", "svg"] {
+        let opened = page.matches(&format!("<{tag} ")).count() + page.matches(&format!("<{tag}>")).count();
+        assert_eq!(opened, page.matches(&format!("</{tag}>")).count(), "<{tag}> balanced");
+    }
+}
+
+#[test]
+fn html_escapes_column_names_and_categories() {
+    let r = csv("\"a<b>&c\",cat", (0..30).map(|i| format!("{i},\"<script>x{}\"", i % 3)));
+    let c = csv("\"a<b>&c\",cat", (0..30).map(|i| format!("{},\"<script>x{}\"", i + 2, i % 4)));
+    let (run, dir) = run_named([("r.csv", &r), ("c.csv", &c)], &["--html", "@/p.html"]);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let page = std::fs::read_to_string(dir.path().join("p.html")).expect("page written");
+    assert!(!page.contains("<script"), "category text must be escaped");
+    assert!(page.contains("a&lt;b&gt;&amp;c"));
+}
