@@ -39,10 +39,12 @@
 //!   the log of a ratio, which has no useful bound for nearly empty tail bins; the error
 //!   is therefore measured, not bounded. With `k = 200` and 100,000 values per side
 //!   (seeded, six distribution pairs, profiles merged from 10 partial profiles,
-//!   `tests/integration/sketch.rs`) it is too large to judge drift by: Jensen–Shannon
-//!   up to 0.031 off, PSI up to 0.024 off (kept items of weight 2^h land whole in one
-//!   bin, and the tail bins' shares are below the sketch's rank error). These estimates
-//!   are for display; for verdicts use the reference bins below, which are exact.
+//!   `tests/integration/sketch.rs`), spreading each once-kept item's weight between its
+//!   neighbours (see `spread_histogram`), Jensen–Shannon is at most 0.012 off and PSI at
+//!   most 0.008 off in absolute terms, which is up to 15 % of a small PSI: the tail bins'
+//!   shares are below the sketch's rank error. These estimates are good for display and
+//!   trends; for verdicts that must agree with exact mode use the reference bins below,
+//!   which are exact (the "PSI within 5 %" holds there with no error at all).
 //!   A reference whose sketch keeps at most 20 distinct values is counted per value, as
 //!   Evidently counts a numeric column with at most 20 distinct reference values.
 //!   For bounded, exact online numbers, count the current window in the reference's
@@ -169,10 +171,60 @@ pub fn binned_shares(reference: &NumericProfile, current: &NumericProfile) -> Re
     let lo = reference.min().unwrap_or(0.0).min(current.min().unwrap_or(0.0));
     let hi = reference.max().unwrap_or(0.0).max(current.max().unwrap_or(0.0));
     let edges = drift::sturges_edges_over(lo, hi, reference.count() + current.count());
-    let share = |v: &[(f64, f64)], n: f64| -> Vec<f64> {
-        drift::weighted_histogram(v.iter().copied(), &edges).into_iter().map(|x| x / n).collect()
+    let share = |v: &[(f64, f64)], n: f64, lo: f64, hi: f64| -> Vec<f64> {
+        spread_histogram(v, &edges, lo, hi).into_iter().map(|x| x / n).collect()
     };
-    Ok((share(&r, nr), share(&c, nc)))
+    // Each side's own exact range bounds where its mass can be.
+    let (r_lo, r_hi) = (reference.min().unwrap_or(lo), reference.max().unwrap_or(hi));
+    let (c_lo, c_hi) = (current.min().unwrap_or(lo), current.max().unwrap_or(hi));
+    Ok((share(&r, nr, r_lo, r_hi), share(&c, nc, c_lo, c_hi)))
+}
+
+/// Bin masses from a sketch's kept items. A value kept more than once is a point mass
+/// (ties in the data: its whole weight lands in its bin); a value kept once stands for
+/// the values around it, so its weight is spread evenly from the midpoint with its left
+/// neighbour to the midpoint with its right one (`lo` and `hi`, the side's exact range,
+/// at the ends). Dropping a compacted item's weight of 2^h whole into one bin is what
+/// makes plain counting lumpy; spreading it follows the density instead. When most of the
+/// kept weight sits on repeated values the data is discrete and every value is a point.
+fn spread_histogram(view: &[(f64, f64)], edges: &[f64], lo: f64, hi: f64) -> Vec<f64> {
+    // Atoms: distinct values with their total weight and number of kept copies.
+    let mut atoms: Vec<(f64, f64, usize)> = Vec::new();
+    for &(v, w) in view {
+        match atoms.last_mut() {
+            Some(last) if last.0 == v => {
+                last.1 += w;
+                last.2 += 1;
+            }
+            _ => atoms.push((v, w, 1)),
+        }
+    }
+    // Mostly repeated values mean discrete data (counts, rounded numbers): there a value
+    // kept once is a value too, not a stand-in for its neighbourhood.
+    let total: f64 = atoms.iter().map(|a| a.1).sum();
+    let repeated: f64 = atoms.iter().filter(|a| a.2 > 1).map(|a| a.1).sum();
+    let discrete = repeated > total / 2.0;
+    let mut point = Vec::new();
+    let mut counts = vec![0.0; edges.len().saturating_sub(1)];
+    for (i, &(v, w, copies)) in atoms.iter().enumerate() {
+        let left = if i == 0 { lo } else { (atoms[i - 1].0 + v) / 2.0 };
+        let right = if i + 1 == atoms.len() { hi } else { (v + atoms[i + 1].0) / 2.0 };
+        if discrete || copies > 1 || right <= left {
+            point.push((v, w));
+            continue;
+        }
+        // The share of [left, right] in each bin; bins are few, so a scan is enough.
+        for (b, pair) in edges.windows(2).enumerate() {
+            let overlap = right.min(pair[1]) - left.max(pair[0]);
+            if overlap > 0.0 {
+                counts[b] += w * overlap / (right - left);
+            }
+        }
+    }
+    for (c, p) in counts.iter_mut().zip(drift::weighted_histogram(point.into_iter(), edges)) {
+        *c += p;
+    }
+    counts
 }
 
 fn distinct(view: &[(f64, f64)]) -> usize {

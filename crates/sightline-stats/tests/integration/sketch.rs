@@ -111,14 +111,14 @@ fn sketch_mode_is_within_its_documented_error_of_exact_mode() {
         // Sturges bins from sketches are an estimate (see `sketch_drift`): these limits are
         // the measured errors with some room, to notice a change, not a bound.
         let psi_err = (psi_sketch - psi_exact).abs();
-        if psi_err > 0.03 {
+        if psi_err > 0.012 {
             failures.push(format!("{shape}: PSI {psi_sketch} vs exact {psi_exact}"));
         }
 
         let js_exact = exact(Method::JensenShannon, &r, &c);
         let js_sketch = sketch_drift::binned(Method::JensenShannon, &pr, &pc).expect("profiles have values").score;
         let js_err = (js_sketch - js_exact).abs();
-        if js_err > 0.04 {
+        if js_err > 0.02 {
             failures.push(format!("{shape}: JS {js_sketch} vs exact {js_exact}"));
         }
 
