@@ -1,11 +1,12 @@
 //! Reading the reference and current files (CSV, NDJSON or Parquet): headers, column
 //! types and values.
 //!
-//! Each file is streamed twice: once to decide every column's type (numeric only if all
-//! its non-missing values, in both files, are finite numbers) and once to collect the
-//! values. Two passes keep the original text of each value until the type is known,
-//! without holding every value as a string; memory is the numeric values (8 bytes each)
-//! and one count per distinct category. Every format is read as rows of text fields
+//! A column is numeric only if all its non-missing values, in both files, are finite
+//! numbers. Each file is streamed once, keeping the numbers of columns that are numeric
+//! so far and counting the text of the others; a column that meets text after numbers
+//! (in either file) is counted again from its text in a second pass over the files
+//! where numbers were kept, so no value is ever held as a string. Memory is the numeric
+//! values (8 bytes each) and one count per distinct category. Every format is read as rows of text fields
 //! (`csv::StringRecord`), so the type rule and the error messages are the same for all;
 //! `ndjson.rs` and `parquet.rs` say how their values become text. The two files are read
 //! on two threads.
@@ -121,12 +122,14 @@ fn finite_number(field: &str) -> Option<f64> {
 }
 
 fn reader(path: &Path) -> anyhow::Result<csv::Reader<File>> {
-    // Trimming lets "1.5 " be a number, as pandas reads it; `flexible(false)` turns a row
-    // with the wrong number of fields into an error instead of a silent shift.
+    // `flexible(false)` turns a row with the wrong number of fields into an error instead
+    // of a silent shift. Fields are trimmed where they are read (`field`), not by the
+    // reader: its `Trim::All` rebuilds every record, which was a quarter of a report's time.
     csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
-        .trim(csv::Trim::All)
+        .trim(csv::Trim::Headers)
+        .buffer_capacity(1 << 20)
         .from_path(path)
         .with_context(|| format!("cannot open {}", path.display()))
 }
@@ -175,6 +178,11 @@ fn align(reference: &[String], current: &[String]) -> anyhow::Result<Vec<usize>>
     Ok(reference.iter().map(|n| position.get(n.as_str()).copied().unwrap_or_default()).collect())
 }
 
+/// Field `at` of a record, trimmed: trimming lets "1.5 " be a number, as pandas reads it.
+fn field(record: &csv::StringRecord, at: usize) -> &str {
+    record.get(at).unwrap_or_default().trim()
+}
+
 /// Where a value sits, for error messages: the data row (1-based, header excluded) and
 /// the file line (a quoted field may span lines, so the two can differ by more than one).
 fn place(row: u64, record: &csv::StringRecord) -> String {
@@ -184,53 +192,32 @@ fn place(row: u64, record: &csv::StringRecord) -> String {
     }
 }
 
-/// The first pass over one file: which columns hold only numbers. `forced` marks columns
-/// given with `--numeric`, where text is an error naming the row and column.
-fn scan_types(
-    path: &Path,
-    rows: &mut Rows,
-    names: &[String],
-    order: &[usize],
-    numeric: &mut [bool],
-    forced: &[bool],
-) -> anyhow::Result<()> {
-    let mut record = csv::StringRecord::new();
-    let mut row = 0_u64;
-    while rows.read_record(path, &mut record)? {
-        row += 1;
-        for (col, &field_at) in order.iter().enumerate() {
-            let field = record.get(field_at).unwrap_or_default();
-            if !numeric[col] || is_missing(field) || finite_number(field).is_some() {
-                continue;
-            }
-            if forced[col] {
-                bail!(
-                    "{}: {}, column {:?}: {field:?} is not a finite number (the column is numeric by --numeric)",
-                    path.display(),
-                    rows.place(row, &record),
-                    names[col]
-                );
-            }
-            numeric[col] = false;
-        }
-    }
-    if row == 0 {
-        bail!("{} has a header but no data rows", path.display());
-    }
-    Ok(())
-}
-
-/// Per-column accumulator for the second pass.
+/// Per-column accumulator.
 enum Sink {
     Numeric(Vec<f64>),
-    Categorical { index: HashMap<String, usize>, counts: Vec<(String, u64)> },
+    Categorical {
+        index: HashMap<String, usize>,
+        counts: Vec<(String, u64)>,
+    },
+    /// Numbers until a text value came: the earlier numbers' text is gone, so a column
+    /// that ends categorical is counted again in a second pass.
+    Flipped,
 }
 
 impl Sink {
-    fn new(kind: ColumnKind) -> Sink {
-        match kind {
-            ColumnKind::Numeric => Sink::Numeric(Vec::new()),
-            ColumnKind::Categorical => Sink::Categorical { index: HashMap::new(), counts: Vec::new() },
+    fn categorical() -> Sink {
+        Sink::Categorical { index: HashMap::new(), counts: Vec::new() }
+    }
+
+    fn count(&mut self, field: &str) {
+        if let Sink::Categorical { index, counts } = self {
+            match index.get(field) {
+                Some(&i) => counts[i].1 += 1,
+                None => {
+                    index.insert(field.to_owned(), counts.len());
+                    counts.push((field.to_owned(), 1));
+                }
+            }
         }
     }
 
@@ -238,50 +225,77 @@ impl Sink {
         match self {
             Sink::Numeric(v) => Values::Numeric(v),
             Sink::Categorical { counts, .. } => Values::Categorical(counts),
+            // `read` recounts every flipped column before finishing; an empty count is
+            // what a column with no values looks like, should one slip through.
+            Sink::Flipped => Values::Categorical(Vec::new()),
         }
     }
 }
 
-/// The second pass over one file: every column's values and missing counts.
-fn collect(
+/// The main pass over one file: values of columns that are numbers so far, counts of
+/// the others, and missing counts. `numeric` gives each column's starting kind; `forced`
+/// marks `--numeric` columns, where text is an error naming the row and column.
+fn read_values(
     path: &Path,
-    format: Format,
+    rows: &mut Rows,
+    names: &[String],
     order: &[usize],
-    kinds: &[ColumnKind],
-) -> anyhow::Result<(Vec<Values>, Vec<u64>)> {
-    let mut rows = Rows::open(path, format)?;
-    if let Rows::Csv(rdr) = &mut rows {
-        // The header row was checked in the first pass; reading it here skips it.
-        rdr.headers().with_context(|| format!("{}: cannot read the header row", path.display()))?;
-    }
-    let mut sinks: Vec<Sink> = kinds.iter().map(|k| Sink::new(*k)).collect();
-    let mut missing = vec![0_u64; kinds.len()];
+    numeric: &[bool],
+    forced: &[bool],
+) -> anyhow::Result<(Vec<Sink>, Vec<u64>)> {
+    let mut sinks: Vec<Sink> =
+        numeric.iter().map(|&n| if n { Sink::Numeric(Vec::new()) } else { Sink::categorical() }).collect();
+    let mut missing = vec![0_u64; order.len()];
     let mut record = csv::StringRecord::new();
+    let mut row = 0_u64;
     while rows.read_record(path, &mut record)? {
+        row += 1;
         for (col, &field_at) in order.iter().enumerate() {
-            let field = record.get(field_at).unwrap_or_default();
+            let field = field(&record, field_at);
             if is_missing(field) {
                 missing[col] += 1;
                 continue;
             }
             match &mut sinks[col] {
-                // The first pass proved every non-missing value of this column finite; a
-                // file changed between the passes is the only way here, and an error says so.
                 Sink::Numeric(values) => match finite_number(field) {
                     Some(v) => values.push(v),
-                    None => bail!("{} changed while it was being read", path.display()),
+                    None if forced[col] => bail!(
+                        "{}: {}, column {:?}: {field:?} is not a finite number (the column is numeric by --numeric)",
+                        path.display(),
+                        rows.place(row, &record),
+                        names[col]
+                    ),
+                    None => sinks[col] = Sink::Flipped,
                 },
-                Sink::Categorical { index, counts } => match index.get(field) {
-                    Some(&i) => counts[i].1 += 1,
-                    None => {
-                        index.insert(field.to_owned(), counts.len());
-                        counts.push((field.to_owned(), 1));
-                    }
-                },
+                sink => sink.count(field),
             }
         }
     }
-    Ok((sinks.into_iter().map(Sink::finish).collect(), missing))
+    if row == 0 {
+        bail!("{} has a header but no data rows", path.display());
+    }
+    Ok((sinks, missing))
+}
+
+/// The second pass, only for columns that turned out categorical after numbers were
+/// collected for them in this file: their text values counted from the start.
+fn recount(path: &Path, format: Format, order: &[usize], columns: &[usize]) -> anyhow::Result<Vec<Sink>> {
+    let mut rows = Rows::open(path, format)?;
+    if let Rows::Csv(rdr) = &mut rows {
+        // The header row was checked in the first pass; reading it here skips it.
+        rdr.headers().with_context(|| format!("{}: cannot read the header row", path.display()))?;
+    }
+    let mut sinks: Vec<Sink> = columns.iter().map(|_| Sink::categorical()).collect();
+    let mut record = csv::StringRecord::new();
+    while rows.read_record(path, &mut record)? {
+        for (sink, &col) in sinks.iter_mut().zip(columns) {
+            let field = field(&record, order[col]);
+            if !is_missing(field) {
+                sink.count(field);
+            }
+        }
+    }
+    Ok(sinks)
 }
 
 /// Where the two files are and what format each is in.
@@ -329,26 +343,42 @@ pub fn read(inputs: &Inputs<'_>, overrides: &Overrides<'_>) -> anyhow::Result<Ve
     }
     let forced: Vec<bool> = names.iter().map(|n| overrides.numeric.contains(n)).collect();
     let initial: Vec<bool> = names.iter().map(|n| !overrides.categorical.contains(n)).collect();
-    let scan = |path: &Path, rows: &mut Rows, order: &[usize]| -> anyhow::Result<Vec<bool>> {
-        let mut numeric = initial.clone();
-        scan_types(path, rows, &names, order, &mut numeric, &forced)?;
-        Ok(numeric)
-    };
-    let (ref_numeric, cur_numeric) = std::thread::scope(|s| {
-        let cur = s.spawn(|| scan(current, &mut cur_rows, &cur_order));
-        let reference = scan(reference, &mut ref_rows, &ref_order);
+    // One pass per file usually does: numbers are kept as they come, text is counted. Only
+    // a column that is numeric in one place and text in another needs its text counted
+    // again where numbers were kept (`recount`).
+    let pass =
+        |path: &Path, rows: &mut Rows, order: &[usize]| read_values(path, rows, &names, order, &initial, &forced);
+    let ((mut ref_sinks, ref_missing), (mut cur_sinks, cur_missing)) = std::thread::scope(|s| {
+        let cur = s.spawn(|| pass(current, &mut cur_rows, &cur_order));
+        let reference = pass(reference, &mut ref_rows, &ref_order);
         let cur = cur.join().map_err(|_| anyhow::anyhow!("the reader of the current file panicked"))?;
         anyhow::Ok((reference?, cur?))
     })?;
-    let kinds: Vec<ColumnKind> = ref_numeric
+    let kinds: Vec<ColumnKind> = ref_sinks
         .iter()
-        .zip(&cur_numeric)
-        .map(|(&a, &b)| if a && b { ColumnKind::Numeric } else { ColumnKind::Categorical })
+        .zip(&cur_sinks)
+        .map(|pair| match pair {
+            (Sink::Numeric(_), Sink::Numeric(_)) => ColumnKind::Numeric,
+            _ => ColumnKind::Categorical,
+        })
         .collect();
-
-    let ((ref_values, ref_missing), (cur_values, cur_missing)) = both(inputs, |path, format, is_reference| {
-        collect(path, format, if is_reference { &ref_order } else { &cur_order }, &kinds)
+    let stale = |sinks: &[Sink]| -> Vec<usize> {
+        (0..kinds.len())
+            .filter(|&c| kinds[c] == ColumnKind::Categorical && !matches!(sinks[c], Sink::Categorical { .. }))
+            .collect()
+    };
+    let (ref_stale, cur_stale) = (stale(&ref_sinks), stale(&cur_sinks));
+    let (ref_fresh, cur_fresh) = both(inputs, |path, format, is_reference| {
+        let (order, columns) = if is_reference { (&ref_order, &ref_stale) } else { (&cur_order, &cur_stale) };
+        if columns.is_empty() { Ok(Vec::new()) } else { recount(path, format, order, columns) }
     })?;
+    for (sinks, stale, fresh) in [(&mut ref_sinks, &ref_stale, ref_fresh), (&mut cur_sinks, &cur_stale, cur_fresh)] {
+        for (&col, sink) in stale.iter().zip(fresh) {
+            sinks[col] = sink;
+        }
+    }
+    let ref_values: Vec<Values> = ref_sinks.into_iter().map(Sink::finish).collect();
+    let cur_values: Vec<Values> = cur_sinks.into_iter().map(Sink::finish).collect();
     Ok(names
         .into_iter()
         .zip(kinds)

@@ -482,3 +482,44 @@ fn html_escapes_column_names_and_categories() {
     assert!(!page.contains("<script"), "category text must be escaped");
     assert!(page.contains("a&lt;b&gt;&amp;c"));
 }
+
+#[test]
+fn a_chosen_method_and_threshold_apply_to_every_column() {
+    let (r, c) = (sample_rows(300, 0.0), sample_rows(200, 0.4));
+    let (run, _d) =
+        run_named([("r.csv", &as_csv(&r)), ("c.csv", &as_csv(&c))], &["--method", "psi", "--threshold", "0.5"]);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    for name in ["x", "colour", "flag"] {
+        let col = run.column(name);
+        assert_eq!(col["method"], "psi", "{name}");
+        assert_eq!(col["threshold"], 0.5, "{name}");
+        assert!(col.get("p_value").is_none(), "{name}");
+    }
+    let (run, _d) = run_named([("r.csv", &as_csv(&r)), ("c.csv", &as_csv(&c))], &["--method", "ks"]);
+    run.expect_error("--method ks does not apply to categorical column \"colour\"");
+    let (run, _d) = run_named([("r.csv", &as_csv(&r)), ("c.csv", &as_csv(&c))], &["--method", "energy"]);
+    assert!(!run.output.status.success());
+    assert!(run.stderr().contains("unknown method"), "{}", run.stderr());
+}
+
+#[test]
+fn a_column_with_text_after_numbers_is_counted_as_categories_in_both_files() {
+    // `v` is numbers in the reference and numbers then text in the current file; `w` is
+    // text only in the reference's last row. Both must end categorical with every value
+    // counted by its text, including the numbers read before the text showed up.
+    let r = csv(
+        "v,w",
+        (0..40).map(|i| format!("{},{}", i % 3, if i == 39 { "x".to_owned() } else { (i % 2).to_string() })),
+    );
+    let c =
+        csv("v,w", (0..40).map(|i| format!("{},{}", if i < 30 { (i % 3).to_string() } else { "z".to_owned() }, i % 2)));
+    let (run, _d) = run_named([("r.csv", &r), ("c.csv", &c)], &["--method", "chisquare"]);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    for name in ["v", "w"] {
+        assert_eq!(run.column(name)["type"], "categorical", "{name}");
+    }
+    // `z` never appears in the reference: certain drift. `w` gains no new category.
+    assert_eq!(run.column("v")["p_value"], 0.0);
+    let expected = drift::chi_square(&[20.0, 19.0, 1.0], &[20.0, 20.0, 0.0]).expect("valid counts");
+    close(&run.column("w")["p_value"], expected.p_value.expect("a test"));
+}
