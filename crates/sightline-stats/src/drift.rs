@@ -90,11 +90,16 @@ fn check_sample(values: &[f64], which: Side) -> Result<(), DriftError> {
     }
 }
 
-/// Returns a sorted copy; `total_cmp` is a total order and the values are already known finite.
-fn sorted(values: &[f64]) -> Vec<f64> {
+/// The values in increasing order: borrowed when they already are (a caller that owns
+/// large samples sorts them in place and spares a copy), else a sorted copy.
+/// `total_cmp` is a total order, and the values are already known finite.
+fn sorted(values: &[f64]) -> std::borrow::Cow<'_, [f64]> {
+    if values.is_sorted_by(|a, b| a.total_cmp(b).is_le()) {
+        return std::borrow::Cow::Borrowed(values);
+    }
     let mut v = values.to_vec();
     v.sort_unstable_by(f64::total_cmp);
-    v
+    std::borrow::Cow::Owned(v)
 }
 
 /// Checks a pair of count (or probability) vectors and returns them normalised to sum 1.

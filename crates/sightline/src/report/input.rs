@@ -73,6 +73,21 @@ impl Rows {
         }
     }
 
+    /// How many rows the file holds, guessed from the bytes the first `rows` rows took
+    /// (CSV only). Reserving that much up front spares the numeric columns' vectors their
+    /// doublings, each of which had the kernel zero fresh pages: a fifth of a report's time.
+    fn estimated_rows(&self, rows: u64, record: &csv::StringRecord) -> Option<usize> {
+        let Rows::Csv(rdr) = self else { return None };
+        let read = record.position()?.byte().max(1);
+        let total = rdr.get_ref().metadata().ok()?.len();
+        // A little over the estimate, so a file whose later rows are longer still fits; never
+        // more rows than the file has bytes per field separator (untouched reserved pages are
+        // not resident anyway).
+        let columns = record.len().max(1) as u64;
+        let guess = (total / read * rows + total % read * rows / read).min(total / columns);
+        usize::try_from(guess).ok().map(|n| n + n / 32)
+    }
+
     /// Where the last record sits, for error messages.
     fn place(&self, row: u64, record: &csv::StringRecord) -> String {
         match self {
@@ -232,6 +247,9 @@ impl Sink {
     }
 }
 
+/// Rows read before the file's size is used to guess how many there are.
+const RESERVE_AFTER_ROWS: u64 = 4096;
+
 /// The main pass over one file: values of columns that are numbers so far, counts of
 /// the others, and missing counts. `numeric` gives each column's starting kind; `forced`
 /// marks `--numeric` columns, where text is an error naming the row and column.
@@ -250,6 +268,15 @@ fn read_values(
     let mut row = 0_u64;
     while rows.read_record(path, &mut record)? {
         row += 1;
+        if row == RESERVE_AFTER_ROWS
+            && let Some(n) = rows.estimated_rows(row, &record)
+        {
+            for sink in &mut sinks {
+                if let Sink::Numeric(values) = sink {
+                    values.reserve(n.saturating_sub(values.len()));
+                }
+            }
+        }
         for (col, &field_at) in order.iter().enumerate() {
             let field = field(&record, field_at);
             if is_missing(field) {
@@ -273,6 +300,14 @@ fn read_values(
     }
     if row == 0 {
         bail!("{} has a header but no data rows", path.display());
+    }
+    // Sorted here, on this file's thread and in place: KS and Wasserstein need sorted
+    // samples and take sorted input as it is, where they would sort a copy of each
+    // million-value column otherwise. No method depends on the order of the values.
+    for sink in &mut sinks {
+        if let Sink::Numeric(values) = sink {
+            values.sort_unstable_by(f64::total_cmp);
+        }
     }
     Ok((sinks, missing))
 }
