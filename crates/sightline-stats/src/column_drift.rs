@@ -256,10 +256,21 @@ fn numeric_shares(reference: &[f64], current: &[f64]) -> (Vec<f64>, Vec<f64>) {
 
 fn on_tally(method: Method, t: &Tally) -> Result<DriftResult, DriftError> {
     let (nr, nc) = t.totals();
+    // `run` is public: a caller's tally may be empty on one side (or hold a bad count,
+    // which the methods below reject by index).
+    if nr.is_nan() || nr <= 0.0 {
+        return Err(DriftError::Empty { which: drift::Side::Reference });
+    }
+    if nc.is_nan() || nc <= 0.0 {
+        return Err(DriftError::Empty { which: drift::Side::Current });
+    }
     match method {
         Method::ChiSquare => drift::chi_square(&t.reference, &t.current),
         Method::Z => {
-            let (rf, cf) = (t.reference[t.smallest], t.current[t.smallest]);
+            // A caller-built tally may name no valid category; that is an empty sample.
+            let (Some(&rf), Some(&cf)) = (t.reference.get(t.smallest), t.current.get(t.smallest)) else {
+                return Err(DriftError::Empty { which: drift::Side::Reference });
+            };
             // Counts are whole numbers held as f64; the casts are exact below 2^53.
             drift::z_test((nr - rf) as u64, nr as u64, (nc - cf) as u64, nc as u64)
         }
@@ -342,6 +353,14 @@ mod tests {
         assert!(matches!(column_drift(data, Options::default()), Err(DriftError::Empty { .. })));
         let t = Tally { reference: vec![3.0], current: vec![0.0], smallest: 0 };
         assert!(matches!(column_drift(ColumnData::Categorical(&t), Options::default()), Err(DriftError::Empty { .. })));
+    }
+
+    #[test]
+    fn a_tally_without_its_smallest_category_is_an_error_not_a_panic() {
+        let t = Tally { reference: vec![], current: vec![], smallest: 0 };
+        assert!(run(Method::Z, ColumnData::Categorical(&t)).is_err());
+        let t = Tally { reference: vec![1.0], current: vec![1.0], smallest: 5 };
+        assert!(run(Method::Z, ColumnData::Categorical(&t)).is_err());
     }
 
     #[test]
