@@ -523,3 +523,33 @@ fn a_column_with_text_after_numbers_is_counted_as_categories_in_both_files() {
     let expected = drift::chi_square(&[20.0, 19.0, 1.0], &[20.0, 20.0, 0.0]).expect("valid counts");
     close(&run.column("w")["p_value"], expected.p_value.expect("a test"));
 }
+
+#[test]
+fn ndjson_rows_may_leave_keys_out_and_those_values_are_missing() {
+    let r: String = (0..30).map(|i| format!("{{\"a\": {i}, \"b\": \"k{}\"}}\n", i % 3)).collect();
+    // Every third current row (not the first: it names the columns) has no `a`, and the
+    // blank lines after them are skipped.
+    let c: String = (0..30)
+        .map(|i| {
+            if i % 3 == 1 {
+                format!("{{\"b\": \"k{}\"}}\n\n", i % 3)
+            } else {
+                format!("{{\"a\": {i}, \"b\": \"k1\"}}\n")
+            }
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("r.ndjson"), &r).expect("write");
+    std::fs::write(dir.path().join("c.ndjson"), &c).expect("write");
+    let output = sightline_command()
+        .args(["report", "drift", "--reference"])
+        .arg(dir.path().join("r.ndjson"))
+        .arg("--current")
+        .arg(dir.path().join("c.ndjson"))
+        .output()
+        .expect("run sightline");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let a_row = stdout.lines().find(|l| l.starts_with("a ")).expect("row for a");
+    assert!(a_row.trim_end().ends_with("0/10"), "10 missing in the current file: {a_row}");
+}
