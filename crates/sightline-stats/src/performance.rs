@@ -29,12 +29,14 @@
 
 mod binary;
 mod calibration;
+mod isotonic;
 mod multiclass;
 mod ranking;
 mod regression;
 
 pub use binary::{BinaryConfusion, BinaryMetrics, BinaryRecord, Decision, binary};
 pub use calibration::ECE_BINS;
+pub use isotonic::{IsotonicError, IsotonicRegression};
 pub use multiclass::{MulticlassMetrics, MulticlassRecord, multiclass};
 pub use regression::{RegressionMetrics, RegressionRecord, regression};
 

@@ -1,5 +1,6 @@
 //! Integration tests for sightline-stats: reference fixtures and property tests.
 
+mod isotonic_reference;
 mod performance_properties;
 mod performance_reference;
 mod profile;
