@@ -29,6 +29,7 @@
 
 mod binary;
 mod calibration;
+mod cbpe;
 mod isotonic;
 mod multiclass;
 mod ranking;
@@ -36,6 +37,10 @@ mod regression;
 
 pub use binary::{BinaryConfusion, BinaryMetrics, BinaryRecord, Decision, binary};
 pub use calibration::ECE_BINS;
+pub use cbpe::{
+    CALIBRATION_BINS, CALIBRATION_SKIP_AUC, CALIBRATION_SPLITS, CALIBRATION_TEST_SHARE, Calibration, CalibrationCheck,
+    CalibrationSplits, Cbpe, CbpeError, CbpeEstimate, ExpectedConfusion, ScoredRecord,
+};
 pub use isotonic::{IsotonicError, IsotonicRegression};
 pub use multiclass::{MulticlassMetrics, MulticlassRecord, multiclass};
 pub use regression::{RegressionMetrics, RegressionRecord, regression};
