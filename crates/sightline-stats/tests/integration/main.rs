@@ -1,5 +1,6 @@
 //! Integration tests for sightline-stats: reference fixtures and property tests.
 
+mod cbpe_properties;
 mod cbpe_reference;
 mod isotonic_reference;
 mod performance_properties;
