@@ -30,6 +30,7 @@
 mod binary;
 mod calibration;
 mod cbpe;
+mod compare;
 mod isotonic;
 mod multiclass;
 mod ranking;
@@ -40,6 +41,10 @@ pub use calibration::ECE_BINS;
 pub use cbpe::{
     CALIBRATION_BINS, CALIBRATION_SKIP_AUC, CALIBRATION_SPLITS, CALIBRATION_TEST_SHARE, Calibration, CalibrationCheck,
     CalibrationSplits, Cbpe, CbpeError, CbpeEstimate, ExpectedConfusion, ScoredRecord,
+};
+pub use compare::{
+    BinaryMetric, BootstrapOptions, CompareError, Comparison, Pairing, RegressionMetric, Resamples, Verdict, Version,
+    compare_binary, compare_regression, compare_with,
 };
 pub use isotonic::{IsotonicError, IsotonicRegression};
 pub use multiclass::{MulticlassMetrics, MulticlassRecord, multiclass};
