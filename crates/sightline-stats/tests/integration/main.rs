@@ -2,6 +2,7 @@
 
 mod cbpe_properties;
 mod cbpe_reference;
+mod compare_properties;
 mod compare_reference;
 mod isotonic_reference;
 mod performance_properties;
