@@ -7,6 +7,10 @@
 //! fixtures from `tests/reference/performance.py`; the two metrics scikit-learn lacks
 //! (expected calibration error, mean error) are checked against numpy formulas there.
 //!
+//! Beside them: isotonic calibration ([`IsotonicRegression`]), performance estimated
+//! without labels ([`Cbpe`], as NannyML's CBPE) and champion/challenger deltas with
+//! bootstrap intervals ([`compare_binary`], [`compare_regression`]), each in its own module.
+//!
 //! # Undefined values
 //!
 //! A metric that has no value on a window is `None`, never NaN, so a missing number cannot
