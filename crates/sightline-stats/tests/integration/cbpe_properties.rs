@@ -5,6 +5,7 @@
 //! model's score is a fixed, miscalibrated function of them. Calibrated on the reference,
 //! the estimates must then track the realized metrics of each shifted window.
 
+use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sightline_stats::performance::{
@@ -104,4 +105,32 @@ fn seeded_calibration_check_is_deterministic() {
             .calibration_check()
     };
     assert_eq!(fit(3), fit(3));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn estimates_are_probabilities_and_the_matrix_adds_up(
+        seed in any::<u64>(),
+        scores in prop::collection::vec((0_u32..=100, any::<bool>()), 1..80),
+        threshold in 0_u32..=100,
+    ) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let reference = population(&mut rng, 400, 0.0, 1.0);
+        let decision = Decision::Threshold(f64::from(threshold) / 100.0);
+        let cbpe = Cbpe::fit(&reference, decision, Calibration::Always).expect("valid reference");
+        let window: Vec<ScoredRecord> =
+            scores.iter().map(|&(s, prediction)| ScoredRecord { prediction, score: f64::from(s) / 100.0 }).collect();
+        let e = cbpe.estimate(&window).expect("valid window");
+        let c = e.confusion;
+        let total = c.true_positives + c.false_positives + c.false_negatives + c.true_negatives;
+        prop_assert!((total - window.len() as f64).abs() < 1e-9, "{c:?}");
+        for v in [e.accuracy, e.precision, e.recall, e.f1, e.specificity] {
+            prop_assert!((0.0..=1.0).contains(&v), "{v} in {e:?}");
+        }
+        for v in [e.roc_auc, e.average_precision].into_iter().flatten() {
+            prop_assert!((-1e-12..=1.0 + 1e-12).contains(&v), "{v} in {e:?}");
+        }
+    }
 }
