@@ -13,7 +13,9 @@ generator, so rerunning with the pinned versions reproduces the file byte for by
 Each case fits nannyml.CBPE (binary classification, every binary metric it estimates)
 on a labelled reference and estimates fixed-size chunks of an analysis set. Recorded:
 - the estimated value per chunk of accuracy, precision, recall, F1, specificity, ROC AUC,
-  average precision and the four confusion-matrix counts;
+  average precision and the four confusion-matrix counts, and the sampling error of the
+  first six (whether the reference has tied scores is written too: the ROC AUC one ranks
+  them with numpy's unstable argsort);
 - whether NannyML calibrated, and the ten hold-out sets its calibration check used
   (scikit-learn's StratifiedShuffleSplit(n_splits=10, test_size=0.1, random_state=42), as
   nannyml.calibration.needs_calibration draws them), so Sightline can be handed the same;
@@ -44,6 +46,7 @@ OUT = pathlib.Path(__file__).resolve().parents[2] / "crates/sightline-stats/test
 rng = np.random.default_rng(20261129)
 
 METRICS = ["roc_auc", "f1", "precision", "recall", "specificity", "accuracy", "average_precision", "confusion_matrix"]
+SAMPLING_ERRORS = ["accuracy", "precision", "recall", "f1", "specificity", "roc_auc"]
 VALUES = ["accuracy", "precision", "recall", "f1", "specificity", "roc_auc", "average_precision",
           "true_positive", "false_positive", "false_negative", "true_negative"]
 
@@ -117,6 +120,7 @@ def case(name, ref_scores, ref_labels, ref_pred, an_scores, an_pred, chunk_size,
             "start": int(row[("chunk", "start_index")]),
             "end": int(row[("chunk", "end_index")]) + 1,
             "estimated": {key: num(row[(key, "value")]) for key in VALUES},
+            "sampling_error": {key: num(row[(key, "sampling_error")]) for key in SAMPLING_ERRORS},
         })
     return {
         "name": name,
@@ -126,6 +130,8 @@ def case(name, ref_scores, ref_labels, ref_pred, an_scores, an_pred, chunk_size,
         "analysis": {"predictions": [int(v) for v in an_pred], "scores": [float(v) for v in an_scores]},
         "holdouts": sets,
         "calibrated": bool(estimator.needs_calibration),
+        # The ROC AUC sampling error ranks reference scores with numpy's unstable argsort.
+        "reference_scores_tied": bool(len(np.unique(ref_scores)) < len(ref_scores)),
         "calibration_check": check,
         "chunks": chunks,
     }

@@ -44,7 +44,7 @@ pub use binary::{BinaryConfusion, BinaryMetrics, BinaryRecord, Decision, binary}
 pub use calibration::ECE_BINS;
 pub use cbpe::{
     CALIBRATION_BINS, CALIBRATION_SKIP_AUC, CALIBRATION_SPLITS, CALIBRATION_TEST_SHARE, Calibration, CalibrationCheck,
-    CalibrationSplits, Cbpe, CbpeError, CbpeEstimate, ExpectedConfusion, ScoredRecord,
+    CalibrationSplits, Cbpe, CbpeError, CbpeEstimate, ExpectedConfusion, SamplingErrors, ScoredRecord,
 };
 pub use compare::{
     BinaryMetric, BootstrapOptions, CompareError, Comparison, Pairing, RegressionMetric, Resamples, Verdict, Version,

@@ -41,8 +41,13 @@
 //! - Bad input is an error rather than NaN or a warning: an empty window or reference, a
 //!   reference with one class only (NannyML skips calibration and estimates on raw scores),
 //!   a NaN score (NannyML drops the row), a score outside [0, 1].
-//! - The sampling error and alert thresholds NannyML reports beside each estimate are not
-//!   computed here.
+//! - NannyML's sampling error is given for accuracy, precision, recall, F1, specificity and
+//!   ROC AUC (module `sampling_error`), not for average precision (NannyML resamples without a
+//!   seed) nor the confusion matrix; alert thresholds are the monitors' business, not this one's.
+
+mod sampling_error;
+
+pub use sampling_error::SamplingErrors;
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -162,6 +167,8 @@ pub struct CbpeEstimate {
     pub roc_auc: Option<f64>,
     /// `None` when the window's expected positives round to zero.
     pub average_precision: Option<f64>,
+    /// NannyML's sampling error of each estimate for a window of this size.
+    pub sampling_error: SamplingErrors,
 }
 
 /// A CBPE estimator fitted on a labelled reference.
@@ -170,6 +177,7 @@ pub struct Cbpe {
     decision: Decision,
     calibrator: Option<IsotonicRegression>,
     check: Option<CalibrationCheck>,
+    sampling: sampling_error::Components,
 }
 
 impl Cbpe {
@@ -201,7 +209,9 @@ impl Cbpe {
             }
         };
         let calibrator = if calibrate { Some(IsotonicRegression::fit(&scores, &labels, None)?) } else { None };
-        Ok(Self { decision, calibrator, check })
+        let predicted: Vec<bool> = reference.iter().map(|r| predicted_class(decision, r.prediction, r.score)).collect();
+        let sampling = sampling_error::Components::fit(reference, &predicted);
+        Ok(Self { decision, calibrator, check, sampling })
     }
 
     /// Whether scores are calibrated before estimating.
@@ -238,11 +248,7 @@ impl Cbpe {
         for (index, r) in window.iter().enumerate() {
             check_score(index, r.score)?;
             let p = self.calibrated(r.score);
-            let predicted = match self.decision {
-                Decision::Logged => r.prediction,
-                Decision::Threshold(threshold) => r.score >= threshold,
-            };
-            if predicted {
+            if predicted_class(self.decision, r.prediction, r.score) {
                 tp += p;
                 fp += 1.0 - p;
             } else {
@@ -268,7 +274,16 @@ impl Cbpe {
             specificity: ratio_or_zero(tn, tn + fp),
             roc_auc,
             average_precision,
+            sampling_error: self.sampling.errors(window.len()),
         })
+    }
+}
+
+/// The class a record counts as predicted: the logged one, or the raw score against the threshold.
+fn predicted_class(decision: Decision, logged: bool, score: f64) -> bool {
+    match decision {
+        Decision::Logged => logged,
+        Decision::Threshold(threshold) => score >= threshold,
     }
 }
 

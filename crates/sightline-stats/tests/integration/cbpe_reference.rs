@@ -20,6 +20,7 @@ struct Case {
     analysis: Analysis,
     holdouts: Vec<Vec<usize>>,
     calibrated: bool,
+    reference_scores_tied: bool,
     calibration_check: Option<Check>,
     chunks: Vec<Chunk>,
 }
@@ -48,6 +49,17 @@ struct Chunk {
     start: usize,
     end: usize,
     estimated: Estimated,
+    sampling_error: SamplingError,
+}
+
+#[derive(Debug, Deserialize)]
+struct SamplingError {
+    accuracy: Option<f64>,
+    precision: Option<f64>,
+    recall: Option<f64>,
+    f1: Option<f64>,
+    specificity: Option<f64>,
+    roc_auc: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,6 +156,28 @@ fn cbpe_matches_nannyml_given_its_holdout_splits() {
                 match (actual, expected) {
                     (Some(a), Some(e)) => check(name, &format!("{what} {metric}"), a, e),
                     (a, e) => assert_eq!(a, e, "{name}: {what} {metric}"),
+                }
+            }
+            let (se, expected_se) = (estimate.sampling_error, &chunk.sampling_error);
+            let mut errors = vec![
+                ("accuracy", se.accuracy, expected_se.accuracy),
+                ("precision", se.precision, expected_se.precision),
+                ("recall", se.recall, expected_se.recall),
+                ("f1", se.f1, expected_se.f1),
+                ("specificity", se.specificity, expected_se.specificity),
+            ];
+            // NannyML ranks tied reference scores in numpy's unstable-sort order (see
+            // sampling_error.rs): there only closeness is asserted (3e-5 relative is seen).
+            if case.reference_scores_tied {
+                let (a, e) = (se.roc_auc.unwrap_or(f64::NAN), expected_se.roc_auc.unwrap_or(f64::NAN));
+                assert!((a - e).abs() <= 1e-3 * e.abs(), "{name}: {what} roc_auc sampling error {a:e}, nannyml {e:e}");
+            } else {
+                errors.push(("roc_auc", se.roc_auc, expected_se.roc_auc));
+            }
+            for (metric, actual, expected) in errors {
+                match (actual, expected) {
+                    (Some(a), Some(e)) => check(name, &format!("{what} {metric} sampling error"), a, e),
+                    (a, e) => assert_eq!(a, e, "{name}: {what} {metric} sampling error"),
                 }
             }
         }
