@@ -289,10 +289,12 @@ pub fn compare_with<R: Copy>(
     let champion_value = whole(Version::Champion, champion)?;
     let challenger_value = whole(Version::Challenger, challenger)?;
 
-    let draws = resample_indices(&options.resamples, pairing, champion.len(), challenger.len())?;
-    let mut deltas = Vec::with_capacity(draws.len());
+    let mut draws = Draws::new(&options.resamples, pairing, champion.len(), challenger.len())?;
+    let total = draws.len();
+    let mut deltas = Vec::with_capacity(total);
     let (mut a, mut b) = (Vec::with_capacity(champion.len()), Vec::with_capacity(challenger.len()));
-    for (champion_rows, challenger_rows) in &draws {
+    for k in 0..total {
+        let (champion_rows, challenger_rows) = draws.get(k);
         a.clear();
         a.extend(champion_rows.iter().map(|&i| champion[i]));
         b.clear();
@@ -306,7 +308,7 @@ pub fn compare_with<R: Copy>(
         }
     }
     if deltas.is_empty() {
-        return Err(CompareError::NoDefinedResample { resamples: draws.len() });
+        return Err(CompareError::NoDefinedResample { resamples: total });
     }
     deltas.sort_by(f64::total_cmp);
     let alpha = 1.0 - confidence;
@@ -327,56 +329,97 @@ pub fn compare_with<R: Copy>(
         upper,
         confidence,
         resamples_used: deltas.len(),
-        resamples_skipped: draws.len() - deltas.len(),
+        resamples_skipped: total - deltas.len(),
         verdict,
     })
 }
 
-/// (champion rows, challenger rows) per resample, checked against the window sizes.
-#[allow(clippy::type_complexity)]
-fn resample_indices(
-    resamples: &Resamples,
-    pairing: Pairing,
-    n_champion: usize,
-    n_challenger: usize,
-) -> Result<Vec<(Vec<usize>, Vec<usize>)>, CompareError> {
-    let draws: Vec<(Vec<usize>, Vec<usize>)> = match (resamples, pairing) {
-        (Resamples::Seeded { seed, count }, _) => {
-            let mut rng = ChaCha8Rng::seed_from_u64(*seed);
-            (0..*count)
-                .map(|_| {
-                    let a: Vec<usize> = (0..n_champion).map(|_| rng.random_range(0..n_champion)).collect();
-                    let b = match pairing {
-                        Pairing::Paired => a.clone(),
-                        Pairing::Unpaired => (0..n_challenger).map(|_| rng.random_range(0..n_challenger)).collect(),
-                    };
-                    (a, b)
-                })
-                .collect()
-        }
-        (Resamples::Paired(given), Pairing::Paired) => given.iter().map(|rows| (rows.clone(), rows.clone())).collect(),
-        (Resamples::Unpaired(given), Pairing::Unpaired) => given.clone(),
-        (Resamples::Paired(_), Pairing::Unpaired) => {
-            return Err(CompareError::ResamplesDoNotMatchPairing { given: Pairing::Paired, pairing });
-        }
-        (Resamples::Unpaired(_), Pairing::Paired) => {
-            return Err(CompareError::ResamplesDoNotMatchPairing { given: Pairing::Unpaired, pairing });
-        }
-    };
-    if draws.is_empty() {
-        return Err(CompareError::NoResamples);
-    }
-    for (resample, (a, b)) in draws.iter().enumerate() {
-        for (which, rows, len) in [(Version::Champion, a, n_champion), (Version::Challenger, b, n_challenger)] {
-            if rows.len() != len {
-                return Err(CompareError::ResampleLength { resample, which, expected: len, actual: rows.len() });
+/// The resample indices, one resample at a time: seeded draws are made as they are needed
+/// (a million resamples of a million rows never sit in memory together); given ones are
+/// checked against the window sizes up front.
+struct Draws<'a> {
+    source: DrawSource<'a>,
+    count: usize,
+    champion: Vec<usize>,
+    challenger: Vec<usize>,
+}
+
+enum DrawSource<'a> {
+    Seeded { rng: Box<ChaCha8Rng>, pairing: Pairing, n_champion: usize, n_challenger: usize },
+    Paired(&'a [Vec<usize>]),
+    Unpaired(&'a [(Vec<usize>, Vec<usize>)]),
+}
+
+impl<'a> Draws<'a> {
+    fn new(
+        resamples: &'a Resamples,
+        pairing: Pairing,
+        n_champion: usize,
+        n_challenger: usize,
+    ) -> Result<Self, CompareError> {
+        let (source, count) = match (resamples, pairing) {
+            (Resamples::Seeded { seed, count }, _) => {
+                let rng = Box::new(ChaCha8Rng::seed_from_u64(*seed));
+                (DrawSource::Seeded { rng, pairing, n_champion, n_challenger }, *count)
             }
-            if let Some(&index) = rows.iter().find(|&&i| i >= len) {
-                return Err(CompareError::ResampleIndexOutOfRange { resample, which, index, len });
+            (Resamples::Paired(given), Pairing::Paired) => {
+                for (resample, rows) in given.iter().enumerate() {
+                    check_rows(resample, Version::Champion, rows, n_champion)?;
+                }
+                (DrawSource::Paired(given), given.len())
             }
+            (Resamples::Unpaired(given), Pairing::Unpaired) => {
+                for (resample, (a, b)) in given.iter().enumerate() {
+                    check_rows(resample, Version::Champion, a, n_champion)?;
+                    check_rows(resample, Version::Challenger, b, n_challenger)?;
+                }
+                (DrawSource::Unpaired(given), given.len())
+            }
+            (Resamples::Paired(_), Pairing::Unpaired) => {
+                return Err(CompareError::ResamplesDoNotMatchPairing { given: Pairing::Paired, pairing });
+            }
+            (Resamples::Unpaired(_), Pairing::Paired) => {
+                return Err(CompareError::ResamplesDoNotMatchPairing { given: Pairing::Unpaired, pairing });
+            }
+        };
+        if count == 0 {
+            return Err(CompareError::NoResamples);
+        }
+        Ok(Self { source, count, champion: Vec::new(), challenger: Vec::new() })
+    }
+
+    fn len(&self) -> usize {
+        self.count
+    }
+
+    /// The rows of resample `k`; seeded draws must be asked for in order 0, 1, 2…
+    fn get(&mut self, k: usize) -> (&[usize], &[usize]) {
+        match &mut self.source {
+            DrawSource::Seeded { rng, pairing, n_champion, n_challenger } => {
+                self.champion.clear();
+                self.champion.extend((0..*n_champion).map(|_| rng.random_range(0..*n_champion)));
+                if *pairing == Pairing::Paired {
+                    return (&self.champion, &self.champion);
+                }
+                self.challenger.clear();
+                self.challenger.extend((0..*n_challenger).map(|_| rng.random_range(0..*n_challenger)));
+                (&self.champion, &self.challenger)
+            }
+            DrawSource::Paired(given) => (&given[k], &given[k]),
+            DrawSource::Unpaired(given) => (&given[k].0, &given[k].1),
         }
     }
-    Ok(draws)
+}
+
+/// A given resample draws as many rows as the window has, each one it has.
+fn check_rows(resample: usize, which: Version, rows: &[usize], len: usize) -> Result<(), CompareError> {
+    if rows.len() != len {
+        return Err(CompareError::ResampleLength { resample, which, expected: len, actual: rows.len() });
+    }
+    match rows.iter().find(|&&i| i >= len) {
+        Some(&index) => Err(CompareError::ResampleIndexOutOfRange { resample, which, index, len }),
+        None => Ok(()),
+    }
 }
 
 /// numpy's default `quantile(sorted, q)` ("linear", Hyndman–Fan type 7), including its
