@@ -3,5 +3,8 @@
 mod api;
 mod bad_input;
 mod concurrency;
+mod pki;
+mod security_headers;
 mod startup;
 mod support;
+mod transport;

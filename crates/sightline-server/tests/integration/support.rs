@@ -71,17 +71,31 @@ impl TestServer {
             ..ServerConfig::default()
         };
         configure(&mut config);
-        TestServer::launch(config, Some(dir)).await
+        let client = reqwest::Client::builder().no_proxy().build().expect("an HTTP client");
+        TestServer::launch(config, Some(dir), client).await
     }
 
-    async fn launch(config: ServerConfig, dir: Option<tempfile::TempDir>) -> TestServer {
+    /// A server speaking HTTPS with the certificate of `pki` (configuration adjusted by
+    /// `configure`), and a client that trusts the test CA.
+    pub async fn start_tls(pki: &crate::pki::Pki, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let dir = tempfile::tempdir().expect("a temporary data dir");
+        let mut config = ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("a socket address"),
+            data_dir: dir.path().to_path_buf(),
+            tls: Some(sightline_server::TlsFiles { cert: pki.cert.clone(), key: pki.key.clone() }),
+            ..ServerConfig::default()
+        };
+        configure(&mut config);
+        TestServer::launch(config, Some(dir), pki.client()).await
+    }
+
+    async fn launch(config: ServerConfig, dir: Option<tempfile::TempDir>, client: reqwest::Client) -> TestServer {
         let server = Server::start(config.clone()).await.expect("the server starts");
         let addr = server.local_addr().expect("the listener has an address");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(server.serve(async move {
             let _ = rx.await;
         }));
-        let client = reqwest::Client::builder().no_proxy().build().expect("an HTTP client");
         TestServer { addr, config, client, shutdown: Some(tx), task: Some(task), dir }
     }
 
@@ -113,13 +127,15 @@ impl TestServer {
 
     /// Stops the server and starts a new one on the same data dir (a process restart).
     pub async fn restart(self) -> TestServer {
+        let client = self.client.clone();
         let (mut config, dir) = self.stop().await;
         config.listen = "127.0.0.1:0".parse().expect("a socket address");
-        TestServer::launch(config, dir).await
+        TestServer::launch(config, dir, client).await
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        let scheme = if self.config.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.addr, path)
     }
 
     /// Any request; `headers` are (name, value) pairs.
@@ -276,7 +292,7 @@ impl Drop for TestServer {
 
 /// Parses a raw HTTP/1.1 response (fixed length or chunked body). No response at all
 /// is status 0, so that a caller can report it like any wrong status.
-fn parse_response(raw: &[u8]) -> Reply {
+pub fn parse_response(raw: &[u8]) -> Reply {
     let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
         return Reply {
             status: 0,
