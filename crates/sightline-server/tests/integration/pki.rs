@@ -8,6 +8,8 @@ use std::path::PathBuf;
 pub struct Pki {
     /// The CA certificate clients trust.
     pub ca_pem: String,
+    /// The same in DER, for rustls clients (the binary's tests use reqwest only).
+    #[allow(dead_code)]
     pub ca_der: Vec<u8>,
     /// The server certificate (PEM).
     pub cert: PathBuf,
