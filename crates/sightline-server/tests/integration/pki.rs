@@ -18,7 +18,7 @@ pub struct Pki {
     /// A private key of another certificate, for mismatch tests.
     pub other_key: PathBuf,
     /// Owns the files.
-    pub dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 impl Pki {
@@ -50,7 +50,7 @@ impl Pki {
         let cert_path = write("server.crt", &cert.pem());
         let key_path = write("server.key", &key.serialize_pem());
         let other_key = write("other.key", &other.serialize_pem());
-        Pki { ca_pem: ca.pem(), ca_der: ca.der().to_vec(), cert: cert_path, key: key_path, other_key, dir }
+        Pki { ca_pem: ca.pem(), ca_der: ca.der().to_vec(), cert: cert_path, key: key_path, other_key, _dir: dir }
     }
 
     /// A client that trusts only the test CA, over rustls.

@@ -7,7 +7,7 @@ use crate::pki::Pki;
 use crate::support::{Reply, TestServer, credit_model, parse_response};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ProtocolVersion, RootCertStore, SupportedProtocolVersion};
-use sightline_server::{Server, ServerConfig, StartError, TlsFiles};
+use sightline_server::{Server, ServerConfig, TlsFiles};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -75,7 +75,7 @@ fn failed_start(listen: &str, extra: &[&std::ffi::OsStr]) -> String {
 #[test]
 fn a_bad_tls_file_fails_the_start_naming_it() {
     let pki = Pki::new();
-    let missing = pki.dir.path().join("missing.key");
+    let missing = pki.key.with_file_name("missing.key");
     let stderr = failed_start(
         "127.0.0.1:0",
         &["--tls-cert".as_ref(), pki.cert.as_os_str(), "--tls-key".as_ref(), missing.as_os_str()],
