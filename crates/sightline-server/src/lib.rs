@@ -177,7 +177,7 @@ impl Server {
             Some(config) => {
                 // axum gives `ConnectInfo<SocketAddr>` to a custom listener through
                 // `tap_io`; the tap itself has nothing to do.
-                let listener = tls::TlsListener::new(listener, config, tls_handshake_timeout)?.tap_io(|_| {});
+                let listener = tls::TlsListener::new(listener, config, tls_handshake_timeout).tap_io(|_| {});
                 axum::serve(listener, app).with_graceful_shutdown(signal).into_future()
             }
         };

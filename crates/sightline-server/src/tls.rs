@@ -131,22 +131,19 @@ fn warn_if_readable_by_others(_path: &Path) {}
 /// request gets a short 400 answer saying to use HTTPS. Dropping the listener (axum
 /// does on shutdown) stops accepting and abandons the handshakes in progress.
 pub struct TlsListener {
-    local_addr: SocketAddr,
+    /// Shared with the accept loop; the socket closes when both are gone.
+    tcp: Arc<TcpListener>,
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
     _accepting: AbortOnDrop,
 }
 
 impl TlsListener {
-    pub fn new(
-        listener: TcpListener,
-        config: Arc<rustls::ServerConfig>,
-        handshake_timeout: Duration,
-    ) -> io::Result<TlsListener> {
-        let local_addr = listener.local_addr()?;
+    pub fn new(listener: TcpListener, config: Arc<rustls::ServerConfig>, handshake_timeout: Duration) -> TlsListener {
+        let tcp = Arc::new(listener);
         // A small queue: axum takes connections from it as fast as they come.
         let (tx, ready) = mpsc::channel(64);
-        let task = tokio::spawn(accept_loop(listener, TlsAcceptor::from(config), handshake_timeout, tx));
-        Ok(TlsListener { local_addr, ready, _accepting: AbortOnDrop(task.abort_handle()) })
+        let task = tokio::spawn(accept_loop(tcp.clone(), TlsAcceptor::from(config), handshake_timeout, tx));
+        TlsListener { tcp, ready, _accepting: AbortOnDrop(task.abort_handle()) }
     }
 }
 
@@ -167,7 +164,7 @@ impl axum::serve::Listener for TlsListener {
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local_addr)
+        self.tcp.local_addr()
     }
 }
 
@@ -182,7 +179,7 @@ impl Drop for AbortOnDrop {
 }
 
 async fn accept_loop(
-    listener: TcpListener,
+    listener: Arc<TcpListener>,
     acceptor: TlsAcceptor,
     handshake_timeout: Duration,
     ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
