@@ -1,6 +1,8 @@
 //! Shared server state: configuration limits, the store, the model cache, the ingest
 //! queue, metrics and readiness.
 
+use crate::auth::limiter::LoginLimiter;
+use crate::auth::session::Authenticator;
 use crate::error::{ApiError, Code};
 use crate::ingest::{Job, SubmitError, WriteQueue};
 use crate::metrics::Metrics;
@@ -31,7 +33,11 @@ pub struct AppState {
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub queue: Arc<WriteQueue>,
+    pub auth: Authenticator,
+    pub login_limiter: LoginLimiter,
     models: RwLock<HashMap<String, Arc<LoadedModel>>>,
+    /// Project names by id; projects are never renamed, so entries never go stale.
+    project_names: RwLock<HashMap<i64, Arc<str>>>,
     ready: AtomicBool,
 }
 
@@ -40,8 +46,25 @@ pub struct AppState {
 const RETRY_AFTER_FULL: u32 = 1;
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, limits: Limits, metrics: Arc<Metrics>, queue: Arc<WriteQueue>) -> AppState {
-        AppState { store, limits, metrics, queue, models: RwLock::new(HashMap::new()), ready: AtomicBool::new(false) }
+    pub fn new(
+        store: Arc<dyn Store>,
+        limits: Limits,
+        metrics: Arc<Metrics>,
+        queue: Arc<WriteQueue>,
+        auth: Authenticator,
+        login_limiter: LoginLimiter,
+    ) -> AppState {
+        AppState {
+            store,
+            limits,
+            metrics,
+            queue,
+            auth,
+            login_limiter,
+            models: RwLock::new(HashMap::new()),
+            project_names: RwLock::new(HashMap::new()),
+            ready: AtomicBool::new(false),
+        }
     }
 
     pub fn is_ready(&self) -> bool {
@@ -81,6 +104,18 @@ impl AppState {
             Some(record) => Ok(self.remember(record)),
             None => Err(ApiError::new(Code::ModelNotFound, format!("model {name:?} does not exist"))),
         }
+    }
+
+    /// The name of a project, for documents that show it.
+    pub async fn project_name(&self, id: i64) -> Result<Arc<str>, ApiError> {
+        if let Some(name) = self.project_names.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
+            return Ok(name.clone());
+        }
+        let store = self.store.clone();
+        let project = blocking(move || store.get_project_by_id(id)).await??;
+        let name: Arc<str> = Arc::from(project.map_or_else(|| format!("#{id}"), |p| p.name).as_str());
+        self.project_names.write().unwrap_or_else(|p| p.into_inner()).insert(id, name.clone());
+        Ok(name)
     }
 
     /// Queues a validated batch and waits until it is durably committed.

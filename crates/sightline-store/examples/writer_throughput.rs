@@ -29,6 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             positive_class: Some("yes".into()),
             description: String::new(),
         },
+        1,
         0,
     )?;
     let mut writer = store.writer()?;

@@ -5,6 +5,7 @@ use sightline_core::{ErrorInfo, FeatureValue, LabelEvent, ModelSpec, PredictionE
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelRecord {
     pub id: i64,
+    pub project_id: i64,
     pub spec: ModelSpec,
     pub created_ms: i64,
 }

@@ -71,7 +71,18 @@ pub struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub insecure_http: Option<bool>,
+    /// Minutes without a request after which a browser session ends [default: 30].
+    #[arg(long, env = "SIGHTLINE_SESSION_IDLE_MINUTES")]
+    pub session_idle_minutes: Option<u64>,
+    /// Hours after login at which a browser session ends however active [default: 12].
+    #[arg(long, env = "SIGHTLINE_SESSION_ABSOLUTE_HOURS")]
+    pub session_absolute_hours: Option<u64>,
 }
+
+/// The environment variable that may carry the bootstrap admin token. It is read from
+/// the environment only: a flag would show the secret in the process list, a file key
+/// would keep it on disk.
+pub const BOOTSTRAP_TOKEN_VAR: &str = "SIGHTLINE_BOOTSTRAP_TOKEN";
 
 /// The configuration file. Every key is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -90,12 +101,20 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub insecure_http: Option<bool>,
+    pub session_idle_minutes: Option<u64>,
+    pub session_absolute_hours: Option<u64>,
 }
 
 pub struct Settings {
     pub server: ServerConfig,
     pub log_format: LogFormat,
     pub log_level: String,
+}
+
+fn positive_u64(name: &str, value: Option<u64>, default: u64) -> anyhow::Result<u64> {
+    let v = value.unwrap_or(default);
+    anyhow::ensure!(v > 0, "{name} must be greater than 0");
+    Ok(v)
 }
 
 pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
@@ -147,6 +166,24 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         tls,
         insecure_http: args.insecure_http.or(file.insecure_http).unwrap_or(d.insecure_http),
         tls_handshake_timeout: d.tls_handshake_timeout,
+        bootstrap_token: std::env::var(BOOTSTRAP_TOKEN_VAR).ok().filter(|t| !t.is_empty()),
+        sessions: sightline_server::auth::session::SessionSettings {
+            idle: std::time::Duration::from_secs(
+                60 * positive_u64(
+                    "session_idle_minutes",
+                    args.session_idle_minutes.or(file.session_idle_minutes),
+                    d.sessions.idle.as_secs() / 60,
+                )?,
+            ),
+            absolute: std::time::Duration::from_secs(
+                3600 * positive_u64(
+                    "session_absolute_hours",
+                    args.session_absolute_hours.or(file.session_absolute_hours),
+                    d.sessions.absolute.as_secs() / 3600,
+                )?,
+            ),
+        },
+        login_limits: d.login_limits,
     };
     Ok(Settings {
         server,

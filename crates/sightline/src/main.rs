@@ -1,5 +1,7 @@
 //! The `sightline` binary: command-line parsing and wiring only.
 
+mod admin;
+mod audit_cmd;
 mod bench;
 mod config;
 mod logging;
@@ -24,6 +26,17 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(config::ServeArgs),
+    /// Users and tokens on a data directory: the first administrator, automation
+    /// tokens, and revoking or disabling in an incident.
+    Admin {
+        #[command(subcommand)]
+        which: admin::Which,
+    },
+    /// Verify or export the tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        which: audit_cmd::Which,
+    },
     /// Offline reports from files, without a server.
     Report {
         #[command(subcommand)]
@@ -40,6 +53,8 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Admin { which } => admin::run(which),
+        Command::Audit { which } => audit_cmd::run(which),
         Command::Report { which } => report::run(which),
         Command::Bench { which } => bench::run(which),
     };

@@ -36,11 +36,23 @@ def server_binary() -> str:
     return path
 
 
+def admin_token() -> str:
+    """One admin token for the whole run: every server starts with it as its bootstrap
+    token, and every ``sightline.Client`` picks it up from ``$SIGHTLINE_TOKEN``."""
+    token = os.environ.get("SIGHTLINE_TOKEN")
+    if not token:
+        out = subprocess.run([server_binary(), "admin", "generate-token"], capture_output=True, text=True, check=True)
+        token = out.stdout.strip()
+        os.environ["SIGHTLINE_TOKEN"] = token
+    return token
+
+
 class ServerProcess:
     """A `sightline serve` child; its JSON log lines are kept in ``logs``."""
 
     def __init__(self, data_dir: pathlib.Path, *extra: str) -> None:
         self.logs: List[Dict[str, Any]] = []
+        env = dict(os.environ, SIGHTLINE_BOOTSTRAP_TOKEN=admin_token())
         self.proc = subprocess.Popen(
             [
                 server_binary(),
@@ -56,6 +68,7 @@ class ServerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            env=env,
         )
         deadline = time.monotonic() + 60
         addr = None

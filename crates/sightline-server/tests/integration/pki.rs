@@ -53,7 +53,9 @@ impl Pki {
         Pki { ca_pem: ca.pem(), ca_der: ca.der().to_vec(), cert: cert_path, key: key_path, other_key, _dir: dir }
     }
 
-    /// A client that trusts only the test CA, over rustls.
+    /// A client that trusts only the test CA, over rustls (the binary's tests; the
+    /// server's harness builds its own, with credentials).
+    #[allow(dead_code)]
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder()
             .no_proxy()

@@ -15,7 +15,7 @@ fn reopening_keeps_data_and_schema_version() {
     let path = dir.path().join("db.sqlite");
     let version = {
         let store = SqliteStore::open(&path, SqliteOptions::default()).expect("open");
-        store.create_model(&crate::conformance::binary_model("m"), 1).expect("create");
+        store.create_model(&crate::conformance::binary_model("m"), 1, 1).expect("create");
         store.schema_version().expect("version")
     };
     assert!(version >= 1);
