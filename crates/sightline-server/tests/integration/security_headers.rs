@@ -1,5 +1,6 @@
 //! Security headers on every kind of answer: a success, a route that does not exist, a
-//! refused request and a method the route does not allow, over HTTP and HTTPS.
+//! refused request, a request without credentials and a method the route does not
+//! allow, over HTTP and HTTPS.
 
 use crate::pki::Pki;
 use crate::support::{Reply, TestServer};
@@ -35,6 +36,9 @@ async fn check_answers(server: &TestServer) {
     let unsupported = server.post_raw("/api/v1/models", Some("text/csv"), None, b"a,b".to_vec()).await;
     unsupported.expect_problem(415);
     check("an unsupported content type", &unsupported);
+    let anonymous = server.request_as(None, Method::GET, "/api/v1/models", None).await;
+    anonymous.expect_problem(401);
+    check("a request without credentials", &anonymous);
     let not_allowed = server.request(Method::DELETE, "/api/v1/models", &[], None).await;
     not_allowed.expect_problem(405);
     check("a method not allowed", &not_allowed);

@@ -298,7 +298,8 @@ async fn graceful_shutdown_over_tls_finishes_in_flight_requests_within_the_grace
     let body = serde_json::to_vec(&serde_json::json!({"events": [crate::support::event("r-1")]})).expect("json");
     let head = format!(
         "POST /api/v1/models/m/predictions HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\nconnection: close\r\n\r\n",
+         authorization: Bearer {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        server.token,
         body.len()
     );
     // In flight: headers and half the body sent before the signal, the rest after.
