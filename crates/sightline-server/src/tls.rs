@@ -285,3 +285,18 @@ fn plain_http_answer() -> String {
         PLAIN_HTTP_BODY.len()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plain_http_answer_is_a_complete_response() {
+        let answer = plain_http_answer();
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+        assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
+        assert!(head.contains(&format!("content-length: {}", body.len())), "{head}");
+        assert!(head.contains("connection: close"), "{head}");
+        assert_eq!(body, PLAIN_HTTP_BODY);
+    }
+}
