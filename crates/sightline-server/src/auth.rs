@@ -10,6 +10,7 @@ pub mod limiter;
 pub mod principal;
 pub mod secret;
 pub mod session;
+pub mod totp;
 
 pub use principal::Principal;
 
