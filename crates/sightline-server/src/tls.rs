@@ -1,6 +1,6 @@
 //! Transport security: loading the certificate and key into a rustls configuration
 //! (TLS 1.2 and 1.3 only, ring provider), and a listener that completes TLS handshakes
-//! off the accept path so that a slow or hostile client cannot hold up anyone else.
+//! off the accept path so that a slow client cannot hold up anyone else.
 
 use rustls::crypto::CryptoProvider;
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
