@@ -13,14 +13,19 @@ pub mod ingest;
 pub mod metrics;
 pub mod request_log;
 pub mod routes;
+pub mod security_headers;
 pub mod state;
+pub mod tls;
 pub mod wire;
 
+use axum::serve::ListenerExt;
 use sightline_store::{SqliteOptions, SqliteStore, Store, Synchronous};
 use state::{AppState, Limits};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+pub use tls::{TlsError, TlsFiles};
 
 /// Everything `sightline serve` can be told, with the defaults documented in the README.
 #[derive(Debug, Clone)]
@@ -38,6 +43,13 @@ pub struct ServerConfig {
     pub metrics_max_series: usize,
     /// How long in-flight requests may take to finish once shutdown starts.
     pub shutdown_grace: std::time::Duration,
+    /// Certificate chain and private key to serve HTTPS with; plain HTTP when `None`.
+    pub tls: Option<TlsFiles>,
+    /// Allows plain HTTP on an address other than loopback, which `start` otherwise
+    /// refuses: tokens and production data would cross the network in clear text.
+    pub insecure_http: bool,
+    /// Longest a client may take to complete its TLS handshake.
+    pub tls_handshake_timeout: std::time::Duration,
     /// A token (made by `sightline admin generate-token`) that becomes a server-wide
     /// admin token on a start when no administrator exists; for automation.
     pub bootstrap_token: Option<String>,
@@ -56,6 +68,9 @@ impl Default for ServerConfig {
             queue_capacity_events: 200_000,
             metrics_max_series: 1_000,
             shutdown_grace: std::time::Duration::from_secs(30),
+            tls: None,
+            insecure_http: false,
+            tls_handshake_timeout: std::time::Duration::from_secs(10),
             bootstrap_token: None,
             sessions: auth::session::SessionSettings::default(),
             login_limits: auth::limiter::LimiterSettings::default(),
@@ -75,6 +90,13 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot start the writer thread: {0}")]
     Writer(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(
+        "refusing to serve plain HTTP on {0}, which is not a loopback address: configure TLS (--tls-cert and \
+         --tls-key) or pass --insecure-http to accept unencrypted connections"
+    )]
+    PlainHttpNotLoopback(SocketAddr),
     #[error("the bootstrap token is not a Sightline token; make one with `sightline admin generate-token`")]
     BadBootstrapToken,
     #[error("a start-up task failed")]
@@ -88,10 +110,22 @@ pub struct Server {
     state: Arc<AppState>,
     writer: std::thread::JoinHandle<()>,
     shutdown_grace: std::time::Duration,
+    /// The rustls configuration when serving HTTPS.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    tls_handshake_timeout: std::time::Duration,
 }
 
 impl Server {
     pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
+        // Transport first: a bad certificate or a refused address must not leave a data
+        // directory behind.
+        let tls = match config.tls.clone() {
+            Some(files) => Some(tokio::task::spawn_blocking(move || tls::server_config(&files)).await??),
+            None => {
+                check_plain_http(config.listen, config.insecure_http)?;
+                None
+            }
+        };
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir { path: dir.clone(), source })?;
         let lock = lock_data_dir(&dir)?;
@@ -122,7 +156,15 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        Ok(Server { _lock: lock, listener, state, writer, shutdown_grace: config.shutdown_grace })
+        Ok(Server {
+            _lock: lock,
+            listener,
+            state,
+            writer,
+            shutdown_grace: config.shutdown_grace,
+            tls,
+            tls_handshake_timeout: config.tls_handshake_timeout,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -131,22 +173,39 @@ impl Server {
 
     /// Serves until `shutdown` completes, then shuts down gracefully.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { _lock, listener, state, writer, shutdown_grace } = self;
-        let app = routes::router(state.clone());
+        let Server { _lock, listener, state, writer, shutdown_grace, tls, tls_handshake_timeout } = self;
+        let mut app = routes::router(state.clone());
+        if tls.is_some() {
+            app = app.layer(axum::middleware::from_fn(security_headers::hsts));
+        }
+        // Handlers and middleware can read the peer's address (`ConnectInfo<SocketAddr>`)
+        // whichever listener serves them.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         // Nothing to recover yet beyond migrations, which `start` applied.
         state.set_ready(true);
         let maintenance = tokio::spawn(maintain(state.clone()));
-        tracing::info!(addr = %listener.local_addr()?, "listening");
+        tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), "listening");
         let draining = state.clone();
         let stopping = Arc::new(tokio::sync::Notify::new());
         let stop_signal = stopping.clone();
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let signal = async move {
             shutdown.await;
             draining.set_ready(false);
             tracing::info!("shutting down: finishing in-flight requests");
             stop_signal.notify_one();
-        });
+        };
+        // The same graceful shutdown either way: axum stops accepting (for TLS, dropping
+        // the listener also abandons unfinished handshakes), lets in-flight requests end
+        // and closes idle connections.
+        let serving = match tls {
+            None => axum::serve(listener, app).with_graceful_shutdown(signal).into_future(),
+            Some(config) => {
+                // axum gives `ConnectInfo<SocketAddr>` to a custom listener through
+                // `tap_io`; the tap itself has nothing to do.
+                let listener = tls::TlsListener::new(listener, config, tls_handshake_timeout).tap_io(|_| {});
+                axum::serve(listener, app).with_graceful_shutdown(signal).into_future()
+            }
+        };
         // Requests get `shutdown_grace` to finish; a client that keeps a request open
         // longer is cut off. Batches already queued are committed below either way.
         let grace = shutdown_grace;
@@ -166,6 +225,23 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Plain HTTP is for loopback (the default, and a reverse proxy on the same host that
+/// terminates TLS); anywhere else it takes an explicit opt-in, and is then logged.
+fn check_plain_http(listen: SocketAddr, insecure_http: bool) -> Result<(), StartError> {
+    // `to_canonical` so that an IPv4-mapped loopback (::ffff:127.0.0.1) counts too.
+    if listen.ip().to_canonical().is_loopback() {
+        return Ok(());
+    }
+    if !insecure_http {
+        return Err(StartError::PlainHttpNotLoopback(listen));
+    }
+    tracing::warn!(
+        addr = %listen,
+        "serving plain HTTP on a non-loopback address (insecure_http): tokens and data cross the network unencrypted"
+    );
+    Ok(())
 }
 
 /// Creates the bootstrap admin token when no administrator exists; otherwise leaves

@@ -102,6 +102,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Bodies are read with explicit limits that count decompressed bytes.
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn(crate::request_log::layer))
+        .layer(middleware::from_fn(crate::security_headers::layer))
         .with_state(state)
 }
 

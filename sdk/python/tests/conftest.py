@@ -48,9 +48,11 @@ def admin_token() -> str:
 
 
 class ServerProcess:
-    """A `sightline serve` child; its JSON log lines are kept in ``logs``."""
+    """A `sightline serve` child; its JSON log lines are kept in ``logs``. With
+    ``ssl_context`` the server is expected to speak HTTPS (``extra`` names its
+    certificate) and is reached with that context."""
 
-    def __init__(self, data_dir: pathlib.Path, *extra: str) -> None:
+    def __init__(self, data_dir: pathlib.Path, *extra: str, ssl_context: Any = None) -> None:
         self.logs: List[Dict[str, Any]] = []
         env = dict(os.environ, SIGHTLINE_BOOTSTRAP_TOKEN=admin_token())
         self.proc = subprocess.Popen(
@@ -89,11 +91,11 @@ class ServerProcess:
             self.proc.kill()
             raise RuntimeError(f"the server did not start; log: {self.logs[-5:]}")
         self.addr = addr
-        self.url = f"http://{addr}"
+        self.url = f"{'https' if ssl_context else 'http'}://{addr}"
         self._drain = threading.Thread(target=self._read_rest, daemon=True)
         self._drain.start()
         # Wait until the API answers (start-up recovery done).
-        client = sightline.Client(self.url)
+        client = sightline.Client(self.url, ssl_context=ssl_context)
         for _ in range(200):
             if client.health():
                 break

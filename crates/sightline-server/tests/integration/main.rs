@@ -4,5 +4,8 @@ mod access;
 mod api;
 mod bad_input;
 mod concurrency;
+mod pki;
+mod security_headers;
 mod startup;
 mod support;
+mod transport;
