@@ -137,6 +137,25 @@ impl Server {
             let (store, token) = (store.clone(), token.clone());
             tokio::task::spawn_blocking(move || bootstrap(store.as_ref(), &token)).await??;
         }
+        // Each start is audited with the security-relevant settings, so that a change of
+        // configuration (TLS off, plain HTTP allowed, longer sessions) leaves a trace.
+        let started = sightline_store::AuditEntry {
+            ts_ms: wire::time::now_ms(),
+            actor: "server".into(),
+            source: "local".into(),
+            action: "server.start".into(),
+            target: config.listen.to_string(),
+            outcome: format!(
+                "success: tls={} insecure_http={} synchronous={:?} session_idle_s={} session_absolute_s={}",
+                config.tls.is_some(),
+                config.insecure_http,
+                config.synchronous,
+                config.sessions.idle.as_secs(),
+                config.sessions.absolute.as_secs()
+            ),
+        };
+        let probe = store.clone();
+        tokio::task::spawn_blocking(move || probe.append_audit(&started)).await??;
         let probe = store.clone();
         if !tokio::task::spawn_blocking(move || probe.has_admin(wire::time::now_ms())).await?? {
             tracing::warn!(

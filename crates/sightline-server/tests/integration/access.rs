@@ -526,6 +526,7 @@ async fn changes_and_security_events_are_audited() {
             .any(|e| e["action"] == json!(action) && e["outcome"].as_str().is_some_and(|o| o.starts_with(outcome)))
     };
     assert!(find("token.bootstrap", "success"), "{entries:#?}");
+    assert!(find("server.start", "success: tls=false insecure_http=false"), "{entries:#?}");
     assert!(find("POST /api/v1/projects", "201"));
     assert!(find("POST /api/v1/users", "201"));
     assert!(find("POST /api/v1/tokens", "201"));
