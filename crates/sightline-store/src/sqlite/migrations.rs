@@ -50,6 +50,16 @@ const MIGRATIONS: &[&str] = &[
         received_ms INTEGER NOT NULL,
         PRIMARY KEY (model_id, request_id)
     ) WITHOUT ROWID;",
+    // 2: encryption at rest. Feature blobs and tags are sealed from now on (tags become
+    // BLOBs in their TEXT column; SQLite stores a blob as given). Rows stored before
+    // stay readable as plaintext only up to the seq recorded here, until the server's
+    // re-encryption pass has sealed them; the pass's progress is kept here too.
+    "CREATE TABLE encryption_state (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO encryption_state (name, value)
+        SELECT 'plaintext_max_seq', coalesce(max(seq), 0) FROM predictions;",
 ];
 
 /// The schema version this build expects.
