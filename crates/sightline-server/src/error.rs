@@ -28,6 +28,8 @@ pub enum Code {
     Conflict,
     Overloaded,
     NotReady,
+    InvalidKeyFile,
+    KeyInUse,
     Internal,
 }
 
@@ -46,6 +48,8 @@ impl Code {
             Code::Conflict => "conflict",
             Code::Overloaded => "overloaded",
             Code::NotReady => "not_ready",
+            Code::InvalidKeyFile => "invalid_key_file",
+            Code::KeyInUse => "key_in_use",
             Code::Internal => "internal",
         }
     }
@@ -58,7 +62,8 @@ impl Code {
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Code::ModelNotFound | Code::PredictionNotFound | Code::NotFound => StatusCode::NOT_FOUND,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Code::Conflict => StatusCode::CONFLICT,
+            Code::Conflict | Code::KeyInUse => StatusCode::CONFLICT,
+            Code::InvalidKeyFile => StatusCode::UNPROCESSABLE_ENTITY,
             Code::Overloaded => StatusCode::TOO_MANY_REQUESTS,
             Code::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -79,6 +84,8 @@ impl Code {
             Code::Conflict => "already exists",
             Code::Overloaded => "server overloaded, retry later",
             Code::NotReady => "server not ready",
+            Code::InvalidKeyFile => "the master key file cannot be used",
+            Code::KeyInUse => "a key that stored data needs is missing",
             Code::Internal => "internal error",
         }
     }

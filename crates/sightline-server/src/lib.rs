@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod body;
+pub mod encryption;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
@@ -15,7 +16,7 @@ pub mod routes;
 pub mod state;
 pub mod wire;
 
-use sightline_store::{SqliteOptions, SqliteStore, Store, Synchronous};
+use sightline_store::{KeyFileError, Keys, SqliteOptions, SqliteStore, Store, Synchronous};
 use state::{AppState, Limits};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +38,9 @@ pub struct ServerConfig {
     pub metrics_max_series: usize,
     /// How long in-flight requests may take to finish once shutdown starts.
     pub shutdown_grace: std::time::Duration,
+    /// The master key file (see docs/operations.md); `None`: `<data dir>/master.key`,
+    /// created on first start.
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +54,7 @@ impl Default for ServerConfig {
             queue_capacity_events: 200_000,
             metrics_max_series: 1_000,
             shutdown_grace: std::time::Duration::from_secs(30),
+            master_key_file: None,
         }
     }
 }
@@ -60,6 +65,8 @@ pub enum StartError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("the data directory {0} is in use by another sightline process")]
     DataDirInUse(PathBuf),
+    #[error("cannot load the master keys")]
+    Keys(#[source] KeyFileError),
     #[error("cannot open the database")]
     Store(#[from] sightline_store::StoreError),
     #[error("cannot listen on {addr}")]
@@ -84,16 +91,23 @@ impl Server {
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir { path: dir.clone(), source })?;
         let lock = lock_data_dir(&dir)?;
+        let (configured, data_dir) = (config.master_key_file.clone(), dir.clone());
+        let loaded = tokio::task::spawn_blocking(move || encryption::load(configured.as_deref(), &data_dir))
+            .await?
+            .map_err(StartError::Keys)?;
+        tracing::info!(active_key = loaded.ring.active_id(), keys = ?loaded.ring.ids(), "master keys loaded");
+        let keys = Arc::new(Keys::new(loaded.ring));
+        let encryption = Arc::new(encryption::Encryption::new(loaded.path, keys.clone()));
         let options = SqliteOptions { synchronous: config.synchronous, ..SqliteOptions::default() };
         let db = dir.join("sightline.db");
         let store: Arc<dyn Store> =
-            Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&db, options)).await??);
+            Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&db, options, keys)).await??);
         let writer = store.writer()?;
         let metrics = Arc::new(metrics::Metrics::new(config.metrics_max_series));
         let queue = Arc::new(ingest::WriteQueue::new(config.queue_capacity_events));
         let writer = ingest::spawn_writer(queue.clone(), writer, metrics.clone()).map_err(StartError::Writer)?;
         let limits = Limits { max_batch_events: config.max_batch_events, max_body_bytes: config.max_body_bytes };
-        let state = Arc::new(AppState::new(store, limits, metrics, queue));
+        let state = Arc::new(AppState::new(store, limits, metrics, queue, encryption));
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -111,6 +125,8 @@ impl Server {
         // Nothing to recover yet beyond migrations, which `start` applied.
         state.set_ready(true);
         let maintenance = tokio::spawn(maintain(state.clone()));
+        // Re-encryption passes (at start if one is due, then after each key rotation).
+        let reencryption = tokio::spawn(encryption::run(state.clone()));
         tracing::info!(addr = %listener.local_addr()?, "listening");
         let draining = state.clone();
         let stopping = Arc::new(tokio::sync::Notify::new());
@@ -132,6 +148,8 @@ impl Server {
             } => tracing::warn!(grace_seconds = grace.as_secs_f64(), "requests still open after the grace period; closing them"),
         }
         maintenance.abort();
+        // A batch the pass already queued is still committed below, with its progress.
+        reencryption.abort();
         state.queue.close();
         tokio::task::spawn_blocking(move || writer.join())
             .await

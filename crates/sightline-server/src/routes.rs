@@ -1,5 +1,6 @@
 //! The HTTP router: every route of the server, its middleware and fallbacks.
 
+mod admin_keys;
 mod feedback;
 mod health;
 mod ingest_endpoint;
@@ -34,6 +35,8 @@ fn api_routes() -> Vec<(Method, &'static str, Handler)> {
         (Method::POST, "/models/{model}/predictions", post(predictions::ingest)),
         (Method::GET, "/models/{model}/predictions/{request_id}", get(predictions::get)),
         (Method::POST, "/models/{model}/feedback", post(feedback::ingest)),
+        (Method::GET, "/admin/keys", get(admin_keys::status)),
+        (Method::POST, "/admin/keys/rotate", post(admin_keys::rotate)),
     ]
 }
 

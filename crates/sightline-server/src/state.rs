@@ -1,11 +1,12 @@
 //! Shared server state: configuration limits, the store, the model cache, the ingest
 //! queue, metrics and readiness.
 
+use crate::encryption::Encryption;
 use crate::error::{ApiError, Code};
 use crate::ingest::{Job, SubmitError, WriteQueue};
 use crate::metrics::Metrics;
 use sightline_core::ModelIndex;
-use sightline_store::{BatchOutcome, ModelRecord, Store, WriteBatch};
+use sightline_store::{BatchOutcome, Keys, ModelRecord, Store, WriteBatch};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -31,6 +32,9 @@ pub struct AppState {
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub queue: Arc<WriteQueue>,
+    /// The key ring payloads are sealed with (the same one the store opens with).
+    pub keys: Arc<Keys>,
+    pub encryption: Arc<Encryption>,
     models: RwLock<HashMap<String, Arc<LoadedModel>>>,
     ready: AtomicBool,
 }
@@ -40,8 +44,23 @@ pub struct AppState {
 const RETRY_AFTER_FULL: u32 = 1;
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, limits: Limits, metrics: Arc<Metrics>, queue: Arc<WriteQueue>) -> AppState {
-        AppState { store, limits, metrics, queue, models: RwLock::new(HashMap::new()), ready: AtomicBool::new(false) }
+    pub fn new(
+        store: Arc<dyn Store>,
+        limits: Limits,
+        metrics: Arc<Metrics>,
+        queue: Arc<WriteQueue>,
+        encryption: Arc<Encryption>,
+    ) -> AppState {
+        AppState {
+            store,
+            limits,
+            metrics,
+            queue,
+            keys: encryption.keys.clone(),
+            encryption,
+            models: RwLock::new(HashMap::new()),
+            ready: AtomicBool::new(false),
+        }
     }
 
     pub fn is_ready(&self) -> bool {

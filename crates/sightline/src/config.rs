@@ -53,6 +53,11 @@ pub struct ServeArgs {
     /// Seconds in-flight requests may take to finish after SIGINT/SIGTERM [default: 30].
     #[arg(long, env = "SIGHTLINE_SHUTDOWN_GRACE_SECONDS")]
     pub shutdown_grace_seconds: Option<u64>,
+    /// Master key file for encryption at rest: `<key id> <base64 32-byte key>` per line,
+    /// the last key encrypts; readable by its owner only [default: <data dir>/master.key,
+    /// created on first start].
+    #[arg(long, env = "SIGHTLINE_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// The configuration file. Every key is optional.
@@ -69,6 +74,7 @@ pub struct FileConfig {
     pub queue_capacity_events: Option<usize>,
     pub metrics_max_series: Option<usize>,
     pub shutdown_grace_seconds: Option<u64>,
+    pub master_key_file: Option<PathBuf>,
 }
 
 pub struct Settings {
@@ -117,6 +123,7 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             .shutdown_grace_seconds
             .or(file.shutdown_grace_seconds)
             .map_or(d.shutdown_grace, std::time::Duration::from_secs),
+        master_key_file: args.master_key_file.or(file.master_key_file),
     };
     Ok(Settings {
         server,
@@ -154,6 +161,19 @@ mod tests {
         assert_eq!(s.server.listen, "127.0.0.1:9000".parse().expect("addr"));
         assert_eq!(s.server.synchronous, Synchronous::Normal);
         assert_eq!(s.server.data_dir, PathBuf::from("sightline-data"));
+    }
+
+    #[test]
+    fn master_key_file_from_flag_or_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "master_key_file = \"/etc/sightline/keys\"\n").expect("write");
+        let p = path.to_str().expect("utf-8");
+        let s = resolve(args(&["--config", p])).expect("resolve");
+        assert_eq!(s.server.master_key_file, Some(PathBuf::from("/etc/sightline/keys")));
+        let s = resolve(args(&["--config", p, "--master-key-file", "/run/k"])).expect("resolve");
+        assert_eq!(s.server.master_key_file, Some(PathBuf::from("/run/k")));
+        assert_eq!(resolve(args(&[])).expect("resolve").server.master_key_file, None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The `sightline` binary: command-line parsing and wiring only.
 
+mod admin;
 mod bench;
 mod config;
 mod logging;
@@ -29,6 +30,11 @@ enum Command {
         #[command(subcommand)]
         which: report::Which,
     },
+    /// Operator commands run beside a server (key rotation).
+    Admin {
+        #[command(subcommand)]
+        which: admin::Which,
+    },
     /// Benchmarks that start their own server.
     Bench {
         #[command(subcommand)]
@@ -41,6 +47,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Report { which } => report::run(which),
+        Command::Admin { which } => admin::run(which),
         Command::Bench { which } => bench::run(which),
     };
     match result {

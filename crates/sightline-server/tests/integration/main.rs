@@ -3,5 +3,6 @@
 mod api;
 mod bad_input;
 mod concurrency;
+mod encryption;
 mod startup;
 mod support;
