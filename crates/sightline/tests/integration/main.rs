@@ -4,6 +4,7 @@
 
 mod config;
 mod durability;
+mod key_rotation;
 mod prometheus;
 mod promtool;
 mod report_drift;
