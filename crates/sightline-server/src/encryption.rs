@@ -334,7 +334,7 @@ async fn drain_retired(enc: &Encryption) {
             return;
         }
         waited += 1;
-        if waited % 1_000 == 0 {
+        if waited.is_multiple_of(1_000) {
             tracing::warn!(seconds = waited / 100, "re-encryption waits for requests sealed under a replaced key");
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

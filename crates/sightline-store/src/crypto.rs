@@ -79,8 +79,10 @@ pub enum KeyFileError {
     Exists { path: PathBuf },
 }
 
-/// One master key, kept only as its expanded cipher (whose round keys the `aes` crate
-/// wipes on drop).
+/// One master key, kept only as its expanded cipher. The `aes` crate wipes the round
+/// keys on drop (its `zeroize` feature); the GHASH subkey that aes-gcm derives from the
+/// key (the encryption of a zero block) is not wiped by the crate, and reveals neither
+/// the key nor any plaintext.
 struct MasterKey {
     id: KeyId,
     cipher: Aes256Gcm,

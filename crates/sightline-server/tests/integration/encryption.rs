@@ -47,7 +47,7 @@ fn stored_key_ids(data_dir: &Path) -> Vec<u32> {
 /// Keeps only the last key line of a key file (the old keys are removed).
 fn keep_only_active_key(path: &Path) {
     let text = std::fs::read_to_string(path).expect("read the key file");
-    let last = text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).last().expect("a key");
+    let last = text.lines().rfind(|l| !l.starts_with('#') && !l.trim().is_empty()).expect("a key");
     std::fs::write(path, format!("{last}\n")).expect("rewrite the key file");
 }
 
@@ -59,7 +59,9 @@ async fn a_private_master_key_is_generated_beside_the_data_on_first_start() {
     assert_eq!(mode & 0o777, 0o600);
     let status = wait_finished(&server, 1).await;
     assert_eq!((status["active_key_id"].clone(), status["key_ids"].clone()), (json!(1), json!([1])));
-    assert!(!status.to_string().contains(std::fs::read_to_string(&path).expect("read").lines().last().unwrap_or("-")));
+    assert!(
+        !status.to_string().contains(std::fs::read_to_string(&path).expect("read").lines().next_back().unwrap_or("-"))
+    );
     server.create_model(&credit_model("m")).await;
     server.ingest("m", &[event("r1")]).await;
     let r = server.get("/api/v1/models/m/predictions/r1").await;

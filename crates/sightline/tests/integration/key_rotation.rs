@@ -88,7 +88,7 @@ fn key_status_of(out: &std::process::Output) -> Value {
 fn remove_old_keys(data_dir: &Path) {
     let path = data_dir.join("master.key");
     let text = std::fs::read_to_string(&path).expect("read master.key");
-    let last = text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).last().expect("a key line");
+    let last = text.lines().rfind(|l| !l.starts_with('#') && !l.trim().is_empty()).expect("a key line");
     std::fs::write(&path, format!("{last}\n")).expect("rewrite master.key");
 }
 
