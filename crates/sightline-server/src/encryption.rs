@@ -3,8 +3,9 @@
 //! active key.
 //!
 //! Rotation is online. The reload swaps the key ring at once: requests that start after
-//! it seal under the new key. The pass then waits until every request that took an
-//! older ring has committed (each holds its ring until its commit is answered), so no
+//! it seal under the new key. The pass then waits until every batch sealed with an
+//! older ring has been committed (each batch carries its ring to the writer, which
+//! releases it after the commit, even if the request was cancelled meanwhile), so no
 //! row sealed under an old key can be committed behind it; then it reads the event log
 //! in `seq` order, re-seals on its own task (not on the writer), and hands each batch
 //! to the single writer like any ingest batch. The writer commits a batch's rows with
@@ -321,7 +322,8 @@ async fn pass(app: &Arc<AppState>, generation: u64) -> Result<PassEnd, String> {
     }
 }
 
-/// Waits until no request holds a ring that a reload replaced.
+/// Waits until no batch sealed with a ring that a reload replaced is still on its way
+/// to the writer.
 async fn drain_retired(enc: &Encryption) {
     let mut waited = 0u32;
     loop {
@@ -346,7 +348,7 @@ async fn drain_retired(enc: &Encryption) {
 async fn submit(app: &Arc<AppState>, mut batch: WriteBatch) -> Result<Option<usize>, String> {
     loop {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        match app.queue.submit(Job { batch, model: Arc::from(""), reply }) {
+        match app.queue.submit(Job { batch, model: Arc::from(""), reply, sealed_with: None }) {
             Ok(_) => {}
             Err((SubmitError::Full, job)) => {
                 batch = job.batch;

@@ -6,7 +6,7 @@ use crate::error::{ApiError, Code};
 use crate::ingest::{Job, SubmitError, WriteQueue};
 use crate::metrics::Metrics;
 use sightline_core::ModelIndex;
-use sightline_store::{BatchOutcome, Keys, ModelRecord, Store, WriteBatch};
+use sightline_store::{BatchOutcome, KeyRing, Keys, ModelRecord, Store, WriteBatch};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -102,10 +102,16 @@ impl AppState {
         }
     }
 
-    /// Queues a validated batch and waits until it is durably committed.
-    pub async fn write(&self, model: &LoadedModel, batch: WriteBatch) -> Result<BatchOutcome, ApiError> {
+    /// Queues a validated batch, sealed with `sealed_with`, and waits until it is
+    /// durably committed.
+    pub async fn write(
+        &self,
+        model: &LoadedModel,
+        batch: WriteBatch,
+        sealed_with: Arc<KeyRing>,
+    ) -> Result<BatchOutcome, ApiError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = Job { batch, model: model.name.clone(), reply };
+        let job = Job { batch, model: model.name.clone(), reply, sealed_with: Some(sealed_with) };
         match self.queue.submit(job) {
             Ok(depth) => self.metrics.queue_depth.set(depth as i64),
             Err((SubmitError::Full, _)) => {

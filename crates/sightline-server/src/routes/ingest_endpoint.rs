@@ -97,9 +97,9 @@ async fn handle<T: Send + 'static>(
     let max = app.limits.max_batch_events;
     let (key, parse_one, request_id_of) = (endpoint.key, endpoint.parse_one, endpoint.request_id_of);
     let m = model.clone();
-    // Held until the batch is committed: a key rotation waits for every ring it replaced
-    // to be released before its re-encryption pass starts, so no row sealed under an old
-    // key can land behind the pass (see `crate::encryption`).
+    // Travels with the batch to the writer, which releases it after the commit: a key
+    // rotation waits for every ring it replaced to be released before its re-encryption
+    // pass starts, so no row sealed under an old key can land behind the pass.
     let ring = app.keys.current();
     let sealing = ring.clone();
     let Parsed { valid, rejected } = blocking(move || {
@@ -113,8 +113,7 @@ async fn handle<T: Send + 'static>(
     if valid.is_empty() {
         return Ok(BatchResult { accepted: 0, duplicates: 0, unmatched: None, rejected });
     }
-    let outcome = app.write(&model, (endpoint.into_batch)(model.id, received_ms, valid)).await?;
-    drop(ring);
+    let outcome = app.write(&model, (endpoint.into_batch)(model.id, received_ms, valid), ring).await?;
     let (accepted, duplicates, unmatched) = match outcome {
         BatchOutcome::Predictions(stored) => {
             let new = stored.iter().filter(|s| **s).count();
