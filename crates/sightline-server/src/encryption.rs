@@ -177,6 +177,15 @@ impl Encryption {
                 ),
             ));
         }
+        if let Some(id) = current.first_mismatch(&ring) {
+            return Err(ApiError::new(
+                Code::KeyInUse,
+                format!(
+                    "key {id} in the key file is not the key {id} the server holds; \
+                     a key id must never be reused for another key"
+                ),
+            ));
+        }
         let old = self.keys.replace(ring);
         {
             let mut retired = self.retired.lock().unwrap_or_else(|p| p.into_inner());

@@ -88,6 +88,12 @@ struct MasterKey {
     cipher: Aes256Gcm,
 }
 
+impl MasterKey {
+    fn clone_key(&self) -> MasterKey {
+        MasterKey { id: self.id, cipher: self.cipher.clone() }
+    }
+}
+
 /// The master keys a process holds: all open, the active (last) one seals. Immutable;
 /// a reload builds a new ring (see [`Keys`]).
 pub struct KeyRing {
@@ -133,6 +139,17 @@ impl KeyRing {
 
     pub fn contains(&self, id: KeyId) -> bool {
         self.keys.iter().any(|k| k.id == id)
+    }
+
+    /// The first key id both rings hold with different key material (a key file edited
+    /// by hand can reuse an id), found by sealing a probe with one and opening it with
+    /// the other; `None` if every shared id names the same key.
+    pub fn first_mismatch(&self, other: &KeyRing) -> Option<KeyId> {
+        const PROBE: &[u8] = b"sightline key comparison";
+        self.keys.iter().filter(|k| other.contains(k.id)).map(|k| k.id).find(|&id| {
+            let single = KeyRing { keys: self.keys.iter().filter(|k| k.id == id).map(MasterKey::clone_key).collect() };
+            !matches!(single.seal(PROBE, PROBE), Ok(sealed) if other.open(&sealed, PROBE).is_ok())
+        })
     }
 
     fn active(&self) -> &MasterKey {

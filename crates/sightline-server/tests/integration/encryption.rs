@@ -118,6 +118,12 @@ async fn reloads_that_drop_a_needed_key_or_break_the_file_are_refused() {
     let r = server.request(reqwest::Method::POST, "/api/v1/admin/keys/rotate", &[], None).await;
     assert_eq!((r.status, r.json["code"].clone()), (409, json!("key_in_use")), "{}", r.text);
 
+    // Key id 1 reused for another key.
+    std::fs::copy(&other, &keys).expect("copy");
+    let r = server.request(reqwest::Method::POST, "/api/v1/admin/keys/rotate", &[], None).await;
+    assert_eq!((r.status, r.json["code"].clone()), (409, json!("key_in_use")), "{}", r.text);
+    assert!(r.json["detail"].as_str().unwrap_or_default().contains("never be reused"), "{}", r.text);
+
     std::fs::write(&keys, "1 !!!\n").expect("write");
     let r = server.request(reqwest::Method::POST, "/api/v1/admin/keys/rotate", &[], None).await;
     assert_eq!((r.status, r.json["code"].clone()), (422, json!("invalid_key_file")), "{}", r.text);

@@ -118,6 +118,14 @@ fn debug_output_names_ids_and_never_key_material() {
 }
 
 #[test]
+fn rings_compare_shared_ids_by_key_material() {
+    assert_eq!(ring(&[1, 2]).first_mismatch(&ring(&[2, 3])), None);
+    assert_eq!(ring(&[1]).first_mismatch(&ring(&[2])), None, "no shared id");
+    let edited = KeyRing::new(vec![(1, key(1)), (2, key(77))]).expect("ring");
+    assert_eq!(ring(&[1, 2]).first_mismatch(&edited), Some(2));
+}
+
+#[test]
 fn rings_refuse_duplicates_and_emptiness() {
     assert!(KeyRing::new(vec![]).is_none());
     assert!(KeyRing::new(vec![(1, key(1)), (1, key(2))]).is_none());
