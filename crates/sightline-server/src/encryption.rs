@@ -27,6 +27,9 @@ use std::time::Duration;
 /// beside ingest, large enough that the pass is not dominated by round trips.
 const BATCH_ROWS: usize = 1_000;
 
+/// Rows that failed to re-encrypt logged one by one per pass; the rest are only counted.
+const MAX_LOGGED_FAILURES: u64 = 20;
+
 /// The key file's name in the data directory when none is configured.
 pub const DEFAULT_KEY_FILE: &str = "master.key";
 
@@ -287,6 +290,7 @@ async fn pass(app: &Arc<AppState>, generation: u64) -> Result<PassEnd, String> {
             return Ok(PassEnd::Superseded);
         }
         let (store, opener) = (app.store.clone(), opener.clone());
+        let already_failed = enc.status().failed;
         let (rows, failed, last, finished) = blocking(move || {
             let page = store.payloads(cursor, BATCH_ROWS)?;
             let finished = page.len() < BATCH_ROWS;
@@ -300,7 +304,11 @@ async fn pass(app: &Arc<AppState>, generation: u64) -> Result<PassEnd, String> {
                     // Left as it is: still sealed under whatever key it was, or damaged.
                     Err(e) => {
                         failed += 1;
-                        tracing::warn!(seq = p.seq, error = %e, "cannot re-encrypt a stored prediction");
+                        // The first few name their rows; a key removed too early would
+                        // otherwise log once per row. The status counts them all.
+                        if already_failed + failed <= MAX_LOGGED_FAILURES {
+                            tracing::warn!(seq = p.seq, error = %e, "cannot re-encrypt a stored prediction");
+                        }
                     }
                 }
             }
