@@ -4,6 +4,7 @@
 //! always a parameter (epoch milliseconds), and the server converts its JSON into the
 //! [`Scalar`] values that the validators here accept.
 
+pub mod access;
 pub mod alerting;
 pub mod codec;
 pub mod event;
@@ -12,6 +13,7 @@ pub mod names;
 pub mod problem;
 pub mod scalar;
 
+pub use access::{Need, Role};
 pub use event::{ErrorInfo, LabelEvent, PredictionEvent, Target};
 pub use model::{FeatureSpec, FeatureType, ModelIndex, ModelSpec, Task};
 pub use problem::{Problem, Reason};

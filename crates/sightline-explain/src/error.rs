@@ -23,6 +23,8 @@ pub enum ExplainError {
     FeatureCount { expected: usize, got: usize },
     #[error("tree {tree} node {node} has no positive cover; treeshap needs the training covers")]
     ZeroCover { tree: usize, node: usize },
+    #[error("background is empty; interventional treeshap needs at least one background row")]
+    EmptyBackground,
     #[error("attributions do not add up to the margin for output {output}: {sum} + {expected} != {margin}")]
     Additivity { output: usize, sum: f64, expected: f64, margin: f64 },
 }

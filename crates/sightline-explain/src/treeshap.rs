@@ -30,7 +30,9 @@ impl Attributions {
         &self.values[output * self.num_features..(output + 1) * self.num_features]
     }
 
-    /// The margin expected over the training data (XGBoost's bias column).
+    /// The margin expected with no feature known: over the training covers for
+    /// path-dependent TreeSHAP (XGBoost's bias column), the mean margin over the
+    /// background rows for interventional TreeSHAP.
     pub fn expected_value(&self, output: usize) -> f64 {
         self.expected_value[output]
     }
@@ -134,21 +136,33 @@ impl<'a> TreeShap<'a> {
             walk.recurse(phi, &mut path, 0, 0, Step { zero: 1.0, one: 1.0, feature: NO_FEATURE });
         }
         let margin = self.ensemble.margin_of(&model_row);
-        let attributions = Attributions { num_features, values, expected_value: self.expected_value.clone(), margin };
-        for output in 0..attributions.num_outputs() {
-            let terms = attributions.values(output);
-            let sum: f64 = terms.iter().sum();
-            let expected = attributions.expected_value(output);
-            let margin = attributions.margin(output);
-            let scale = terms.iter().map(|v| v.abs()).sum::<f64>() + expected.abs() + margin.abs();
-            // Written so that a NaN anywhere fails the check.
-            let additive = (sum + expected - margin).abs() <= ADDITIVITY_TOLERANCE * scale.max(1.0);
-            if !additive {
-                return Err(ExplainError::Additivity { output, sum, expected, margin });
-            }
-        }
-        Ok(attributions)
+        checked(num_features, values, self.expected_value.clone(), margin)
     }
+}
+
+/// Attributions that add up: for each output, `expected + sum(values)` must be the margin
+/// (relative to the size of the terms), or the error says so instead of returning
+/// numbers that do not explain the prediction. Shared by every TreeSHAP variant.
+pub(crate) fn checked(
+    num_features: usize,
+    values: Vec<f64>,
+    expected_value: Vec<f64>,
+    margin: Vec<f64>,
+) -> Result<Attributions, ExplainError> {
+    let attributions = Attributions { num_features, values, expected_value, margin };
+    for output in 0..attributions.num_outputs() {
+        let terms = attributions.values(output);
+        let sum: f64 = terms.iter().sum();
+        let expected = attributions.expected_value(output);
+        let margin = attributions.margin(output);
+        let scale = terms.iter().map(|v| v.abs()).sum::<f64>() + expected.abs() + margin.abs();
+        // Written so that a NaN anywhere fails the check.
+        let additive = (sum + expected - margin).abs() <= ADDITIVITY_TOLERANCE * scale.max(1.0);
+        if !additive {
+            return Err(ExplainError::Additivity { output, sum, expected, margin });
+        }
+    }
+    Ok(attributions)
 }
 
 /// Cover-weighted mean of the leaves: the tree's expectation with every feature unknown.

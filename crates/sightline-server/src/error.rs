@@ -23,7 +23,14 @@ pub enum Code {
     UnsupportedMediaType,
     ModelNotFound,
     PredictionNotFound,
+    ProjectNotFound,
+    UserNotFound,
+    TokenNotFound,
     NotFound,
+    Unauthenticated,
+    Forbidden,
+    TooManyAttempts,
+    NoAdmin,
     MethodNotAllowed,
     Conflict,
     Overloaded,
@@ -43,7 +50,14 @@ impl Code {
             Code::UnsupportedMediaType => "unsupported_media_type",
             Code::ModelNotFound => "model_not_found",
             Code::PredictionNotFound => "prediction_not_found",
+            Code::ProjectNotFound => "project_not_found",
+            Code::UserNotFound => "user_not_found",
+            Code::TokenNotFound => "token_not_found",
             Code::NotFound => "not_found",
+            Code::Unauthenticated => "unauthenticated",
+            Code::Forbidden => "forbidden",
+            Code::TooManyAttempts => "too_many_attempts",
+            Code::NoAdmin => "no_admin",
             Code::MethodNotAllowed => "method_not_allowed",
             Code::Conflict => "conflict",
             Code::Overloaded => "overloaded",
@@ -60,7 +74,16 @@ impl Code {
             Code::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Code::ModelNotFound | Code::PredictionNotFound | Code::NotFound => StatusCode::NOT_FOUND,
+            Code::ModelNotFound
+            | Code::PredictionNotFound
+            | Code::ProjectNotFound
+            | Code::UserNotFound
+            | Code::TokenNotFound
+            | Code::NotFound => StatusCode::NOT_FOUND,
+            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::Forbidden => StatusCode::FORBIDDEN,
+            Code::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            Code::NoAdmin => StatusCode::SERVICE_UNAVAILABLE,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::Conflict | Code::KeyInUse => StatusCode::CONFLICT,
             Code::InvalidKeyFile => StatusCode::UNPROCESSABLE_ENTITY,
@@ -79,7 +102,14 @@ impl Code {
             Code::UnsupportedMediaType => "unsupported media type or encoding",
             Code::ModelNotFound => "model not found",
             Code::PredictionNotFound => "prediction not found",
+            Code::ProjectNotFound => "project not found",
+            Code::UserNotFound => "user not found",
+            Code::TokenNotFound => "token not found",
             Code::NotFound => "not found",
+            Code::Unauthenticated => "authentication required",
+            Code::Forbidden => "forbidden",
+            Code::TooManyAttempts => "too many failed attempts, retry later",
+            Code::NoAdmin => "no administrator exists yet",
             Code::MethodNotAllowed => "method not allowed",
             Code::Conflict => "already exists",
             Code::Overloaded => "server overloaded, retry later",
@@ -174,6 +204,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if self.code == Code::Unauthenticated {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"sightline\""));
+        }
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

@@ -5,6 +5,7 @@
 //! completes, then stops accepting, finishes in-flight requests and drains the writer,
 //! so every acknowledged event is committed before the process exits.
 
+pub mod auth;
 pub mod batch;
 pub mod body;
 pub mod encryption;
@@ -41,6 +42,11 @@ pub struct ServerConfig {
     /// The master key file (see docs/operations.md); `None`: `<data dir>/master.key`,
     /// created on first start.
     pub master_key_file: Option<PathBuf>,
+    /// A token (made by `sightline admin generate-token`) that becomes a server-wide
+    /// admin token on a start when no administrator exists; for automation.
+    pub bootstrap_token: Option<String>,
+    pub sessions: auth::session::SessionSettings,
+    pub login_limits: auth::limiter::LimiterSettings,
 }
 
 impl Default for ServerConfig {
@@ -55,6 +61,9 @@ impl Default for ServerConfig {
             metrics_max_series: 1_000,
             shutdown_grace: std::time::Duration::from_secs(30),
             master_key_file: None,
+            bootstrap_token: None,
+            sessions: auth::session::SessionSettings::default(),
+            login_limits: auth::limiter::LimiterSettings::default(),
         }
     }
 }
@@ -73,6 +82,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot start the writer thread: {0}")]
     Writer(std::io::Error),
+    #[error("the bootstrap token is not a Sightline token; make one with `sightline admin generate-token`")]
+    BadBootstrapToken,
     #[error("a start-up task failed")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -102,12 +113,26 @@ impl Server {
         let db = dir.join("sightline.db");
         let store: Arc<dyn Store> =
             Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&db, options, keys)).await??);
+        if let Some(token) = &config.bootstrap_token {
+            let (store, token) = (store.clone(), token.clone());
+            tokio::task::spawn_blocking(move || bootstrap(store.as_ref(), &token)).await??;
+        }
+        let probe = store.clone();
+        if !tokio::task::spawn_blocking(move || probe.has_admin(wire::time::now_ms())).await?? {
+            tracing::warn!(
+                "no administrator exists: the API refuses requests until one does; create one with \
+                 `sightline admin create-user --name NAME --admin` (password on stdin), or start with \
+                 SIGHTLINE_BOOTSTRAP_TOKEN=$(sightline admin generate-token)"
+            );
+        }
         let writer = store.writer()?;
         let metrics = Arc::new(metrics::Metrics::new(config.metrics_max_series));
         let queue = Arc::new(ingest::WriteQueue::new(config.queue_capacity_events));
         let writer = ingest::spawn_writer(queue.clone(), writer, metrics.clone()).map_err(StartError::Writer)?;
         let limits = Limits { max_batch_events: config.max_batch_events, max_body_bytes: config.max_body_bytes };
-        let state = Arc::new(AppState::new(store, limits, metrics, queue, encryption));
+        let authenticator = auth::session::Authenticator::new(store.clone(), config.sessions.clone());
+        let limiter = auth::limiter::LoginLimiter::new(config.login_limits.clone());
+        let state = Arc::new(AppState::new(store, limits, metrics, queue, encryption, authenticator, limiter));
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -131,6 +156,7 @@ impl Server {
         let draining = state.clone();
         let stopping = Arc::new(tokio::sync::Notify::new());
         let stop_signal = stopping.clone();
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
             shutdown.await;
             draining.set_ready(false);
@@ -160,14 +186,62 @@ impl Server {
     }
 }
 
+/// Creates the bootstrap admin token when no administrator exists; otherwise leaves
+/// everything as it is (the variable may stay set in a deployment's environment).
+fn bootstrap(store: &dyn Store, token: &str) -> Result<(), StartError> {
+    if !auth::secret::is_well_formed_token(token) {
+        return Err(StartError::BadBootstrapToken);
+    }
+    let now = wire::time::now_ms();
+    let hash = auth::secret::digest(token);
+    if store.has_admin(now)? {
+        if store.token_by_hash(&hash)?.is_none() {
+            tracing::info!("SIGHTLINE_BOOTSTRAP_TOKEN ignored: an administrator already exists");
+        }
+        return Ok(());
+    }
+    let record = store.create_token(&sightline_store::NewToken {
+        hash,
+        display_prefix: auth::secret::display_prefix(token),
+        name: "bootstrap".into(),
+        owner_user_id: None,
+        project_id: None,
+        role: sightline_core::Role::Admin,
+        created_ms: now,
+        expires_ms: None,
+    })?;
+    store.append_audit(&sightline_store::AuditEntry {
+        ts_ms: now,
+        actor: "server".into(),
+        source: "local".into(),
+        action: "token.bootstrap".into(),
+        target: format!("token:{}", record.id),
+        outcome: "success".into(),
+    })?;
+    tracing::info!(token_id = record.id, "created the bootstrap admin token");
+    Ok(())
+}
+
 /// Runs the store's background maintenance once a second until aborted.
 async fn maintain(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks: u64 = 0;
     loop {
         tick.tick().await;
+        ticks += 1;
         let store = state.store.clone();
-        match tokio::task::spawn_blocking(move || store.maintain()).await {
+        // Ended sessions are removed once a minute (they are refused anyway).
+        let sessions = ticks.is_multiple_of(60).then(|| state.auth.settings.clone());
+        match tokio::task::spawn_blocking(move || {
+            if let Some(s) = sessions {
+                let now = wire::time::now_ms();
+                store.expire_sessions(now - s.absolute.as_millis() as i64, now - s.idle.as_millis() as i64)?;
+            }
+            store.maintain()
+        })
+        .await
+        {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "store maintenance failed"),
             Err(e) => tracing::warn!(error = %e, "store maintenance task failed"),

@@ -1,13 +1,20 @@
 //! The HTTP router: every route of the server, its middleware and fallbacks.
 
 mod admin_keys;
+mod audit;
+mod auth_api;
 mod feedback;
 mod health;
 mod ingest_endpoint;
 mod models;
 mod predictions;
+mod projects;
 mod support;
+mod tokens;
+mod users;
 
+use crate::auth::Access;
+use crate::auth::gate::gate;
 use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use axum::Router;
@@ -16,54 +23,81 @@ use axum::http::Method;
 use axum::http::{HeaderValue, Version, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
+use sightline_core::Need;
 use std::sync::Arc;
 
 type Handler = MethodRouter<Arc<AppState>>;
+type Route = (Method, &'static str, Access, Handler);
 
-/// Every API route (under `/api/v1`): the one table the router is built from and the
-/// OpenAPI document is checked against, so neither can gain a route the other lacks.
-fn api_routes() -> Vec<(Method, &'static str, Handler)> {
+/// Every API route (under `/api/v1`) with the access it needs: the one table the router
+/// is built from, the OpenAPI document is checked against, and the role matrix test
+/// walks — so no route can exist without a declared access check.
+fn api_routes() -> Vec<Route> {
+    use Access::{Authenticated, Handler as InHandler, Model, Project, Public, Server};
+    use Need::{Admin, Edit, Ingest, Read};
     vec![
-        (Method::GET, "/models", get(models::list)),
-        (Method::POST, "/models", post(models::create)),
-        (Method::GET, "/models/{model}", get(models::get)),
-        (Method::POST, "/models/{model}/features", post(models::add_features)),
-        (Method::GET, "/models/{model}/versions", get(models::list_versions)),
-        (Method::POST, "/models/{model}/versions", post(models::create_version)),
-        (Method::GET, "/models/{model}/predictions", get(predictions::list)),
-        (Method::POST, "/models/{model}/predictions", post(predictions::ingest)),
-        (Method::GET, "/models/{model}/predictions/{request_id}", get(predictions::get)),
-        (Method::POST, "/models/{model}/feedback", post(feedback::ingest)),
-        (Method::GET, "/admin/keys", get(admin_keys::status)),
-        (Method::POST, "/admin/keys/rotate", post(admin_keys::rotate)),
+        (Method::POST, "/auth/login", Public, post(auth_api::login)),
+        (Method::POST, "/auth/logout", Authenticated, post(auth_api::logout)),
+        (Method::GET, "/auth/me", Authenticated, get(auth_api::me)),
+        (Method::POST, "/auth/password", Authenticated, post(auth_api::change_password)),
+        (Method::GET, "/projects", InHandler(Read), get(projects::list)),
+        (Method::POST, "/projects", Server(Admin), post(projects::create)),
+        (Method::GET, "/projects/{project}", Project(Read), get(projects::get)),
+        (Method::GET, "/projects/{project}/members", Project(Admin), get(projects::members)),
+        (Method::PUT, "/projects/{project}/members/{user}", Project(Admin), put(projects::set_member)),
+        (Method::DELETE, "/projects/{project}/members/{user}", Project(Admin), delete(projects::remove_member)),
+        (Method::GET, "/users", Server(Admin), get(users::list)),
+        (Method::POST, "/users", Server(Admin), post(users::create)),
+        (Method::GET, "/users/{user}", Server(Admin), get(users::get)),
+        (Method::PATCH, "/users/{user}", Server(Admin), patch(users::update)),
+        (Method::GET, "/tokens", InHandler(Admin), get(tokens::list)),
+        (Method::POST, "/tokens", InHandler(Read), post(tokens::create)),
+        (Method::DELETE, "/tokens/{token}", InHandler(Admin), delete(tokens::revoke)),
+        (Method::GET, "/audit", Server(Admin), get(audit::list)),
+        (Method::GET, "/audit/export", Server(Admin), get(audit::export)),
+        (Method::GET, "/models", InHandler(Read), get(models::list)),
+        (Method::POST, "/models", InHandler(Edit), post(models::create)),
+        (Method::GET, "/models/{model}", Model(Read), get(models::get)),
+        (Method::POST, "/models/{model}/features", Model(Edit), post(models::add_features)),
+        (Method::GET, "/models/{model}/versions", Model(Read), get(models::list_versions)),
+        (Method::POST, "/models/{model}/versions", Model(Edit), post(models::create_version)),
+        (Method::GET, "/models/{model}/predictions", Model(Read), get(predictions::list)),
+        (Method::POST, "/models/{model}/predictions", Model(Ingest), post(predictions::ingest)),
+        (Method::GET, "/models/{model}/predictions/{request_id}", Model(Read), get(predictions::get)),
+        (Method::POST, "/models/{model}/feedback", Model(Ingest), post(feedback::ingest)),
+        (Method::GET, "/admin/keys", Server(Admin), get(admin_keys::status)),
+        (Method::POST, "/admin/keys/rotate", Server(Admin), post(admin_keys::rotate)),
     ]
 }
 
 /// Routes outside `/api/v1`: probes, metrics, the API description.
-fn service_routes() -> Vec<(Method, &'static str, Handler)> {
+fn service_routes() -> Vec<Route> {
     vec![
-        (Method::GET, "/healthz", get(health::healthz)),
-        (Method::GET, "/readyz", get(health::readyz)),
-        (Method::GET, "/metrics", get(health::metrics)),
-        (Method::GET, "/api/v1/openapi.json", get(health::openapi)),
+        (Method::GET, "/healthz", Access::Public, get(health::healthz)),
+        (Method::GET, "/readyz", Access::Public, get(health::readyz)),
+        (Method::GET, "/metrics", Access::Server(Need::Read), get(health::metrics)),
+        (Method::GET, "/api/v1/openapi.json", Access::Public, get(health::openapi)),
     ]
 }
 
-/// Every (method, full path) the server answers, for tests and documentation checks.
-pub fn route_list() -> Vec<(Method, String)> {
-    let api = api_routes().into_iter().map(|(m, p, _)| (m, format!("/api/v1{p}")));
-    api.chain(service_routes().into_iter().map(|(m, p, _)| (m, p.to_owned()))).collect()
+/// Every (method, full path, access) the server answers, for tests and documentation.
+pub fn route_list() -> Vec<(Method, String, Access)> {
+    let api = api_routes().into_iter().map(|(m, p, a, _)| (m, format!("/api/v1{p}"), a));
+    api.chain(service_routes().into_iter().map(|(m, p, a, _)| (m, p.to_owned(), a))).collect()
 }
 
-fn build(routes: Vec<(Method, &'static str, Handler)>) -> Router<Arc<AppState>> {
-    // Routes sharing a path are merged into one method router by axum.
-    routes.into_iter().fold(Router::new(), |router, (_, path, handler)| router.route(path, handler))
+fn build(state: &Arc<AppState>, routes: Vec<Route>) -> Router<Arc<AppState>> {
+    // Each route gets the gate with its own access; routes sharing a path are merged
+    // into one method router by axum.
+    routes.into_iter().fold(Router::new(), |router, (_, path, access, handler)| {
+        router.route(path, handler.route_layer(middleware::from_fn_with_state((state.clone(), access), gate)))
+    })
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    let api = build(api_routes()).route_layer(middleware::from_fn_with_state(state.clone(), require_ready));
-    build(service_routes())
+    let api = build(&state, api_routes()).route_layer(middleware::from_fn_with_state(state.clone(), require_ready));
+    build(&state, service_routes())
         .nest("/api/v1", api)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -125,7 +159,7 @@ mod tests {
                 documented.insert((method.to_uppercase(), path.clone()));
             }
         }
-        let served: BTreeSet<_> = route_list().into_iter().map(|(m, p)| (m.to_string(), p)).collect();
+        let served: BTreeSet<_> = route_list().into_iter().map(|(m, p, _)| (m.to_string(), p)).collect();
         assert_eq!(documented, served, "openapi.json and the route table differ");
     }
 }

@@ -1,6 +1,8 @@
 //! Shared server state: configuration limits, the store, the model cache, the ingest
 //! queue, metrics and readiness.
 
+use crate::auth::limiter::LoginLimiter;
+use crate::auth::session::Authenticator;
 use crate::encryption::Encryption;
 use crate::error::{ApiError, Code};
 use crate::ingest::{Job, SubmitError, WriteQueue};
@@ -35,7 +37,11 @@ pub struct AppState {
     /// The key ring payloads are sealed with (the same one the store opens with).
     pub keys: Arc<Keys>,
     pub encryption: Arc<Encryption>,
+    pub auth: Authenticator,
+    pub login_limiter: LoginLimiter,
     models: RwLock<HashMap<String, Arc<LoadedModel>>>,
+    /// Project names by id; projects are never renamed, so entries never go stale.
+    project_names: RwLock<HashMap<i64, Arc<str>>>,
     ready: AtomicBool,
 }
 
@@ -50,6 +56,8 @@ impl AppState {
         metrics: Arc<Metrics>,
         queue: Arc<WriteQueue>,
         encryption: Arc<Encryption>,
+        auth: Authenticator,
+        login_limiter: LoginLimiter,
     ) -> AppState {
         AppState {
             store,
@@ -58,7 +66,10 @@ impl AppState {
             queue,
             keys: encryption.keys.clone(),
             encryption,
+            auth,
+            login_limiter,
             models: RwLock::new(HashMap::new()),
+            project_names: RwLock::new(HashMap::new()),
             ready: AtomicBool::new(false),
         }
     }
@@ -100,6 +111,18 @@ impl AppState {
             Some(record) => Ok(self.remember(record)),
             None => Err(ApiError::new(Code::ModelNotFound, format!("model {name:?} does not exist"))),
         }
+    }
+
+    /// The name of a project, for documents that show it.
+    pub async fn project_name(&self, id: i64) -> Result<Arc<str>, ApiError> {
+        if let Some(name) = self.project_names.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
+            return Ok(name.clone());
+        }
+        let store = self.store.clone();
+        let project = blocking(move || store.get_project_by_id(id)).await??;
+        let name: Arc<str> = Arc::from(project.map_or_else(|| format!("#{id}"), |p| p.name).as_str());
+        self.project_names.write().unwrap_or_else(|p| p.into_inner()).insert(id, name.clone());
+        Ok(name)
     }
 
     /// Queues a validated batch, sealed with `sealed_with`, and waits until it is

@@ -77,7 +77,7 @@ fn leg(events: usize, per_commit: usize, sealed: bool) -> Result<Leg, Box<dyn st
     let dir = tempfile::tempdir()?;
     let keys = Arc::new(Keys::new(KeyRing::generate(1)));
     let store = SqliteStore::open(&dir.path().join("bench.db"), SqliteOptions::default(), keys.clone())?;
-    let model = store.create_model(&model(), 0)?;
+    let model = store.create_model(&model(), 1, 0)?;
     let ring = keys.current();
     let mut writer = store.writer()?;
     let (mut prepare_s, mut commit_s) = (0.0, 0.0);

@@ -8,11 +8,18 @@
 //! Raw event payloads are encrypted at rest ([`crypto`], [`sealed`]): a store is opened
 //! with the [`Keys`] it decrypts with, and writers only ever see sealed payloads.
 
+pub mod access;
+pub mod audit;
 pub mod crypto;
 pub mod record;
 pub mod sealed;
 pub mod sqlite;
 
+pub use access::{
+    AccessStore, DEFAULT_PROJECT, Membership, NewToken, NewUser, ProjectRecord, SessionRecord, TokenFilter,
+    TokenRecord, UserChange, UserRecord,
+};
+pub use audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore};
 pub use crypto::{CryptoError, KeyFileError, KeyId, KeyRing, Keys};
 pub use record::{
     BatchOutcome, LabelInsert, ModelRecord, PredictionQuery, PreparedPrediction, StoredLabel, StoredPrediction,
@@ -45,12 +52,13 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Everything the server needs from storage. Methods block; async callers run them on
 /// blocking threads. Times are parameters (epoch milliseconds): a store has no clock.
-pub trait Store: Send + Sync + 'static {
-    /// Creates a model; `Conflict` if the name is taken.
-    fn create_model(&self, spec: &sightline_core::ModelSpec, now_ms: i64) -> Result<ModelRecord>;
+pub trait Store: AccessStore + AuditStore + Send + Sync + 'static {
+    /// Creates a model in a project; `Conflict` if the name is taken (model names are
+    /// unique across projects: they are the key of every model URL).
+    fn create_model(&self, spec: &sightline_core::ModelSpec, project_id: i64, now_ms: i64) -> Result<ModelRecord>;
     fn get_model(&self, name: &str) -> Result<Option<ModelRecord>>;
-    /// Models ordered by name, strictly after `after`.
-    fn list_models(&self, after: Option<&str>, limit: usize) -> Result<Vec<ModelRecord>>;
+    /// Models ordered by name, strictly after `after`; only those of `projects` when given.
+    fn list_models(&self, after: Option<&str>, limit: usize, projects: Option<&[i64]>) -> Result<Vec<ModelRecord>>;
 
     /// Replaces a model's spec with `spec` (same name) if its stored spec still has
     /// `expected_features` features — optimistic concurrency for appending features:

@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelRecord {
     pub id: i64,
+    pub project_id: i64,
     pub spec: ModelSpec,
     pub created_ms: i64,
 }

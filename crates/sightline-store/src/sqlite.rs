@@ -1,6 +1,8 @@
 //! The embedded SQLite backend: one database file in the data directory, WAL mode,
 //! one writer connection and a small pool of reader connections.
 
+mod access;
+mod audit;
 mod migrations;
 mod rows;
 mod writer;
@@ -80,7 +82,7 @@ impl SqliteStore {
         self.with_reader(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
     }
 
-    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let conn = match pooled {
             Some(c) => c,
@@ -144,14 +146,16 @@ fn read_encryption_state(c: &Connection) -> Result<EncryptionState> {
     Ok(state)
 }
 
-fn model_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, i64)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+const MODEL_COLUMNS: &str = "id, spec, created_ms, project_id";
+
+fn model_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, i64, i64)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
 }
 
-fn decode_model((id, spec, created_ms): (i64, String, i64)) -> Result<ModelRecord> {
+fn decode_model((id, spec, created_ms, project_id): (i64, String, i64, i64)) -> Result<ModelRecord> {
     let spec: ModelSpec =
         serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt(format!("model {id} spec: {e}")))?;
-    Ok(ModelRecord { id, spec, created_ms })
+    Ok(ModelRecord { id, project_id, spec, created_ms })
 }
 
 fn version_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
@@ -164,17 +168,17 @@ fn version_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> 
     })
 }
 
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
+pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
 impl Store for SqliteStore {
-    fn create_model(&self, spec: &ModelSpec, now_ms: i64) -> Result<ModelRecord> {
+    fn create_model(&self, spec: &ModelSpec, project_id: i64, now_ms: i64) -> Result<ModelRecord> {
         let json = serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.with_reader(|c| {
             match c.execute(
-                "INSERT INTO models (name, spec, created_ms) VALUES (?1, ?2, ?3)",
-                params![spec.name, json, now_ms],
+                "INSERT INTO models (name, spec, created_ms, project_id) VALUES (?1, ?2, ?3, ?4)",
+                params![spec.name, json, now_ms, project_id],
             ) {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
@@ -182,7 +186,7 @@ impl Store for SqliteStore {
                 }
                 Err(e) => return Err(e.into()),
             }
-            Ok(ModelRecord { id: c.last_insert_rowid(), spec: spec.clone(), created_ms: now_ms })
+            Ok(ModelRecord { id: c.last_insert_rowid(), project_id, spec: spec.clone(), created_ms: now_ms })
         })
     }
 
@@ -193,7 +197,7 @@ impl Store for SqliteStore {
             // update see the same spec.
             let tx = rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Immediate)?;
             let row = tx
-                .query_row("SELECT id, spec, created_ms FROM models WHERE name = ?1", [&spec.name], model_from_row)
+                .query_row(&format!("SELECT {MODEL_COLUMNS} FROM models WHERE name = ?1"), [&spec.name], model_from_row)
                 .optional()?;
             let Some(current) = row.map(decode_model).transpose()? else {
                 return Ok(None);
@@ -203,24 +207,29 @@ impl Store for SqliteStore {
             }
             tx.execute("UPDATE models SET spec = ?1 WHERE id = ?2", params![json, current.id])?;
             tx.commit()?;
-            Ok(Some(ModelRecord { id: current.id, spec: spec.clone(), created_ms: current.created_ms }))
+            Ok(Some(ModelRecord { spec: spec.clone(), ..current }))
         })
     }
 
     fn get_model(&self, name: &str) -> Result<Option<ModelRecord>> {
         self.with_reader(|c| {
             let row = c
-                .query_row("SELECT id, spec, created_ms FROM models WHERE name = ?1", [name], model_from_row)
+                .query_row(&format!("SELECT {MODEL_COLUMNS} FROM models WHERE name = ?1"), [name], model_from_row)
                 .optional()?;
             row.map(decode_model).transpose()
         })
     }
 
-    fn list_models(&self, after: Option<&str>, limit: usize) -> Result<Vec<ModelRecord>> {
+    fn list_models(&self, after: Option<&str>, limit: usize, projects: Option<&[i64]>) -> Result<Vec<ModelRecord>> {
+        // The project filter travels as a JSON array: one statement for any number.
+        let projects = projects.map(|p| serde_json::Value::from(p.to_vec()).to_string());
         self.with_reader(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT id, spec, created_ms FROM models WHERE name > ?1 ORDER BY name LIMIT ?2")?;
-            let rows = stmt.query_map(params![after.unwrap_or(""), limit as i64], model_from_row)?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {MODEL_COLUMNS} FROM models
+                 WHERE name > ?1 AND (?3 IS NULL OR project_id IN (SELECT value FROM json_each(?3)))
+                 ORDER BY name LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![after.unwrap_or(""), limit as i64, projects], model_from_row)?;
             rows.map(|r| decode_model(r?)).collect()
         })
     }

@@ -1,126 +1,180 @@
-//! `sightline admin`: operator commands run beside a server.
-//!
-//! `rotate-key` adds a fresh key to the master key file (it becomes the active key),
-//! asks the running server to reload the file and re-encrypt stored payloads under the
-//! new key, and follows the progress until the pass finishes. See docs/operations.md.
+//! `sightline admin`: the operator's commands on a data directory — first administrator,
+//! tokens for automation, revoking and disabling in an incident. They work beside a
+//! running server (SQLite coordinates the writes); the server sees a revocation within
+//! its token cache time (5 s). Every change is appended to the audit log.
 
-use anyhow::Context;
-use sightline_store::crypto;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use anyhow::{Context, bail};
+use sightline_core::Role;
+use sightline_server::auth::secret;
+use sightline_store::{AccessStore, AuditEntry, AuditStore, NewToken, NewUser, SqliteStore, UserChange};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Which {
+    /// Print a new random API token (for SIGHTLINE_BOOTSTRAP_TOKEN); stores nothing.
+    GenerateToken,
+    /// Create a user; the password is read from the first line of standard input.
+    CreateUser {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        name: String,
+        /// Make the user a server administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Disable a user: their sessions end and their tokens stop working.
+    DisableUser {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        name: String,
+    },
+    /// Create an API token and print it (shown once).
+    CreateToken {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        name: String,
+        /// Scope it to this project; without, it is server-wide.
+        #[arg(long)]
+        project: Option<String>,
+        /// ingest, viewer, editor or admin.
+        #[arg(long)]
+        role: String,
+        /// Days until it expires; without, it does not.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// Revoke an API token by its id (as listed by `GET /api/v1/tokens`).
+    RevokeToken {
+        #[command(flatten)]
+        dir: DataDir,
+        #[arg(long)]
+        id: i64,
+    },
     /// Add a new master key and re-encrypt stored payloads under it, online.
-    RotateKey(RotateArgs),
+    RotateKey(crate::rotate_key::RotateArgs),
 }
 
 #[derive(Debug, clap::Args)]
-pub struct RotateArgs {
-    /// The master key file the server uses [default: <data dir>/master.key].
+pub struct DataDir {
+    /// The server's data directory [default: ./sightline-data].
+    #[arg(long, env = "SIGHTLINE_DATA_DIR", default_value = "sightline-data")]
+    pub data_dir: PathBuf,
+    /// The server's master key file [default: <data dir>/master.key, created if missing].
     #[arg(long, env = "SIGHTLINE_MASTER_KEY_FILE")]
-    master_key_file: Option<PathBuf>,
-    /// The server's data directory, to find the default key file [default: ./sightline-data].
-    #[arg(long, env = "SIGHTLINE_DATA_DIR")]
-    data_dir: Option<PathBuf>,
-    /// The running server's base URL.
-    #[arg(long, env = "SIGHTLINE_SERVER", default_value = "http://127.0.0.1:7878")]
-    server: String,
-    /// API token, sent as `Authorization: Bearer`.
-    #[arg(long, env = "SIGHTLINE_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Return once the server uses the new key, without waiting for re-encryption.
-    #[arg(long)]
-    no_wait: bool,
-    /// Longest wait for re-encryption to finish, in seconds.
-    #[arg(long, default_value_t = 3_600)]
-    timeout_seconds: u64,
+    pub master_key_file: Option<PathBuf>,
+}
+
+impl DataDir {
+    /// Opens the database, which must exist unless `create` (a first user may be made
+    /// before the first start).
+    pub fn open(&self, create: bool) -> anyhow::Result<SqliteStore> {
+        let db = self.data_dir.join("sightline.db");
+        if !create && !db.exists() {
+            bail!("no database at {}; pass --data-dir (or SIGHTLINE_DATA_DIR)", db.display());
+        }
+        std::fs::create_dir_all(&self.data_dir).with_context(|| format!("creating {}", self.data_dir.display()))?;
+        // The same keys as the server: the store opens nothing sealed without them.
+        let keys = sightline_server::encryption::load(self.master_key_file.as_deref(), &self.data_dir)
+            .context("loading the master keys")?;
+        let keys = std::sync::Arc::new(sightline_store::Keys::new(keys.ring));
+        SqliteStore::open(&db, Default::default(), keys).with_context(|| format!("opening {}", db.display()))
+    }
+}
+
+fn now_ms() -> i64 {
+    sightline_server::wire::time::now_ms()
+}
+
+/// The actor of CLI changes in the audit log: the operating-system user who ran it.
+fn actor() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
+}
+
+fn audit(store: &SqliteStore, action: &str, target: &str) -> anyhow::Result<()> {
+    let entry = AuditEntry {
+        ts_ms: now_ms(),
+        actor: actor(),
+        source: "local".into(),
+        action: action.into(),
+        target: target.into(),
+        outcome: "success".into(),
+    };
+    store.append_audit(&entry).context("appending to the audit log")?;
+    Ok(())
 }
 
 pub fn run(which: Which) -> anyhow::Result<()> {
     match which {
-        Which::RotateKey(args) => rotate(args),
+        Which::RotateKey(args) => crate::rotate_key::run(args),
+        Which::GenerateToken => {
+            println!("{}", secret::generate_token());
+            Ok(())
+        }
+        Which::CreateUser { dir, name, admin } => create_user(&dir, &name, admin, std::io::stdin().lock()),
+        Which::DisableUser { dir, name } => {
+            let store = dir.open(false)?;
+            let user = store.get_user(&name)?.with_context(|| format!("no user {name:?}"))?;
+            store.update_user(user.id, &UserChange { disabled: Some(true), ..UserChange::default() })?;
+            audit(&store, "user.disable", &format!("user:{name}"))?;
+            eprintln!("disabled {name:?}: their sessions ended and their tokens stop working");
+            Ok(())
+        }
+        Which::CreateToken { dir, name, project, role, expires_in_days } => {
+            let store = dir.open(false)?;
+            let role = Role::parse(&role)
+                .with_context(|| format!("unknown role {role:?}; use ingest, viewer, editor or admin"))?;
+            let project_id = match &project {
+                Some(p) => Some(store.get_project(p)?.with_context(|| format!("no project {p:?}"))?.id),
+                None => None,
+            };
+            let token = secret::generate_token();
+            let now = now_ms();
+            let record = store.create_token(&NewToken {
+                hash: secret::digest(&token),
+                display_prefix: secret::display_prefix(&token),
+                name,
+                owner_user_id: None,
+                project_id,
+                role,
+                created_ms: now,
+                expires_ms: expires_in_days.map(|d| now + i64::from(d) * 86_400_000),
+            })?;
+            audit(&store, "token.create", &format!("token:{}", record.id))?;
+            eprintln!("token {} ({role}, {}):", record.id, project.as_deref().unwrap_or("server-wide"));
+            println!("{token}");
+            Ok(())
+        }
+        Which::RevokeToken { dir, id } => {
+            let store = dir.open(false)?;
+            if store.get_token(id)?.is_none() {
+                bail!("no token {id}");
+            }
+            store.revoke_token(id, now_ms())?;
+            audit(&store, "token.revoke", &format!("token:{id}"))?;
+            eprintln!("revoked token {id}");
+            Ok(())
+        }
     }
 }
 
-fn rotate(args: RotateArgs) -> anyhow::Result<()> {
-    let path = match &args.master_key_file {
-        Some(p) => p.clone(),
-        None => args.data_dir.clone().unwrap_or_else(|| PathBuf::from("sightline-data")).join("master.key"),
-    };
-    let id = crypto::add_key_to_file(&path).with_context(|| format!("adding a key to {}", path.display()))?;
-    eprintln!("added key {id} to {}; it is now the active key", path.display());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
-    runtime.block_on(async move {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-        let base = args.server.trim_end_matches('/').to_owned();
-        let with_token = |r: reqwest::RequestBuilder| match &args.token {
-            Some(t) => r.bearer_auth(t),
-            None => r,
-        };
-        let (status, body) =
-            call(with_token(client.post(format!("{base}/api/v1/admin/keys/rotate")))).await.with_context(|| {
-                format!(
-                    "key {id} is in the key file, but the server at {base} did not take it; \
-                 a server started later uses it and re-encrypts by itself"
-                )
-            })?;
-        anyhow::ensure!(status == 202, "the server refused the rotation (HTTP {status}): {}", detail(&body));
-        eprintln!("the server now encrypts under key {id}; re-encrypting stored payloads");
-        if args.no_wait {
-            println!("{body}");
-            return Ok(());
-        }
-        let deadline = Instant::now() + Duration::from_secs(args.timeout_seconds);
-        let mut last_report = Instant::now();
-        loop {
-            let (status, body) = call(with_token(client.get(format!("{base}/api/v1/admin/keys")))).await?;
-            anyhow::ensure!(status == 200, "reading the key status (HTTP {status}): {}", detail(&body));
-            let pass = &body["reencryption"];
-            let state = pass["state"].as_str().unwrap_or_default();
-            if pass["key_id"] == id && state == "finished" {
-                println!("{body}");
-                let failed = pass["rows_failed"].as_u64().unwrap_or_default();
-                anyhow::ensure!(
-                    failed == 0,
-                    "{failed} stored rows could not be decrypted and were left as they were; see the server log"
-                );
-                eprintln!(
-                    "done: every stored payload is encrypted under key {id}; keys {} may now be removed from {}",
-                    body["removable_key_ids"],
-                    path.display()
-                );
-                return Ok(());
-            }
-            if state == "failed" {
-                anyhow::bail!("re-encryption failed: {}", pass["error"]);
-            }
-            if pass["key_id"] != id && state == "finished" {
-                anyhow::bail!("the server moved on to key {} meanwhile (another rotation?)", pass["key_id"]);
-            }
-            if last_report.elapsed() >= Duration::from_secs(5) {
-                eprintln!("re-encrypting: position {} of {}", pass["cursor"], pass["max_seq"]);
-                last_report = Instant::now();
-            }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "re-encryption did not finish within {} s",
-                args.timeout_seconds
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    })
+fn create_user(dir: &DataDir, name: &str, admin: bool, mut input: impl BufRead) -> anyhow::Result<()> {
+    sightline_core::names::check_slug(name).map_err(|m| anyhow::anyhow!("--name: {m}"))?;
+    let mut password = String::new();
+    input.read_line(&mut password).context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    secret::check_password(password).map_err(|m| anyhow::anyhow!("the password {m}"))?;
+    let store = dir.open(true)?;
+    let hash = secret::hash_password(password).map_err(anyhow::Error::msg)?;
+    store.create_user(&NewUser { name: name.into(), password_hash: hash, is_admin: admin }, now_ms())?;
+    audit(&store, "user.create", &format!("user:{name}{}", if admin { " (admin)" } else { "" }))?;
+    eprintln!("created {}user {name:?} in {}", if admin { "administrator " } else { "" }, display(&dir.data_dir));
+    Ok(())
 }
 
-async fn call(request: reqwest::RequestBuilder) -> anyhow::Result<(u16, serde_json::Value)> {
-    let response = request.send().await?;
-    let status = response.status().as_u16();
-    let bytes = response.bytes().await?;
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
-    Ok((status, body))
-}
-
-fn detail(body: &serde_json::Value) -> String {
-    body["detail"].as_str().map_or_else(|| body.to_string(), str::to_owned)
+fn display(p: &Path) -> String {
+    p.display().to_string()
 }

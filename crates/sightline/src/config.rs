@@ -58,7 +58,18 @@ pub struct ServeArgs {
     /// created on first start].
     #[arg(long, env = "SIGHTLINE_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// Minutes without a request after which a browser session ends [default: 30].
+    #[arg(long, env = "SIGHTLINE_SESSION_IDLE_MINUTES")]
+    pub session_idle_minutes: Option<u64>,
+    /// Hours after login at which a browser session ends however active [default: 12].
+    #[arg(long, env = "SIGHTLINE_SESSION_ABSOLUTE_HOURS")]
+    pub session_absolute_hours: Option<u64>,
 }
+
+/// The environment variable that may carry the bootstrap admin token. It is read from
+/// the environment only: a flag would show the secret in the process list, a file key
+/// would keep it on disk.
+pub const BOOTSTRAP_TOKEN_VAR: &str = "SIGHTLINE_BOOTSTRAP_TOKEN";
 
 /// The configuration file. Every key is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -75,12 +86,20 @@ pub struct FileConfig {
     pub metrics_max_series: Option<usize>,
     pub shutdown_grace_seconds: Option<u64>,
     pub master_key_file: Option<PathBuf>,
+    pub session_idle_minutes: Option<u64>,
+    pub session_absolute_hours: Option<u64>,
 }
 
 pub struct Settings {
     pub server: ServerConfig,
     pub log_format: LogFormat,
     pub log_level: String,
+}
+
+fn positive_u64(name: &str, value: Option<u64>, default: u64) -> anyhow::Result<u64> {
+    let v = value.unwrap_or(default);
+    anyhow::ensure!(v > 0, "{name} must be greater than 0");
+    Ok(v)
 }
 
 pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
@@ -124,6 +143,24 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             .or(file.shutdown_grace_seconds)
             .map_or(d.shutdown_grace, std::time::Duration::from_secs),
         master_key_file: args.master_key_file.or(file.master_key_file),
+        bootstrap_token: std::env::var(BOOTSTRAP_TOKEN_VAR).ok().filter(|t| !t.is_empty()),
+        sessions: sightline_server::auth::session::SessionSettings {
+            idle: std::time::Duration::from_secs(
+                60 * positive_u64(
+                    "session_idle_minutes",
+                    args.session_idle_minutes.or(file.session_idle_minutes),
+                    d.sessions.idle.as_secs() / 60,
+                )?,
+            ),
+            absolute: std::time::Duration::from_secs(
+                3600 * positive_u64(
+                    "session_absolute_hours",
+                    args.session_absolute_hours.or(file.session_absolute_hours),
+                    d.sessions.absolute.as_secs() / 3600,
+                )?,
+            ),
+        },
+        login_limits: d.login_limits,
     };
     Ok(Settings {
         server,

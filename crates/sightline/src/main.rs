@@ -1,10 +1,12 @@
 //! The `sightline` binary: command-line parsing and wiring only.
 
 mod admin;
+mod audit_cmd;
 mod bench;
 mod config;
 mod logging;
 mod report;
+mod rotate_key;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -25,15 +27,21 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(config::ServeArgs),
+    /// Users and tokens on a data directory: the first administrator, automation
+    /// tokens, and revoking or disabling in an incident; master key rotation.
+    Admin {
+        #[command(subcommand)]
+        which: admin::Which,
+    },
+    /// Verify or export the tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        which: audit_cmd::Which,
+    },
     /// Offline reports from files, without a server.
     Report {
         #[command(subcommand)]
         which: report::Which,
-    },
-    /// Operator commands run beside a server (key rotation).
-    Admin {
-        #[command(subcommand)]
-        which: admin::Which,
     },
     /// Benchmarks that start their own server.
     Bench {
@@ -46,8 +54,9 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
-        Command::Report { which } => report::run(which),
         Command::Admin { which } => admin::run(which),
+        Command::Audit { which } => audit_cmd::run(which),
+        Command::Report { which } => report::run(which),
         Command::Bench { which } => bench::run(which),
     };
     match result {

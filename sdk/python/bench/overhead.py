@@ -45,12 +45,16 @@ COMPRESSION = "auto"
 def start_server(data_dir: str):
     repo = pathlib.Path(__file__).resolve().parents[3]
     binary = os.environ.get("SIGHTLINE_BIN") or str(repo / "target" / "release" / "sightline")
+    # The server's bootstrap admin token; the SDK clients read it from $SIGHTLINE_TOKEN.
+    token = subprocess.run([binary, "admin", "generate-token"], capture_output=True, text=True, check=True).stdout.strip()
+    os.environ["SIGHTLINE_TOKEN"] = token
     proc = subprocess.Popen(
         [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir,
          "--log-format", "json", "--log-level", "warn,sightline_server=info"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        env=dict(os.environ, SIGHTLINE_BOOTSTRAP_TOKEN=token),
     )
     for line in proc.stdout:
         try:

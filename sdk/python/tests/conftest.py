@@ -37,6 +37,17 @@ def server_binary() -> str:
     return path
 
 
+def admin_token() -> str:
+    """One admin token for the whole run: every server starts with it as its bootstrap
+    token, and every ``sightline.Client`` picks it up from ``$SIGHTLINE_TOKEN``."""
+    token = os.environ.get("SIGHTLINE_TOKEN")
+    if not token:
+        out = subprocess.run([server_binary(), "admin", "generate-token"], capture_output=True, text=True, check=True)
+        token = out.stdout.strip()
+        os.environ["SIGHTLINE_TOKEN"] = token
+    return token
+
+
 class ServerProcess:
     """A `sightline serve` child; its JSON log lines are kept in ``logs``."""
 
@@ -49,6 +60,7 @@ class ServerProcess:
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write("1 " + base64.b64encode(os.urandom(32)).decode() + "\n")
+        env = dict(os.environ, SIGHTLINE_BOOTSTRAP_TOKEN=admin_token())
         self.proc = subprocess.Popen(
             [
                 server_binary(),
@@ -66,6 +78,7 @@ class ServerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            env=env,
         )
         deadline = time.monotonic() + 60
         addr = None

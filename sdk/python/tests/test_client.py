@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import os
+
 import pytest
 
 import sightline
@@ -171,20 +173,31 @@ def test_log_predictions_wait_returns_result(client, model):
     assert count_predictions(client, model) == 10
 
 
-def test_token_is_sent_as_bearer(proxy, model):
-    with sightline.Client(proxy.url, token="s3cret", version="v1") as c:
+def test_token_is_sent_as_bearer(proxy, model, monkeypatch):
+    token = os.environ["SIGHTLINE_TOKEN"]
+    monkeypatch.delenv("SIGHTLINE_TOKEN")
+    with sightline.Client(proxy.url, token=token, version="v1") as c:
         c.get_model(model)
         c.log_prediction(model, row(0), "no")
         c.flush(10)
     assert proxy.requests
-    assert all(r.headers.get("authorization") == "Bearer s3cret" for r in proxy.requests)
+    assert all(r.headers.get("authorization") == f"Bearer {token}" for r in proxy.requests)
 
 
-def test_no_token_no_header(proxy, model, monkeypatch):
+def test_no_token_no_header_and_the_server_refuses(proxy, model, monkeypatch):
     monkeypatch.delenv("SIGHTLINE_TOKEN", raising=False)
     with sightline.Client(proxy.url) as c:
-        c.get_model(model)
+        with pytest.raises(sightline.APIError) as refused:
+            c.get_model(model)
+    assert refused.value.status == 401 and refused.value.code == "unauthenticated"
     assert "authorization" not in proxy.requests[0].headers
+
+
+def test_a_wrong_token_is_refused_and_not_retried(server_url, model):
+    with sightline.Client(server_url, token="sl_not_a_real_token") as c:
+        with pytest.raises(sightline.APIError) as refused:
+            c.get_model(model)
+    assert refused.value.status == 401
 
 
 def test_health(server_url):

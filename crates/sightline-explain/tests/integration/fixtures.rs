@@ -91,3 +91,15 @@ impl Case {
         self.rows[index].iter().map(|v| v.unwrap_or(f64::NAN)).collect()
     }
 }
+
+/// The fixture model saved as `file` (`<name>.model.txt` or `<name>.model.json`), as the
+/// model-agnostic generators name it.
+pub fn model(file: &str) -> Ensemble {
+    let name = file.trim_end_matches(".model.txt").trim_end_matches(".model.json");
+    ALL.iter().find(|fixture| fixture.name == name).expect("fixture model exists").ensemble()
+}
+
+/// A fixture row: `null` is a missing value.
+pub fn rows(rows: &[Vec<Option<f64>>]) -> Vec<Vec<f64>> {
+    rows.iter().map(|row| row.iter().map(|v| v.unwrap_or(f64::NAN)).collect()).collect()
+}

@@ -2,5 +2,9 @@
 
 mod additivity;
 mod fixtures;
+mod interventional;
 mod kernelshap;
+mod lime;
+mod pdp;
+mod permutation;
 mod reference;

@@ -1,19 +1,20 @@
 //! Models and versions: create, list, get.
 
-use super::support::{decode_cursor, encode_cursor, limit, path, query};
-use crate::body::require_json;
+use super::support::{decode_cursor, encode_cursor, json_body, limit, path, query, read_small};
+use crate::auth::Principal;
+use crate::auth::gate::check_project;
 use crate::error::{ApiError, Code, FieldError};
 use crate::state::{AppState, blocking};
 use crate::wire::model::{AddFeatures, CreateModel, CreateVersion, FeatureIn, model_json, version_json};
 use crate::wire::time::now_ms;
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use sightline_core::Need;
 use sightline_core::names::check_slug;
 use std::sync::Arc;
 
@@ -24,57 +25,70 @@ pub struct Page {
     limit: Option<usize>,
 }
 
-/// Parses a JSON body into `T`, reporting the failing field by its JSON path.
-fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
-    require_json(headers)?;
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            ApiError::new(Code::InvalidJson, format!("the body is not valid JSON: {inner}"))
-        } else {
-            let path = if path == "." { "$".to_owned() } else { format!("$.{path}") };
-            ApiError::validation(format!("{path}: {inner}"), vec![FieldError { path, message: inner.to_string() }])
-        }
-    })
-}
-
-const MAX_DOC_BYTES: usize = 4 * 1024 * 1024;
-
-async fn read_small(headers: &HeaderMap, body: axum::body::Body) -> Result<bytes::Bytes, ApiError> {
-    crate::routes::ingest_endpoint::read_body(headers, body, MAX_DOC_BYTES).await
-}
-
 pub async fn create(
     State(app): State<Arc<AppState>>,
+    Extension(principal): Extension<Arc<Principal>>,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let bytes = read_small(&headers, body).await?;
-    let spec = json_body::<CreateModel>(&headers, &bytes)?.into_spec();
+    let mut request = json_body::<CreateModel>(&headers, &bytes)?;
+    let project = request.project.take();
+    let spec = request.into_spec();
     if let Err(problems) = spec.validate() {
         let errors = crate::wire::json::prefix("$", problems);
         return Err(ApiError::validation("the model is not valid", errors));
     }
+    let project = owning_project(&app, &principal, project).await?;
+    check_project(&principal, project.id, Need::Edit, || project_not_found(&project.name))?;
     let store = app.store.clone();
-    let record = blocking(move || store.create_model(&spec, now_ms())).await??;
-    let body = model_json(&record);
+    let record = blocking(move || store.create_model(&spec, project.id, now_ms())).await??;
+    let body = model_json(&record, &project.name);
     app.remember(record);
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+fn project_not_found(name: &str) -> ApiError {
+    ApiError::new(Code::ProjectNotFound, format!("project {name:?} does not exist"))
+}
+
+/// The project a new model goes to: the named one; else the caller's only project (a
+/// project-scoped token); else the default project.
+async fn owning_project(
+    app: &Arc<AppState>,
+    principal: &Principal,
+    named: Option<String>,
+) -> Result<sightline_store::ProjectRecord, ApiError> {
+    let store = app.store.clone();
+    let only = (principal.server_role.is_none() && principal.projects.len() == 1)
+        .then(|| principal.projects.keys().next().copied())
+        .flatten();
+    let wanted = named.clone();
+    let found = blocking(move || match (wanted, only) {
+        (Some(name), _) => store.get_project(&name),
+        (None, Some(id)) => store.get_project_by_id(id),
+        (None, None) => store.get_project(sightline_store::DEFAULT_PROJECT),
+    })
+    .await??;
+    found.ok_or_else(|| project_not_found(named.as_deref().unwrap_or(sightline_store::DEFAULT_PROJECT)))
+}
+
 pub async fn list(
     State(app): State<Arc<AppState>>,
+    Extension(principal): Extension<Arc<Principal>>,
     q: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let page = query(q)?;
     let limit = limit(page.limit)?;
     let after = page.cursor.as_deref().map(decode_cursor).transpose()?;
     let store = app.store.clone();
-    let models = blocking(move || store.list_models(after.as_deref(), limit + 1)).await??;
+    let readable = principal.projects_allowing(Need::Read);
+    let models = blocking(move || store.list_models(after.as_deref(), limit + 1, readable.as_deref())).await??;
     let more = models.len() > limit;
-    let items: Vec<Value> = models.iter().take(limit).map(model_json).collect();
+    let mut items = Vec::with_capacity(limit.min(models.len()));
+    for m in models.iter().take(limit) {
+        items.push(model_json(m, &app.project_name(m.project_id).await?));
+    }
     let next = more.then(|| models.get(limit - 1).map(|m| encode_cursor(&m.spec.name))).flatten();
     Ok(Json(json!({ "items": items, "next_cursor": next })))
 }
@@ -85,7 +99,7 @@ pub async fn get(
 ) -> Result<Json<Value>, ApiError> {
     let name = path(p)?;
     let model = app.model(&name).await?;
-    Ok(Json(model_json(&model.record)))
+    Ok(Json(model_json(&model.record, &app.project_name(model.record.project_id).await?)))
 }
 
 /// Appends features to a model's schema. Existing features never change (stored events
@@ -111,7 +125,7 @@ pub async fn add_features(
     let name = spec.name.clone();
     match blocking(move || store.update_model_spec(&spec, expected)).await? {
         Ok(Some(record)) => {
-            let body = model_json(&record);
+            let body = model_json(&record, &app.project_name(record.project_id).await?);
             app.remember(record);
             Ok(Json(body))
         }

@@ -1,11 +1,14 @@
 //! Extractor plumbing shared by handlers: path and query errors as problem documents,
 //! opaque cursors, page limits.
 
-use crate::error::{ApiError, Code};
+use crate::body::require_json;
+use crate::error::{ApiError, Code, FieldError};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query};
+use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
@@ -36,4 +39,34 @@ pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| ApiError::new(Code::InvalidQuery, "cursor: not a cursor this server issued"))
+}
+
+/// Parses a JSON body into `T`, reporting the failing field by its JSON path.
+pub fn json_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    require_json(headers)?;
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::new(Code::InvalidJson, format!("the body is not valid JSON: {inner}"))
+        } else {
+            let path = if path == "." { "$".to_owned() } else { format!("$.{path}") };
+            ApiError::validation(format!("{path}: {inner}"), vec![FieldError { path, message: inner.to_string() }])
+        }
+    })
+}
+
+/// Most bytes of a document body (a model, a user, a token request...).
+const MAX_DOC_BYTES: usize = 4 * 1024 * 1024;
+
+/// Reads a document body (decompressed, bounded).
+pub async fn read_small(headers: &HeaderMap, body: axum::body::Body) -> Result<bytes::Bytes, ApiError> {
+    crate::routes::ingest_endpoint::read_body(headers, body, MAX_DOC_BYTES).await
+}
+
+/// A validation error on one field.
+pub fn invalid(path: &str, message: impl Into<String>) -> ApiError {
+    let message = message.into();
+    ApiError::validation(format!("{path}: {message}"), vec![FieldError { path: path.to_owned(), message }])
 }

@@ -9,6 +9,9 @@ use sightline_store::{ModelRecord, VersionRecord};
 #[serde(deny_unknown_fields)]
 pub struct CreateModel {
     pub name: String,
+    /// The owning project; by default the caller's only project, else `default`.
+    #[serde(default)]
+    pub project: Option<String>,
     pub task: TaskIn,
     #[serde(default)]
     pub features: Vec<FeatureIn>,
@@ -110,10 +113,11 @@ impl CreateModel {
     }
 }
 
-pub fn model_json(m: &ModelRecord) -> Value {
+pub fn model_json(m: &ModelRecord, project: &str) -> Value {
     let s = &m.spec;
     json!({
         "name": s.name,
+        "project": project,
         "task": s.task.as_str(),
         "features": s.features.iter().map(|f| json!({
             "name": f.name, "type": f.kind.as_str(), "nullable": f.nullable,

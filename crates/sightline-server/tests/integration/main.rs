@@ -1,5 +1,6 @@
 //! Integration tests of the server against a real listener and a temporary data dir.
 
+mod access;
 mod api;
 mod bad_input;
 mod concurrency;

@@ -26,10 +26,12 @@ async fn a_second_server_on_the_same_data_dir_is_refused() {
 async fn shutdown_waits_for_stuck_requests_only_for_the_grace_period() {
     use std::io::Write;
     let dir = tempfile::tempdir().expect("a temporary data dir");
+    let token = sightline_server::auth::secret::generate_token();
     let config = ServerConfig {
         listen: "127.0.0.1:0".parse().expect("a socket address"),
         data_dir: dir.path().to_path_buf(),
         shutdown_grace: std::time::Duration::from_millis(300),
+        bootstrap_token: Some(token.clone()),
         ..ServerConfig::default()
     };
     let server = Server::start(config).await.expect("start");
@@ -42,8 +44,11 @@ async fn shutdown_waits_for_stuck_requests_only_for_the_grace_period() {
     let mut stuck = std::net::TcpStream::connect(addr).expect("connect");
     stuck
         .write_all(
-            b"POST /api/v1/models HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
-              content-length: 1000\r\n\r\n{\"name\": ",
+            format!(
+                "POST /api/v1/models HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+                 authorization: Bearer {token}\r\ncontent-length: 1000\r\n\r\n{{\"name\": "
+            )
+            .as_bytes(),
         )
         .expect("write");
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -47,8 +47,12 @@ impl Reply {
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The bootstrap admin token; every request of `client` carries it.
+    pub token: String,
     config: ServerConfig,
     client: reqwest::Client,
+    /// A client that sends no credentials.
+    anonymous: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     // Dropped last: the server's files live here.
@@ -68,6 +72,7 @@ impl TestServer {
         let mut config = ServerConfig {
             listen: "127.0.0.1:0".parse().expect("a socket address"),
             data_dir: dir.path().to_path_buf(),
+            bootstrap_token: Some(sightline_server::auth::secret::generate_token()),
             ..ServerConfig::default()
         };
         configure(&mut config);
@@ -81,8 +86,14 @@ impl TestServer {
         let task = tokio::spawn(server.serve(async move {
             let _ = rx.await;
         }));
-        let client = reqwest::Client::builder().no_proxy().build().expect("an HTTP client");
-        TestServer { addr, config, client, shutdown: Some(tx), task: Some(task), dir }
+        let token = config.bootstrap_token.clone().unwrap_or_default();
+        let mut auth = HeaderMap::new();
+        if !token.is_empty() {
+            auth.insert("authorization", format!("Bearer {token}").parse().expect("a header value"));
+        }
+        let client = reqwest::Client::builder().no_proxy().default_headers(auth).build().expect("an HTTP client");
+        let anonymous = reqwest::Client::builder().no_proxy().build().expect("an HTTP client");
+        TestServer { addr, token, config, client, anonymous, shutdown: Some(tx), task: Some(task), dir }
     }
 
     /// The server's data directory.
@@ -122,9 +133,46 @@ impl TestServer {
         format!("http://{}{}", self.addr, path)
     }
 
-    /// Any request; `headers` are (name, value) pairs.
+    /// Any request as the admin; `headers` are (name, value) pairs (an `authorization`
+    /// among them replaces the admin's).
     pub async fn request(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Reply {
-        let mut req = self.client.request(method, self.url(path));
+        self.send(&self.client, method, path, headers, body).await
+    }
+
+    /// Any request with the given bearer token, or none.
+    pub async fn request_as(&self, token: Option<&str>, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut headers = Vec::new();
+        if let Some(b) = &bearer {
+            headers.push(("authorization", b.as_str()));
+        }
+        let bytes = body.map(|b| {
+            headers.push(("content-type", "application/json"));
+            serde_json::to_vec(b).expect("serializable JSON")
+        });
+        self.send(&self.anonymous, method, path, &headers, bytes).await
+    }
+
+    /// Any request with exactly these headers and no credentials of the harness.
+    pub async fn request_as_headers(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        self.send(&self.anonymous, method, path, headers, body).await
+    }
+
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let mut req = client.request(method, self.url(path));
         for (name, value) in headers {
             req = req.header(*name, *value);
         }
@@ -151,8 +199,8 @@ impl TestServer {
         body: &[u8],
     ) -> Reply {
         let mut head = format!(
-            "POST {path} HTTP/1.1\r\nhost: {}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n",
-            self.addr
+            "POST {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n",
+            self.addr, self.token
         );
         if let Some(ct) = content_type {
             head.push_str(&format!("content-type: {ct}\r\n"));
@@ -177,6 +225,29 @@ impl TestServer {
             stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).expect("a read timeout");
             // The server may answer (and close) before reading the whole body.
             let _ = stream.write_all(&wire);
+            let mut answer = Vec::new();
+            let _ = stream.read_to_end(&mut answer);
+            answer
+        })
+        .await
+        .expect("the client thread");
+        parse_response(&answer)
+    }
+
+    /// A GET with the path exactly as given (no normalization of dot segments or
+    /// percent-encoding), as the admin, over a plain TCP connection.
+    pub async fn raw_get(&self, path: &str) -> Reply {
+        let wire = format!(
+            "GET {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\nconnection: close\r\n\r\n",
+            self.addr, self.token
+        )
+        .into_bytes();
+        let addr = self.addr;
+        let answer = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).expect("a read timeout");
+            stream.write_all(&wire).expect("write");
             let mut answer = Vec::new();
             let _ = stream.read_to_end(&mut answer);
             answer

@@ -50,7 +50,63 @@ const MIGRATIONS: &[&str] = &[
         received_ms INTEGER NOT NULL,
         PRIMARY KEY (model_id, request_id)
     ) WITHOUT ROWID;",
-    // 2: encryption at rest. Feature blobs and tags are sealed from now on (tags become
+    // 2: the access layer (projects own models; users, memberships, tokens, sessions)
+    // and the hash-chained audit log. Existing models move to the default project.
+    "CREATE TABLE projects (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_ms INTEGER NOT NULL
+    );
+    INSERT INTO projects (id, name, created_ms) VALUES (1, 'default', 0);
+    ALTER TABLE models ADD COLUMN project_id INTEGER NOT NULL DEFAULT 1 REFERENCES projects(id);
+    CREATE INDEX models_by_project ON models (project_id, name);
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        is_admin INTEGER NOT NULL DEFAULT 0,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        totp_secret BLOB,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE memberships (
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        role TEXT NOT NULL,
+        PRIMARY KEY (project_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX memberships_by_user ON memberships (user_id);
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        hash BLOB NOT NULL UNIQUE,
+        display_prefix TEXT NOT NULL,
+        name TEXT NOT NULL,
+        owner_user_id INTEGER REFERENCES users(id),
+        project_id INTEGER REFERENCES projects(id),
+        role TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER,
+        revoked_ms INTEGER
+    );
+    CREATE TABLE sessions (
+        hash BLOB PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        csrf_hash BLOB NOT NULL,
+        created_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        ts_ms INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        source TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        hash BLOB NOT NULL
+    );
+    CREATE INDEX audit_by_time ON audit (ts_ms);",
+    // 3: encryption at rest. Feature blobs and tags are sealed from now on (tags become
     // BLOBs in their TEXT column; SQLite stores a blob as given). Rows stored before
     // stay readable as plaintext only up to the seq recorded here, until the server's
     // re-encryption pass has sealed them; the pass's progress is kept here too.

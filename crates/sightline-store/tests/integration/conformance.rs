@@ -47,6 +47,7 @@ pub fn run_all(store: &dyn Store, keys: &Keys) {
     predictions_are_idempotent_and_round_trip(store);
     labels_join_in_either_order(store);
     listing_pages_newest_first(store);
+    crate::access::run_all(store);
     payloads_are_sealed_and_bound_to_their_rows(store);
     // Last: it changes the store's keys.
     rotation_reseals_every_payload_and_old_keys_can_go(store, keys);
@@ -82,7 +83,7 @@ pub fn reseal_all(store: &dyn Store, batch: usize) -> usize {
 }
 
 fn payloads_are_sealed_and_bound_to_their_rows(store: &dyn Store) {
-    let m = store.create_model(&binary_model("eta"), 0).expect("create");
+    let m = store.create_model(&binary_model("eta"), 1, 0).expect("create");
     let mut w = store.writer().expect("writer");
     let events = vec![event(store, m.id, "one", 1, "v1"), event(store, m.id, "two", 2, "v1")];
     w.commit(&[&WriteBatch::Predictions { model_id: m.id, received_ms: 1, events }]).expect("commit");
@@ -131,7 +132,7 @@ fn payloads_are_sealed_and_bound_to_their_rows(store: &dyn Store) {
 }
 
 fn rotation_reseals_every_payload_and_old_keys_can_go(store: &dyn Store, keys: &Keys) {
-    let m = store.create_model(&binary_model("theta"), 0).expect("create");
+    let m = store.create_model(&binary_model("theta"), 1, 0).expect("create");
     let mut w = store.writer().expect("writer");
     let ids: Vec<String> = (0..250).map(|i| format!("t{i}")).collect();
     let batch = |ids: &[String]| WriteBatch::Predictions {
@@ -165,13 +166,14 @@ fn rotation_reseals_every_payload_and_old_keys_can_go(store: &dyn Store, keys: &
 }
 
 fn models_and_versions(store: &dyn Store) {
-    let m = store.create_model(&binary_model("alpha"), 10).expect("create");
+    let m = store.create_model(&binary_model("alpha"), 1, 10).expect("create");
     assert_eq!(m.spec, binary_model("alpha"));
-    assert!(matches!(store.create_model(&binary_model("alpha"), 11), Err(StoreError::Conflict(_))));
-    store.create_model(&binary_model("beta"), 12).expect("create beta");
-    let names: Vec<_> = store.list_models(None, 10).expect("list").into_iter().map(|m| m.spec.name).collect();
+    assert!(matches!(store.create_model(&binary_model("alpha"), 1, 11), Err(StoreError::Conflict(_))));
+    store.create_model(&binary_model("beta"), 1, 12).expect("create beta");
+    let names: Vec<_> = store.list_models(None, 10, None).expect("list").into_iter().map(|m| m.spec.name).collect();
     assert_eq!(names, ["alpha", "beta"]);
-    let after: Vec<_> = store.list_models(Some("alpha"), 10).expect("list").into_iter().map(|m| m.spec.name).collect();
+    let after: Vec<_> =
+        store.list_models(Some("alpha"), 10, None).expect("list").into_iter().map(|m| m.spec.name).collect();
     assert_eq!(after, ["beta"]);
     assert_eq!(store.get_model("nope").expect("get"), None);
 
@@ -184,7 +186,7 @@ fn models_and_versions(store: &dyn Store) {
 }
 
 fn predictions_are_idempotent_and_round_trip(store: &dyn Store) {
-    let m = store.create_model(&binary_model("gamma"), 0).expect("create");
+    let m = store.create_model(&binary_model("gamma"), 1, 0).expect("create");
     let mut w = store.writer().expect("writer");
     let batch = |ids: &[&str]| WriteBatch::Predictions {
         model_id: m.id,
@@ -220,7 +222,7 @@ fn predictions_are_idempotent_and_round_trip(store: &dyn Store) {
 }
 
 fn labels_join_in_either_order(store: &dyn Store) {
-    let m = store.create_model(&binary_model("delta"), 0).expect("create");
+    let m = store.create_model(&binary_model("delta"), 1, 0).expect("create");
     let mut w = store.writer().expect("writer");
     let label = |id: &str| LabelEvent { request_id: id.into(), timestamp_ms: 900, label: Target::Class("no".into()) };
     // "early" gets its label before its prediction, "late" after.
@@ -249,7 +251,7 @@ fn labels_join_in_either_order(store: &dyn Store) {
 }
 
 fn listing_pages_newest_first(store: &dyn Store) {
-    let m = store.create_model(&binary_model("epsilon"), 0).expect("create");
+    let m = store.create_model(&binary_model("epsilon"), 1, 0).expect("create");
     let mut w = store.writer().expect("writer");
     let events: Vec<_> = (0..25)
         .map(|i| event(store, m.id, &format!("r{i}"), 1000 + (i % 10), if i % 2 == 0 { "even" } else { "odd" }))
@@ -285,7 +287,7 @@ fn listing_pages_newest_first(store: &dyn Store) {
 }
 
 fn features_are_appended_with_optimistic_concurrency(store: &dyn Store) {
-    let m = store.create_model(&binary_model("zeta"), 1).expect("create");
+    let m = store.create_model(&binary_model("zeta"), 1, 1).expect("create");
     let extra = FeatureSpec { name: "vip".into(), kind: FeatureType::Boolean, nullable: true };
     let grown = m.spec.with_features_appended(vec![extra]).expect("valid");
     let updated = store.update_model_spec(&grown, 2).expect("update").expect("exists");

@@ -1,4 +1,5 @@
 //! Integration tests of the store: one conformance suite, run against every backend.
 
+mod access;
 mod conformance;
 mod sqlite;

@@ -30,7 +30,7 @@ fn database_files_hold_no_plaintext_feature_values_or_tags() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db.sqlite");
     let store = open(&path).expect("open");
-    let m = store.create_model(&binary_model("dump"), 0).expect("create");
+    let m = store.create_model(&binary_model("dump"), 1, 0).expect("create");
     let ring = store.opener().ring;
     let events = (0..500)
         .map(|i| {
@@ -155,7 +155,7 @@ fn reopening_keeps_data_and_schema_version() {
     let path = dir.path().join("db.sqlite");
     let version = {
         let store = open(&path).expect("open");
-        store.create_model(&crate::conformance::binary_model("m"), 1).expect("create");
+        store.create_model(&crate::conformance::binary_model("m"), 1, 1).expect("create");
         store.schema_version().expect("version")
     };
     assert!(version >= 1);

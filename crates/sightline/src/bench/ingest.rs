@@ -131,7 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let base = format!("http://{}", server.addr);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let cpu_before = server.cpu_seconds();
-    let (elapsed, mut latencies, throttled) = runtime.block_on(drive(&base, &args))?;
+    let (elapsed, mut latencies, throttled) = runtime.block_on(drive(&base, &server.token, &args))?;
     let cpu = server.cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
     let peak = server.peak_rss_bytes();
     server.stop()?;
@@ -165,8 +165,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn drive(base: &str, args: &Args) -> anyhow::Result<(Duration, Vec<f64>, usize)> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.connections).build()?;
+async fn drive(base: &str, token: &str, args: &Args) -> anyhow::Result<(Duration, Vec<f64>, usize)> {
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse()?);
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.connections).default_headers(auth).build()?;
     let created = client
         .post(format!("{base}/api/v1/models"))
         .header("content-type", "application/json")

@@ -8,6 +8,8 @@ use std::process::{Child, Command, Stdio};
 pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
+    /// The server's admin token (its bootstrap token).
+    pub token: String,
     _dir: tempfile::TempDir,
 }
 
@@ -16,7 +18,9 @@ impl ServerProcess {
     pub fn start(extra_args: &[&str]) -> anyhow::Result<ServerProcess> {
         let dir = tempfile::tempdir().context("creating a temporary data dir")?;
         let exe = std::env::current_exe().context("finding the sightline executable")?;
+        let token = sightline_server::auth::secret::generate_token();
         let mut child = Command::new(exe)
+            .env("SIGHTLINE_BOOTSTRAP_TOKEN", &token)
             .args([
                 "serve",
                 "--listen",
@@ -46,7 +50,7 @@ impl ServerProcess {
         };
         // Keep draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Ok(ServerProcess { child, addr, _dir: dir })
+        Ok(ServerProcess { child, addr, token, _dir: dir })
     }
 
     /// The server's peak resident set size in bytes (Linux `VmHWM`).

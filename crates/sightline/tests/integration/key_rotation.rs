@@ -4,8 +4,8 @@
 //! readable throughout, and the database holds no plaintext feature value or tag.
 
 use crate::support::{
-    PROCESS_TIMEOUT, Server, all_request_ids, client, distinct, get_json, post_json, run_to_exit, serve_args,
-    sightline_command,
+    PROCESS_TIMEOUT, Server, admin_token, all_request_ids, client, distinct, get_json, post_json, run_to_exit,
+    serve_args, sightline_command,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -70,7 +70,10 @@ async fn stream(
 
 fn rotate_key(data_dir: &Path, server: &Server, extra: &[&str]) -> std::process::Output {
     let mut cmd = sightline_command();
-    cmd.args(["admin", "rotate-key", "--server", &server.url("")]).arg("--data-dir").arg(data_dir).args(extra);
+    cmd.args(["admin", "rotate-key", "--server", &server.url(""), "--token", admin_token()])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(extra);
     run_to_exit(cmd, None, PROCESS_TIMEOUT * 4)
 }
 
@@ -144,7 +147,9 @@ async fn rotate_key_under_concurrent_ingest_then_drop_the_old_key() {
         let data_dir = data_dir.clone();
         tokio::task::spawn_blocking(move || {
             let mut cmd = sightline_command();
-            cmd.args(["admin", "rotate-key", "--server", &server_url]).arg("--data-dir").arg(&data_dir);
+            cmd.args(["admin", "rotate-key", "--server", &server_url, "--token", admin_token()])
+                .arg("--data-dir")
+                .arg(&data_dir);
             run_to_exit(cmd, None, PROCESS_TIMEOUT * 4)
         })
         .await

@@ -2,6 +2,7 @@
 //! ephemeral ports and temporary data dirs, and the real external programs users run
 //! beside it (Prometheus, promtool).
 
+mod admin;
 mod config;
 mod durability;
 mod key_rotation;

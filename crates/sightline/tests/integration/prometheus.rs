@@ -73,6 +73,16 @@ struct Prometheus {
 impl Prometheus {
     /// Starts `binary` scraping `target`'s /metrics and waits until it is ready.
     async fn start(binary: &Path, dir: &Path, target: SocketAddr, http: &reqwest::Client) -> Prometheus {
+        // Prometheus scrapes as operators would set it up: a server-wide read-only token.
+        let (status, made) = post_json(
+            http,
+            &format!("http://{target}/api/v1/tokens"),
+            &json!({ "name": "prometheus", "role": "viewer" }),
+        )
+        .await
+        .expect("creating the scrape token");
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let token = made["token"].as_str().expect("a token");
         let config = dir.join("prometheus.yml");
         std::fs::write(
             &config,
@@ -84,6 +94,8 @@ scrape_configs:
   - job_name: sightline
     scrape_interval: 1s
     scrape_timeout: 1s
+    authorization:
+      credentials: '{token}'
     static_configs:
       - targets: ['{target}']
 "

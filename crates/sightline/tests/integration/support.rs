@@ -22,6 +22,13 @@ pub const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// A command running the `sightline` binary built for this test, with no `SIGHTLINE_*`
 /// variable inherited from the environment of the test run (a developer's
 /// `SIGHTLINE_LISTEN` must not change what the tests exercise).
+/// The admin token of every server these tests start (its bootstrap token); `client()`
+/// sends it with every request.
+pub fn admin_token() -> &'static str {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(sightline_server::auth::secret::generate_token)
+}
+
 pub fn sightline_command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sightline"));
     for (key, _) in std::env::vars_os() {
@@ -29,6 +36,7 @@ pub fn sightline_command() -> Command {
             cmd.env_remove(key);
         }
     }
+    cmd.env("SIGHTLINE_BOOTSTRAP_TOKEN", admin_token());
     cmd
 }
 
@@ -251,7 +259,14 @@ impl Drop for ChildGuard {
 
 /// An HTTP client for loopback: no proxy from the environment, bounded requests.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(HTTP_TIMEOUT).build().expect("building the HTTP client")
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert("authorization", format!("Bearer {}", admin_token()).parse().expect("a header value"));
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(HTTP_TIMEOUT)
+        .default_headers(auth)
+        .build()
+        .expect("building the HTTP client")
 }
 
 /// POSTs a JSON document; the error is the transport's (connection refused, reset…).

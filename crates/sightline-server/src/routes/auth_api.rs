@@ -1,0 +1,164 @@
+//! Logging in and out with a password, the caller's own identity, changing one's
+//! password.
+
+use super::support::{invalid, json_body, read_small};
+use crate::auth::gate::{audit, client_address, session_cookie};
+use crate::auth::session::SESSION_COOKIE;
+use crate::auth::{Principal, secret};
+use crate::error::{ApiError, Code};
+use crate::state::{AppState, blocking};
+use crate::wire::time::{format, now_ms};
+use axum::Json;
+use axum::extract::{Extension, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sightline_store::{SessionRecord, UserChange, UserRecord};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+/// Longest user name written to the audit log for a failed login (the name is
+/// whatever the client sent).
+const MAX_LOGGED_NAME: usize = 128;
+
+pub async fn login(State(app): State<Arc<AppState>>, request: Request) -> Result<Response, ApiError> {
+    let now = now_ms();
+    let address = client_address(&request);
+    let (parts, body) = request.into_parts();
+    let bytes = read_small(&parts.headers, body).await?;
+    let Login { username, password } = json_body(&parts.headers, &bytes)?;
+    if !app.auth.admin_exists(now).await? {
+        return Err(ApiError::new(Code::NoAdmin, "no administrator exists yet: create one with the CLI"));
+    }
+    if let Some(wait) = app.login_limiter.check(&username, &address, Instant::now()) {
+        let logged: String = username.chars().take(MAX_LOGGED_NAME).collect();
+        audit(&app, &format!("user:{logged}"), &address, "auth.login", &logged, "refused: throttled", now).await;
+        return Err(ApiError::new(Code::TooManyAttempts, "too many failed logins; retry after the Retry-After delay")
+            .retry_after(u32::try_from(wait).unwrap_or(u32::MAX)));
+    }
+    let store = app.store.clone();
+    let name = username.clone();
+    let user = blocking(move || -> Result<Option<UserRecord>, ApiError> {
+        let user = store.get_user(&name)?;
+        // Verify against a dummy hash for unknown names, so that timing does not tell
+        // which names exist.
+        let hash = user.as_ref().map_or(secret::dummy_hash(), |u| u.password_hash.as_str());
+        let password_ok = secret::verify_password(&password, hash);
+        Ok(user.filter(|u| password_ok && !u.disabled))
+    })
+    .await??;
+    let logged: String = username.chars().take(MAX_LOGGED_NAME).collect();
+    let Some(user) = user else {
+        app.login_limiter.record_failure(&username, &address, Instant::now());
+        audit(&app, &format!("user:{logged}"), &address, "auth.login", &logged, "failure: bad credentials", now).await;
+        return Err(ApiError::new(Code::Unauthenticated, "wrong user name or password, or the account is disabled"));
+    };
+    app.login_limiter.record_success(&username);
+
+    // A new session id at every login: a session id planted before login is useless.
+    let old = session_cookie(&parts.headers).map(secret::digest);
+    let id = secret::random_secret();
+    let csrf = secret::random_secret();
+    let record =
+        SessionRecord { user_id: user.id, csrf_hash: secret::digest(&csrf), created_ms: now, last_seen_ms: now };
+    let store = app.store.clone();
+    let hash = secret::digest(&id);
+    blocking(move || -> sightline_store::Result<()> {
+        if let Some(old) = old {
+            store.delete_session(&old)?;
+        }
+        store.create_session(&hash, &record)
+    })
+    .await??;
+    audit(&app, &format!("user:{}", user.name), &address, "auth.login", &user.name, "success", now).await;
+    let absolute = app.auth.settings.absolute;
+    let cookie =
+        format!("{SESSION_COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}", absolute.as_secs());
+    let body = json!({
+        "user": user.name,
+        "admin": user.is_admin,
+        "csrf_token": csrf,
+        "expires_at": format(now + absolute.as_millis() as i64),
+        "idle_timeout_seconds": app.auth.settings.idle.as_secs(),
+    });
+    let mut response = Json(body).into_response();
+    let value = HeaderValue::from_str(&cookie).map_err(ApiError::internal)?;
+    response.headers_mut().insert(header::SET_COOKIE, value);
+    Ok(response)
+}
+
+pub async fn logout(
+    State(app): State<Arc<AppState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+) -> Result<Response, ApiError> {
+    if let Some(hash) = principal.session {
+        let store = app.store.clone();
+        blocking(move || store.delete_session(&hash)).await??;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let clear = format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
+    response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&clear).map_err(ApiError::internal)?);
+    Ok(response)
+}
+
+pub async fn me(
+    State(app): State<Arc<AppState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+) -> Result<Json<Value>, ApiError> {
+    let mut projects = Vec::new();
+    for (&id, role) in &principal.projects {
+        projects.push(json!({ "project": &*app.project_name(id).await?, "role": role.as_str() }));
+    }
+    projects.sort_by(|a, b| a["project"].as_str().cmp(&b["project"].as_str()));
+    Ok(Json(json!({
+        "actor": principal.actor,
+        "token_id": principal.token_id,
+        "server_role": principal.server_role.map(|r| r.as_str()),
+        "projects": projects,
+        "session": principal.session.is_some(),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangePassword {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the logged-in user's own password; every session of the user ends,
+/// including this one.
+pub async fn change_password(
+    State(app): State<Arc<AppState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let bytes = read_small(&parts.headers, body).await?;
+    let ChangePassword { current_password, new_password } = json_body(&parts.headers, &bytes)?;
+    let (Some(user_id), Some(_)) = (principal.user_id, principal.session) else {
+        return Err(ApiError::new(Code::Forbidden, "only a logged-in user can change their password"));
+    };
+    secret::check_password(&new_password).map_err(|m| invalid("$.new_password", m))?;
+    let store = app.store.clone();
+    blocking(move || -> Result<(), ApiError> {
+        let user = store.get_user_by_id(user_id)?.ok_or_else(|| ApiError::new(Code::UserNotFound, "no such user"))?;
+        if !secret::verify_password(&current_password, &user.password_hash) {
+            return Err(invalid("$.current_password", "is not the current password"));
+        }
+        let hash = secret::hash_password(&new_password).map_err(ApiError::internal)?;
+        store.update_user(user_id, &UserChange { password_hash: Some(hash), ..UserChange::default() })?;
+        Ok(())
+    })
+    .await??;
+    app.auth.invalidate();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,135 @@
+//! Projects and their members.
+
+use super::support::{invalid, json_body, path, read_small};
+use crate::auth::Principal;
+use crate::error::{ApiError, Code};
+use crate::state::{AppState, blocking};
+use crate::wire::time::{format, now_ms};
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sightline_core::names::check_slug;
+use sightline_core::{Need, Role};
+use sightline_store::ProjectRecord;
+use std::sync::Arc;
+
+fn project_json(p: &ProjectRecord) -> Value {
+    json!({ "name": p.name, "created_at": format(p.created_ms) })
+}
+
+/// Most projects one list answer holds; projects are few (teams, not objects).
+const MAX_PROJECTS: usize = 10_000;
+
+/// The projects the caller can read.
+pub async fn list(
+    State(app): State<Arc<AppState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+) -> Result<Json<Value>, ApiError> {
+    let store = app.store.clone();
+    let all = blocking(move || store.list_projects(None, MAX_PROJECTS)).await??;
+    let readable = principal.projects_allowing(Need::Read);
+    let items: Vec<Value> = all
+        .iter()
+        .filter(|p| readable.as_ref().is_none_or(|ids| ids.binary_search(&p.id).is_ok()))
+        .map(project_json)
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateProject {
+    name: String,
+}
+
+pub async fn create(
+    State(app): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_small(&headers, body).await?;
+    let CreateProject { name } = json_body(&headers, &bytes)?;
+    check_slug(&name).map_err(|m| invalid("$.name", m))?;
+    let store = app.store.clone();
+    let project = blocking(move || store.create_project(&name, now_ms())).await??;
+    Ok((StatusCode::CREATED, Json(project_json(&project))).into_response())
+}
+
+async fn project(app: &Arc<AppState>, name: String) -> Result<ProjectRecord, ApiError> {
+    let store = app.store.clone();
+    let lookup = name.clone();
+    blocking(move || store.get_project(&lookup))
+        .await??
+        .ok_or_else(|| ApiError::new(Code::ProjectNotFound, format!("project {name:?} does not exist")))
+}
+
+pub async fn get(
+    State(app): State<Arc<AppState>>,
+    p: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(project_json(&project(&app, path(p)?).await?)))
+}
+
+pub async fn members(
+    State(app): State<Arc<AppState>>,
+    p: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let project = project(&app, path(p)?).await?;
+    let store = app.store.clone();
+    let members = blocking(move || store.members_of_project(project.id)).await??;
+    let items: Vec<Value> = members.iter().map(|m| json!({ "user": m.user, "role": m.role.as_str() })).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetMember {
+    role: Role,
+}
+
+pub async fn set_member(
+    State(app): State<Arc<AppState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    p: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Json<Value>, ApiError> {
+    let (project_name, user_name) = path(p)?;
+    let bytes = read_small(&headers, body).await?;
+    let SetMember { role } = json_body(&headers, &bytes)?;
+    let project = project(&app, project_name).await?;
+    if !principal.can_grant(Some(project.id), role) {
+        return Err(ApiError::new(Code::Forbidden, format!("you cannot grant the {role} role")));
+    }
+    let user = user_id(&app, &user_name).await?;
+    let store = app.store.clone();
+    blocking(move || store.set_membership(project.id, user, Some(role))).await??;
+    app.auth.invalidate();
+    Ok(Json(json!({ "user": user_name, "role": role.as_str() })))
+}
+
+pub async fn remove_member(
+    State(app): State<Arc<AppState>>,
+    p: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (project_name, user_name) = path(p)?;
+    let project = project(&app, project_name).await?;
+    let user = user_id(&app, &user_name).await?;
+    let store = app.store.clone();
+    blocking(move || store.set_membership(project.id, user, None)).await??;
+    app.auth.invalidate();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn user_id(app: &Arc<AppState>, name: &str) -> Result<i64, ApiError> {
+    let store = app.store.clone();
+    let lookup = name.to_owned();
+    blocking(move || store.get_user(&lookup))
+        .await??
+        .map(|u| u.id)
+        .ok_or_else(|| ApiError::new(Code::UserNotFound, format!("user {name:?} does not exist")))
+}

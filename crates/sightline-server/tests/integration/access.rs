@@ -1,0 +1,597 @@
+//! Authentication and authorization end to end: the role matrix over every route the
+//! router serves, sessions and CSRF, login throttling, what a database dump reveals,
+//! and the audit trail of it all.
+
+use crate::support::{Reply, TestServer, credit_model, event};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sightline_server::routes::route_list;
+use std::collections::BTreeMap;
+
+/// The callers the matrix tries. `OtherAdmin` administers another project; `ServerViewer`
+/// is a server-wide read-only token (what Prometheus scrapes with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Who {
+    Anonymous,
+    Ingest,
+    Viewer,
+    Editor,
+    Admin,
+    OtherAdmin,
+    ServerViewer,
+    ServerAdmin,
+}
+
+use Who::*;
+const EVERYONE: [Who; 8] = [Anonymous, Ingest, Viewer, Editor, Admin, OtherAdmin, ServerViewer, ServerAdmin];
+
+/// Who may call each route, written out by hand (not derived from the route table, so
+/// that the two check each other). A route missing here fails the test.
+fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
+    let public = EVERYONE.to_vec();
+    let authenticated = vec![Ingest, Viewer, Editor, Admin, OtherAdmin, ServerViewer, ServerAdmin];
+    let read = vec![Viewer, Editor, Admin, ServerViewer, ServerAdmin];
+    let ingest = vec![Ingest, Editor, Admin, ServerAdmin];
+    let edit = vec![Editor, Admin, ServerAdmin];
+    let admin = vec![Admin, ServerAdmin];
+    let server_admin = vec![ServerAdmin];
+    BTreeMap::from([
+        (("GET", "/healthz"), public.clone()),
+        (("GET", "/readyz"), public.clone()),
+        (("GET", "/api/v1/openapi.json"), public.clone()),
+        (("GET", "/metrics"), vec![ServerViewer, ServerAdmin]),
+        (("POST", "/api/v1/auth/login"), public),
+        (("POST", "/api/v1/auth/logout"), authenticated.clone()),
+        (("GET", "/api/v1/auth/me"), authenticated.clone()),
+        (("POST", "/api/v1/auth/password"), authenticated.clone()),
+        // Lists answer everyone authenticated, filtered to what they may read.
+        (("GET", "/api/v1/projects"), authenticated.clone()),
+        (("POST", "/api/v1/projects"), server_admin.clone()),
+        (("GET", "/api/v1/projects/{project}"), read.clone()),
+        (("GET", "/api/v1/projects/{project}/members"), admin.clone()),
+        (("PUT", "/api/v1/projects/{project}/members/{user}"), admin.clone()),
+        (("DELETE", "/api/v1/projects/{project}/members/{user}"), admin.clone()),
+        (("GET", "/api/v1/users"), server_admin.clone()),
+        (("POST", "/api/v1/users"), server_admin.clone()),
+        (("GET", "/api/v1/users/{user}"), server_admin.clone()),
+        (("PATCH", "/api/v1/users/{user}"), server_admin.clone()),
+        // Tokens without a user list by project; only server admins list everything.
+        (("GET", "/api/v1/tokens"), server_admin.clone()),
+        (("POST", "/api/v1/tokens"), vec![Viewer, Editor, Admin, ServerAdmin]),
+        (("DELETE", "/api/v1/tokens/{token}"), admin.clone()),
+        (("GET", "/api/v1/audit"), server_admin.clone()),
+        (("GET", "/api/v1/audit/export"), server_admin.clone()),
+        // Master keys: reloading the key file and re-encrypting is a server-wide change.
+        (("GET", "/api/v1/admin/keys"), server_admin.clone()),
+        (("POST", "/api/v1/admin/keys/rotate"), server_admin),
+        (("GET", "/api/v1/models"), authenticated),
+        (("POST", "/api/v1/models"), edit.clone()),
+        (("GET", "/api/v1/models/{model}"), read.clone()),
+        (("POST", "/api/v1/models/{model}/features"), edit.clone()),
+        (("GET", "/api/v1/models/{model}/versions"), read.clone()),
+        (("POST", "/api/v1/models/{model}/versions"), edit),
+        (("GET", "/api/v1/models/{model}/predictions"), read.clone()),
+        (("POST", "/api/v1/models/{model}/predictions"), ingest.clone()),
+        (("GET", "/api/v1/models/{model}/predictions/{request_id}"), read),
+        (("POST", "/api/v1/models/{model}/feedback"), ingest),
+    ])
+}
+
+/// Project `alpha` (model `ma`, prediction `r1`, user `carol`), project `beta` (model
+/// `mb`), and a token for every caller.
+struct World {
+    server: TestServer,
+    tokens: BTreeMap<Who, String>,
+}
+
+async fn make_token(server: &TestServer, project: Option<&str>, role: &str) -> (i64, String) {
+    let r = server
+        .post_json("/api/v1/tokens", &json!({ "name": format!("{role} token"), "project": project, "role": role }))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    (r.json["id"].as_i64().expect("id"), r.json["token"].as_str().expect("token").to_owned())
+}
+
+async fn world() -> World {
+    let server = TestServer::start().await;
+    for p in ["alpha", "beta"] {
+        server.post_json("/api/v1/projects", &json!({ "name": p })).await.expect_status(201);
+    }
+    let mut ma = credit_model("ma");
+    ma["project"] = json!("alpha");
+    server.create_model(&ma).await;
+    let mut mb = credit_model("mb");
+    mb["project"] = json!("beta");
+    server.create_model(&mb).await;
+    server.ingest("ma", &[event("r1")]).await;
+    let carol = json!({ "name": "carol", "password": "carols long password" });
+    server.post_json("/api/v1/users", &carol).await.expect_status(201);
+    let mut tokens = BTreeMap::from([(ServerAdmin, server.token.clone())]);
+    for (who, project, role) in [
+        (Ingest, Some("alpha"), "ingest"),
+        (Viewer, Some("alpha"), "viewer"),
+        (Editor, Some("alpha"), "editor"),
+        (Admin, Some("alpha"), "admin"),
+        (OtherAdmin, Some("beta"), "admin"),
+        (ServerViewer, None, "viewer"),
+    ] {
+        tokens.insert(who, make_token(&server, project, role).await.1);
+    }
+    World { server, tokens }
+}
+
+/// A request for a route: concrete path and, for routes whose handler checks access
+/// against the body, a valid body (otherwise validation would answer first).
+async fn concrete(world: &World, method: &str, template: &str, n: usize) -> (String, Option<Value>) {
+    let mut path = template
+        .replace("{model}", "ma")
+        .replace("{project}", "alpha")
+        .replace("{user}", "carol")
+        .replace("{request_id}", "r1");
+    if path.contains("{token}") {
+        // A fresh victim for every caller: revoking is not repeatable on one token.
+        let (id, _) = make_token(&world.server, Some("alpha"), "viewer").await;
+        path = path.replace("{token}", &id.to_string());
+    }
+    let body = match (method, template) {
+        ("POST", "/api/v1/models") => {
+            let mut m = credit_model(&format!("new-{n}"));
+            m["project"] = json!("alpha");
+            Some(m)
+        }
+        ("POST", "/api/v1/tokens") => Some(json!({ "name": "t", "project": "alpha", "role": "viewer" })),
+        ("POST", "/api/v1/models/{model}/predictions") => Some(json!({ "events": [event(&format!("m{n}"))] })),
+        ("POST", "/api/v1/models/{model}/feedback") => {
+            Some(json!({ "labels": [{ "request_id": format!("m{n}"), "label": "good" }] }))
+        }
+        // Everything else is checked at the gate, before the body is read: an empty
+        // document is enough (allowed callers then get a validation error).
+        ("POST" | "PUT" | "PATCH", _) => Some(json!({})),
+        _ => None,
+    };
+    (path, body)
+}
+
+fn denied(r: &Reply) -> bool {
+    matches!(r.status, 401 | 403)
+        || matches!(r.json["code"].as_str(), Some("model_not_found" | "project_not_found" | "token_not_found"))
+}
+
+#[tokio::test]
+async fn every_route_against_every_role() {
+    let world = world().await;
+    let expected = expected_access();
+    let routes = route_list();
+    for (method, path, _) in &routes {
+        let key = (method.as_str(), path.as_str());
+        assert!(
+            expected.keys().any(|(m, p)| (*m, *p) == key),
+            "{method} {path} is served but missing from the access matrix of this test"
+        );
+    }
+    assert_eq!(expected.len(), routes.len(), "the matrix lists a route the server does not serve");
+
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for ((method, template), allowed) in &expected {
+        for who in EVERYONE {
+            n += 1;
+            let (path, body) = concrete(&world, method, template, n).await;
+            let token = world.tokens.get(&who).map(String::as_str);
+            let m = Method::from_bytes(method.as_bytes()).expect("a method");
+            let r = world.server.request_as(token, m, &path, body.as_ref()).await;
+            let should = allowed.contains(&who);
+            if should == denied(&r) || r.status >= 500 {
+                failures.push(format!(
+                    "{who:?} {method} {path}: expected {}, got {} {}",
+                    if should { "access" } else { "denial" },
+                    r.status,
+                    r.text
+                ));
+            }
+            if !should {
+                // No role in alpha at all: its objects, named in the path or the body,
+                // do not exist for them.
+                let names_alpha = ["{model}", "{project}", "{token}"].iter().any(|p| template.contains(p))
+                    || body.as_ref().is_some_and(|b| b["project"] == json!("alpha"));
+                let expected_status = match who {
+                    Anonymous => 401,
+                    OtherAdmin if names_alpha => 404,
+                    _ => 403,
+                };
+                if r.status != expected_status {
+                    failures.push(format!(
+                        "{who:?} {method} {path}: denied with {} instead of {expected_status}: {}",
+                        r.status, r.text
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} access failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[tokio::test]
+async fn lists_show_only_what_the_caller_may_read() {
+    let world = world().await;
+    let s = &world.server;
+    let names = |r: &Reply| -> Vec<String> {
+        r.json["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|m| m["name"].as_str().expect("name").to_owned())
+            .collect()
+    };
+    let viewer = world.tokens[&Viewer].as_str();
+    let r = s.request_as(Some(viewer), Method::GET, "/api/v1/models", None).await;
+    assert_eq!(names(&r), ["ma"]);
+    assert_eq!(r.json["items"][0]["project"], json!("alpha"));
+    let other = world.tokens[&OtherAdmin].as_str();
+    assert_eq!(names(&s.request_as(Some(other), Method::GET, "/api/v1/models", None).await), ["mb"]);
+    let ingest = world.tokens[&Ingest].as_str();
+    assert!(
+        names(&s.request_as(Some(ingest), Method::GET, "/api/v1/models", None).await).is_empty(),
+        "ingest reads nothing"
+    );
+    assert_eq!(names(&s.request_as(Some(viewer), Method::GET, "/api/v1/projects", None).await), ["alpha"]);
+    let all = names(&s.get("/api/v1/projects").await);
+    assert_eq!(all, ["alpha", "beta", "default"]);
+
+    // A project-scoped token's model lands in its project without naming it.
+    let editor = world.tokens[&Editor].as_str();
+    let r = s.request_as(Some(editor), Method::POST, "/api/v1/models", Some(&credit_model("scoped"))).await;
+    r.expect_status(201);
+    assert_eq!(r.json["project"], json!("alpha"));
+    // And cannot put one into another project.
+    let mut elsewhere = credit_model("elsewhere");
+    elsewhere["project"] = json!("beta");
+    let r = s.request_as(Some(editor), Method::POST, "/api/v1/models", Some(&elsewhere)).await;
+    assert_eq!(r.expect_problem(404), "project \"beta\" does not exist");
+}
+
+#[tokio::test]
+async fn tokens_are_checked_revoked_and_expire() {
+    let world = world().await;
+    let s = &world.server;
+    let me = |t: &str| {
+        let t = t.to_owned();
+        async move { s.request_as(Some(&t), Method::GET, "/api/v1/auth/me", None).await }
+    };
+    let (id, token) = make_token(s, Some("alpha"), "viewer").await;
+    let r = me(&token).await;
+    r.expect_status(200);
+    assert_eq!(r.json["actor"], json!(format!("token:{id}")));
+    assert_eq!(r.json["projects"], json!([{ "project": "alpha", "role": "viewer" }]));
+
+    // Malformed, mistyped (checksum), unknown: all 401 with a Bearer challenge.
+    let mut typo = token.clone().into_bytes();
+    typo[10] = if typo[10] == b'a' { b'b' } else { b'a' };
+    let typo = String::from_utf8(typo).expect("ascii");
+    let unknown = sightline_server::auth::secret::generate_token();
+    for bad in ["", "nonsense", typo.as_str(), unknown.as_str()] {
+        let r = me(bad).await;
+        r.expect_problem(401);
+        assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"sightline\""));
+    }
+    let r =
+        s.request(Method::GET, "/api/v1/auth/me", &[("authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l")], None).await;
+    assert!(r.expect_problem(401).contains("Bearer"));
+
+    // Listing never shows the secret; revocation takes effect at once.
+    let listed = s.get("/api/v1/tokens?project=alpha").await;
+    listed.expect_status(200);
+    assert!(!listed.text.contains(&token), "a token list must not contain token text");
+    assert!(listed.json["items"].as_array().expect("items").iter().all(|t| t.get("token").is_none()));
+    s.request(Method::DELETE, &format!("/api/v1/tokens/{id}"), &[], None).await.expect_status(204);
+    me(&token).await.expect_problem(401);
+    s.request(Method::DELETE, &format!("/api/v1/tokens/{id}"), &[], None).await.expect_status(204);
+    s.request(Method::DELETE, "/api/v1/tokens/999999", &[], None).await.expect_problem(404);
+
+    // Expiry: in the past is refused; a near expiry lapses.
+    let past = json!({ "name": "old", "project": "alpha", "role": "viewer", "expires_at": "2020-01-01T00:00:00Z" });
+    let r = s.post_json("/api/v1/tokens", &past).await;
+    r.expect_problem(422);
+    assert_eq!(r.error_paths(), ["$.expires_at"]);
+    let soon = sightline_server::wire::time::now_ms() + 1_500;
+    let r = s
+        .post_json(
+            "/api/v1/tokens",
+            &json!({ "name": "brief", "project": "alpha", "role": "viewer", "expires_at": soon.to_string() }),
+        )
+        .await;
+    r.expect_status(201);
+    let brief = r.json["token"].as_str().expect("token").to_owned();
+    me(&brief).await.expect_status(200);
+    tokio::time::sleep(std::time::Duration::from_millis(1_600 + 5_000)).await; // past expiry and the cache
+    me(&brief).await.expect_problem(401);
+
+    // A viewer cannot mint an editor token, nor a server-wide one; an ingest token
+    // mints nothing.
+    let viewer = world.tokens[&Viewer].as_str();
+    let r = s
+        .request_as(
+            Some(viewer),
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&json!({ "name": "x", "project": "alpha", "role": "editor" })),
+        )
+        .await;
+    r.expect_problem(403);
+    let r = s
+        .request_as(Some(viewer), Method::POST, "/api/v1/tokens", Some(&json!({ "name": "x", "role": "viewer" })))
+        .await;
+    r.expect_problem(403);
+    let ingest = world.tokens[&Ingest].as_str();
+    let r = s
+        .request_as(
+            Some(ingest),
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&json!({ "name": "x", "project": "alpha", "role": "ingest" })),
+        )
+        .await;
+    r.expect_problem(403);
+}
+
+/// Logs in and returns (session cookie pair, CSRF token, answer).
+async fn login(s: &TestServer, user: &str, password: &str) -> (Option<String>, Option<String>, Reply) {
+    let r = s
+        .request_as(None, Method::POST, "/api/v1/auth/login", Some(&json!({ "username": user, "password": password })))
+        .await;
+    let cookie = r.header("set-cookie").map(|c| c.split(';').next().expect("a pair").to_owned());
+    let csrf = r.json["csrf_token"].as_str().map(str::to_owned);
+    (cookie, csrf, r)
+}
+
+#[tokio::test]
+async fn sessions_need_csrf_for_changes_and_end_at_logout() {
+    let world = world().await;
+    let s = &world.server;
+    s.request(
+        Method::PUT,
+        "/api/v1/projects/alpha/members/carol",
+        &[("content-type", "application/json")],
+        Some(br#"{"role":"editor"}"#.to_vec()),
+    )
+    .await
+    .expect_status(200);
+    let (cookie, csrf, r) = login(s, "carol", "carols long password").await;
+    r.expect_status(200);
+    let set_cookie = r.header("set-cookie").expect("a cookie");
+    for attribute in ["__Host-sightline_session=", "Path=/", "Secure", "HttpOnly", "SameSite=Strict"] {
+        assert!(set_cookie.contains(attribute), "{attribute} missing from {set_cookie}");
+    }
+    let cookie = cookie.expect("cookie");
+    let csrf = csrf.expect("csrf");
+    let value = cookie.split_once('=').expect("pair").1;
+    assert!(value.len() >= 22, "at least 128 random bits");
+
+    let with = |extra: &[(&'static str, String)]| {
+        let mut h = vec![("cookie", cookie.clone())];
+        h.extend(extra.iter().cloned());
+        h
+    };
+    let send = |method: Method, path: &'static str, headers: Vec<(&'static str, String)>, body: Option<Value>| {
+        let headers: Vec<(String, String)> = headers.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        async move {
+            let refs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let mut all = refs.clone();
+            if body.is_some() {
+                all.push(("content-type", "application/json"));
+            }
+            let bytes = body.map(|b| serde_json::to_vec(&b).expect("json"));
+            // Through the anonymous client: only the cookie authenticates.
+            s.request_as_headers(method, path, &all, bytes).await
+        }
+    };
+    let r = send(Method::GET, "/api/v1/auth/me", with(&[]), None).await;
+    r.expect_status(200);
+    assert_eq!(r.json["actor"], json!("user:carol"));
+    let version = json!({ "name": "v9" });
+    let r = send(Method::POST, "/api/v1/models/ma/versions", with(&[]), Some(version.clone())).await;
+    assert!(r.expect_problem(403).contains("x-csrf-token"));
+    let r = send(
+        Method::POST,
+        "/api/v1/models/ma/versions",
+        with(&[("x-csrf-token", "wrong".into())]),
+        Some(version.clone()),
+    )
+    .await;
+    r.expect_problem(403);
+    let r =
+        send(Method::POST, "/api/v1/models/ma/versions", with(&[("x-csrf-token", csrf.clone())]), Some(version)).await;
+    r.expect_status(201);
+
+    // Logging in again gives a new session; the one presented at login ends.
+    let r = s
+        .request_as_headers(
+            Method::POST,
+            "/api/v1/auth/login",
+            &[("cookie", cookie.as_str()), ("content-type", "application/json")],
+            Some(br#"{"username":"carol","password":"carols long password"}"#.to_vec()),
+        )
+        .await;
+    r.expect_status(200);
+    let renewed = r.header("set-cookie").expect("cookie").split(';').next().expect("pair").to_owned();
+    assert_ne!(renewed, cookie);
+    send(Method::GET, "/api/v1/auth/me", with(&[]), None).await.expect_problem(401);
+
+    let (cookie, csrf, _) = login(s, "carol", "carols long password").await;
+    let (cookie, csrf) = (cookie.expect("cookie"), csrf.expect("csrf"));
+    let h = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    s.request_as_headers(Method::POST, "/api/v1/auth/logout", &h, None).await.expect_status(204);
+    s.request_as_headers(Method::GET, "/api/v1/auth/me", &h[..1], None).await.expect_problem(401);
+
+    // Disabling the account ends its sessions.
+    let (cookie, _, _) = login(s, "carol", "carols long password").await;
+    let cookie = cookie.expect("cookie");
+    let patch = br#"{"disabled":true}"#.to_vec();
+    s.request(Method::PATCH, "/api/v1/users/carol", &[("content-type", "application/json")], Some(patch))
+        .await
+        .expect_status(200);
+    s.request_as_headers(Method::GET, "/api/v1/auth/me", &[("cookie", cookie.as_str())], None)
+        .await
+        .expect_problem(401);
+    let (_, _, r) = login(s, "carol", "carols long password").await;
+    r.expect_problem(401);
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_per_account_and_per_address() {
+    let server = TestServer::start_with(|c| {
+        c.login_limits.per_account = 3;
+        c.login_limits.per_address = 6;
+    })
+    .await;
+    server
+        .post_json("/api/v1/users", &json!({ "name": "dave", "password": "daves long password" }))
+        .await
+        .expect_status(201);
+    for _ in 0..3 {
+        let (_, _, r) = login(&server, "dave", "wrong password!").await;
+        r.expect_problem(401);
+    }
+    // Even the right password is refused while the account is throttled.
+    let (_, _, r) = login(&server, "dave", "daves long password").await;
+    r.expect_problem(429);
+    let wait: u64 = r.header("retry-after").expect("Retry-After").parse().expect("seconds");
+    assert!((1..=900).contains(&wait), "{wait}");
+    // Unknown names count against the address too.
+    for i in 0..3 {
+        let (_, _, r) = login(&server, &format!("ghost{i}"), "whatever password").await;
+        r.expect_problem(401);
+    }
+    let (_, _, r) = login(&server, "someone", "whatever password").await;
+    r.expect_problem(429);
+}
+
+#[tokio::test]
+async fn no_admin_means_no_api_until_one_exists() {
+    let server = TestServer::start_with(|c| c.bootstrap_token = None).await;
+    server.get("/healthz").await.expect_status(200);
+    let r = server.request_as(None, Method::GET, "/api/v1/models", None).await;
+    assert!(r.expect_problem(503).contains("sightline admin create-user"));
+    assert_eq!(r.json["code"], json!("no_admin"));
+    // An admin appears (as the CLI would make it, beside the running server).
+    let keys = sightline_server::encryption::load(None, server.data_dir()).expect("the server's keys");
+    let keys = std::sync::Arc::new(sightline_store::Keys::new(keys.ring));
+    let store = sightline_store::SqliteStore::open(&server.data_dir().join("sightline.db"), Default::default(), keys)
+        .expect("open");
+    let hash = sightline_server::auth::secret::hash_password("an admin password").expect("hash");
+    use sightline_store::AccessStore;
+    store
+        .create_user(&sightline_store::NewUser { name: "root".into(), password_hash: hash, is_admin: true }, 0)
+        .expect("user");
+    server.request_as(None, Method::GET, "/api/v1/models", None).await.expect_problem(401);
+    let (_, _, r) = login(&server, "root", "an admin password").await;
+    r.expect_status(200);
+    assert_eq!(r.json["admin"], json!(true));
+}
+
+#[tokio::test]
+async fn a_database_dump_holds_no_token_or_password() {
+    let world = world().await;
+    let s = &world.server;
+    let (_, extra) = make_token(s, Some("alpha"), "ingest").await;
+    let (_, _, r) = login(s, "carol", "carols long password").await;
+    let csrf = r.json["csrf_token"].as_str().expect("csrf").to_owned();
+    let cookie = r.header("set-cookie").expect("cookie").split(';').next().expect("pair").to_owned();
+    let session = cookie.split_once('=').expect("pair").1.to_owned();
+    let mut dump = Vec::new();
+    for entry in std::fs::read_dir(s.data_dir()).expect("data dir") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            dump.extend(std::fs::read(&path).expect("read"));
+        }
+    }
+    let mut secrets: Vec<String> = world.tokens.values().cloned().collect();
+    secrets.extend([extra, session, csrf, "carols long password".to_owned()]);
+    for secret in &secrets {
+        assert!(!dump.windows(secret.len()).any(|w| w == secret.as_bytes()), "{secret} is in the database files");
+    }
+}
+
+#[tokio::test]
+async fn changes_and_security_events_are_audited() {
+    let world = world().await;
+    let s = &world.server;
+    let (_, _, _) = login(s, "carol", "not the password").await;
+    let (_, _, _) = login(s, "carol", "carols long password").await;
+    let viewer = world.tokens[&Viewer].as_str();
+    s.request_as(Some(viewer), Method::POST, "/api/v1/projects", Some(&json!({ "name": "sneaky" })))
+        .await
+        .expect_problem(403);
+    let r = s.get("/api/v1/audit?limit=1000").await;
+    r.expect_status(200);
+    let entries = r.json["items"].as_array().expect("items").clone();
+    let find = |action: &str, outcome: &str| {
+        entries
+            .iter()
+            .any(|e| e["action"] == json!(action) && e["outcome"].as_str().is_some_and(|o| o.starts_with(outcome)))
+    };
+    assert!(find("token.bootstrap", "success"), "{entries:#?}");
+    assert!(find("POST /api/v1/projects", "201"));
+    assert!(find("POST /api/v1/users", "201"));
+    assert!(find("POST /api/v1/tokens", "201"));
+    assert!(find("auth.login", "failure"));
+    assert!(find("auth.login", "success"));
+    assert!(find("POST /api/v1/projects", "refused: 403"), "refusals of changes are audited");
+    assert!(!entries.iter().any(|e| e["action"] == json!("POST /api/v1/models/{model}/predictions")), "ingest is not");
+    for e in &entries {
+        for field in ["time", "actor", "source", "action", "target", "outcome", "hash"] {
+            assert!(e[field].as_str().is_some_and(|v| !v.is_empty()), "{field} in {e}");
+        }
+    }
+    let seqs: Vec<i64> = entries.iter().map(|e| e["seq"].as_i64().expect("seq")).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+
+    let logins = s.get("/api/v1/audit?action=auth.").await;
+    assert!(logins.json["items"].as_array().expect("items").iter().all(|e| e["action"] == json!("auth.login")));
+    let export = s.get("/api/v1/audit/export").await;
+    export.expect_status(200);
+    assert_eq!(export.header("content-type"), Some("application/x-ndjson"));
+    let lines: Vec<Value> = export.text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert!(lines.len() > entries.len(), "the export has everything, and more since");
+    assert_eq!(lines[..entries.len()], entries[..]);
+    let after = s.get("/api/v1/audit?action=audit.export").await;
+    assert_eq!(after.json["items"].as_array().expect("items").len(), 1, "the export itself is audited");
+}
+
+/// Path parameters are names looked up in the database, never file paths: traversal
+/// payloads, encoded or not, find nothing and break nothing.
+#[tokio::test]
+async fn traversal_payloads_in_paths_find_nothing() {
+    let world = world().await;
+    let s = &world.server;
+    let payloads = [
+        "..%2F..%2Fetc%2Fpasswd",
+        "%2e%2e",
+        "%2e%2e%2f%2e%2e%2fsightline.db",
+        "%252e%252e%252fsightline.db",
+        "%2Fetc%2Fpasswd",
+        "..%5C..%5Cwindows%5Cwin.ini",
+        "ma%00",
+        "ma%2F..%2Fmb",
+    ];
+    for p in payloads {
+        for template in [
+            "/api/v1/models/{}",
+            "/api/v1/models/{}/predictions",
+            "/api/v1/models/ma/predictions/{}",
+            "/api/v1/projects/{}",
+            "/api/v1/users/{}",
+        ] {
+            let path = template.replace("{}", p);
+            let r = s.raw_get(&path).await;
+            assert!(matches!(r.status, 400 | 404), "{path}: {} {}", r.status, r.text);
+            assert!(!r.text.contains("root:"), "{path} leaked a file");
+        }
+    }
+    // Unnormalized dot segments sent as-is (no client tidies them up).
+    for path in ["/api/v1/models/../../../etc/passwd", "/api/v1/models/ma/../../../sightline.db", "/../../etc/passwd"] {
+        let r = s.raw_get(path).await;
+        assert!(matches!(r.status, 400 | 404), "{path}: {} {}", r.status, r.text);
+    }
+    s.get("/healthz").await.expect_status(200);
+}
