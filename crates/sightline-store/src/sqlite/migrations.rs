@@ -129,6 +129,21 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
              run a newer sightline"
         )));
     }
+    if current == LATEST {
+        return Ok(());
+    }
+    // Foreign keys are enforced by default in this build of SQLite, and with them on
+    // `ALTER TABLE ... ADD COLUMN ... REFERENCES` refuses a non-NULL default (migration 2
+    // on a database that already has models). The pragma is a no-op inside a
+    // transaction, so it is switched around them, and back on whatever happened.
+    let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let result = apply_from(conn, current);
+    conn.pragma_update(None, "foreign_keys", enforced)?;
+    result
+}
+
+fn apply_from(conn: &mut Connection, current: u32) -> Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = i as u32 + 1;
         let tx = conn.transaction()?;
