@@ -35,6 +35,8 @@ pub enum Code {
     Conflict,
     Overloaded,
     NotReady,
+    InvalidKeyFile,
+    KeyInUse,
     Internal,
 }
 
@@ -60,6 +62,8 @@ impl Code {
             Code::Conflict => "conflict",
             Code::Overloaded => "overloaded",
             Code::NotReady => "not_ready",
+            Code::InvalidKeyFile => "invalid_key_file",
+            Code::KeyInUse => "key_in_use",
             Code::Internal => "internal",
         }
     }
@@ -81,7 +85,8 @@ impl Code {
             Code::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Code::NoAdmin => StatusCode::SERVICE_UNAVAILABLE,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Code::Conflict => StatusCode::CONFLICT,
+            Code::Conflict | Code::KeyInUse => StatusCode::CONFLICT,
+            Code::InvalidKeyFile => StatusCode::UNPROCESSABLE_ENTITY,
             Code::Overloaded => StatusCode::TOO_MANY_REQUESTS,
             Code::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -109,6 +114,8 @@ impl Code {
             Code::Conflict => "already exists",
             Code::Overloaded => "server overloaded, retry later",
             Code::NotReady => "server not ready",
+            Code::InvalidKeyFile => "the master key file cannot be used",
+            Code::KeyInUse => "a key that stored data needs is missing",
             Code::Internal => "internal error",
         }
     }

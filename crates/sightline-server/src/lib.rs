@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod batch;
 pub mod body;
+pub mod encryption;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
@@ -19,7 +20,7 @@ pub mod tls;
 pub mod wire;
 
 use axum::serve::ListenerExt;
-use sightline_store::{SqliteOptions, SqliteStore, Store, Synchronous};
+use sightline_store::{KeyFileError, Keys, SqliteOptions, SqliteStore, Store, Synchronous};
 use state::{AppState, Limits};
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -50,6 +51,9 @@ pub struct ServerConfig {
     pub insecure_http: bool,
     /// Longest a client may take to complete its TLS handshake.
     pub tls_handshake_timeout: std::time::Duration,
+    /// The master key file (see docs/operations.md); `None`: `<data dir>/master.key`,
+    /// created on first start.
+    pub master_key_file: Option<PathBuf>,
     /// A token (made by `sightline admin generate-token`) that becomes a server-wide
     /// admin token on a start when no administrator exists; for automation.
     pub bootstrap_token: Option<String>,
@@ -71,6 +75,7 @@ impl Default for ServerConfig {
             tls: None,
             insecure_http: false,
             tls_handshake_timeout: std::time::Duration::from_secs(10),
+            master_key_file: None,
             bootstrap_token: None,
             sessions: auth::session::SessionSettings::default(),
             login_limits: auth::limiter::LimiterSettings::default(),
@@ -84,6 +89,8 @@ pub enum StartError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("the data directory {0} is in use by another sightline process")]
     DataDirInUse(PathBuf),
+    #[error("cannot load the master keys")]
+    Keys(#[source] KeyFileError),
     #[error("cannot open the database")]
     Store(#[from] sightline_store::StoreError),
     #[error("cannot listen on {addr}")]
@@ -129,10 +136,17 @@ impl Server {
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir { path: dir.clone(), source })?;
         let lock = lock_data_dir(&dir)?;
+        let (configured, data_dir) = (config.master_key_file.clone(), dir.clone());
+        let loaded = tokio::task::spawn_blocking(move || encryption::load(configured.as_deref(), &data_dir))
+            .await?
+            .map_err(StartError::Keys)?;
+        tracing::info!(active_key = loaded.ring.active_id(), keys = ?loaded.ring.ids(), "master keys loaded");
+        let keys = Arc::new(Keys::new(loaded.ring));
+        let encryption = Arc::new(encryption::Encryption::new(loaded.path, keys.clone()));
         let options = SqliteOptions { synchronous: config.synchronous, ..SqliteOptions::default() };
         let db = dir.join("sightline.db");
         let store: Arc<dyn Store> =
-            Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&db, options)).await??);
+            Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&db, options, keys)).await??);
         if let Some(token) = &config.bootstrap_token {
             let (store, token) = (store.clone(), token.clone());
             tokio::task::spawn_blocking(move || bootstrap(store.as_ref(), &token)).await??;
@@ -171,7 +185,7 @@ impl Server {
         let limits = Limits { max_batch_events: config.max_batch_events, max_body_bytes: config.max_body_bytes };
         let authenticator = auth::session::Authenticator::new(store.clone(), config.sessions.clone());
         let limiter = auth::limiter::LoginLimiter::new(config.login_limits.clone());
-        let state = Arc::new(AppState::new(store, limits, metrics, queue, authenticator, limiter));
+        let state = Arc::new(AppState::new(store, limits, metrics, queue, encryption, authenticator, limiter));
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -203,6 +217,8 @@ impl Server {
         // Nothing to recover yet beyond migrations, which `start` applied.
         state.set_ready(true);
         let maintenance = tokio::spawn(maintain(state.clone()));
+        // Re-encryption passes (at start if one is due, then after each key rotation).
+        let reencryption = tokio::spawn(encryption::run(state.clone()));
         tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), "listening");
         let draining = state.clone();
         let stopping = Arc::new(tokio::sync::Notify::new());
@@ -236,6 +252,8 @@ impl Server {
             } => tracing::warn!(grace_seconds = grace.as_secs_f64(), "requests still open after the grace period; closing them"),
         }
         maintenance.abort();
+        // A batch the pass already queued is still committed below, with its progress.
+        reencryption.abort();
         state.queue.close();
         tokio::task::spawn_blocking(move || writer.join())
             .await

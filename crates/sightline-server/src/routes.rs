@@ -1,5 +1,6 @@
 //! The HTTP router: every route of the server, its middleware and fallbacks.
 
+mod admin_keys;
 mod audit;
 mod auth_api;
 mod feedback;
@@ -65,6 +66,8 @@ fn api_routes() -> Vec<Route> {
         (Method::POST, "/models/{model}/predictions", Model(Ingest), post(predictions::ingest)),
         (Method::GET, "/models/{model}/predictions/{request_id}", Model(Read), get(predictions::get)),
         (Method::POST, "/models/{model}/feedback", Model(Ingest), post(feedback::ingest)),
+        (Method::GET, "/admin/keys", Server(Admin), get(admin_keys::status)),
+        (Method::POST, "/admin/keys/rotate", Server(Admin), post(admin_keys::rotate)),
     ]
 }
 

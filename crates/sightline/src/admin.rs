@@ -54,6 +54,8 @@ pub enum Which {
         #[arg(long)]
         id: i64,
     },
+    /// Add a new master key and re-encrypt stored payloads under it, online.
+    RotateKey(crate::rotate_key::RotateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,6 +63,9 @@ pub struct DataDir {
     /// The server's data directory [default: ./sightline-data].
     #[arg(long, env = "SIGHTLINE_DATA_DIR", default_value = "sightline-data")]
     pub data_dir: PathBuf,
+    /// The server's master key file [default: <data dir>/master.key, created if missing].
+    #[arg(long, env = "SIGHTLINE_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl DataDir {
@@ -72,7 +77,11 @@ impl DataDir {
             bail!("no database at {}; pass --data-dir (or SIGHTLINE_DATA_DIR)", db.display());
         }
         std::fs::create_dir_all(&self.data_dir).with_context(|| format!("creating {}", self.data_dir.display()))?;
-        SqliteStore::open(&db, Default::default()).with_context(|| format!("opening {}", db.display()))
+        // The same keys as the server: the store opens nothing sealed without them.
+        let keys = sightline_server::encryption::load(self.master_key_file.as_deref(), &self.data_dir)
+            .context("loading the master keys")?;
+        let keys = std::sync::Arc::new(sightline_store::Keys::new(keys.ring));
+        SqliteStore::open(&db, Default::default(), keys).with_context(|| format!("opening {}", db.display()))
     }
 }
 
@@ -100,6 +109,7 @@ fn audit(store: &SqliteStore, action: &str, target: &str) -> anyhow::Result<()> 
 
 pub fn run(which: Which) -> anyhow::Result<()> {
     match which {
+        Which::RotateKey(args) => crate::rotate_key::run(args),
         Which::GenerateToken => {
             println!("{}", secret::generate_token());
             Ok(())

@@ -71,6 +71,11 @@ pub struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub insecure_http: Option<bool>,
+    /// Master key file for encryption at rest: `<key id> <base64 32-byte key>` per line,
+    /// the last key encrypts; readable by its owner only [default: <data dir>/master.key,
+    /// created on first start].
+    #[arg(long, env = "SIGHTLINE_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
     /// Minutes without a request after which a browser session ends [default: 30].
     #[arg(long, env = "SIGHTLINE_SESSION_IDLE_MINUTES")]
     pub session_idle_minutes: Option<u64>,
@@ -101,6 +106,7 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub insecure_http: Option<bool>,
+    pub master_key_file: Option<PathBuf>,
     pub session_idle_minutes: Option<u64>,
     pub session_absolute_hours: Option<u64>,
 }
@@ -166,6 +172,7 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         tls,
         insecure_http: args.insecure_http.or(file.insecure_http).unwrap_or(d.insecure_http),
         tls_handshake_timeout: d.tls_handshake_timeout,
+        master_key_file: args.master_key_file.or(file.master_key_file),
         bootstrap_token: std::env::var(BOOTSTRAP_TOKEN_VAR).ok().filter(|t| !t.is_empty()),
         sessions: sightline_server::auth::session::SessionSettings {
             idle: std::time::Duration::from_secs(
@@ -247,6 +254,19 @@ mod tests {
         assert!(format!("{err:#}").contains("tls_key is not"), "{err:#}");
         let err = resolve(args(&["--tls-key", "k.pem"])).err().expect("error");
         assert!(format!("{err:#}").contains("tls_cert is not"), "{err:#}");
+    }
+
+    #[test]
+    fn master_key_file_from_flag_or_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "master_key_file = \"/etc/sightline/keys\"\n").expect("write");
+        let p = path.to_str().expect("utf-8");
+        let s = resolve(args(&["--config", p])).expect("resolve");
+        assert_eq!(s.server.master_key_file, Some(PathBuf::from("/etc/sightline/keys")));
+        let s = resolve(args(&["--config", p, "--master-key-file", "/run/k"])).expect("resolve");
+        assert_eq!(s.server.master_key_file, Some(PathBuf::from("/run/k")));
+        assert_eq!(resolve(args(&[])).expect("resolve").server.master_key_file, None);
     }
 
     #[test]

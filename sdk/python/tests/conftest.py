@@ -4,6 +4,7 @@ server to see and disturb what the SDK sends."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import http.client
 import http.server
@@ -54,6 +55,13 @@ class ServerProcess:
 
     def __init__(self, data_dir: pathlib.Path, *extra: str, ssl_context: Any = None) -> None:
         self.logs: List[Dict[str, Any]] = []
+        # A master key file outside the data dir, as in production: without one the
+        # server generates a key beside the data and warns about it.
+        key_file = data_dir.with_name(data_dir.name + "-master.key")
+        if not key_file.exists():
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write("1 " + base64.b64encode(os.urandom(32)).decode() + "\n")
         env = dict(os.environ, SIGHTLINE_BOOTSTRAP_TOKEN=admin_token())
         self.proc = subprocess.Popen(
             [
@@ -63,6 +71,8 @@ class ServerProcess:
                 "127.0.0.1:0",
                 "--data-dir",
                 str(data_dir),
+                "--master-key-file",
+                str(key_file),
                 "--log-format",
                 "json",
                 *extra,

@@ -60,7 +60,10 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("POST", "/api/v1/tokens"), vec![Viewer, Editor, Admin, ServerAdmin]),
         (("DELETE", "/api/v1/tokens/{token}"), admin.clone()),
         (("GET", "/api/v1/audit"), server_admin.clone()),
-        (("GET", "/api/v1/audit/export"), server_admin),
+        (("GET", "/api/v1/audit/export"), server_admin.clone()),
+        // Master keys: reloading the key file and re-encrypting is a server-wide change.
+        (("GET", "/api/v1/admin/keys"), server_admin.clone()),
+        (("POST", "/api/v1/admin/keys/rotate"), server_admin),
         (("GET", "/api/v1/models"), authenticated),
         (("POST", "/api/v1/models"), edit.clone()),
         (("GET", "/api/v1/models/{model}"), read.clone()),
@@ -471,8 +474,10 @@ async fn no_admin_means_no_api_until_one_exists() {
     assert!(r.expect_problem(503).contains("sightline admin create-user"));
     assert_eq!(r.json["code"], json!("no_admin"));
     // An admin appears (as the CLI would make it, beside the running server).
-    let store =
-        sightline_store::SqliteStore::open(&server.data_dir().join("sightline.db"), Default::default()).expect("open");
+    let keys = sightline_server::encryption::load(None, server.data_dir()).expect("the server's keys");
+    let keys = std::sync::Arc::new(sightline_store::Keys::new(keys.ring));
+    let store = sightline_store::SqliteStore::open(&server.data_dir().join("sightline.db"), Default::default(), keys)
+        .expect("open");
     let hash = sightline_server::auth::secret::hash_password("an admin password").expect("hash");
     use sightline_store::AccessStore;
     store

@@ -4,6 +4,7 @@ mod access;
 mod api;
 mod bad_input;
 mod concurrency;
+mod encryption;
 mod pki;
 mod security_headers;
 mod startup;
