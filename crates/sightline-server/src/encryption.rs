@@ -270,6 +270,7 @@ async fn pass(app: &Arc<AppState>, generation: u64) -> Result<PassEnd, String> {
     drain_retired(enc).await;
     let opener = app.store.opener();
     let active = opener.ring.active_id();
+    reseal_user_secrets(app, opener.ring.clone()).await?;
     let store = app.store.clone();
     let state = blocking(move || store.encryption_state()).await.map_err(|e| e.detail)?.map_err(|e| e.to_string())?;
     // Resume an interrupted pass under the same key; otherwise read from the start.
@@ -341,6 +342,44 @@ async fn pass(app: &Arc<AppState>, generation: u64) -> Result<PassEnd, String> {
 
 /// Waits until no batch sealed with a ring that a reload replaced is still on its way
 /// to the writer.
+/// Re-seals users' second-factor secrets under the active key. They are few (one per
+/// user), so they are done in one go at the start of every pass; the pass is finished,
+/// and old keys removable, only after them.
+async fn reseal_user_secrets(app: &Arc<AppState>, ring: Arc<KeyRing>) -> Result<(), String> {
+    let store = app.store.clone();
+    blocking(move || -> Result<usize, String> {
+        let active = ring.active_id();
+        let mut after: Option<String> = None;
+        let mut resealed = 0;
+        loop {
+            let users = store.list_users(after.as_deref(), 1_000).map_err(|e| e.to_string())?;
+            for user in &users {
+                let Some(sealed) = &user.totp_secret else { continue };
+                if crypto::key_id_of(sealed).is_ok_and(|id| id == active) {
+                    continue;
+                }
+                let secret = crate::auth::totp::open(&ring, user.id, sealed)
+                    .map_err(|e| format!("the second-factor secret of user {:?}: {e}", user.name))?;
+                let again = crate::auth::totp::seal(&ring, user.id, &secret)?;
+                let change = sightline_store::UserChange { totp_secret: Some(Some(again)), ..Default::default() };
+                store.update_user(user.id, &change).map_err(|e| e.to_string())?;
+                resealed += 1;
+            }
+            match users.last() {
+                Some(last) if users.len() == 1_000 => after = Some(last.name.clone()),
+                _ => return Ok(resealed),
+            }
+        }
+    })
+    .await
+    .map_err(|e| e.detail)?
+    .map(|n| {
+        if n > 0 {
+            tracing::info!(users = n, "second-factor secrets re-encrypted");
+        }
+    })
+}
+
 async fn drain_retired(enc: &Encryption) {
     let mut waited = 0u32;
     loop {

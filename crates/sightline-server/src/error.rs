@@ -28,6 +28,7 @@ pub enum Code {
     TokenNotFound,
     NotFound,
     Unauthenticated,
+    SecondFactorRequired,
     Forbidden,
     TooManyAttempts,
     NoAdmin,
@@ -55,6 +56,7 @@ impl Code {
             Code::TokenNotFound => "token_not_found",
             Code::NotFound => "not_found",
             Code::Unauthenticated => "unauthenticated",
+            Code::SecondFactorRequired => "second_factor_required",
             Code::Forbidden => "forbidden",
             Code::TooManyAttempts => "too_many_attempts",
             Code::NoAdmin => "no_admin",
@@ -80,7 +82,7 @@ impl Code {
             | Code::UserNotFound
             | Code::TokenNotFound
             | Code::NotFound => StatusCode::NOT_FOUND,
-            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::Unauthenticated | Code::SecondFactorRequired => StatusCode::UNAUTHORIZED,
             Code::Forbidden => StatusCode::FORBIDDEN,
             Code::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Code::NoAdmin => StatusCode::SERVICE_UNAVAILABLE,
@@ -107,6 +109,7 @@ impl Code {
             Code::TokenNotFound => "token not found",
             Code::NotFound => "not found",
             Code::Unauthenticated => "authentication required",
+            Code::SecondFactorRequired => "a second-factor code is required",
             Code::Forbidden => "forbidden",
             Code::TooManyAttempts => "too many failed attempts, retry later",
             Code::NoAdmin => "no administrator exists yet",

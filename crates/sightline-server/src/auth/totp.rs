@@ -50,6 +50,22 @@ pub fn code_at(secret: &[u8], unix_seconds: u64) -> Result<String, String> {
     Ok(totp(secret)?.generate(unix_seconds))
 }
 
+/// The associated data that binds a sealed secret to its user: a secret copied to
+/// another user's row does not open.
+fn aad(user_id: i64) -> Vec<u8> {
+    format!("sightline/users/totp_secret/{user_id}").into_bytes()
+}
+
+/// Seals a user's secret under the active master key for storage.
+pub fn seal(ring: &sightline_store::KeyRing, user_id: i64, secret: &[u8]) -> Result<Vec<u8>, String> {
+    ring.seal(secret, &aad(user_id)).map_err(|e| e.to_string())
+}
+
+/// Opens a stored secret; an error if it was tampered with or its key is gone.
+pub fn open(ring: &sightline_store::KeyRing, user_id: i64, sealed: &[u8]) -> Result<Vec<u8>, String> {
+    ring.open(sealed, &aad(user_id)).map_err(|e| e.to_string())
+}
+
 /// Remembers the last accepted step per user.
 #[derive(Default)]
 pub struct ReplayGuard {

@@ -43,7 +43,11 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("POST", "/api/v1/auth/login"), public),
         (("POST", "/api/v1/auth/logout"), authenticated.clone()),
         (("GET", "/api/v1/auth/me"), authenticated.clone()),
-        (("POST", "/api/v1/auth/password"), authenticated.clone()),
+        // A user's own password and second factor: sessions only, never tokens.
+        (("POST", "/api/v1/auth/password"), vec![]),
+        (("POST", "/api/v1/auth/totp/setup"), vec![]),
+        (("POST", "/api/v1/auth/totp/enable"), vec![]),
+        (("POST", "/api/v1/auth/totp/disable"), vec![]),
         // Lists answer everyone authenticated, filtered to what they may read.
         (("GET", "/api/v1/projects"), authenticated.clone()),
         (("POST", "/api/v1/projects"), server_admin.clone()),
@@ -335,7 +339,7 @@ async fn tokens_are_checked_revoked_and_expire() {
 }
 
 /// Logs in and returns (session cookie pair, CSRF token, answer).
-async fn login(s: &TestServer, user: &str, password: &str) -> (Option<String>, Option<String>, Reply) {
+pub async fn login(s: &TestServer, user: &str, password: &str) -> (Option<String>, Option<String>, Reply) {
     let r = s
         .request_as(None, Method::POST, "/api/v1/auth/login", Some(&json!({ "username": user, "password": password })))
         .await;
@@ -595,4 +599,72 @@ async fn traversal_payloads_in_paths_find_nothing() {
         assert!(matches!(r.status, 400 | 404), "{path}: {} {}", r.status, r.text);
     }
     s.get("/healthz").await.expect_status(200);
+}
+
+#[tokio::test]
+async fn a_second_factor_is_enrolled_required_and_not_replayable() {
+    use sightline_server::auth::totp;
+    let world = world().await;
+    let s = &world.server;
+    let (cookie, csrf, _) = login(s, "carol", "carols long password").await;
+    let (cookie, csrf) = (cookie.expect("cookie"), csrf.expect("csrf"));
+    let json_headers =
+        [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str()), ("content-type", "application/json")];
+    let setup = s.request_as_headers(Method::POST, "/api/v1/auth/totp/setup", &json_headers[..2], None).await;
+    setup.expect_status(200);
+    let secret_text = setup.json["secret"].as_str().expect("secret").to_owned();
+    assert!(setup.json["otpauth_uri"].as_str().expect("uri").starts_with("otpauth://totp/Sightline:carol?secret="));
+    let secret = totp::from_base32(&secret_text).expect("base32");
+    let now = sightline_server::wire::time::now_ms() as u64 / 1000;
+    let code = totp::code_at(&secret, now).expect("code");
+
+    let enable = |body: Value| {
+        let h = json_headers;
+        async move {
+            s.request_as_headers(Method::POST, "/api/v1/auth/totp/enable", &h, Some(body.to_string().into_bytes()))
+                .await
+        }
+    };
+    let r = enable(json!({ "secret": secret_text, "code": "000000", "password": "carols long password" })).await;
+    assert_eq!(r.error_paths(), ["$.code"], "{}", r.text);
+    let r = enable(json!({ "secret": secret_text, "code": code, "password": "not it" })).await;
+    assert_eq!(r.error_paths(), ["$.password"], "{}", r.text);
+    let r = enable(json!({ "secret": "!!", "code": code, "password": "carols long password" })).await;
+    assert_eq!(r.error_paths(), ["$.secret"], "{}", r.text);
+    enable(json!({ "secret": secret_text, "code": code, "password": "carols long password" })).await.expect_status(204);
+    let user = s.get("/api/v1/users/carol").await;
+    assert_eq!(user.json["totp"], json!(true));
+
+    // Now the password alone is not enough; the code is, once.
+    let (_, _, r) = login(s, "carol", "carols long password").await;
+    r.expect_problem(401);
+    assert_eq!(r.json["code"], json!("second_factor_required"));
+    let with_code = |code: String| {
+        let body = json!({ "username": "carol", "password": "carols long password", "totp_code": code });
+        async move { s.request_as(None, Method::POST, "/api/v1/auth/login", Some(&body)).await }
+    };
+    with_code("123456".into()).await.expect_problem(401);
+    let next = totp::code_at(&secret, now + 30).expect("code");
+    with_code(next.clone()).await.expect_status(200);
+    let replay = with_code(next).await;
+    assert!(replay.expect_problem(401).contains("already used"), "{}", replay.text);
+
+    // The secret is stored sealed: neither its text nor its bytes are in the files.
+    let mut dump = Vec::new();
+    for entry in std::fs::read_dir(s.data_dir()).expect("data dir") {
+        let path = entry.expect("entry").path();
+        if path.is_file() && !path.ends_with("master.key") {
+            dump.extend(std::fs::read(&path).expect("read"));
+        }
+    }
+    assert!(!dump.windows(secret.len()).any(|w| w == secret.as_slice()), "the raw secret is in the database");
+    assert!(!dump.windows(secret_text.len()).any(|w| w == secret_text.as_bytes()));
+
+    // A lost device: an administrator removes the second factor.
+    let patch = br#"{"totp":false}"#.to_vec();
+    s.request(Method::PATCH, "/api/v1/users/carol", &[("content-type", "application/json")], Some(patch))
+        .await
+        .expect_status(200);
+    let (_, _, r) = login(s, "carol", "carols long password").await;
+    r.expect_status(200);
 }

@@ -191,3 +191,44 @@ async fn rotation_under_concurrent_ingest_loses_nothing_and_old_keys_can_go() {
     let status = wait_finished(&server, 2).await;
     assert_eq!(status["key_ids"], json!([2]), "{status}");
 }
+
+/// Second-factor secrets are stored secrets too: a rotation re-seals them, and after the
+/// old key is gone the second factor still works.
+#[tokio::test]
+async fn second_factor_secrets_move_to_the_new_key() {
+    use crate::access::login;
+    use sightline_server::auth::totp;
+    let keys_dir = tempfile::tempdir().expect("tempdir");
+    let keys = keys_dir.path().join("keys");
+    create_key_file(&keys).expect("key file");
+    let k = keys.clone();
+    let server = TestServer::start_with(move |c| c.master_key_file = Some(k)).await;
+    let dana = json!({ "name": "dana", "password": "danas long password" });
+    server.post_json("/api/v1/users", &dana).await.expect_status(201);
+    let (cookie, csrf, _) = login(&server, "dana", "danas long password").await;
+    let (cookie, csrf) = (cookie.expect("cookie"), csrf.expect("csrf"));
+    let h = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str()), ("content-type", "application/json")];
+    let setup = server.request_as_headers(reqwest::Method::POST, "/api/v1/auth/totp/setup", &h[..2], None).await;
+    let text = setup.json["secret"].as_str().expect("secret").to_owned();
+    let secret = totp::from_base32(&text).expect("base32");
+    let now = sightline_server::wire::time::now_ms() as u64 / 1000;
+    let body = json!({ "secret": text, "code": totp::code_at(&secret, now).expect("code"), "password": "danas long password" });
+    let r = server
+        .request_as_headers(reqwest::Method::POST, "/api/v1/auth/totp/enable", &h, Some(body.to_string().into_bytes()))
+        .await;
+    r.expect_status(204);
+
+    assert_eq!(add_key_to_file(&keys).expect("add a key"), 2);
+    let r = server.request(reqwest::Method::POST, "/api/v1/admin/keys/rotate", &[], None).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    wait_finished(&server, 2).await;
+    let c = rusqlite::Connection::open(server.data_dir().join("sightline.db")).expect("open");
+    let sealed: Vec<u8> =
+        c.query_row("SELECT totp_secret FROM users WHERE name = 'dana'", [], |r| r.get(0)).expect("row");
+    assert_eq!(u32::from_be_bytes([sealed[1], sealed[2], sealed[3], sealed[4]]), 2, "re-sealed under key 2");
+
+    keep_only_active_key(&keys);
+    let server = server.restart().await;
+    let body = json!({ "username": "dana", "password": "danas long password", "totp_code": totp::code_at(&secret, now + 30).expect("code") });
+    server.request_as(None, reqwest::Method::POST, "/api/v1/auth/login", Some(&body)).await.expect_status(200);
+}
