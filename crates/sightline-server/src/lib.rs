@@ -174,7 +174,7 @@ impl Server {
         if !tokio::task::spawn_blocking(move || probe.has_admin(wire::time::now_ms())).await?? {
             tracing::warn!(
                 "no administrator exists: the API refuses requests until one does; create one with \
-                 `sightline admin create-user --name NAME --admin` (password on stdin), or start with \
+                 `sightline admin create-user --name NAME --role admin` (password on stdin), or start with \
                  SIGHTLINE_BOOTSTRAP_TOKEN=$(sightline admin generate-token)"
             );
         }
@@ -217,6 +217,7 @@ impl Server {
         // Nothing to recover yet beyond migrations, which `start` applied.
         state.set_ready(true);
         let maintenance = tokio::spawn(maintain(state.clone()));
+        let ingest_audit = tokio::spawn(flush_ingest_audit_periodically(state.clone()));
         // Re-encryption passes (at start if one is due, then after each key rotation).
         let reencryption = tokio::spawn(encryption::run(state.clone()));
         tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), "listening");
@@ -252,6 +253,9 @@ impl Server {
             } => tracing::warn!(grace_seconds = grace.as_secs_f64(), "requests still open after the grace period; closing them"),
         }
         maintenance.abort();
+        ingest_audit.abort();
+        // The requests are over: their tallies go to the audit log now.
+        auth::gate::flush_ingest_audit(&state).await;
         // A batch the pass already queued is still committed below, with its progress.
         reencryption.abort();
         state.queue.close();
@@ -315,6 +319,17 @@ fn bootstrap(store: &dyn Store, token: &str) -> Result<(), StartError> {
     })?;
     tracing::info!(token_id = record.id, "created the bootstrap admin token");
     Ok(())
+}
+
+/// Appends the ingest tallies to the audit log every minute until aborted.
+async fn flush_ingest_audit_periodically(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(auth::ingest_audit::FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the first tick is immediate
+    loop {
+        tick.tick().await;
+        auth::gate::flush_ingest_audit(&state).await;
+    }
 }
 
 /// Runs the store's background maintenance once a second until aborted.

@@ -39,6 +39,7 @@ pub struct AppState {
     pub encryption: Arc<Encryption>,
     pub auth: Authenticator,
     pub login_limiter: LoginLimiter,
+    pub ingest_audit: crate::auth::ingest_audit::IngestAudit,
     models: RwLock<HashMap<String, Arc<LoadedModel>>>,
     /// Project names by id; projects are never renamed, so entries never go stale.
     project_names: RwLock<HashMap<i64, Arc<str>>>,
@@ -68,6 +69,7 @@ impl AppState {
             encryption,
             auth,
             login_limiter,
+            ingest_audit: Default::default(),
             models: RwLock::new(HashMap::new()),
             project_names: RwLock::new(HashMap::new()),
             ready: AtomicBool::new(false),

@@ -20,9 +20,17 @@ pub enum Which {
         dir: DataDir,
         #[arg(long)]
         name: String,
-        /// Make the user a server administrator.
+        /// Make the user a server administrator (the same as `--role admin` without
+        /// `--project`).
         #[arg(long)]
         admin: bool,
+        /// `admin` alone: a server administrator; with `--project`: the user's role in
+        /// that project (ingest, viewer, editor or admin).
+        #[arg(long)]
+        role: Option<String>,
+        /// The project of `--role`.
+        #[arg(long, requires = "role")]
+        project: Option<String>,
     },
     /// Disable a user: their sessions end and their tokens stop working.
     DisableUser {
@@ -114,7 +122,19 @@ pub fn run(which: Which) -> anyhow::Result<()> {
             println!("{}", secret::generate_token());
             Ok(())
         }
-        Which::CreateUser { dir, name, admin } => create_user(&dir, &name, admin, std::io::stdin().lock()),
+        Which::CreateUser { dir, name, admin, role, project } => {
+            let grant = match (role.as_deref(), project) {
+                (None, _) => Grant { admin, project: None },
+                (Some("admin"), None) => Grant { admin: true, project: None },
+                (Some(r), None) => bail!("--role {r} needs --project (only admin is a server-wide role)"),
+                (Some(r), Some(p)) => {
+                    let role = Role::parse(r)
+                        .with_context(|| format!("unknown role {r:?}; use ingest, viewer, editor or admin"))?;
+                    Grant { admin, project: Some((p, role)) }
+                }
+            };
+            create_user(&dir, &name, &grant, std::io::stdin().lock())
+        }
         Which::DisableUser { dir, name } => {
             let store = dir.open(false)?;
             let user = store.get_user(&name)?.with_context(|| format!("no user {name:?}"))?;
@@ -161,7 +181,14 @@ pub fn run(which: Which) -> anyhow::Result<()> {
     }
 }
 
-fn create_user(dir: &DataDir, name: &str, admin: bool, mut input: impl BufRead) -> anyhow::Result<()> {
+/// What a new user is given: server administration, and/or a role in a project.
+struct Grant {
+    admin: bool,
+    project: Option<(String, Role)>,
+}
+
+fn create_user(dir: &DataDir, name: &str, grant: &Grant, mut input: impl BufRead) -> anyhow::Result<()> {
+    let admin = grant.admin;
     sightline_core::names::check_slug(name).map_err(|m| anyhow::anyhow!("--name: {m}"))?;
     let mut password = String::new();
     input.read_line(&mut password).context("reading the password from standard input")?;
@@ -169,8 +196,16 @@ fn create_user(dir: &DataDir, name: &str, admin: bool, mut input: impl BufRead) 
     secret::check_password(password).map_err(|m| anyhow::anyhow!("the password {m}"))?;
     let store = dir.open(true)?;
     let hash = secret::hash_password(password).map_err(anyhow::Error::msg)?;
-    store.create_user(&NewUser { name: name.into(), password_hash: hash, is_admin: admin }, now_ms())?;
+    let project = match &grant.project {
+        Some((p, role)) => Some((store.get_project(p)?.with_context(|| format!("no project {p:?}"))?, *role)),
+        None => None,
+    };
+    let user = store.create_user(&NewUser { name: name.into(), password_hash: hash, is_admin: admin }, now_ms())?;
     audit(&store, "user.create", &format!("user:{name}{}", if admin { " (admin)" } else { "" }))?;
+    if let Some((project, role)) = project {
+        store.set_membership(project.id, user.id, Some(role))?;
+        audit(&store, "member.set", &format!("project:{} user:{name} role:{role}", project.name))?;
+    }
     eprintln!("created {}user {name:?} in {}", if admin { "administrator " } else { "" }, display(&dir.data_dir));
     Ok(())
 }

@@ -542,7 +542,12 @@ async fn changes_and_security_events_are_audited() {
     assert!(find("auth.login", "failure"));
     assert!(find("auth.login", "success"));
     assert!(find("POST /api/v1/projects", "refused: 403"), "refusals of changes are audited");
-    assert!(!entries.iter().any(|e| e["action"] == json!("POST /api/v1/models/{model}/predictions")), "ingest is not");
+    let project_entry = entries.iter().find(|e| e["action"] == json!("POST /api/v1/projects")).expect("entry");
+    assert_eq!(project_entry["target"], json!("/api/v1/projects"), "the target is the path the client asked for");
+    assert!(
+        !entries.iter().any(|e| e["action"] == json!("POST /api/v1/models/{model}/predictions")),
+        "ingest is not audited request by request"
+    );
     for e in &entries {
         for field in ["time", "actor", "source", "action", "target", "outcome", "hash"] {
             assert!(e[field].as_str().is_some_and(|v| !v.is_empty()), "{field} in {e}");
@@ -667,4 +672,36 @@ async fn a_second_factor_is_enrolled_required_and_not_replayable() {
         .expect_status(200);
     let (_, _, r) = login(s, "carol", "carols long password").await;
     r.expect_status(200);
+}
+
+#[tokio::test]
+async fn ingest_is_audited_in_summaries() {
+    let world = world().await;
+    let ingest = world.tokens[&Ingest].clone();
+    let viewer = world.tokens[&Viewer].clone();
+    let s = &world.server;
+    for i in 0..3 {
+        let body = json!({ "events": [event(&format!("sum-{i}"))] });
+        s.request_as(Some(&ingest), Method::POST, "/api/v1/models/ma/predictions", Some(&body))
+            .await
+            .expect_status(200);
+    }
+    let bad = json!({ "events": [{ "request_id": "x" }] });
+    s.request_as(Some(&ingest), Method::POST, "/api/v1/models/ma/predictions", Some(&bad)).await.expect_problem(422);
+    let body = json!({ "events": [event("v")] });
+    s.request_as(Some(&viewer), Method::POST, "/api/v1/models/ma/predictions", Some(&body)).await.expect_problem(403);
+    // Graceful shutdown appends the tallies; read them after a restart.
+    let server = world.server.restart().await;
+    let r = server.get("/api/v1/audit?action=POST%20/api/v1/models/%7Bmodel%7D/predictions").await;
+    let items = r.json["items"].as_array().expect("items").clone();
+    let outcome = |actor: &str| {
+        items.iter().find(|e| e["actor"] == json!(actor)).and_then(|e| e["outcome"].as_str().map(str::to_owned))
+    };
+    let ingest_actor = items.iter().find(|e| e["outcome"].as_str().is_some_and(|o| o.starts_with("4 requests")));
+    let ingest_actor = ingest_actor.unwrap_or_else(|| panic!("no tally of the ingest token: {items:#?}"));
+    assert!(ingest_actor["outcome"].as_str().expect("outcome").ends_with(": 200×3 422×1"), "{ingest_actor}");
+    assert_eq!(ingest_actor["target"], json!("/api/v1/models/ma/predictions"));
+    let refused = items.iter().filter_map(|e| e["outcome"].as_str()).filter(|o| o.ends_with(": 403×1")).count();
+    assert_eq!(refused, 1, "the viewer's refused batch is tallied: {items:#?}");
+    assert!(outcome("token:1").is_some_and(|o| o.starts_with("1 requests")), "the admin's setup batch: {items:#?}");
 }
