@@ -8,6 +8,7 @@ pub mod access;
 pub mod alerting;
 pub mod codec;
 pub mod event;
+pub mod exception;
 pub mod model;
 pub mod names;
 pub mod problem;

@@ -6,6 +6,7 @@
 //! applied to each route as it is added, so a route cannot exist without a check.
 
 pub mod gate;
+pub mod ingest_audit;
 pub mod limiter;
 pub mod principal;
 pub mod secret;
@@ -35,10 +36,15 @@ pub enum Access {
 }
 
 impl Access {
-    /// Whether a state-changing request on this route is written to the audit log.
-    /// Event ingest is not: the events themselves are the record, and auditing each
-    /// batch would double the write load of the hot path.
+    /// Whether a state-changing request on this route is written to the audit log
+    /// one entry per request. Event ingest is audited in summaries instead
+    /// ([`ingest_audit`]); public routes audit their own events (login).
     pub fn is_audited(self) -> bool {
         !matches!(self, Access::Public | Access::Model(Need::Ingest))
+    }
+
+    /// Whether this is an event-ingest route (audited in summaries).
+    pub fn is_ingest(self) -> bool {
+        self == Access::Model(Need::Ingest)
     }
 }

@@ -28,6 +28,7 @@ pub enum Code {
     TokenNotFound,
     NotFound,
     Unauthenticated,
+    SecondFactorRequired,
     Forbidden,
     TooManyAttempts,
     NoAdmin,
@@ -35,6 +36,8 @@ pub enum Code {
     Conflict,
     Overloaded,
     NotReady,
+    InvalidKeyFile,
+    KeyInUse,
     Internal,
 }
 
@@ -53,6 +56,7 @@ impl Code {
             Code::TokenNotFound => "token_not_found",
             Code::NotFound => "not_found",
             Code::Unauthenticated => "unauthenticated",
+            Code::SecondFactorRequired => "second_factor_required",
             Code::Forbidden => "forbidden",
             Code::TooManyAttempts => "too_many_attempts",
             Code::NoAdmin => "no_admin",
@@ -60,6 +64,8 @@ impl Code {
             Code::Conflict => "conflict",
             Code::Overloaded => "overloaded",
             Code::NotReady => "not_ready",
+            Code::InvalidKeyFile => "invalid_key_file",
+            Code::KeyInUse => "key_in_use",
             Code::Internal => "internal",
         }
     }
@@ -76,12 +82,13 @@ impl Code {
             | Code::UserNotFound
             | Code::TokenNotFound
             | Code::NotFound => StatusCode::NOT_FOUND,
-            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::Unauthenticated | Code::SecondFactorRequired => StatusCode::UNAUTHORIZED,
             Code::Forbidden => StatusCode::FORBIDDEN,
             Code::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Code::NoAdmin => StatusCode::SERVICE_UNAVAILABLE,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Code::Conflict => StatusCode::CONFLICT,
+            Code::Conflict | Code::KeyInUse => StatusCode::CONFLICT,
+            Code::InvalidKeyFile => StatusCode::UNPROCESSABLE_ENTITY,
             Code::Overloaded => StatusCode::TOO_MANY_REQUESTS,
             Code::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -102,6 +109,7 @@ impl Code {
             Code::TokenNotFound => "token not found",
             Code::NotFound => "not found",
             Code::Unauthenticated => "authentication required",
+            Code::SecondFactorRequired => "a second-factor code is required",
             Code::Forbidden => "forbidden",
             Code::TooManyAttempts => "too many failed attempts, retry later",
             Code::NoAdmin => "no administrator exists yet",
@@ -109,6 +117,8 @@ impl Code {
             Code::Conflict => "already exists",
             Code::Overloaded => "server overloaded, retry later",
             Code::NotReady => "server not ready",
+            Code::InvalidKeyFile => "the master key file cannot be used",
+            Code::KeyInUse => "a key that stored data needs is missing",
             Code::Internal => "internal error",
         }
     }

@@ -21,6 +21,10 @@ pub struct Job {
     /// The model's name, for per-model metrics after the commit.
     pub model: std::sync::Arc<str>,
     pub reply: oneshot::Sender<Reply>,
+    /// The key ring the batch was sealed with, released only once the writer is done
+    /// with the job (also if the request was cancelled meanwhile): a key rotation waits
+    /// for replaced rings to be released before re-encrypting (see `crate::encryption`).
+    pub sealed_with: Option<std::sync::Arc<sightline_store::KeyRing>>,
 }
 
 /// The writer's answer. The batch comes back so that the request's task, not the

@@ -8,19 +8,25 @@
 pub mod auth;
 pub mod batch;
 pub mod body;
+pub mod encryption;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
 pub mod request_log;
 pub mod routes;
+pub mod security_headers;
 pub mod state;
+pub mod tls;
 pub mod wire;
 
-use sightline_store::{SqliteOptions, SqliteStore, Store, Synchronous};
+use axum::serve::ListenerExt;
+use sightline_store::{KeyFileError, Keys, SqliteOptions, SqliteStore, Store, Synchronous};
 use state::{AppState, Limits};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+pub use tls::{TlsError, TlsFiles};
 
 /// Everything `sightline serve` can be told, with the defaults documented in the README.
 #[derive(Debug, Clone)]
@@ -38,6 +44,16 @@ pub struct ServerConfig {
     pub metrics_max_series: usize,
     /// How long in-flight requests may take to finish once shutdown starts.
     pub shutdown_grace: std::time::Duration,
+    /// Certificate chain and private key to serve HTTPS with; plain HTTP when `None`.
+    pub tls: Option<TlsFiles>,
+    /// Allows plain HTTP on an address other than loopback, which `start` otherwise
+    /// refuses: tokens and production data would cross the network in clear text.
+    pub insecure_http: bool,
+    /// Longest a client may take to complete its TLS handshake.
+    pub tls_handshake_timeout: std::time::Duration,
+    /// The master key file (see docs/operations.md); `None`: `<data dir>/master.key`,
+    /// created on first start.
+    pub master_key_file: Option<PathBuf>,
     /// A token (made by `sightline admin generate-token`) that becomes a server-wide
     /// admin token on a start when no administrator exists; for automation.
     pub bootstrap_token: Option<String>,
@@ -56,6 +72,10 @@ impl Default for ServerConfig {
             queue_capacity_events: 200_000,
             metrics_max_series: 1_000,
             shutdown_grace: std::time::Duration::from_secs(30),
+            tls: None,
+            insecure_http: false,
+            tls_handshake_timeout: std::time::Duration::from_secs(10),
+            master_key_file: None,
             bootstrap_token: None,
             sessions: auth::session::SessionSettings::default(),
             login_limits: auth::limiter::LimiterSettings::default(),
@@ -69,12 +89,21 @@ pub enum StartError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("the data directory {0} is in use by another sightline process")]
     DataDirInUse(PathBuf),
+    #[error("cannot load the master keys")]
+    Keys(#[source] KeyFileError),
     #[error("cannot open the database")]
     Store(#[from] sightline_store::StoreError),
     #[error("cannot listen on {addr}")]
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot start the writer thread: {0}")]
     Writer(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(
+        "refusing to serve plain HTTP on {0}, which is not a loopback address: configure TLS (--tls-cert and \
+         --tls-key) or pass --insecure-http to accept unencrypted connections"
+    )]
+    PlainHttpNotLoopback(SocketAddr),
     #[error("the bootstrap token is not a Sightline token; make one with `sightline admin generate-token`")]
     BadBootstrapToken,
     #[error("a start-up task failed")]
@@ -88,26 +117,64 @@ pub struct Server {
     state: Arc<AppState>,
     writer: std::thread::JoinHandle<()>,
     shutdown_grace: std::time::Duration,
+    /// The rustls configuration when serving HTTPS.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    tls_handshake_timeout: std::time::Duration,
 }
 
 impl Server {
     pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
+        // Transport first: a bad certificate or a refused address must not leave a data
+        // directory behind.
+        let tls = match config.tls.clone() {
+            Some(files) => Some(tokio::task::spawn_blocking(move || tls::server_config(&files)).await??),
+            None => {
+                check_plain_http(config.listen, config.insecure_http)?;
+                None
+            }
+        };
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|source| StartError::DataDir { path: dir.clone(), source })?;
         let lock = lock_data_dir(&dir)?;
+        let (configured, data_dir) = (config.master_key_file.clone(), dir.clone());
+        let loaded = tokio::task::spawn_blocking(move || encryption::load(configured.as_deref(), &data_dir))
+            .await?
+            .map_err(StartError::Keys)?;
+        tracing::info!(active_key = loaded.ring.active_id(), keys = ?loaded.ring.ids(), "master keys loaded");
+        let keys = Arc::new(Keys::new(loaded.ring));
+        let encryption = Arc::new(encryption::Encryption::new(loaded.path, keys.clone()));
         let options = SqliteOptions { synchronous: config.synchronous, ..SqliteOptions::default() };
         let db = dir.join("sightline.db");
         let store: Arc<dyn Store> =
-            Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&db, options)).await??);
+            Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&db, options, keys)).await??);
         if let Some(token) = &config.bootstrap_token {
             let (store, token) = (store.clone(), token.clone());
             tokio::task::spawn_blocking(move || bootstrap(store.as_ref(), &token)).await??;
         }
+        // Each start is audited with the security-relevant settings, so that a change of
+        // configuration (TLS off, plain HTTP allowed, longer sessions) leaves a trace.
+        let started = sightline_store::AuditEntry {
+            ts_ms: wire::time::now_ms(),
+            actor: "server".into(),
+            source: "local".into(),
+            action: "server.start".into(),
+            target: config.listen.to_string(),
+            outcome: format!(
+                "success: tls={} insecure_http={} synchronous={:?} session_idle_s={} session_absolute_s={}",
+                config.tls.is_some(),
+                config.insecure_http,
+                config.synchronous,
+                config.sessions.idle.as_secs(),
+                config.sessions.absolute.as_secs()
+            ),
+        };
+        let probe = store.clone();
+        tokio::task::spawn_blocking(move || probe.append_audit(&started)).await??;
         let probe = store.clone();
         if !tokio::task::spawn_blocking(move || probe.has_admin(wire::time::now_ms())).await?? {
             tracing::warn!(
                 "no administrator exists: the API refuses requests until one does; create one with \
-                 `sightline admin create-user --name NAME --admin` (password on stdin), or start with \
+                 `sightline admin create-user --name NAME --role admin` (password on stdin), or start with \
                  SIGHTLINE_BOOTSTRAP_TOKEN=$(sightline admin generate-token)"
             );
         }
@@ -118,11 +185,19 @@ impl Server {
         let limits = Limits { max_batch_events: config.max_batch_events, max_body_bytes: config.max_body_bytes };
         let authenticator = auth::session::Authenticator::new(store.clone(), config.sessions.clone());
         let limiter = auth::limiter::LoginLimiter::new(config.login_limits.clone());
-        let state = Arc::new(AppState::new(store, limits, metrics, queue, authenticator, limiter));
+        let state = Arc::new(AppState::new(store, limits, metrics, queue, encryption, authenticator, limiter));
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
-        Ok(Server { _lock: lock, listener, state, writer, shutdown_grace: config.shutdown_grace })
+        Ok(Server {
+            _lock: lock,
+            listener,
+            state,
+            writer,
+            shutdown_grace: config.shutdown_grace,
+            tls,
+            tls_handshake_timeout: config.tls_handshake_timeout,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -131,22 +206,42 @@ impl Server {
 
     /// Serves until `shutdown` completes, then shuts down gracefully.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { _lock, listener, state, writer, shutdown_grace } = self;
-        let app = routes::router(state.clone());
+        let Server { _lock, listener, state, writer, shutdown_grace, tls, tls_handshake_timeout } = self;
+        let mut app = routes::router(state.clone());
+        if tls.is_some() {
+            app = app.layer(axum::middleware::from_fn(security_headers::hsts));
+        }
+        // Handlers and middleware can read the peer's address (`ConnectInfo<SocketAddr>`)
+        // whichever listener serves them.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         // Nothing to recover yet beyond migrations, which `start` applied.
         state.set_ready(true);
         let maintenance = tokio::spawn(maintain(state.clone()));
-        tracing::info!(addr = %listener.local_addr()?, "listening");
+        let ingest_audit = tokio::spawn(flush_ingest_audit_periodically(state.clone()));
+        // Re-encryption passes (at start if one is due, then after each key rotation).
+        let reencryption = tokio::spawn(encryption::run(state.clone()));
+        tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), "listening");
         let draining = state.clone();
         let stopping = Arc::new(tokio::sync::Notify::new());
         let stop_signal = stopping.clone();
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let signal = async move {
             shutdown.await;
             draining.set_ready(false);
             tracing::info!("shutting down: finishing in-flight requests");
             stop_signal.notify_one();
-        });
+        };
+        // The same graceful shutdown either way: axum stops accepting (for TLS, dropping
+        // the listener also abandons unfinished handshakes), lets in-flight requests end
+        // and closes idle connections.
+        let serving = match tls {
+            None => axum::serve(listener, app).with_graceful_shutdown(signal).into_future(),
+            Some(config) => {
+                // axum gives `ConnectInfo<SocketAddr>` to a custom listener through
+                // `tap_io`; the tap itself has nothing to do.
+                let listener = tls::TlsListener::new(listener, config, tls_handshake_timeout).tap_io(|_| {});
+                axum::serve(listener, app).with_graceful_shutdown(signal).into_future()
+            }
+        };
         // Requests get `shutdown_grace` to finish; a client that keeps a request open
         // longer is cut off. Batches already queued are committed below either way.
         let grace = shutdown_grace;
@@ -158,6 +253,11 @@ impl Server {
             } => tracing::warn!(grace_seconds = grace.as_secs_f64(), "requests still open after the grace period; closing them"),
         }
         maintenance.abort();
+        ingest_audit.abort();
+        // The requests are over: their tallies go to the audit log now.
+        auth::gate::flush_ingest_audit(&state).await;
+        // A batch the pass already queued is still committed below, with its progress.
+        reencryption.abort();
         state.queue.close();
         tokio::task::spawn_blocking(move || writer.join())
             .await
@@ -166,6 +266,23 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Plain HTTP is for loopback (the default, and a reverse proxy on the same host that
+/// terminates TLS); anywhere else it takes an explicit opt-in, and is then logged.
+fn check_plain_http(listen: SocketAddr, insecure_http: bool) -> Result<(), StartError> {
+    // `to_canonical` so that an IPv4-mapped loopback (::ffff:127.0.0.1) counts too.
+    if listen.ip().to_canonical().is_loopback() {
+        return Ok(());
+    }
+    if !insecure_http {
+        return Err(StartError::PlainHttpNotLoopback(listen));
+    }
+    tracing::warn!(
+        addr = %listen,
+        "serving plain HTTP on a non-loopback address (insecure_http): tokens and data cross the network unencrypted"
+    );
+    Ok(())
 }
 
 /// Creates the bootstrap admin token when no administrator exists; otherwise leaves
@@ -202,6 +319,17 @@ fn bootstrap(store: &dyn Store, token: &str) -> Result<(), StartError> {
     })?;
     tracing::info!(token_id = record.id, "created the bootstrap admin token");
     Ok(())
+}
+
+/// Appends the ingest tallies to the audit log every minute until aborted.
+async fn flush_ingest_audit_periodically(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(auth::ingest_audit::FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await; // the first tick is immediate
+    loop {
+        tick.tick().await;
+        auth::gate::flush_ingest_audit(&state).await;
+    }
 }
 
 /// Runs the store's background maintenance once a second until aborted.

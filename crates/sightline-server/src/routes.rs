@@ -1,5 +1,6 @@
 //! The HTTP router: every route of the server, its middleware and fallbacks.
 
+mod admin_keys;
 mod audit;
 mod auth_api;
 mod feedback;
@@ -40,6 +41,9 @@ fn api_routes() -> Vec<Route> {
         (Method::POST, "/auth/logout", Authenticated, post(auth_api::logout)),
         (Method::GET, "/auth/me", Authenticated, get(auth_api::me)),
         (Method::POST, "/auth/password", Authenticated, post(auth_api::change_password)),
+        (Method::POST, "/auth/totp/setup", Authenticated, post(auth_api::totp_setup)),
+        (Method::POST, "/auth/totp/enable", Authenticated, post(auth_api::totp_enable)),
+        (Method::POST, "/auth/totp/disable", Authenticated, post(auth_api::totp_disable)),
         (Method::GET, "/projects", InHandler(Read), get(projects::list)),
         (Method::POST, "/projects", Server(Admin), post(projects::create)),
         (Method::GET, "/projects/{project}", Project(Read), get(projects::get)),
@@ -65,6 +69,8 @@ fn api_routes() -> Vec<Route> {
         (Method::POST, "/models/{model}/predictions", Model(Ingest), post(predictions::ingest)),
         (Method::GET, "/models/{model}/predictions/{request_id}", Model(Read), get(predictions::get)),
         (Method::POST, "/models/{model}/feedback", Model(Ingest), post(feedback::ingest)),
+        (Method::GET, "/admin/keys", Server(Admin), get(admin_keys::status)),
+        (Method::POST, "/admin/keys/rotate", Server(Admin), post(admin_keys::rotate)),
     ]
 }
 
@@ -102,6 +108,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Bodies are read with explicit limits that count decompressed bytes.
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn(crate::request_log::layer))
+        .layer(middleware::from_fn(crate::security_headers::layer))
         .with_state(state)
 }
 

@@ -3,11 +3,12 @@
 
 use crate::auth::limiter::LoginLimiter;
 use crate::auth::session::Authenticator;
+use crate::encryption::Encryption;
 use crate::error::{ApiError, Code};
 use crate::ingest::{Job, SubmitError, WriteQueue};
 use crate::metrics::Metrics;
 use sightline_core::ModelIndex;
-use sightline_store::{BatchOutcome, ModelRecord, Store, WriteBatch};
+use sightline_store::{BatchOutcome, KeyRing, Keys, ModelRecord, Store, WriteBatch};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -33,8 +34,12 @@ pub struct AppState {
     pub limits: Limits,
     pub metrics: Arc<Metrics>,
     pub queue: Arc<WriteQueue>,
+    /// The key ring payloads are sealed with (the same one the store opens with).
+    pub keys: Arc<Keys>,
+    pub encryption: Arc<Encryption>,
     pub auth: Authenticator,
     pub login_limiter: LoginLimiter,
+    pub ingest_audit: crate::auth::ingest_audit::IngestAudit,
     models: RwLock<HashMap<String, Arc<LoadedModel>>>,
     /// Project names by id; projects are never renamed, so entries never go stale.
     project_names: RwLock<HashMap<i64, Arc<str>>>,
@@ -51,6 +56,7 @@ impl AppState {
         limits: Limits,
         metrics: Arc<Metrics>,
         queue: Arc<WriteQueue>,
+        encryption: Arc<Encryption>,
         auth: Authenticator,
         login_limiter: LoginLimiter,
     ) -> AppState {
@@ -59,8 +65,11 @@ impl AppState {
             limits,
             metrics,
             queue,
+            keys: encryption.keys.clone(),
+            encryption,
             auth,
             login_limiter,
+            ingest_audit: Default::default(),
             models: RwLock::new(HashMap::new()),
             project_names: RwLock::new(HashMap::new()),
             ready: AtomicBool::new(false),
@@ -118,10 +127,16 @@ impl AppState {
         Ok(name)
     }
 
-    /// Queues a validated batch and waits until it is durably committed.
-    pub async fn write(&self, model: &LoadedModel, batch: WriteBatch) -> Result<BatchOutcome, ApiError> {
+    /// Queues a validated batch, sealed with `sealed_with`, and waits until it is
+    /// durably committed.
+    pub async fn write(
+        &self,
+        model: &LoadedModel,
+        batch: WriteBatch,
+        sealed_with: Arc<KeyRing>,
+    ) -> Result<BatchOutcome, ApiError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = Job { batch, model: model.name.clone(), reply };
+        let job = Job { batch, model: model.name.clone(), reply, sealed_with: Some(sealed_with) };
         match self.queue.submit(job) {
             Ok(depth) => self.metrics.queue_depth.set(depth as i64),
             Err((SubmitError::Full, _)) => {

@@ -7,6 +7,10 @@
 //! fixtures from `tests/reference/performance.py`; the two metrics scikit-learn lacks
 //! (expected calibration error, mean error) are checked against numpy formulas there.
 //!
+//! Beside them: isotonic calibration ([`IsotonicRegression`]), performance estimated
+//! without labels ([`Cbpe`], as NannyML's CBPE) and champion/challenger deltas with
+//! bootstrap intervals ([`compare_binary`], [`compare_regression`]), each in its own module.
+//!
 //! # Undefined values
 //!
 //! A metric that has no value on a window is `None`, never NaN, so a missing number cannot
@@ -29,12 +33,24 @@
 
 mod binary;
 mod calibration;
+mod cbpe;
+mod compare;
+mod isotonic;
 mod multiclass;
 mod ranking;
 mod regression;
 
 pub use binary::{BinaryConfusion, BinaryMetrics, BinaryRecord, Decision, binary};
 pub use calibration::ECE_BINS;
+pub use cbpe::{
+    CALIBRATION_BINS, CALIBRATION_SKIP_AUC, CALIBRATION_SPLITS, CALIBRATION_TEST_SHARE, Calibration, CalibrationCheck,
+    CalibrationSplits, Cbpe, CbpeError, CbpeEstimate, ExpectedConfusion, SamplingErrors, ScoredRecord,
+};
+pub use compare::{
+    BinaryMetric, BootstrapOptions, CompareError, Comparison, Pairing, RegressionMetric, Resamples, Verdict, Version,
+    compare_binary, compare_regression, compare_with,
+};
+pub use isotonic::{IsotonicError, IsotonicRegression};
 pub use multiclass::{MulticlassMetrics, MulticlassRecord, multiclass};
 pub use regression::{RegressionMetrics, RegressionRecord, regression};
 

@@ -4,10 +4,15 @@
 //! Writes go through a [`StoreWriter`]: one per process, owned by the ingest pipeline's
 //! single writer thread, which hands it many requests' batches at once so that they
 //! share one durable commit (group commit).
+//!
+//! Raw event payloads are encrypted at rest ([`crypto`], [`sealed`]): a store is opened
+//! with the [`Keys`] it decrypts with, and writers only ever see sealed payloads.
 
 pub mod access;
 pub mod audit;
+pub mod crypto;
 pub mod record;
+pub mod sealed;
 pub mod sqlite;
 
 pub use access::{
@@ -15,10 +20,12 @@ pub use access::{
     TokenRecord, UserChange, UserRecord,
 };
 pub use audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore};
+pub use crypto::{CryptoError, KeyFileError, KeyId, KeyRing, Keys};
 pub use record::{
     BatchOutcome, LabelInsert, ModelRecord, PredictionQuery, PreparedPrediction, StoredLabel, StoredPrediction,
     VersionRecord, WriteBatch,
 };
+pub use sealed::{EncryptionState, ResealProgress, Resealed, StoredPayload};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 use thiserror::Error;
@@ -70,6 +77,14 @@ pub trait Store: AccessStore + AuditStore + Send + Sync + 'static {
     /// Predictions newest first, with their labels.
     fn list_predictions(&self, query: &PredictionQuery) -> Result<Vec<StoredPrediction>>;
     fn get_prediction(&self, model_id: i64, request_id: &str) -> Result<Option<StoredPrediction>>;
+
+    /// Where re-encryption stands; see [`EncryptionState`].
+    fn encryption_state(&self) -> Result<EncryptionState>;
+    /// Predictions' sealed payloads as stored, `seq` ascending, strictly after `after_seq`
+    /// (the re-encryption pass reads through these).
+    fn payloads(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredPayload>>;
+    /// What readers decrypt with right now (the current key ring and the plaintext bound).
+    fn opener(&self) -> sealed::Opener;
 
     /// Background maintenance the server runs every second or so, off the write path
     /// (for SQLite: checkpointing the write-ahead log into the database file, so the

@@ -1,6 +1,9 @@
 //! Plain records that cross the store boundary, in and out.
 
+use crate::crypto::{CryptoError, KeyRing};
+use crate::sealed::{self, Column, ResealProgress, Resealed};
 use sightline_core::{ErrorInfo, FeatureValue, LabelEvent, ModelSpec, PredictionEvent, Target};
+use zeroize::Zeroizing;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelRecord {
@@ -19,8 +22,9 @@ pub struct VersionRecord {
     pub created_ms: i64,
 }
 
-/// A validated prediction in its stored form: features and scores already encoded, so
-/// that the encoding runs on the request's thread and not on the single writer.
+/// A validated prediction in its stored form: features and scores encoded, features
+/// and tags sealed (see [`crate::sealed`]), so that this work runs on the request's
+/// thread and not on the single writer, and plaintext never reaches the writer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedPrediction {
     pub request_id: String,
@@ -30,23 +34,34 @@ pub struct PreparedPrediction {
     /// `codec::encode_scores`, absent when the event had no scores.
     pub scores: Option<Vec<u8>>,
     pub latency_ms: Option<f64>,
-    /// `codec::encode_features`.
+    /// `codec::encode_features`, sealed.
     pub features: Vec<u8>,
-    /// Tags as a JSON array of `[key, value]` pairs, absent when there are none.
-    pub tags: Option<String>,
+    /// Tags as a JSON array of `[key, value]` pairs, sealed; absent when there are none.
+    pub tags: Option<Vec<u8>>,
     pub error: Option<ErrorInfo>,
 }
 
 impl PreparedPrediction {
-    pub fn new(e: PredictionEvent) -> PreparedPrediction {
-        let mut features = Vec::with_capacity(16 + e.features.len() * 10);
+    /// Encodes `e` and seals its payload under `keys`' active key, bound to the row
+    /// (`model_id`, `e.request_id`). Fails only for a value past AES-GCM's size limit.
+    pub fn new(e: PredictionEvent, model_id: i64, keys: &KeyRing) -> Result<PreparedPrediction, CryptoError> {
+        // Zeroizing: the encoded plaintext is freed wiped, not left in the allocator.
+        let mut features = Zeroizing::new(Vec::with_capacity(16 + e.features.len() * 10));
         sightline_core::codec::encode_features(&e.features, &mut features);
+        let features = keys.seal(&features, &sealed::aad(Column::Features, model_id, &e.request_id))?;
         let scores = (!e.scores.is_empty()).then(|| {
             let mut buf = Vec::with_capacity(4 + e.scores.len() * 10);
             sightline_core::codec::encode_scores(&e.scores, &mut buf);
             buf
         });
-        PreparedPrediction {
+        let tags = if e.tags.is_empty() {
+            None
+        } else {
+            // Serializing a Vec of string pairs cannot fail.
+            let json = Zeroizing::new(serde_json::to_vec(&e.tags).unwrap_or_default());
+            Some(keys.seal(&json, &sealed::aad(Column::Tags, model_id, &e.request_id))?)
+        };
+        Ok(PreparedPrediction {
             request_id: e.request_id,
             timestamp_ms: e.timestamp_ms,
             version: e.version,
@@ -54,18 +69,31 @@ impl PreparedPrediction {
             scores,
             latency_ms: e.latency_ms,
             features,
-            // Serializing a Vec of string pairs cannot fail.
-            tags: (!e.tags.is_empty()).then(|| serde_json::to_string(&e.tags).unwrap_or_default()),
+            tags,
             error: e.error,
-        }
+        })
     }
 }
 
 /// One request's worth of validated events for one model.
 #[derive(Debug, Clone)]
 pub enum WriteBatch {
-    Predictions { model_id: i64, received_ms: i64, events: Vec<PreparedPrediction> },
-    Labels { model_id: i64, received_ms: i64, events: Vec<LabelEvent> },
+    Predictions {
+        model_id: i64,
+        received_ms: i64,
+        events: Vec<PreparedPrediction>,
+    },
+    Labels {
+        model_id: i64,
+        received_ms: i64,
+        events: Vec<LabelEvent>,
+    },
+    /// Predictions' payloads sealed again under a new key (key rotation), with the
+    /// pass's progress, committed together so a restart resumes where it stopped.
+    Reseal {
+        rows: Vec<Resealed>,
+        progress: ResealProgress,
+    },
 }
 
 impl WriteBatch {
@@ -73,6 +101,7 @@ impl WriteBatch {
         match self {
             WriteBatch::Predictions { events, .. } => events.len(),
             WriteBatch::Labels { events, .. } => events.len(),
+            WriteBatch::Reseal { rows, .. } => rows.len(),
         }
     }
 
@@ -87,6 +116,8 @@ pub enum BatchOutcome {
     /// `true` where the prediction was stored, `false` where it was a duplicate.
     Predictions(Vec<bool>),
     Labels(Vec<LabelInsert>),
+    /// How many rows were re-encrypted (a row that changed since it was read is left).
+    Resealed(usize),
 }
 
 /// The fate of one label.

@@ -7,12 +7,15 @@ mod migrations;
 mod rows;
 mod writer;
 
+use crate::crypto::Keys;
 use crate::record::{ModelRecord, PredictionQuery, StoredPrediction, VersionRecord};
+use crate::sealed::{EncryptionState, Opener, StoredPayload};
 use crate::{Result, Store, StoreError, StoreWriter};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use sightline_core::ModelSpec;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// How hard SQLite works to make a commit survive power loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,6 +46,10 @@ pub struct SqliteStore {
     options: SqliteOptions,
     /// Idle reader connections; a reader is opened when none is idle.
     readers: Mutex<Vec<Connection>>,
+    keys: Arc<Keys>,
+    /// Rows at or below this seq may be plaintext; shared with the writer, which lowers
+    /// it to 0 when a re-encryption pass finishes.
+    plaintext_max_seq: Arc<AtomicI64>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -56,10 +63,18 @@ const MAX_IDLE_READERS: usize = 8;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies migrations.
-    pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore> {
+    /// Payloads are sealed by the callers and opened with `keys`.
+    pub fn open(path: &Path, options: SqliteOptions, keys: Arc<Keys>) -> Result<SqliteStore> {
         let mut conn = open_connection(path, &options, true)?;
         migrations::apply(&mut conn)?;
-        Ok(SqliteStore { path: path.to_owned(), options, readers: Mutex::new(vec![conn]) })
+        let state = read_encryption_state(&conn)?;
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            options,
+            readers: Mutex::new(vec![conn]),
+            keys,
+            plaintext_max_seq: Arc::new(AtomicI64::new(state.plaintext_max_seq)),
+        })
     }
 
     /// The schema version the database is at.
@@ -109,6 +124,26 @@ fn open_connection(path: &Path, options: &SqliteOptions, create: bool) -> Result
         options.cache_kib
     ))?;
     Ok(conn)
+}
+
+fn read_encryption_state(c: &Connection) -> Result<EncryptionState> {
+    let mut state = EncryptionState::default();
+    let mut stmt = c.prepare_cached("SELECT name, value FROM encryption_state")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (name, value) = row?;
+        match name.as_str() {
+            "plaintext_max_seq" => state.plaintext_max_seq = value,
+            "reseal_key" => {
+                state.key_id = u32::try_from(value).map_err(|_| StoreError::Corrupt(format!("reseal_key {value}")))?
+            }
+            "reseal_cursor" => state.cursor = value,
+            "reseal_finished" => state.finished = value != 0,
+            _ => {}
+        }
+    }
+    state.max_seq = c.query_row("SELECT coalesce(max(seq), 0) FROM predictions", [], |r| r.get(0))?;
+    Ok(state)
 }
 
 const MODEL_COLUMNS: &str = "id, spec, created_ms, project_id";
@@ -231,11 +266,25 @@ impl Store for SqliteStore {
     }
 
     fn list_predictions(&self, query: &PredictionQuery) -> Result<Vec<StoredPrediction>> {
-        self.with_reader(|c| rows::list_predictions(c, query))
+        let opener = self.opener();
+        self.with_reader(|c| rows::list_predictions(c, query, &opener))
     }
 
     fn get_prediction(&self, model_id: i64, request_id: &str) -> Result<Option<StoredPrediction>> {
-        self.with_reader(|c| rows::get_prediction(c, model_id, request_id))
+        let opener = self.opener();
+        self.with_reader(|c| rows::get_prediction(c, model_id, request_id, &opener))
+    }
+
+    fn encryption_state(&self) -> Result<EncryptionState> {
+        self.with_reader(read_encryption_state)
+    }
+
+    fn payloads(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredPayload>> {
+        self.with_reader(|c| rows::payloads(c, after_seq, limit))
+    }
+
+    fn opener(&self) -> Opener {
+        Opener { ring: self.keys.current(), plaintext_max_seq: self.plaintext_max_seq.load(Ordering::Acquire) }
     }
 
     fn maintain(&self) -> Result<()> {
@@ -248,6 +297,6 @@ impl Store for SqliteStore {
         // `maintain` checkpoints in the background; the writer checkpoints only as a
         // safety net if that stops (the WAL then holds ~80 MB at 16 KiB pages).
         conn.pragma_update(None, "wal_autocheckpoint", 5_000)?;
-        Ok(Box::new(writer::SqliteWriter::new(conn)))
+        Ok(Box::new(writer::SqliteWriter::new(conn, self.plaintext_max_seq.clone())))
     }
 }

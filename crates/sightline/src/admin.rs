@@ -20,9 +20,17 @@ pub enum Which {
         dir: DataDir,
         #[arg(long)]
         name: String,
-        /// Make the user a server administrator.
+        /// Make the user a server administrator (the same as `--role admin` without
+        /// `--project`).
         #[arg(long)]
         admin: bool,
+        /// `admin` alone: a server administrator; with `--project`: the user's role in
+        /// that project (ingest, viewer, editor or admin).
+        #[arg(long)]
+        role: Option<String>,
+        /// The project of `--role`.
+        #[arg(long, requires = "role")]
+        project: Option<String>,
     },
     /// Disable a user: their sessions end and their tokens stop working.
     DisableUser {
@@ -54,6 +62,8 @@ pub enum Which {
         #[arg(long)]
         id: i64,
     },
+    /// Add a new master key and re-encrypt stored payloads under it, online.
+    RotateKey(crate::rotate_key::RotateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,6 +71,9 @@ pub struct DataDir {
     /// The server's data directory [default: ./sightline-data].
     #[arg(long, env = "SIGHTLINE_DATA_DIR", default_value = "sightline-data")]
     pub data_dir: PathBuf,
+    /// The server's master key file [default: <data dir>/master.key, created if missing].
+    #[arg(long, env = "SIGHTLINE_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl DataDir {
@@ -72,7 +85,11 @@ impl DataDir {
             bail!("no database at {}; pass --data-dir (or SIGHTLINE_DATA_DIR)", db.display());
         }
         std::fs::create_dir_all(&self.data_dir).with_context(|| format!("creating {}", self.data_dir.display()))?;
-        SqliteStore::open(&db, Default::default()).with_context(|| format!("opening {}", db.display()))
+        // The same keys as the server: the store opens nothing sealed without them.
+        let keys = sightline_server::encryption::load(self.master_key_file.as_deref(), &self.data_dir)
+            .context("loading the master keys")?;
+        let keys = std::sync::Arc::new(sightline_store::Keys::new(keys.ring));
+        SqliteStore::open(&db, Default::default(), keys).with_context(|| format!("opening {}", db.display()))
     }
 }
 
@@ -100,11 +117,24 @@ fn audit(store: &SqliteStore, action: &str, target: &str) -> anyhow::Result<()> 
 
 pub fn run(which: Which) -> anyhow::Result<()> {
     match which {
+        Which::RotateKey(args) => crate::rotate_key::run(args),
         Which::GenerateToken => {
             println!("{}", secret::generate_token());
             Ok(())
         }
-        Which::CreateUser { dir, name, admin } => create_user(&dir, &name, admin, std::io::stdin().lock()),
+        Which::CreateUser { dir, name, admin, role, project } => {
+            let grant = match (role.as_deref(), project) {
+                (None, _) => Grant { admin, project: None },
+                (Some("admin"), None) => Grant { admin: true, project: None },
+                (Some(r), None) => bail!("--role {r} needs --project (only admin is a server-wide role)"),
+                (Some(r), Some(p)) => {
+                    let role = Role::parse(r)
+                        .with_context(|| format!("unknown role {r:?}; use ingest, viewer, editor or admin"))?;
+                    Grant { admin, project: Some((p, role)) }
+                }
+            };
+            create_user(&dir, &name, &grant, std::io::stdin().lock())
+        }
         Which::DisableUser { dir, name } => {
             let store = dir.open(false)?;
             let user = store.get_user(&name)?.with_context(|| format!("no user {name:?}"))?;
@@ -151,7 +181,14 @@ pub fn run(which: Which) -> anyhow::Result<()> {
     }
 }
 
-fn create_user(dir: &DataDir, name: &str, admin: bool, mut input: impl BufRead) -> anyhow::Result<()> {
+/// What a new user is given: server administration, and/or a role in a project.
+struct Grant {
+    admin: bool,
+    project: Option<(String, Role)>,
+}
+
+fn create_user(dir: &DataDir, name: &str, grant: &Grant, mut input: impl BufRead) -> anyhow::Result<()> {
+    let admin = grant.admin;
     sightline_core::names::check_slug(name).map_err(|m| anyhow::anyhow!("--name: {m}"))?;
     let mut password = String::new();
     input.read_line(&mut password).context("reading the password from standard input")?;
@@ -159,8 +196,16 @@ fn create_user(dir: &DataDir, name: &str, admin: bool, mut input: impl BufRead) 
     secret::check_password(password).map_err(|m| anyhow::anyhow!("the password {m}"))?;
     let store = dir.open(true)?;
     let hash = secret::hash_password(password).map_err(anyhow::Error::msg)?;
-    store.create_user(&NewUser { name: name.into(), password_hash: hash, is_admin: admin }, now_ms())?;
+    let project = match &grant.project {
+        Some((p, role)) => Some((store.get_project(p)?.with_context(|| format!("no project {p:?}"))?, *role)),
+        None => None,
+    };
+    let user = store.create_user(&NewUser { name: name.into(), password_hash: hash, is_admin: admin }, now_ms())?;
     audit(&store, "user.create", &format!("user:{name}{}", if admin { " (admin)" } else { "" }))?;
+    if let Some((project, role)) = project {
+        store.set_membership(project.id, user.id, Some(role))?;
+        audit(&store, "member.set", &format!("project:{} user:{name} role:{role}", project.name))?;
+    }
     eprintln!("created {}user {name:?} in {}", if admin { "administrator " } else { "" }, display(&dir.data_dir));
     Ok(())
 }

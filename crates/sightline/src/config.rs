@@ -5,7 +5,7 @@
 use crate::logging::LogFormat;
 use anyhow::Context;
 use serde::Deserialize;
-use sightline_server::ServerConfig;
+use sightline_server::{ServerConfig, TlsFiles};
 use sightline_store::Synchronous;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,6 +53,29 @@ pub struct ServeArgs {
     /// Seconds in-flight requests may take to finish after SIGINT/SIGTERM [default: 30].
     #[arg(long, env = "SIGHTLINE_SHUTDOWN_GRACE_SECONDS")]
     pub shutdown_grace_seconds: Option<u64>,
+    /// PEM file with the server certificate (then any intermediates); serves HTTPS
+    /// (TLS 1.2 and 1.3) together with --tls-key.
+    #[arg(long, env = "SIGHTLINE_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file with the certificate's private key (unencrypted PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "SIGHTLINE_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on a non-loopback address (without TLS the server otherwise
+    /// refuses to start there) [default: false].
+    #[arg(
+        long,
+        env = "SIGHTLINE_INSECURE_HTTP",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub insecure_http: Option<bool>,
+    /// Master key file for encryption at rest: `<key id> <base64 32-byte key>` per line,
+    /// the last key encrypts; readable by its owner only [default: <data dir>/master.key,
+    /// created on first start].
+    #[arg(long, env = "SIGHTLINE_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
     /// Minutes without a request after which a browser session ends [default: 30].
     #[arg(long, env = "SIGHTLINE_SESSION_IDLE_MINUTES")]
     pub session_idle_minutes: Option<u64>,
@@ -80,6 +103,10 @@ pub struct FileConfig {
     pub queue_capacity_events: Option<usize>,
     pub metrics_max_series: Option<usize>,
     pub shutdown_grace_seconds: Option<u64>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub insecure_http: Option<bool>,
+    pub master_key_file: Option<PathBuf>,
     pub session_idle_minutes: Option<u64>,
     pub session_absolute_hours: Option<u64>,
 }
@@ -109,6 +136,12 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         anyhow::ensure!(v > 0, "{name} must be greater than 0");
         Ok(v)
     };
+    let tls = match (args.tls_cert.or(file.tls_cert), args.tls_key.or(file.tls_key)) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        (None, None) => None,
+        (Some(_), None) => anyhow::bail!("tls_cert is set but tls_key is not; TLS needs both"),
+        (None, Some(_)) => anyhow::bail!("tls_key is set but tls_cert is not; TLS needs both"),
+    };
     let server = ServerConfig {
         listen: args.listen.or(file.listen).unwrap_or(d.listen),
         data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
@@ -136,6 +169,10 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             .shutdown_grace_seconds
             .or(file.shutdown_grace_seconds)
             .map_or(d.shutdown_grace, std::time::Duration::from_secs),
+        tls,
+        insecure_http: args.insecure_http.or(file.insecure_http).unwrap_or(d.insecure_http),
+        tls_handshake_timeout: d.tls_handshake_timeout,
+        master_key_file: args.master_key_file.or(file.master_key_file),
         bootstrap_token: std::env::var(BOOTSTRAP_TOKEN_VAR).ok().filter(|t| !t.is_empty()),
         sessions: sightline_server::auth::session::SessionSettings {
             idle: std::time::Duration::from_secs(
@@ -191,6 +228,45 @@ mod tests {
         assert_eq!(s.server.listen, "127.0.0.1:9000".parse().expect("addr"));
         assert_eq!(s.server.synchronous, Synchronous::Normal);
         assert_eq!(s.server.data_dir, PathBuf::from("sightline-data"));
+    }
+
+    #[test]
+    fn tls_and_insecure_http_come_from_flags_or_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\ninsecure_http = true\n").expect("write");
+        let p = path.to_str().expect("utf-8");
+        let s = resolve(args(&["--config", p])).expect("resolve");
+        assert_eq!(s.server.tls, Some(TlsFiles { cert: "c.pem".into(), key: "k.pem".into() }));
+        assert!(s.server.insecure_http);
+        let s = resolve(args(&["--config", p, "--tls-key", "other.pem", "--insecure-http=false"])).expect("resolve");
+        assert_eq!(s.server.tls, Some(TlsFiles { cert: "c.pem".into(), key: "other.pem".into() }));
+        assert!(!s.server.insecure_http);
+        let s = resolve(args(&["--insecure-http"])).expect("resolve");
+        assert!(s.server.insecure_http);
+        assert_eq!(s.server.tls, None);
+        assert!(!resolve(args(&[])).expect("resolve").server.insecure_http);
+    }
+
+    #[test]
+    fn a_certificate_without_a_key_is_an_error() {
+        let err = resolve(args(&["--tls-cert", "c.pem"])).err().expect("error");
+        assert!(format!("{err:#}").contains("tls_key is not"), "{err:#}");
+        let err = resolve(args(&["--tls-key", "k.pem"])).err().expect("error");
+        assert!(format!("{err:#}").contains("tls_cert is not"), "{err:#}");
+    }
+
+    #[test]
+    fn master_key_file_from_flag_or_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "master_key_file = \"/etc/sightline/keys\"\n").expect("write");
+        let p = path.to_str().expect("utf-8");
+        let s = resolve(args(&["--config", p])).expect("resolve");
+        assert_eq!(s.server.master_key_file, Some(PathBuf::from("/etc/sightline/keys")));
+        let s = resolve(args(&["--config", p, "--master-key-file", "/run/k"])).expect("resolve");
+        assert_eq!(s.server.master_key_file, Some(PathBuf::from("/run/k")));
+        assert_eq!(resolve(args(&[])).expect("resolve").server.master_key_file, None);
     }
 
     #[test]

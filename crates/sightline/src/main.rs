@@ -6,6 +6,7 @@ mod bench;
 mod config;
 mod logging;
 mod report;
+mod rotate_key;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -27,7 +28,7 @@ enum Command {
     /// Run the server.
     Serve(config::ServeArgs),
     /// Users and tokens on a data directory: the first administrator, automation
-    /// tokens, and revoking or disabling in an incident.
+    /// tokens, and revoking or disabling in an incident; master key rotation.
     Admin {
         #[command(subcommand)]
         which: admin::Which,

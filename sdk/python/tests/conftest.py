@@ -4,6 +4,7 @@ server to see and disturb what the SDK sends."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import http.client
 import http.server
@@ -48,10 +49,19 @@ def admin_token() -> str:
 
 
 class ServerProcess:
-    """A `sightline serve` child; its JSON log lines are kept in ``logs``."""
+    """A `sightline serve` child; its JSON log lines are kept in ``logs``. With
+    ``ssl_context`` the server is expected to speak HTTPS (``extra`` names its
+    certificate) and is reached with that context."""
 
-    def __init__(self, data_dir: pathlib.Path, *extra: str) -> None:
+    def __init__(self, data_dir: pathlib.Path, *extra: str, ssl_context: Any = None) -> None:
         self.logs: List[Dict[str, Any]] = []
+        # A master key file outside the data dir, as in production: without one the
+        # server generates a key beside the data and warns about it.
+        key_file = data_dir.with_name(data_dir.name + "-master.key")
+        if not key_file.exists():
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write("1 " + base64.b64encode(os.urandom(32)).decode() + "\n")
         env = dict(os.environ, SIGHTLINE_BOOTSTRAP_TOKEN=admin_token())
         self.proc = subprocess.Popen(
             [
@@ -61,6 +71,8 @@ class ServerProcess:
                 "127.0.0.1:0",
                 "--data-dir",
                 str(data_dir),
+                "--master-key-file",
+                str(key_file),
                 "--log-format",
                 "json",
                 *extra,
@@ -89,11 +101,11 @@ class ServerProcess:
             self.proc.kill()
             raise RuntimeError(f"the server did not start; log: {self.logs[-5:]}")
         self.addr = addr
-        self.url = f"http://{addr}"
+        self.url = f"{'https' if ssl_context else 'http'}://{addr}"
         self._drain = threading.Thread(target=self._read_rest, daemon=True)
         self._drain.start()
         # Wait until the API answers (start-up recovery done).
-        client = sightline.Client(self.url)
+        client = sightline.Client(self.url, ssl_context=ssl_context)
         for _ in range(200):
             if client.health():
                 break

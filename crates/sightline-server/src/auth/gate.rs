@@ -9,7 +9,7 @@ use crate::state::{AppState, blocking};
 use crate::wire::time::now_ms;
 use axum::RequestExt;
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::{MatchedPath, RawPathParams, Request, State};
+use axum::extract::{MatchedPath, OriginalUri, RawPathParams, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -38,7 +38,9 @@ pub async fn gate(State((app, access)): State<(Arc<AppState>, Access)>, mut req:
         req.method(),
         req.extensions().get::<MatchedPath>().map_or_else(|| req.uri().path().to_owned(), |m| m.as_str().to_owned())
     );
-    let target = req.uri().path().to_owned();
+    // Inside the nested /api/v1 router the URI has lost its prefix; the audit log
+    // records the path the client asked for.
+    let target = req.extensions().get::<OriginalUri>().map_or_else(|| req.uri().path(), |u| u.0.path()).to_owned();
     if access != Access::Public {
         let principal = match authenticate(&app, req.method().clone(), req.headers(), now).await {
             Ok(p) => p,
@@ -51,6 +53,8 @@ pub async fn gate(State((app, access)): State<(Arc<AppState>, Access)>, mut req:
             if audited {
                 let outcome = format!("refused: {}", e.code.status().as_u16());
                 audit(&app, &principal.actor, &source, &action, &target, &outcome, now).await;
+            } else if access.is_ingest() {
+                tally_ingest(&app, &principal.actor, &source, &action, &target, e.code.status().as_u16(), now).await;
             }
             return e.into_response();
         }
@@ -60,6 +64,8 @@ pub async fn gate(State((app, access)): State<(Arc<AppState>, Access)>, mut req:
         if audited {
             let outcome = response.status().as_u16().to_string();
             audit(&app, &actor, &source, &action, &target, &outcome, now).await;
+        } else if access.is_ingest() {
+            tally_ingest(&app, &actor, &source, &action, &target, response.status().as_u16(), now).await;
         }
         return response;
     }
@@ -95,6 +101,36 @@ pub async fn audit(
     }
 }
 
+async fn tally_ingest(
+    app: &Arc<AppState>,
+    actor: &str,
+    source: &str,
+    action: &str,
+    target: &str,
+    status: u16,
+    now: i64,
+) {
+    if app.ingest_audit.record(actor, source, action, target, status, now) {
+        flush_ingest_audit(app).await;
+    }
+}
+
+/// Appends the ingest tallies to the audit log (every minute, when they are full, and
+/// at shutdown).
+pub async fn flush_ingest_audit(app: &Arc<AppState>) {
+    let entries = app.ingest_audit.drain();
+    if entries.is_empty() {
+        return;
+    }
+    let store = app.store.clone();
+    let appended = blocking(move || entries.iter().try_for_each(|e| store.append_audit(e).map(drop))).await;
+    match appended {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "cannot append the ingest summaries to the audit log"),
+        Err(e) => tracing::error!(error = ?e.detail, "cannot append the ingest summaries to the audit log"),
+    }
+}
+
 fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
     let text = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
@@ -126,7 +162,7 @@ async fn authenticate(
     if !app.auth.admin_exists(now).await? {
         return Err(ApiError::new(
             Code::NoAdmin,
-            "no administrator exists yet: create one with `sightline admin create-user --admin`, \
+            "no administrator exists yet: create one with `sightline admin create-user --name NAME --role admin`, \
              or start the server with SIGHTLINE_BOOTSTRAP_TOKEN",
         ));
     }

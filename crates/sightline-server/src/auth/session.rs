@@ -50,6 +50,8 @@ pub struct Authenticator {
     /// Once an administrator exists it stays known; until then every request asks the
     /// store, so an admin made by the CLI is seen at once.
     admin_exists: AtomicBool,
+    /// One-time codes already used, per user.
+    pub totp: super::totp::ReplayGuard,
 }
 
 /// Why credentials were not accepted (all answered 401 with the same text on purpose).
@@ -59,7 +61,13 @@ fn unauthenticated(detail: &str) -> ApiError {
 
 impl Authenticator {
     pub fn new(store: Arc<dyn Store>, settings: SessionSettings) -> Authenticator {
-        Authenticator { store, settings, tokens: Mutex::new(HashMap::new()), admin_exists: AtomicBool::new(false) }
+        Authenticator {
+            store,
+            settings,
+            tokens: Mutex::new(HashMap::new()),
+            admin_exists: AtomicBool::new(false),
+            totp: super::totp::ReplayGuard::default(),
+        }
     }
 
     /// Forgets every cached token, after a revocation or a change of roles.

@@ -50,6 +50,22 @@ pub fn code_at(secret: &[u8], unix_seconds: u64) -> Result<String, String> {
     Ok(totp(secret)?.generate(unix_seconds))
 }
 
+/// The associated data that binds a sealed secret to its user: a secret copied to
+/// another user's row does not open.
+fn aad(user_id: i64) -> Vec<u8> {
+    format!("sightline/users/totp_secret/{user_id}").into_bytes()
+}
+
+/// Seals a user's secret under the active master key for storage.
+pub fn seal(ring: &sightline_store::KeyRing, user_id: i64, secret: &[u8]) -> Result<Vec<u8>, String> {
+    ring.seal(secret, &aad(user_id)).map_err(|e| e.to_string())
+}
+
+/// Opens a stored secret; an error if it was tampered with or its key is gone.
+pub fn open(ring: &sightline_store::KeyRing, user_id: i64, sealed: &[u8]) -> Result<Vec<u8>, String> {
+    ring.open(sealed, &aad(user_id)).map_err(|e| e.to_string())
+}
+
 /// Remembers the last accepted step per user.
 #[derive(Default)]
 pub struct ReplayGuard {
@@ -86,7 +102,9 @@ mod tests {
     fn rfc_6238_sha1_test_vectors() {
         // RFC 6238 appendix B, SHA1 secret "12345678901234567890", last 6 of 8 digits.
         let secret = b"12345678901234567890";
-        for (t, code) in [(59, "287082"), (1_111_111_109, "081804"), (1_234_567_890, "005924"), (2_000_000_000, "279037")] {
+        for (t, code) in
+            [(59, "287082"), (1_111_111_109, "081804"), (1_234_567_890, "005924"), (2_000_000_000, "279037")]
+        {
             assert_eq!(code_at(secret, t).expect("code"), code, "t = {t}");
         }
     }

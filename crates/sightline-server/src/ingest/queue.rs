@@ -112,6 +112,7 @@ mod tests {
             },
             model: "m".into(),
             reply,
+            sealed_with: None,
         }
     }
 

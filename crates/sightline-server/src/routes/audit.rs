@@ -11,7 +11,7 @@ use crate::wire::time::{now_ms, parse_query};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, Request, State};
+use axum::extract::{OriginalUri, Query, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -77,7 +77,8 @@ pub async fn export(State(app): State<Arc<AppState>>, request: Request) -> Resul
     let (mut parts, _) = request.into_parts();
     let f: Filter = query(Query::try_from_uri(&parts.uri))?;
     let first = audit_query(&f, EXPORT_PAGE)?;
-    audit(&app, &actor, &source, "audit.export", parts.uri.path(), "success", now_ms()).await;
+    let target = parts.extensions.get::<OriginalUri>().map_or_else(|| parts.uri.path(), |u| u.0.path()).to_owned();
+    audit(&app, &actor, &source, "audit.export", &target, "success", now_ms()).await;
     parts.extensions.clear();
     let store = app.store.clone();
     let pages = futures_util::stream::unfold(Some(first), move |next| {

@@ -4,7 +4,7 @@
 use super::support::{invalid, json_body, read_small};
 use crate::auth::gate::{audit, client_address, session_cookie};
 use crate::auth::session::SESSION_COOKIE;
-use crate::auth::{Principal, secret};
+use crate::auth::{Principal, secret, totp};
 use crate::error::{ApiError, Code};
 use crate::state::{AppState, blocking};
 use crate::wire::time::{format, now_ms};
@@ -23,6 +23,8 @@ use std::time::Instant;
 struct Login {
     username: String,
     password: String,
+    /// The current one-time code, for accounts with a second factor.
+    totp_code: Option<String>,
 }
 
 /// Longest user name written to the audit log for a failed login (the name is
@@ -34,7 +36,7 @@ pub async fn login(State(app): State<Arc<AppState>>, request: Request) -> Result
     let address = client_address(&request);
     let (parts, body) = request.into_parts();
     let bytes = read_small(&parts.headers, body).await?;
-    let Login { username, password } = json_body(&parts.headers, &bytes)?;
+    let Login { username, password, totp_code } = json_body(&parts.headers, &bytes)?;
     if !app.auth.admin_exists(now).await? {
         return Err(ApiError::new(Code::NoAdmin, "no administrator exists yet: create one with the CLI"));
     }
@@ -61,6 +63,22 @@ pub async fn login(State(app): State<Arc<AppState>>, request: Request) -> Result
         audit(&app, &format!("user:{logged}"), &address, "auth.login", &logged, "failure: bad credentials", now).await;
         return Err(ApiError::new(Code::Unauthenticated, "wrong user name or password, or the account is disabled"));
     };
+    if let Some(sealed) = &user.totp_secret {
+        let Some(code) = totp_code else {
+            // The password was right; the client asks for the code and tries again.
+            // Not a failure: it does not count against the limits.
+            return Err(ApiError::new(
+                Code::SecondFactorRequired,
+                "this account has a second factor: send the current code as totp_code",
+            ));
+        };
+        if !second_factor_ok(&app, user.id, sealed, &code)? {
+            app.login_limiter.record_failure(&username, &address, Instant::now());
+            audit(&app, &format!("user:{logged}"), &address, "auth.login", &logged, "failure: bad second factor", now)
+                .await;
+            return Err(ApiError::new(Code::Unauthenticated, "wrong or already used second-factor code"));
+        }
+    }
     app.login_limiter.record_success(&username);
 
     // A new session id at every login: a session id planted before login is useless.
@@ -141,12 +159,10 @@ pub async fn change_password(
     Extension(principal): Extension<Arc<Principal>>,
     request: Request,
 ) -> Result<Response, ApiError> {
+    let user_id = session_user(&principal)?;
     let (parts, body) = request.into_parts();
     let bytes = read_small(&parts.headers, body).await?;
     let ChangePassword { current_password, new_password } = json_body(&parts.headers, &bytes)?;
-    let (Some(user_id), Some(_)) = (principal.user_id, principal.session) else {
-        return Err(ApiError::new(Code::Forbidden, "only a logged-in user can change their password"));
-    };
     secret::check_password(&new_password).map_err(|m| invalid("$.new_password", m))?;
     let store = app.store.clone();
     blocking(move || -> Result<(), ApiError> {
@@ -161,4 +177,111 @@ pub async fn change_password(
     .await??;
     app.auth.invalidate();
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Checks a one-time code against a user's sealed secret.
+fn second_factor_ok(app: &AppState, user_id: i64, sealed: &[u8], code: &str) -> Result<bool, ApiError> {
+    let secret = totp::open(&app.keys.current(), user_id, sealed).map_err(ApiError::internal)?;
+    Ok(app.auth.totp.verify(user_id, &secret, code, unix_seconds()))
+}
+
+fn unix_seconds() -> u64 {
+    u64::try_from(now_ms() / 1000).unwrap_or(0)
+}
+
+/// The logged-in user: passwords and second factors are managed from a session,
+/// never with a token.
+fn session_user(principal: &Principal) -> Result<i64, ApiError> {
+    match (principal.user_id, principal.session) {
+        (Some(id), Some(_)) => Ok(id),
+        _ => Err(ApiError::new(Code::Forbidden, "only a logged-in user can change their password or second factor")),
+    }
+}
+
+/// A new secret to enroll in an authenticator app. Nothing is stored until the user
+/// proves the app has it (`/auth/totp/enable`).
+pub async fn totp_setup(Extension(principal): Extension<Arc<Principal>>) -> Result<Json<Value>, ApiError> {
+    session_user(&principal)?;
+    let name = principal.actor.strip_prefix("user:").unwrap_or(&principal.actor).to_owned();
+    let secret = totp::new_secret();
+    Ok(Json(json!({ "secret": totp::to_base32(&secret), "otpauth_uri": totp::otpauth_uri(&secret, &name) })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnableTotp {
+    secret: String,
+    code: String,
+    password: String,
+}
+
+/// Turns the second factor on: the password again, the secret from `setup`, and a
+/// current code from the app.
+pub async fn totp_enable(
+    State(app): State<Arc<AppState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let user_id = session_user(&principal)?;
+    let (parts, body) = request.into_parts();
+    let bytes = read_small(&parts.headers, body).await?;
+    let EnableTotp { secret, code, password } = json_body(&parts.headers, &bytes)?;
+    let secret =
+        totp::from_base32(&secret).ok_or_else(|| invalid("$.secret", "is not a base32 secret of at least 128 bits"))?;
+    check_password_again(&app, user_id, password).await?;
+    if !app.auth.totp.verify(user_id, &secret, &code, unix_seconds()) {
+        return Err(invalid("$.code", "is not the current code for this secret"));
+    }
+    let sealed = totp::seal(&app.keys.current(), user_id, &secret).map_err(ApiError::internal)?;
+    let store = app.store.clone();
+    blocking(move || {
+        store.update_user(user_id, &UserChange { totp_secret: Some(Some(sealed)), ..UserChange::default() })
+    })
+    .await??;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DisableTotp {
+    code: String,
+    password: String,
+}
+
+/// Turns the second factor off: the password and a current code. (An administrator
+/// removes a lost one with `PATCH /users/{user} {"totp": false}`.)
+pub async fn totp_disable(
+    State(app): State<Arc<AppState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let user_id = session_user(&principal)?;
+    let (parts, body) = request.into_parts();
+    let bytes = read_small(&parts.headers, body).await?;
+    let DisableTotp { code, password } = json_body(&parts.headers, &bytes)?;
+    let user = check_password_again(&app, user_id, password).await?;
+    let Some(sealed) = user.totp_secret else {
+        return Err(ApiError::new(Code::Conflict, "this account has no second factor"));
+    };
+    if !second_factor_ok(&app, user_id, &sealed, &code)? {
+        return Err(invalid("$.code", "is not the current code"));
+    }
+    let store = app.store.clone();
+    blocking(move || store.update_user(user_id, &UserChange { totp_secret: Some(None), ..UserChange::default() }))
+        .await??;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Sensitive changes ask for the password again, so that a session left open is not
+/// enough to change how the account is protected.
+async fn check_password_again(app: &Arc<AppState>, user_id: i64, password: String) -> Result<UserRecord, ApiError> {
+    let store = app.store.clone();
+    blocking(move || -> Result<UserRecord, ApiError> {
+        let user = store.get_user_by_id(user_id)?.ok_or_else(|| ApiError::new(Code::UserNotFound, "no such user"))?;
+        if !secret::verify_password(&password, &user.password_hash) {
+            return Err(invalid("$.password", "is not the current password"));
+        }
+        Ok(user)
+    })
+    .await?
 }

@@ -21,7 +21,7 @@ pub async fn ingest(
     let endpoint = Endpoint {
         name: "feedback",
         key: "labels",
-        parse_one: parse,
+        parse_one: |v, cx| parse(v, cx.index, cx.received_ms),
         request_id_of: |e: &LabelEvent| e.request_id.as_str(),
         into_batch: |model_id, received_ms, events| WriteBatch::Labels { model_id, received_ms, events },
     };

@@ -13,7 +13,7 @@ use axum::extract::rejection::PathRejection;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use sightline_core::{ModelIndex, Problem};
-use sightline_store::{BatchOutcome, LabelInsert, WriteBatch};
+use sightline_store::{BatchOutcome, KeyRing, LabelInsert, WriteBatch};
 use std::sync::Arc;
 
 /// Reads the raw body (at most `limit` bytes on the wire) and decompresses it (at most
@@ -45,12 +45,21 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     blocking(move || decode(raw, enc, limit)).await?
 }
 
+/// What parsing one item may need besides the item.
+pub struct ParseContext<'c> {
+    pub index: &'c ModelIndex,
+    pub model_id: i64,
+    pub received_ms: i64,
+    /// The key ring payloads are sealed with (see `PreparedPrediction::new`).
+    pub keys: &'c KeyRing,
+}
+
 /// An ingest endpoint's specifics.
 pub struct Endpoint<T> {
     /// Metric label and envelope member: `predictions`/`events`, `feedback`/`labels`.
     pub name: &'static str,
     pub key: &'static str,
-    pub parse_one: for<'a> fn(Loose<'a>, &ModelIndex, i64) -> Result<T, Vec<Problem>>,
+    pub parse_one: for<'a> fn(Loose<'a>, &ParseContext<'_>) -> Result<T, Vec<Problem>>,
     pub request_id_of: fn(&T) -> &str,
     pub into_batch: fn(i64, i64, Vec<T>) -> WriteBatch,
 }
@@ -88,8 +97,14 @@ async fn handle<T: Send + 'static>(
     let max = app.limits.max_batch_events;
     let (key, parse_one, request_id_of) = (endpoint.key, endpoint.parse_one, endpoint.request_id_of);
     let m = model.clone();
+    // Travels with the batch to the writer, which releases it after the commit: a key
+    // rotation waits for every ring it replaced to be released before its re-encryption
+    // pass starts, so no row sealed under an old key can land behind the pass.
+    let ring = app.keys.current();
+    let sealing = ring.clone();
     let Parsed { valid, rejected } = blocking(move || {
-        batch::parse(&bytes, format, key, max, |v| parse_one(v, &m.index, received_ms), request_id_of)
+        let cx = ParseContext { index: &m.index, model_id: m.id, received_ms, keys: &sealing };
+        batch::parse(&bytes, format, key, max, |v| parse_one(v, &cx), request_id_of)
     })
     .await??;
     for r in &rejected {
@@ -98,7 +113,7 @@ async fn handle<T: Send + 'static>(
     if valid.is_empty() {
         return Ok(BatchResult { accepted: 0, duplicates: 0, unmatched: None, rejected });
     }
-    let outcome = app.write(&model, (endpoint.into_batch)(model.id, received_ms, valid)).await?;
+    let outcome = app.write(&model, (endpoint.into_batch)(model.id, received_ms, valid), ring).await?;
     let (accepted, duplicates, unmatched) = match outcome {
         BatchOutcome::Predictions(stored) => {
             let new = stored.iter().filter(|s| **s).count();
@@ -108,6 +123,9 @@ async fn handle<T: Send + 'static>(
             let dup = inserts.iter().filter(|i| **i == LabelInsert::Duplicate).count();
             let unmatched = inserts.iter().filter(|i| **i == LabelInsert::Stored { version: None }).count();
             (inserts.len() - dup, dup, Some(unmatched))
+        }
+        BatchOutcome::Resealed(_) => {
+            return Err(ApiError::internal("the writer answered an ingest batch as a re-encryption"));
         }
     };
     Ok(BatchResult { accepted, duplicates, unmatched, rejected })

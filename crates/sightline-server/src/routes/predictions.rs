@@ -14,6 +14,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sightline_core::{Problem, Reason};
 use sightline_store::{PredictionQuery, PreparedPrediction, WriteBatch};
 use std::sync::Arc;
 
@@ -26,8 +27,12 @@ pub async fn ingest(
     let endpoint = Endpoint {
         name: "predictions",
         key: "events",
-        // Encoding happens here, on the request's blocking thread, not on the writer.
-        parse_one: |v, model, received_ms| parse(v, model, received_ms).map(PreparedPrediction::new),
+        // Encoding and sealing happen here, on the request's blocking thread, not on the writer.
+        parse_one: |v, cx| {
+            let event = parse(v, cx.index, cx.received_ms)?;
+            PreparedPrediction::new(event, cx.model_id, cx.keys)
+                .map_err(|e| vec![Problem::new("", Reason::TooLong, format!("cannot be stored: {e}"))])
+        },
         request_id_of: |e: &PreparedPrediction| e.request_id.as_str(),
         into_batch: |model_id, received_ms, events| WriteBatch::Predictions { model_id, received_ms, events },
     };

@@ -43,7 +43,11 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("POST", "/api/v1/auth/login"), public),
         (("POST", "/api/v1/auth/logout"), authenticated.clone()),
         (("GET", "/api/v1/auth/me"), authenticated.clone()),
-        (("POST", "/api/v1/auth/password"), authenticated.clone()),
+        // A user's own password and second factor: sessions only, never tokens.
+        (("POST", "/api/v1/auth/password"), vec![]),
+        (("POST", "/api/v1/auth/totp/setup"), vec![]),
+        (("POST", "/api/v1/auth/totp/enable"), vec![]),
+        (("POST", "/api/v1/auth/totp/disable"), vec![]),
         // Lists answer everyone authenticated, filtered to what they may read.
         (("GET", "/api/v1/projects"), authenticated.clone()),
         (("POST", "/api/v1/projects"), server_admin.clone()),
@@ -60,7 +64,10 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("POST", "/api/v1/tokens"), vec![Viewer, Editor, Admin, ServerAdmin]),
         (("DELETE", "/api/v1/tokens/{token}"), admin.clone()),
         (("GET", "/api/v1/audit"), server_admin.clone()),
-        (("GET", "/api/v1/audit/export"), server_admin),
+        (("GET", "/api/v1/audit/export"), server_admin.clone()),
+        // Master keys: reloading the key file and re-encrypting is a server-wide change.
+        (("GET", "/api/v1/admin/keys"), server_admin.clone()),
+        (("POST", "/api/v1/admin/keys/rotate"), server_admin),
         (("GET", "/api/v1/models"), authenticated),
         (("POST", "/api/v1/models"), edit.clone()),
         (("GET", "/api/v1/models/{model}"), read.clone()),
@@ -332,7 +339,7 @@ async fn tokens_are_checked_revoked_and_expire() {
 }
 
 /// Logs in and returns (session cookie pair, CSRF token, answer).
-async fn login(s: &TestServer, user: &str, password: &str) -> (Option<String>, Option<String>, Reply) {
+pub async fn login(s: &TestServer, user: &str, password: &str) -> (Option<String>, Option<String>, Reply) {
     let r = s
         .request_as(None, Method::POST, "/api/v1/auth/login", Some(&json!({ "username": user, "password": password })))
         .await;
@@ -471,8 +478,10 @@ async fn no_admin_means_no_api_until_one_exists() {
     assert!(r.expect_problem(503).contains("sightline admin create-user"));
     assert_eq!(r.json["code"], json!("no_admin"));
     // An admin appears (as the CLI would make it, beside the running server).
-    let store =
-        sightline_store::SqliteStore::open(&server.data_dir().join("sightline.db"), Default::default()).expect("open");
+    let keys = sightline_server::encryption::load(None, server.data_dir()).expect("the server's keys");
+    let keys = std::sync::Arc::new(sightline_store::Keys::new(keys.ring));
+    let store = sightline_store::SqliteStore::open(&server.data_dir().join("sightline.db"), Default::default(), keys)
+        .expect("open");
     let hash = sightline_server::auth::secret::hash_password("an admin password").expect("hash");
     use sightline_store::AccessStore;
     store
@@ -526,13 +535,19 @@ async fn changes_and_security_events_are_audited() {
             .any(|e| e["action"] == json!(action) && e["outcome"].as_str().is_some_and(|o| o.starts_with(outcome)))
     };
     assert!(find("token.bootstrap", "success"), "{entries:#?}");
+    assert!(find("server.start", "success: tls=false insecure_http=false"), "{entries:#?}");
     assert!(find("POST /api/v1/projects", "201"));
     assert!(find("POST /api/v1/users", "201"));
     assert!(find("POST /api/v1/tokens", "201"));
     assert!(find("auth.login", "failure"));
     assert!(find("auth.login", "success"));
     assert!(find("POST /api/v1/projects", "refused: 403"), "refusals of changes are audited");
-    assert!(!entries.iter().any(|e| e["action"] == json!("POST /api/v1/models/{model}/predictions")), "ingest is not");
+    let project_entry = entries.iter().find(|e| e["action"] == json!("POST /api/v1/projects")).expect("entry");
+    assert_eq!(project_entry["target"], json!("/api/v1/projects"), "the target is the path the client asked for");
+    assert!(
+        !entries.iter().any(|e| e["action"] == json!("POST /api/v1/models/{model}/predictions")),
+        "ingest is not audited request by request"
+    );
     for e in &entries {
         for field in ["time", "actor", "source", "action", "target", "outcome", "hash"] {
             assert!(e[field].as_str().is_some_and(|v| !v.is_empty()), "{field} in {e}");
@@ -589,4 +604,104 @@ async fn traversal_payloads_in_paths_find_nothing() {
         assert!(matches!(r.status, 400 | 404), "{path}: {} {}", r.status, r.text);
     }
     s.get("/healthz").await.expect_status(200);
+}
+
+#[tokio::test]
+async fn a_second_factor_is_enrolled_required_and_not_replayable() {
+    use sightline_server::auth::totp;
+    let world = world().await;
+    let s = &world.server;
+    let (cookie, csrf, _) = login(s, "carol", "carols long password").await;
+    let (cookie, csrf) = (cookie.expect("cookie"), csrf.expect("csrf"));
+    let json_headers =
+        [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str()), ("content-type", "application/json")];
+    let setup = s.request_as_headers(Method::POST, "/api/v1/auth/totp/setup", &json_headers[..2], None).await;
+    setup.expect_status(200);
+    let secret_text = setup.json["secret"].as_str().expect("secret").to_owned();
+    assert!(setup.json["otpauth_uri"].as_str().expect("uri").starts_with("otpauth://totp/Sightline:carol?secret="));
+    let secret = totp::from_base32(&secret_text).expect("base32");
+    let now = sightline_server::wire::time::now_ms() as u64 / 1000;
+    let code = totp::code_at(&secret, now).expect("code");
+
+    let enable = |body: Value| {
+        let h = json_headers;
+        async move {
+            s.request_as_headers(Method::POST, "/api/v1/auth/totp/enable", &h, Some(body.to_string().into_bytes()))
+                .await
+        }
+    };
+    let r = enable(json!({ "secret": secret_text, "code": "000000", "password": "carols long password" })).await;
+    assert_eq!(r.error_paths(), ["$.code"], "{}", r.text);
+    let r = enable(json!({ "secret": secret_text, "code": code, "password": "not it" })).await;
+    assert_eq!(r.error_paths(), ["$.password"], "{}", r.text);
+    let r = enable(json!({ "secret": "!!", "code": code, "password": "carols long password" })).await;
+    assert_eq!(r.error_paths(), ["$.secret"], "{}", r.text);
+    enable(json!({ "secret": secret_text, "code": code, "password": "carols long password" })).await.expect_status(204);
+    let user = s.get("/api/v1/users/carol").await;
+    assert_eq!(user.json["totp"], json!(true));
+
+    // Now the password alone is not enough; the code is, once.
+    let (_, _, r) = login(s, "carol", "carols long password").await;
+    r.expect_problem(401);
+    assert_eq!(r.json["code"], json!("second_factor_required"));
+    let with_code = |code: String| {
+        let body = json!({ "username": "carol", "password": "carols long password", "totp_code": code });
+        async move { s.request_as(None, Method::POST, "/api/v1/auth/login", Some(&body)).await }
+    };
+    with_code("123456".into()).await.expect_problem(401);
+    let next = totp::code_at(&secret, now + 30).expect("code");
+    with_code(next.clone()).await.expect_status(200);
+    let replay = with_code(next).await;
+    assert!(replay.expect_problem(401).contains("already used"), "{}", replay.text);
+
+    // The secret is stored sealed: neither its text nor its bytes are in the files.
+    let mut dump = Vec::new();
+    for entry in std::fs::read_dir(s.data_dir()).expect("data dir") {
+        let path = entry.expect("entry").path();
+        if path.is_file() && !path.ends_with("master.key") {
+            dump.extend(std::fs::read(&path).expect("read"));
+        }
+    }
+    assert!(!dump.windows(secret.len()).any(|w| w == secret.as_slice()), "the raw secret is in the database");
+    assert!(!dump.windows(secret_text.len()).any(|w| w == secret_text.as_bytes()));
+
+    // A lost device: an administrator removes the second factor.
+    let patch = br#"{"totp":false}"#.to_vec();
+    s.request(Method::PATCH, "/api/v1/users/carol", &[("content-type", "application/json")], Some(patch))
+        .await
+        .expect_status(200);
+    let (_, _, r) = login(s, "carol", "carols long password").await;
+    r.expect_status(200);
+}
+
+#[tokio::test]
+async fn ingest_is_audited_in_summaries() {
+    let world = world().await;
+    let ingest = world.tokens[&Ingest].clone();
+    let viewer = world.tokens[&Viewer].clone();
+    let s = &world.server;
+    for i in 0..3 {
+        let body = json!({ "events": [event(&format!("sum-{i}"))] });
+        s.request_as(Some(&ingest), Method::POST, "/api/v1/models/ma/predictions", Some(&body))
+            .await
+            .expect_status(200);
+    }
+    let bad = json!({ "events": [{ "request_id": "x" }] });
+    s.request_as(Some(&ingest), Method::POST, "/api/v1/models/ma/predictions", Some(&bad)).await.expect_problem(422);
+    let body = json!({ "events": [event("v")] });
+    s.request_as(Some(&viewer), Method::POST, "/api/v1/models/ma/predictions", Some(&body)).await.expect_problem(403);
+    // Graceful shutdown appends the tallies; read them after a restart.
+    let server = world.server.restart().await;
+    let r = server.get("/api/v1/audit?action=POST%20/api/v1/models/%7Bmodel%7D/predictions").await;
+    let items = r.json["items"].as_array().expect("items").clone();
+    let outcome = |actor: &str| {
+        items.iter().find(|e| e["actor"] == json!(actor)).and_then(|e| e["outcome"].as_str().map(str::to_owned))
+    };
+    let ingest_actor = items.iter().find(|e| e["outcome"].as_str().is_some_and(|o| o.starts_with("4 requests")));
+    let ingest_actor = ingest_actor.unwrap_or_else(|| panic!("no tally of the ingest token: {items:#?}"));
+    assert!(ingest_actor["outcome"].as_str().expect("outcome").ends_with(": 200×3 422×1"), "{ingest_actor}");
+    assert_eq!(ingest_actor["target"], json!("/api/v1/models/ma/predictions"));
+    let refused = items.iter().filter_map(|e| e["outcome"].as_str()).filter(|o| o.ends_with(": 403×1")).count();
+    assert_eq!(refused, 1, "the viewer's refused batch is tallied: {items:#?}");
+    assert!(outcome("token:1").is_some_and(|o| o.starts_with("1 requests")), "the admin's setup batch: {items:#?}");
 }

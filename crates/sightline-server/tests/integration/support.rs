@@ -53,6 +53,8 @@ pub struct TestServer {
     client: reqwest::Client,
     /// A client that sends no credentials.
     anonymous: reqwest::Client,
+    /// The CA both clients trust when the server speaks TLS.
+    ca_pem: Option<String>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     // Dropped last: the server's files live here.
@@ -68,6 +70,22 @@ impl TestServer {
 
     /// A server on a fresh data dir, with the configuration adjusted by `configure`.
     pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        TestServer::start_configured(None, configure).await
+    }
+
+    /// A server speaking HTTPS with the certificate of `pki` (configuration adjusted by
+    /// `configure`), and clients that trust the test CA.
+    pub async fn start_tls(pki: &crate::pki::Pki, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let files = sightline_server::TlsFiles { cert: pki.cert.clone(), key: pki.key.clone() };
+        TestServer::start_configured(Some(pki.ca_pem.clone()), |config| {
+            config.tls = Some(files);
+            configure(config);
+        })
+        .await
+    }
+
+    /// `ca_pem`: the CA the clients trust when the server speaks TLS.
+    async fn start_configured(ca_pem: Option<String>, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let dir = tempfile::tempdir().expect("a temporary data dir");
         let mut config = ServerConfig {
             listen: "127.0.0.1:0".parse().expect("a socket address"),
@@ -76,10 +94,10 @@ impl TestServer {
             ..ServerConfig::default()
         };
         configure(&mut config);
-        TestServer::launch(config, Some(dir)).await
+        TestServer::launch(config, Some(dir), ca_pem).await
     }
 
-    async fn launch(config: ServerConfig, dir: Option<tempfile::TempDir>) -> TestServer {
+    async fn launch(config: ServerConfig, dir: Option<tempfile::TempDir>, ca_pem: Option<String>) -> TestServer {
         let server = Server::start(config.clone()).await.expect("the server starts");
         let addr = server.local_addr().expect("the listener has an address");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -91,9 +109,19 @@ impl TestServer {
         if !token.is_empty() {
             auth.insert("authorization", format!("Bearer {token}").parse().expect("a header value"));
         }
-        let client = reqwest::Client::builder().no_proxy().default_headers(auth).build().expect("an HTTP client");
-        let anonymous = reqwest::Client::builder().no_proxy().build().expect("an HTTP client");
-        TestServer { addr, token, config, client, anonymous, shutdown: Some(tx), task: Some(task), dir }
+        let builder = || {
+            let builder = reqwest::Client::builder().no_proxy();
+            match &ca_pem {
+                Some(pem) => builder
+                    .use_rustls_tls()
+                    .tls_built_in_root_certs(false)
+                    .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).expect("the test CA as PEM")),
+                None => builder,
+            }
+        };
+        let client = builder().default_headers(auth).build().expect("an HTTP client");
+        let anonymous = builder().build().expect("an HTTP client");
+        TestServer { addr, token, config, client, anonymous, ca_pem, shutdown: Some(tx), task: Some(task), dir }
     }
 
     /// The server's data directory.
@@ -124,13 +152,15 @@ impl TestServer {
 
     /// Stops the server and starts a new one on the same data dir (a process restart).
     pub async fn restart(self) -> TestServer {
+        let ca_pem = self.ca_pem.clone();
         let (mut config, dir) = self.stop().await;
         config.listen = "127.0.0.1:0".parse().expect("a socket address");
-        TestServer::launch(config, dir).await
+        TestServer::launch(config, dir, ca_pem).await
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        let scheme = if self.config.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.addr, path)
     }
 
     /// Any request as the admin; `headers` are (name, value) pairs (an `authorization`
@@ -347,7 +377,7 @@ impl Drop for TestServer {
 
 /// Parses a raw HTTP/1.1 response (fixed length or chunked body). No response at all
 /// is status 0, so that a caller can report it like any wrong status.
-fn parse_response(raw: &[u8]) -> Reply {
+pub fn parse_response(raw: &[u8]) -> Reply {
     let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
         return Reply {
             status: 0,

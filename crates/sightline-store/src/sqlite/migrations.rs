@@ -106,6 +106,16 @@ const MIGRATIONS: &[&str] = &[
         hash BLOB NOT NULL
     );
     CREATE INDEX audit_by_time ON audit (ts_ms);",
+    // 3: encryption at rest. Feature blobs and tags are sealed from now on (tags become
+    // BLOBs in their TEXT column; SQLite stores a blob as given). Rows stored before
+    // stay readable as plaintext only up to the seq recorded here, until the server's
+    // re-encryption pass has sealed them; the pass's progress is kept here too.
+    "CREATE TABLE encryption_state (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO encryption_state (name, value)
+        SELECT 'plaintext_max_seq', coalesce(max(seq), 0) FROM predictions;",
 ];
 
 /// The schema version this build expects.
@@ -119,6 +129,21 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
              run a newer sightline"
         )));
     }
+    if current == LATEST {
+        return Ok(());
+    }
+    // Foreign keys are enforced by default in this build of SQLite, and with them on
+    // `ALTER TABLE ... ADD COLUMN ... REFERENCES` refuses a non-NULL default (migration 2
+    // on a database that already has models). The pragma is a no-op inside a
+    // transaction, so it is switched around them, and back on whatever happened.
+    let enforced: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let result = apply_from(conn, current);
+    conn.pragma_update(None, "foreign_keys", enforced)?;
+    result
+}
+
+fn apply_from(conn: &mut Connection, current: u32) -> Result<()> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let version = i as u32 + 1;
         let tx = conn.transaction()?;

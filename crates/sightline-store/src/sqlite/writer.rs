@@ -2,20 +2,25 @@
 
 use crate::record::PreparedPrediction;
 use crate::record::{BatchOutcome, LabelInsert, WriteBatch};
+use crate::sealed::{ResealProgress, Resealed};
 use crate::{Result, StoreWriter};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sightline_core::{LabelEvent, Target};
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 pub struct SqliteWriter {
     conn: Connection,
     /// (model id, version name) → version id, for versions known to be committed.
     versions: HashMap<(i64, String), i64>,
+    /// The store's plaintext bound, lowered here once a re-encryption pass commits its end.
+    plaintext_max_seq: Arc<AtomicI64>,
 }
 
 impl SqliteWriter {
-    pub fn new(conn: Connection) -> Self {
-        SqliteWriter { conn, versions: HashMap::new() }
+    pub fn new(conn: Connection, plaintext_max_seq: Arc<AtomicI64>) -> Self {
+        SqliteWriter { conn, versions: HashMap::new(), plaintext_max_seq }
     }
 }
 
@@ -26,6 +31,7 @@ impl StoreWriter for SqliteWriter {
         let mut new_versions = HashMap::new();
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(batches.len());
+        let mut no_plaintext_left = false;
         for batch in batches {
             outcomes.push(match batch {
                 WriteBatch::Predictions { model_id, received_ms, events } => BatchOutcome::Predictions(
@@ -34,10 +40,17 @@ impl StoreWriter for SqliteWriter {
                 WriteBatch::Labels { model_id, received_ms, events } => {
                     BatchOutcome::Labels(insert_labels(&tx, *model_id, *received_ms, events)?)
                 }
+                WriteBatch::Reseal { rows, progress } => {
+                    no_plaintext_left |= progress.finished;
+                    BatchOutcome::Resealed(reseal(&tx, rows, progress)?)
+                }
             });
         }
         tx.commit()?;
         self.versions.extend(new_versions);
+        if no_plaintext_left {
+            self.plaintext_max_seq.store(0, Ordering::Release);
+        }
         Ok(outcomes)
     }
 }
@@ -145,4 +158,29 @@ fn insert_labels(
         }
     }
     Ok(out)
+}
+
+/// Replaces re-encrypted payloads (only where the row still holds what was read) and
+/// records the pass's progress in the same transaction.
+fn reseal(tx: &Transaction<'_>, rows: &[Resealed], progress: &ResealProgress) -> Result<usize> {
+    let mut update = tx.prepare_cached(
+        "UPDATE predictions SET features = ?1, tags = ?2
+         WHERE seq = ?3 AND features = ?4 AND CAST(tags AS BLOB) IS ?5",
+    )?;
+    // The cast: tags stored before encryption are TEXT, and TEXT never equals a BLOB.
+    let mut changed = 0;
+    for r in rows {
+        changed += update.execute(params![r.features, r.tags, r.seq, r.old_features, r.old_tags])?;
+    }
+    let mut put = tx.prepare_cached(
+        "INSERT INTO encryption_state (name, value) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )?;
+    put.execute(params!["reseal_key", i64::from(progress.key_id)])?;
+    put.execute(params!["reseal_cursor", progress.cursor])?;
+    put.execute(params!["reseal_finished", i64::from(progress.finished)])?;
+    if progress.finished {
+        put.execute(params!["plaintext_max_seq", 0])?;
+    }
+    Ok(changed)
 }

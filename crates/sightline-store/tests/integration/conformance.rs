@@ -1,7 +1,10 @@
 //! The conformance suite every `Store` backend must pass.
 
 use sightline_core::{FeatureSpec, FeatureType, FeatureValue, LabelEvent, ModelSpec, PredictionEvent, Target, Task};
-use sightline_store::{BatchOutcome, LabelInsert, PredictionQuery, PreparedPrediction, Store, StoreError, WriteBatch};
+use sightline_store::{
+    BatchOutcome, KeyId, KeyRing, Keys, LabelInsert, PredictionQuery, PreparedPrediction, ResealProgress, Resealed,
+    Store, StoreError, StoredPayload, WriteBatch, sealed,
+};
 
 pub fn binary_model(name: &str) -> ModelSpec {
     ModelSpec {
@@ -17,11 +20,12 @@ pub fn binary_model(name: &str) -> ModelSpec {
     }
 }
 
-fn event(request_id: &str, ts: i64, version: &str) -> PreparedPrediction {
-    PreparedPrediction::new(raw_event(request_id, ts, version))
+/// A prepared event of model `model_id`, sealed with the store's current keys.
+fn event(store: &dyn Store, model_id: i64, request_id: &str, ts: i64, version: &str) -> PreparedPrediction {
+    PreparedPrediction::new(raw_event(request_id, ts, version), model_id, &store.opener().ring).expect("seal")
 }
 
-fn raw_event(request_id: &str, ts: i64, version: &str) -> PredictionEvent {
+pub fn raw_event(request_id: &str, ts: i64, version: &str) -> PredictionEvent {
     PredictionEvent {
         request_id: request_id.into(),
         timestamp_ms: ts,
@@ -35,13 +39,130 @@ fn raw_event(request_id: &str, ts: i64, version: &str) -> PredictionEvent {
     }
 }
 
-pub fn run_all(store: &dyn Store) {
+/// Runs every check; `keys` is the ring holder the store was opened with, whose first
+/// ring must be `ring(&[1])` (rotation replaces it).
+pub fn run_all(store: &dyn Store, keys: &Keys) {
     models_and_versions(store);
     features_are_appended_with_optimistic_concurrency(store);
     predictions_are_idempotent_and_round_trip(store);
     labels_join_in_either_order(store);
     listing_pages_newest_first(store);
     crate::access::run_all(store);
+    payloads_are_sealed_and_bound_to_their_rows(store);
+    // Last: it changes the store's keys.
+    rotation_reseals_every_payload_and_old_keys_can_go(store, keys);
+}
+
+/// A ring of the given key ids; a key's bytes depend only on its id, so rings built
+/// at different times agree.
+pub fn ring(ids: &[KeyId]) -> KeyRing {
+    KeyRing::new(ids.iter().map(|&id| (id, zeroize::Zeroizing::new([id as u8; 32]))).collect()).expect("a ring")
+}
+
+/// Re-encrypts every payload under the store's active key, in batches of `batch`, as
+/// the server's background pass does; returns the rows it changed.
+pub fn reseal_all(store: &dyn Store, batch: usize) -> usize {
+    let mut w = store.writer().expect("writer");
+    let opener = store.opener();
+    let mut cursor = 0;
+    let mut changed = 0;
+    loop {
+        let page = store.payloads(cursor, batch).expect("payloads");
+        let finished = page.len() < batch;
+        let rows: Vec<_> = page.iter().filter_map(|p| sealed::reseal(&opener, p).expect("reseal")).collect();
+        cursor = page.last().map_or(cursor, |p| p.seq);
+        let progress = ResealProgress { key_id: opener.ring.active_id(), cursor, finished };
+        match w.commit(&[&WriteBatch::Reseal { rows, progress }]).expect("commit").as_slice() {
+            [BatchOutcome::Resealed(n)] => changed += n,
+            other => panic!("unexpected outcome {other:?}"),
+        }
+        if finished {
+            return changed;
+        }
+    }
+}
+
+fn payloads_are_sealed_and_bound_to_their_rows(store: &dyn Store) {
+    let m = store.create_model(&binary_model("eta"), 1, 0).expect("create");
+    let mut w = store.writer().expect("writer");
+    let events = vec![event(store, m.id, "one", 1, "v1"), event(store, m.id, "two", 2, "v1")];
+    w.commit(&[&WriteBatch::Predictions { model_id: m.id, received_ms: 1, events }]).expect("commit");
+    let active = store.opener().ring.active_id();
+    let payloads: Vec<StoredPayload> =
+        store.payloads(0, 100_000).expect("payloads").into_iter().filter(|p| p.model_id == m.id).collect();
+    assert_eq!(payloads.len(), 2);
+    for p in &payloads {
+        assert_eq!(sealed::key_of(&p.features), Some(active), "features sealed under the active key");
+        assert_eq!(p.tags.as_deref().and_then(sealed::key_of), Some(active), "tags sealed under the active key");
+    }
+    let (one, two) = (&payloads[0], &payloads[1]);
+    // Plant row two's ciphertexts (and then plaintext) in row one, through the writer:
+    // reading row one must fail, not show row two's values or the plaintext.
+    let mut plant = |features: Vec<u8>, tags: Option<Vec<u8>>| {
+        let current = store.payloads(one.seq - 1, 1).expect("payloads").remove(0);
+        let rows =
+            vec![Resealed { seq: one.seq, old_features: current.features, old_tags: current.tags, features, tags }];
+        let progress = ResealProgress { key_id: 0, cursor: 0, finished: false };
+        w.commit(&[&WriteBatch::Reseal { rows, progress }]).expect("commit");
+    };
+    plant(two.features.clone(), one.tags.clone());
+    assert!(matches!(store.get_prediction(m.id, "one"), Err(StoreError::Corrupt(_))), "features from another row");
+    plant(one.features.clone(), two.tags.clone());
+    assert!(matches!(store.get_prediction(m.id, "one"), Err(StoreError::Corrupt(_))), "tags from another row");
+    // Tags in the features column: same row, other column.
+    plant(one.tags.clone().expect("tags"), one.tags.clone());
+    assert!(matches!(store.get_prediction(m.id, "one"), Err(StoreError::Corrupt(_))), "column swap");
+    let mut plain = Vec::new();
+    sightline_core::codec::encode_features(&raw_event("one", 1, "v1").features, &mut plain);
+    plant(plain, one.tags.clone());
+    assert!(matches!(store.get_prediction(m.id, "one"), Err(StoreError::Corrupt(_))), "plaintext planted");
+    let mut flipped = one.features.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    plant(flipped, one.tags.clone());
+    assert!(matches!(store.get_prediction(m.id, "one"), Err(StoreError::Corrupt(_))), "tampered tag");
+    assert!(store.list_predictions(&PredictionQuery { model_id: m.id, limit: 10, ..Default::default() }).is_err());
+    // Put it back: it opens again, and row two was never touched.
+    plant(one.features.clone(), one.tags.clone());
+    assert_eq!(store.get_prediction(m.id, "one").expect("get").expect("stored").tags, raw_event("one", 1, "v1").tags);
+    assert_eq!(
+        store.get_prediction(m.id, "two").expect("get").expect("stored").features,
+        raw_event("two", 2, "v1").features
+    );
+}
+
+fn rotation_reseals_every_payload_and_old_keys_can_go(store: &dyn Store, keys: &Keys) {
+    let m = store.create_model(&binary_model("theta"), 1, 0).expect("create");
+    let mut w = store.writer().expect("writer");
+    let ids: Vec<String> = (0..250).map(|i| format!("t{i}")).collect();
+    let batch = |ids: &[String]| WriteBatch::Predictions {
+        model_id: m.id,
+        received_ms: 1,
+        events: ids.iter().map(|id| event(store, m.id, id, 7, "v1")).collect(),
+    };
+    w.commit(&[&batch(&ids[..200])]).expect("commit under key 1");
+    keys.replace(ring(&[1, 2]));
+    w.commit(&[&batch(&ids[200..])]).expect("commit under key 2");
+    let under = |k: KeyId| {
+        store.payloads(0, 100_000).expect("payloads").iter().filter(|p| sealed::key_of(&p.features) == Some(k)).count()
+    };
+    assert!(under(1) >= 200 && under(2) == 50, "before: {} under 1, {} under 2", under(1), under(2));
+    let total = store.payloads(0, 100_000).expect("payloads").len();
+    let changed = reseal_all(store, 64);
+    assert_eq!((changed, under(1), under(2)), (total - 50, 0, total), "every row now under key 2");
+    let state = store.encryption_state().expect("state");
+    assert_eq!((state.key_id, state.finished, state.plaintext_max_seq), (2, true, 0));
+    assert_eq!(reseal_all(store, 64), 0, "a second pass finds nothing to do");
+    // Key 1 is gone: everything still opens.
+    keys.replace(ring(&[2]));
+    for id in &ids {
+        let p = store.get_prediction(m.id, id).expect("opens without key 1").expect("stored");
+        assert_eq!(p.features, raw_event(id, 7, "v1").features);
+    }
+    // Without key 2, nothing does: an error, not plaintext.
+    keys.replace(ring(&[3]));
+    assert!(matches!(store.get_prediction(m.id, "t0"), Err(StoreError::Corrupt(_))));
+    keys.replace(ring(&[2]));
 }
 
 fn models_and_versions(store: &dyn Store) {
@@ -70,7 +191,7 @@ fn predictions_are_idempotent_and_round_trip(store: &dyn Store) {
     let batch = |ids: &[&str]| WriteBatch::Predictions {
         model_id: m.id,
         received_ms: 1000,
-        events: ids.iter().map(|id| event(id, 500, "v7")).collect(),
+        events: ids.iter().map(|id| event(store, m.id, id, 500, "v7")).collect(),
     };
     let out = w.commit(&[&batch(&["a", "b"]), &batch(&["b", "c"])]).expect("commit");
     assert_eq!(out, vec![BatchOutcome::Predictions(vec![true, true]), BatchOutcome::Predictions(vec![false, true])]);
@@ -112,7 +233,7 @@ fn labels_join_in_either_order(store: &dyn Store) {
     w.commit(&[&WriteBatch::Predictions {
         model_id: m.id,
         received_ms: 2,
-        events: vec![event("early", 100, "v1"), event("late", 101, "v1")],
+        events: vec![event(store, m.id, "early", 100, "v1"), event(store, m.id, "late", 101, "v1")],
     }])
     .expect("commit");
     let out = w
@@ -132,8 +253,9 @@ fn labels_join_in_either_order(store: &dyn Store) {
 fn listing_pages_newest_first(store: &dyn Store) {
     let m = store.create_model(&binary_model("epsilon"), 1, 0).expect("create");
     let mut w = store.writer().expect("writer");
-    let events: Vec<_> =
-        (0..25).map(|i| event(&format!("r{i}"), 1000 + (i % 10), if i % 2 == 0 { "even" } else { "odd" })).collect();
+    let events: Vec<_> = (0..25)
+        .map(|i| event(store, m.id, &format!("r{i}"), 1000 + (i % 10), if i % 2 == 0 { "even" } else { "odd" }))
+        .collect();
     w.commit(&[&WriteBatch::Predictions { model_id: m.id, received_ms: 5, events }]).expect("commit");
 
     let mut seen = Vec::new();

@@ -38,9 +38,21 @@ async fn the_first_admin_is_made_with_the_cli_and_tokens_are_revoked_beside_the_
     let short = sightline(&["admin", "create-user", "--name", "root", "--admin"], &data, Some("short\n"));
     assert!(!short.status.success());
     assert!(text(&short.stderr).contains("at least 12 characters"), "{}", text(&short.stderr));
-    let made =
-        sightline(&["admin", "create-user", "--name", "root", "--admin"], &data, Some("a long admin password\n"));
+    let made = sightline(
+        &["admin", "create-user", "--name", "root", "--role", "admin"],
+        &data,
+        Some("a long admin password\n"),
+    );
     assert!(made.status.success(), "{}", text(&made.stderr));
+    let bad =
+        sightline(&["admin", "create-user", "--name", "eve", "--role", "editor"], &data, Some("a long password!\n"));
+    assert!(text(&bad.stderr).contains("needs --project"), "{}", text(&bad.stderr));
+    let member = sightline(
+        &["admin", "create-user", "--name", "erin", "--role", "editor", "--project", "default"],
+        &data,
+        Some("erins long password\n"),
+    );
+    assert!(member.status.success(), "{}", text(&member.stderr));
 
     let login = http
         .post(server.url("/api/v1/auth/login"))
@@ -73,7 +85,7 @@ async fn the_first_admin_is_made_with_the_cli_and_tokens_are_revoked_beside_the_
             serde_json::from_str::<serde_json::Value>(l).expect("json")["action"].as_str().expect("action").to_owned()
         })
         .collect();
-    for expected in ["user.create", "auth.login", "token.create", "token.revoke"] {
+    for expected in ["user.create", "member.set", "auth.login", "token.create", "token.revoke"] {
         assert!(actions.iter().any(|a| a == expected), "{expected} not in {actions:?}");
     }
     let log = server.log.lines().join("\n");

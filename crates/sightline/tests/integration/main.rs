@@ -5,8 +5,14 @@
 mod admin;
 mod config;
 mod durability;
+// The server crate's test certificates (a CA and a certificate it signed), shared rather
+// than written twice.
+mod key_rotation;
+#[path = "../../../sightline-server/tests/integration/pki.rs"]
+mod pki;
 mod prometheus;
 mod promtool;
 mod report_drift;
 mod shutdown;
 mod support;
+mod transport;
