@@ -177,3 +177,76 @@ fn categorical_profiles_give_exact_mode_while_their_counts_are_exact() {
         assert!(close(sketch.score, exact.score), "{method:?}: {} vs {}", sketch.score, exact.score);
     }
 }
+
+mod properties {
+    //! Sketch-mode invariants on generated data: small profiles are exact mode, every
+    //! estimate lies in its method's range, and reference bins count what exact mode counts.
+
+    use std::num::NonZeroUsize;
+
+    use proptest::prelude::*;
+    use sightline_stats::column_drift::{self, ColumnData, Tally};
+    use sightline_stats::default_method::Method;
+    use sightline_stats::drift;
+    use sightline_stats::profile::NumericProfile;
+    use sightline_stats::sketch_drift;
+
+    /// Samples with ties (a coarse grid), up to a few thousand values so some sketches compact.
+    fn sample(max: usize) -> impl Strategy<Value = Vec<f64>> {
+        prop::collection::vec((-400_i32..400).prop_map(|v| f64::from(v) / 8.0), 1..max)
+    }
+
+    fn profile(values: &[f64], seed: u64, edges: Option<&[f64]>) -> NumericProfile {
+        let mut p = NumericProfile::new(200, seed).expect("valid k");
+        if let Some(e) = edges {
+            p = p.with_bins(e.to_vec()).expect("valid edges");
+        }
+        for v in values {
+            p.update(Some(*v));
+        }
+        p
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn profiles_that_kept_every_value_are_exact_mode(a in sample(150), b in sample(150), seed in any::<u64>()) {
+            let (pa, pb) = (profile(&a, seed, None), profile(&b, seed ^ 1, None));
+            prop_assert_eq!(sketch_drift::ks(&pa, &pb).expect("values"), drift::ks_2samp(&a, &b).expect("values"));
+            let w = sketch_drift::wasserstein_normed(&pa, &pb).expect("values").score;
+            let exact = drift::wasserstein_normed(&a, &b).expect("values").score;
+            prop_assert!((w - exact).abs() <= 1e-12 * exact.abs().max(1.0), "{} vs {}", w, exact);
+        }
+
+        #[test]
+        fn estimates_stay_in_their_ranges(a in sample(3000), b in sample(3000), seed in any::<u64>()) {
+            let (pa, pb) = (profile(&a, seed, None), profile(&b, seed ^ 1, None));
+            let ks = sketch_drift::ks(&pa, &pb).expect("values");
+            prop_assert!((0.0..=1.0).contains(&ks.score));
+            prop_assert!(ks.p_value.is_some_and(|p| (0.0..=1.0).contains(&p)));
+            prop_assert!(sketch_drift::wasserstein_normed(&pa, &pb).expect("values").score >= 0.0);
+            let js = sketch_drift::binned(Method::JensenShannon, &pa, &pb).expect("values").score;
+            prop_assert!((0.0..=std::f64::consts::LN_2.sqrt() + 1e-12).contains(&js));
+            prop_assert!(sketch_drift::binned(Method::Psi, &pa, &pb).expect("values").score >= 0.0);
+            let (r, c) = sketch_drift::binned_shares(&pa, &pb).expect("values");
+            for shares in [r, c] {
+                prop_assert!((shares.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+            }
+        }
+
+        #[test]
+        fn reference_bins_give_exact_mode_on_those_bins(a in sample(3000), b in sample(3000), k in 2_usize..12) {
+            let bins = drift::quantile_bins(&a, &b, NonZeroUsize::new(k).expect("non-zero")).expect("values");
+            let (pa, pb) = (profile(&a, 3, Some(&bins.edges)), profile(&b, 4, Some(&bins.edges)));
+            let (ba, bb) = (pa.bins().expect("attached"), pb.bins().expect("attached"));
+            let tally = Tally { reference: bins.reference.clone(), current: bins.current.clone(), smallest: 0 };
+            for method in [Method::Psi, Method::JensenShannon, Method::KlDiv, Method::Hellinger] {
+                let online = sketch_drift::on_reference_bins(method, ba, bb).expect("same bins").score;
+                let offline = column_drift::run(method, ColumnData::Categorical(&tally)).expect("counts").score;
+                // The same counts; shares are divided once more on the way, so equal to rounding.
+                prop_assert!((online - offline).abs() <= 1e-12 * offline.abs().max(1e-3), "{}: {} vs {}", method.name(), online, offline);
+            }
+        }
+    }
+}
