@@ -8,7 +8,10 @@ pandas 3 that the other generators may use, hence a file of its own).
 Run from anywhere, in a virtualenv with the pinned packages:
     python tests/reference/drift_evidently.py
 The output is committed, so `cargo test` needs no Python. Data comes from a seeded
-generator, so rerunning with the pinned versions reproduces the file.
+generator, and the script re-runs itself with PYTHONHASHSEED=0 (Evidently walks the
+categories of a column in the order of a Python set of strings, which string hashing
+randomizes per process; the sums then differ in the last bit), so rerunning with the
+pinned versions reproduces the file byte for byte.
 
 For every dataset (a reference and a current frame with the same columns) the script runs
 `Report([DataDriftPreset(...)], include_tests=True)` once with Evidently's default method
@@ -23,8 +26,13 @@ and share of drifted columns.
 
 import json
 import math
+import os
 import pathlib
+import sys
 import warnings
+
+if os.environ.get("PYTHONHASHSEED") != "0":
+    os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})
 
 import numpy as np
 import pandas as pd
