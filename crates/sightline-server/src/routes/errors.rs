@@ -2,7 +2,7 @@
 //! (list, one issue with its history and sample events, status changes).
 
 use super::ingest_endpoint::{Endpoint, run};
-use super::support::{invalid, json_body, limit, path, query, read_small};
+use super::support::{invalid, limit, path, query, read_json};
 use crate::error::{ApiError, Code};
 use crate::state::{AppState, blocking};
 use crate::wire::error_event::{detail_aad, parse};
@@ -167,8 +167,7 @@ pub async fn update(
 ) -> Result<Json<Value>, ApiError> {
     let (model, issue) = path(p)?;
     let model = app.model(&model).await?;
-    let bytes = read_small(&headers, body).await?;
-    let Update { status } = json_body(&headers, &bytes)?;
+    let Update { status } = read_json(&headers, body).await?;
     let status = IssueStatus::parse(&status)
         .ok_or_else(|| invalid("$.status", format!("{status:?} is not one of unresolved, resolved, ignored")))?;
     let issue = find(&app, model.id, &issue).await?;

@@ -168,16 +168,7 @@ impl IssueStore for SqliteStore {
     }
 
     fn get_issue(&self, model_id: i64, id: i64) -> Result<Option<IssueRecord>> {
-        self.with_reader(|c| {
-            let raw = c
-                .query_row(
-                    &format!("SELECT {ISSUE_COLUMNS} FROM issues i WHERE i.model_id = ?1 AND i.id = ?2"),
-                    params![model_id, id],
-                    issue_from_row,
-                )
-                .optional()?;
-            raw.map(|r| decode(c, r)).transpose()
-        })
+        self.with_reader(|c| fetch(c, model_id, id))
     }
 
     fn issue_hours(&self, id: i64, from_ms: i64) -> Result<Vec<(i64, i64)>> {
@@ -222,14 +213,19 @@ impl IssueStore for SqliteStore {
                 "UPDATE issues SET status = ?1, status_changed_ms = ?2 WHERE model_id = ?3 AND id = ?4 AND status != ?1",
                 params![status.as_str(), now_ms, model_id, id],
             )?;
-            let raw = c
-                .query_row(
-                    &format!("SELECT {ISSUE_COLUMNS} FROM issues i WHERE i.model_id = ?1 AND i.id = ?2"),
-                    params![model_id, id],
-                    issue_from_row,
-                )
-                .optional()?;
-            raw.map(|r| decode(c, r)).transpose()
+            fetch(c, model_id, id)
         })
     }
+}
+
+/// One issue of a model, with its versions.
+fn fetch(c: &Connection, model_id: i64, id: i64) -> Result<Option<IssueRecord>> {
+    let raw = c
+        .query_row(
+            &format!("SELECT {ISSUE_COLUMNS} FROM issues i WHERE i.model_id = ?1 AND i.id = ?2"),
+            params![model_id, id],
+            issue_from_row,
+        )
+        .optional()?;
+    raw.map(|r| decode(c, r)).transpose()
 }
