@@ -28,6 +28,7 @@ pub struct PredictionSeries {
 struct Slot {
     predictions: Option<PredictionSeries>,
     labels: Option<IntCounter>,
+    exceptions: Option<IntCounter>,
 }
 
 pub struct Metrics {
@@ -36,6 +37,7 @@ pub struct Metrics {
     errors: IntCounterVec,
     latency: HistogramVec,
     labels: IntCounterVec,
+    exceptions: IntCounterVec,
     pub requests: IntCounterVec,
     pub rejected: IntCounterVec,
     pub commit_seconds: Histogram,
@@ -84,6 +86,13 @@ impl Metrics {
             ),
             model_labels,
         ));
+        let exceptions = must(IntCounterVec::new(
+            Opts::new(
+                "sightline_exceptions_total",
+                "Exceptions reported to the errors endpoint, by model and version.",
+            ),
+            model_labels,
+        ));
         let requests = must(IntCounterVec::new(
             Opts::new("sightline_ingest_requests_total", "Ingest requests answered, by endpoint and HTTP status."),
             &["endpoint", "status"],
@@ -111,7 +120,7 @@ impl Metrics {
         ));
         let queue_depth =
             must(IntGauge::new("sightline_ingest_queue_depth_events", "Validated events waiting for the writer."));
-        for c in [&predictions, &errors, &labels, &requests, &rejected] {
+        for c in [&predictions, &errors, &labels, &exceptions, &requests, &rejected] {
             must(registry.register(Box::new(c.clone())));
         }
         must(registry.register(Box::new(latency.clone())));
@@ -134,6 +143,7 @@ impl Metrics {
             errors,
             latency,
             labels,
+            exceptions,
             requests,
             rejected,
             commit_seconds,
@@ -170,6 +180,13 @@ impl Metrics {
     pub fn labels(&self, model: &str, version: &str) -> IntCounter {
         self.with_slot(model, version, |slot, labels| {
             slot.labels.get_or_insert_with(|| self.labels.with_label_values(&labels)).clone()
+        })
+    }
+
+    /// The reported-exception counter of a (model, version) pair.
+    pub fn exceptions(&self, model: &str, version: &str) -> IntCounter {
+        self.with_slot(model, version, |slot, labels| {
+            slot.exceptions.get_or_insert_with(|| self.exceptions.with_label_values(&labels)).clone()
         })
     }
 

@@ -3,6 +3,7 @@
 mod admin_keys;
 mod audit;
 mod auth_api;
+mod errors;
 mod feedback;
 mod health;
 mod ingest_endpoint;
@@ -69,6 +70,10 @@ fn api_routes() -> Vec<Route> {
         (Method::POST, "/models/{model}/predictions", Model(Ingest), post(predictions::ingest)),
         (Method::GET, "/models/{model}/predictions/{request_id}", Model(Read), get(predictions::get)),
         (Method::POST, "/models/{model}/feedback", Model(Ingest), post(feedback::ingest)),
+        (Method::POST, "/models/{model}/errors", Model(Ingest), post(errors::ingest)),
+        (Method::GET, "/models/{model}/issues", Model(Read), get(errors::list)),
+        (Method::GET, "/models/{model}/issues/{issue}", Model(Read), get(errors::get)),
+        (Method::PATCH, "/models/{model}/issues/{issue}", Model(Edit), patch(errors::update)),
         (Method::GET, "/admin/keys", Server(Admin), get(admin_keys::status)),
         (Method::POST, "/admin/keys/rotate", Server(Admin), post(admin_keys::rotate)),
     ]

@@ -2,6 +2,7 @@
 //! conversion to and from the domain types of `sightline-core` and `sightline-store`.
 
 pub mod audit;
+pub mod error_event;
 pub mod json;
 pub mod label;
 pub mod loose;

@@ -11,6 +11,7 @@
 pub mod access;
 pub mod audit;
 pub mod crypto;
+pub mod issues;
 pub mod record;
 pub mod sealed;
 pub mod sqlite;
@@ -21,6 +22,7 @@ pub use access::{
 };
 pub use audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore};
 pub use crypto::{CryptoError, KeyFileError, KeyId, KeyRing, Keys};
+pub use issues::{IssueQuery, IssueRecord, IssueStatus, IssueStore, PreparedError, StoredErrorEvent};
 pub use record::{
     BatchOutcome, LabelInsert, ModelRecord, PredictionQuery, PreparedPrediction, StoredLabel, StoredPrediction,
     VersionRecord, WriteBatch,
@@ -52,7 +54,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Everything the server needs from storage. Methods block; async callers run them on
 /// blocking threads. Times are parameters (epoch milliseconds): a store has no clock.
-pub trait Store: AccessStore + AuditStore + Send + Sync + 'static {
+pub trait Store: AccessStore + AuditStore + IssueStore + Send + Sync + 'static {
     /// Creates a model in a project; `Conflict` if the name is taken (model names are
     /// unique across projects: they are the key of every model URL).
     fn create_model(&self, spec: &sightline_core::ModelSpec, project_id: i64, now_ms: i64) -> Result<ModelRecord>;

@@ -1,6 +1,7 @@
 //! Plain records that cross the store boundary, in and out.
 
 use crate::crypto::{CryptoError, KeyRing};
+use crate::issues::PreparedError;
 use crate::sealed::{self, Column, ResealProgress, Resealed};
 use sightline_core::{ErrorInfo, FeatureValue, LabelEvent, ModelSpec, PredictionEvent, Target};
 use zeroize::Zeroizing;
@@ -88,6 +89,12 @@ pub enum WriteBatch {
         received_ms: i64,
         events: Vec<LabelEvent>,
     },
+    /// Exceptions reported by serving code, already fingerprinted and sealed.
+    Errors {
+        model_id: i64,
+        received_ms: i64,
+        events: Vec<PreparedError>,
+    },
     /// Predictions' payloads sealed again under a new key (key rotation), with the
     /// pass's progress, committed together so a restart resumes where it stopped.
     Reseal {
@@ -101,6 +108,7 @@ impl WriteBatch {
         match self {
             WriteBatch::Predictions { events, .. } => events.len(),
             WriteBatch::Labels { events, .. } => events.len(),
+            WriteBatch::Errors { events, .. } => events.len(),
             WriteBatch::Reseal { rows, .. } => rows.len(),
         }
     }
@@ -116,6 +124,8 @@ pub enum BatchOutcome {
     /// `true` where the prediction was stored, `false` where it was a duplicate.
     Predictions(Vec<bool>),
     Labels(Vec<LabelInsert>),
+    /// `true` where the error event was stored, `false` where its id was seen before.
+    Errors(Vec<bool>),
     /// How many rows were re-encrypted (a row that changed since it was read is left).
     Resealed(usize),
 }

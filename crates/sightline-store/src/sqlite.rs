@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+mod issues;
 mod migrations;
 mod rows;
 mod writer;

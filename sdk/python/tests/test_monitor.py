@@ -256,3 +256,51 @@ def test_error_info_truncates_long_messages():
     assert info["type"] == "ValueError"
     assert "(truncated)" in info["message"]
     assert info["message"].rstrip().endswith("x")
+
+
+def test_a_failure_becomes_an_issue_with_its_frames(client, model):
+    @sightline.monitor(client, model=model)
+    def scorer(row):
+        return _lookup(row)
+
+    for i in range(3):
+        with pytest.raises(KeyError):
+            scorer({"age": 30 + i, "income": 1.0, "city": "paris", "member": True})
+    assert client.flush(10)
+    issues = list(client.list_issues(model))
+    assert len(issues) >= 1
+    reported = [i for i in issues if i["type"] == "KeyError" and i["fingerprint"]]
+    # The prediction's own error and the reported exception group apart (one has frames).
+    with_frames = None
+    for issue in reported:
+        detail = client.get_issue(model, issue["id"])
+        if detail["events"] and detail["events"][0].get("frames"):
+            with_frames = detail
+    assert with_frames is not None, issues
+    assert with_frames["count"] == 3, "three occurrences, one issue: ids differ only in numbers"
+    sample = with_frames["events"][0]
+    assert [f["function"] for f in sample["frames"]][-1] == "_lookup"
+    by_function = {f["function"]: f["in_app"] for f in sample["frames"]}
+    assert by_function["_lookup"] is True and by_function["scorer"] is True
+    installed = [f for f in sample["frames"] if "site-packages" in f["file"]]
+    assert installed and not any(f["in_app"] for f in installed), "the SDK's own frames are a library's"
+    assert sample["input"]["city"] == "paris"
+    assert sample["request_id"]
+
+
+def _lookup(row):
+    return {"known": 1}[f"customer-{row['age']}"]
+
+
+def test_issues_can_be_resolved_from_the_client(client, model):
+    try:
+        raise ValueError("bad input 42")
+    except ValueError as e:
+        client.report_exception(model, e, input={"x": 1})
+    assert client.flush(10)
+    issue = next(client.list_issues(model, status="unresolved"))
+    assert issue["title"] == "bad input <n>"
+    assert client.set_issue_status(model, issue["id"], "resolved")["status"] == "resolved"
+    assert list(client.list_issues(model, status="unresolved")) == []
+    with pytest.raises(sightline.ValidationError):
+        client.set_issue_status(model, issue["id"], "fixed")

@@ -92,6 +92,11 @@ fn count(job: &Job, outcome: &BatchOutcome, metrics: &Metrics) {
                 }
             }
         }
+        (WriteBatch::Errors { events, .. }, BatchOutcome::Errors(stored)) => {
+            for (event, _) in events.iter().zip(stored).filter(|(_, s)| **s) {
+                metrics.exceptions(&job.model, &event.version).inc();
+            }
+        }
         // Re-encrypted rows are not new events: nothing to count.
         (WriteBatch::Reseal { .. }, BatchOutcome::Resealed(_)) => {}
         _ => tracing::error!("store answered a batch with an outcome of another kind"),

@@ -1,7 +1,7 @@
 //! Logging in and out with a password, the caller's own identity, changing one's
 //! password.
 
-use super::support::{invalid, json_body, read_small};
+use super::support::{invalid, read_json};
 use crate::auth::gate::{audit, client_address, session_cookie};
 use crate::auth::session::SESSION_COOKIE;
 use crate::auth::{Principal, secret, totp};
@@ -35,8 +35,7 @@ pub async fn login(State(app): State<Arc<AppState>>, request: Request) -> Result
     let now = now_ms();
     let address = client_address(&request);
     let (parts, body) = request.into_parts();
-    let bytes = read_small(&parts.headers, body).await?;
-    let Login { username, password, totp_code } = json_body(&parts.headers, &bytes)?;
+    let Login { username, password, totp_code } = read_json(&parts.headers, body).await?;
     if !app.auth.admin_exists(now).await? {
         return Err(ApiError::new(Code::NoAdmin, "no administrator exists yet: create one with the CLI"));
     }
@@ -161,8 +160,7 @@ pub async fn change_password(
 ) -> Result<Response, ApiError> {
     let user_id = session_user(&principal)?;
     let (parts, body) = request.into_parts();
-    let bytes = read_small(&parts.headers, body).await?;
-    let ChangePassword { current_password, new_password } = json_body(&parts.headers, &bytes)?;
+    let ChangePassword { current_password, new_password } = read_json(&parts.headers, body).await?;
     secret::check_password(&new_password).map_err(|m| invalid("$.new_password", m))?;
     let store = app.store.clone();
     blocking(move || -> Result<(), ApiError> {
@@ -224,8 +222,7 @@ pub async fn totp_enable(
 ) -> Result<Response, ApiError> {
     let user_id = session_user(&principal)?;
     let (parts, body) = request.into_parts();
-    let bytes = read_small(&parts.headers, body).await?;
-    let EnableTotp { secret, code, password } = json_body(&parts.headers, &bytes)?;
+    let EnableTotp { secret, code, password } = read_json(&parts.headers, body).await?;
     let secret =
         totp::from_base32(&secret).ok_or_else(|| invalid("$.secret", "is not a base32 secret of at least 128 bits"))?;
     check_password_again(&app, user_id, password).await?;
@@ -257,8 +254,7 @@ pub async fn totp_disable(
 ) -> Result<Response, ApiError> {
     let user_id = session_user(&principal)?;
     let (parts, body) = request.into_parts();
-    let bytes = read_small(&parts.headers, body).await?;
-    let DisableTotp { code, password } = json_body(&parts.headers, &bytes)?;
+    let DisableTotp { code, password } = read_json(&parts.headers, body).await?;
     let user = check_password_again(&app, user_id, password).await?;
     let Some(sealed) = user.totp_secret else {
         return Err(ApiError::new(Code::Conflict, "this account has no second factor"));

@@ -124,6 +124,10 @@ async fn handle<T: Send + 'static>(
             let unmatched = inserts.iter().filter(|i| **i == LabelInsert::Stored { version: None }).count();
             (inserts.len() - dup, dup, Some(unmatched))
         }
+        BatchOutcome::Errors(stored) => {
+            let new = stored.iter().filter(|s| **s).count();
+            (new, stored.len() - new, None)
+        }
         BatchOutcome::Resealed(_) => {
             return Err(ApiError::internal("the writer answered an ingest batch as a re-encryption"));
         }

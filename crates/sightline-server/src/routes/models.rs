@@ -1,6 +1,6 @@
 //! Models and versions: create, list, get.
 
-use super::support::{decode_cursor, encode_cursor, json_body, limit, path, query, read_small};
+use super::support::{decode_cursor, encode_cursor, limit, path, query, read_json};
 use crate::auth::Principal;
 use crate::auth::gate::check_project;
 use crate::error::{ApiError, Code, FieldError};
@@ -31,8 +31,7 @@ pub async fn create(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_small(&headers, body).await?;
-    let mut request = json_body::<CreateModel>(&headers, &bytes)?;
+    let mut request = read_json::<CreateModel>(&headers, body).await?;
     let project = request.project.take();
     let spec = request.into_spec();
     if let Err(problems) = spec.validate() {
@@ -111,8 +110,7 @@ pub async fn add_features(
     body: axum::body::Body,
 ) -> Result<Json<Value>, ApiError> {
     let model = app.model(&path(p)?).await?;
-    let bytes = read_small(&headers, body).await?;
-    let req: AddFeatures = json_body(&headers, &bytes)?;
+    let req: AddFeatures = read_json(&headers, body).await?;
     let expected = model.record.spec.features.len();
     let spec = model
         .record
@@ -148,8 +146,7 @@ pub async fn create_version(
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let model = app.model(&path(p)?).await?;
-    let bytes = read_small(&headers, body).await?;
-    let req: CreateVersion = json_body(&headers, &bytes)?;
+    let req: CreateVersion = read_json(&headers, body).await?;
     if let Err(m) = check_slug(&req.name) {
         return Err(ApiError::validation(
             format!("$.name: {m}"),

@@ -1,6 +1,6 @@
 //! Projects and their members.
 
-use super::support::{invalid, json_body, path, read_small};
+use super::support::{invalid, path, read_json};
 use crate::auth::Principal;
 use crate::error::{ApiError, Code};
 use crate::state::{AppState, blocking};
@@ -51,8 +51,7 @@ pub async fn create(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_small(&headers, body).await?;
-    let CreateProject { name } = json_body(&headers, &bytes)?;
+    let CreateProject { name } = read_json(&headers, body).await?;
     check_slug(&name).map_err(|m| invalid("$.name", m))?;
     let store = app.store.clone();
     let project = blocking(move || store.create_project(&name, now_ms())).await??;
@@ -99,8 +98,7 @@ pub async fn set_member(
     body: axum::body::Body,
 ) -> Result<Json<Value>, ApiError> {
     let (project_name, user_name) = path(p)?;
-    let bytes = read_small(&headers, body).await?;
-    let SetMember { role } = json_body(&headers, &bytes)?;
+    let SetMember { role } = read_json(&headers, body).await?;
     let project = project(&app, project_name).await?;
     if !principal.can_grant(Some(project.id), role) {
         return Err(ApiError::new(Code::Forbidden, format!("you cannot grant the {role} role")));

@@ -65,6 +65,12 @@ pub async fn read_small(headers: &HeaderMap, body: axum::body::Body) -> Result<b
     crate::routes::ingest_endpoint::read_body(headers, body, MAX_DOC_BYTES).await
 }
 
+/// Reads a document body and parses it into `T` (the two steps every JSON handler takes).
+pub async fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: axum::body::Body) -> Result<T, ApiError> {
+    let bytes = read_small(headers, body).await?;
+    json_body(headers, &bytes)
+}
+
 /// A validation error on one field.
 pub fn invalid(path: &str, message: impl Into<String>) -> ApiError {
     let message = message.into();

@@ -1,7 +1,7 @@
 //! API tokens: made by users and admin tokens, listed and revoked by administrators
 //! and by their owner. The token text is shown once, in the answer that creates it.
 
-use super::support::{invalid, json_body, limit, path, query, read_small};
+use super::support::{invalid, limit, path, query, read_json};
 use crate::auth::gate::check_project;
 use crate::auth::{Principal, secret};
 use crate::error::{ApiError, Code};
@@ -109,8 +109,7 @@ pub async fn create(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_small(&headers, body).await?;
-    let req: CreateToken = json_body(&headers, &bytes)?;
+    let req: CreateToken = read_json(&headers, body).await?;
     let now = now_ms();
     if req.name.trim().is_empty() || req.name.len() > 128 {
         return Err(invalid("$.name", "must be 1 to 128 characters"));

@@ -1,6 +1,6 @@
 //! User accounts, managed by server administrators.
 
-use super::support::{decode_cursor, encode_cursor, invalid, json_body, limit, path, query, read_small};
+use super::support::{decode_cursor, encode_cursor, invalid, limit, path, query, read_json};
 use crate::auth::{Principal, secret};
 use crate::error::{ApiError, Code};
 use crate::state::{AppState, blocking};
@@ -63,8 +63,7 @@ pub async fn create(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    let bytes = read_small(&headers, body).await?;
-    let CreateUser { name, password, admin } = json_body(&headers, &bytes)?;
+    let CreateUser { name, password, admin } = read_json(&headers, body).await?;
     check_slug(&name).map_err(|m| invalid("$.name", m))?;
     secret::check_password(&password).map_err(|m| invalid("$.password", m))?;
     let store = app.store.clone();
@@ -118,8 +117,7 @@ pub async fn update(
     body: axum::body::Body,
 ) -> Result<Json<Value>, ApiError> {
     let user = find(&app, path(p)?).await?;
-    let bytes = read_small(&headers, body).await?;
-    let req: UpdateUser = json_body(&headers, &bytes)?;
+    let req: UpdateUser = read_json(&headers, body).await?;
     if principal.user_id == Some(user.id) && (req.admin == Some(false) || req.disabled == Some(true)) {
         return Err(ApiError::new(Code::Conflict, "you cannot demote or disable yourself; ask another administrator"));
     }

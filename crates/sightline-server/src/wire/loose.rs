@@ -20,6 +20,22 @@ pub enum Loose<'a> {
 }
 
 impl Loose<'_> {
+    /// The value as a JSON document (for values kept as they came, like input snapshots).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Loose::Null => Value::Null,
+            Loose::Bool(b) => Value::Bool(*b),
+            Loose::Int(i) => Value::from(*i),
+            Loose::Float(x) => Value::from(*x),
+            Loose::Str(s) => Value::String(s.to_string()),
+            Loose::Array(items) => Value::Array(items.iter().map(Loose::to_json).collect()),
+            Loose::Object(entries) => {
+                Value::Object(entries.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect())
+            }
+        }
+    }
+
     /// The JSON type name, for messages.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -73,11 +73,15 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("GET", "/api/v1/models/{model}"), read.clone()),
         (("POST", "/api/v1/models/{model}/features"), edit.clone()),
         (("GET", "/api/v1/models/{model}/versions"), read.clone()),
-        (("POST", "/api/v1/models/{model}/versions"), edit),
+        (("POST", "/api/v1/models/{model}/versions"), edit.clone()),
         (("GET", "/api/v1/models/{model}/predictions"), read.clone()),
         (("POST", "/api/v1/models/{model}/predictions"), ingest.clone()),
-        (("GET", "/api/v1/models/{model}/predictions/{request_id}"), read),
-        (("POST", "/api/v1/models/{model}/feedback"), ingest),
+        (("GET", "/api/v1/models/{model}/predictions/{request_id}"), read.clone()),
+        (("POST", "/api/v1/models/{model}/feedback"), ingest.clone()),
+        (("POST", "/api/v1/models/{model}/errors"), ingest),
+        (("GET", "/api/v1/models/{model}/issues"), read.clone()),
+        (("GET", "/api/v1/models/{model}/issues/{issue}"), read),
+        (("PATCH", "/api/v1/models/{model}/issues/{issue}"), edit),
     ])
 }
 
@@ -108,6 +112,8 @@ async fn world() -> World {
     mb["project"] = json!("beta");
     server.create_model(&mb).await;
     server.ingest("ma", &[event("r1")]).await;
+    let error = json!({ "events": [{ "type": "KeyError", "message": "missing 'x'" }] });
+    server.post_json("/api/v1/models/ma/errors", &error).await.expect_status(200);
     let carol = json!({ "name": "carol", "password": "carols long password" });
     server.post_json("/api/v1/users", &carol).await.expect_status(201);
     let mut tokens = BTreeMap::from([(ServerAdmin, server.token.clone())]);
@@ -131,7 +137,8 @@ async fn concrete(world: &World, method: &str, template: &str, n: usize) -> (Str
         .replace("{model}", "ma")
         .replace("{project}", "alpha")
         .replace("{user}", "carol")
-        .replace("{request_id}", "r1");
+        .replace("{request_id}", "r1")
+        .replace("{issue}", "1");
     if path.contains("{token}") {
         // A fresh victim for every caller: revoking is not repeatable on one token.
         let (id, _) = make_token(&world.server, Some("alpha"), "viewer").await;

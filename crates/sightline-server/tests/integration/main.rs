@@ -5,6 +5,7 @@ mod api;
 mod bad_input;
 mod concurrency;
 mod encryption;
+mod errors;
 mod pki;
 mod security_headers;
 mod startup;

@@ -116,6 +116,50 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     INSERT INTO encryption_state (name, value)
         SELECT 'plaintext_max_seq', coalesce(max(seq), 0) FROM predictions;",
+    // 4: exceptions grouped into issues. Each issue keeps its counts per version and per
+    // hour, and a bounded sample of recent events (details sealed: they hold inputs).
+    "CREATE TABLE issues (
+        id INTEGER PRIMARY KEY,
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        fingerprint TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        status_changed_ms INTEGER NOT NULL,
+        regressions INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (model_id, fingerprint)
+    );
+    CREATE INDEX issues_by_last_seen ON issues (model_id, last_seen_ms);
+    CREATE TABLE issue_versions (
+        issue_id INTEGER NOT NULL REFERENCES issues(id),
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        count INTEGER NOT NULL,
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL,
+        PRIMARY KEY (issue_id, version_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE issue_hours (
+        issue_id INTEGER NOT NULL REFERENCES issues(id),
+        hour_ms INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (issue_id, hour_ms)
+    ) WITHOUT ROWID;
+    CREATE TABLE error_events (
+        seq INTEGER PRIMARY KEY,
+        issue_id INTEGER NOT NULL REFERENCES issues(id),
+        model_id INTEGER NOT NULL,
+        event_id TEXT NOT NULL,
+        request_id TEXT,
+        version_id INTEGER NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        received_ms INTEGER NOT NULL,
+        detail BLOB
+    );
+    CREATE UNIQUE INDEX error_events_by_id ON error_events (model_id, event_id);
+    CREATE INDEX error_events_by_issue ON error_events (issue_id, seq);",
 ];
 
 /// The schema version this build expects.

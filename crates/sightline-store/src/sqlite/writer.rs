@@ -1,5 +1,6 @@
 //! The SQLite writer: many requests' batches in one transaction, one durable commit.
 
+use crate::issues::PreparedError;
 use crate::record::PreparedPrediction;
 use crate::record::{BatchOutcome, LabelInsert, WriteBatch};
 use crate::sealed::{ResealProgress, Resealed};
@@ -40,6 +41,14 @@ impl StoreWriter for SqliteWriter {
                 WriteBatch::Labels { model_id, received_ms, events } => {
                     BatchOutcome::Labels(insert_labels(&tx, *model_id, *received_ms, events)?)
                 }
+                WriteBatch::Errors { model_id, received_ms, events } => BatchOutcome::Errors(insert_errors(
+                    &tx,
+                    &self.versions,
+                    &mut new_versions,
+                    *model_id,
+                    *received_ms,
+                    events,
+                )?),
                 WriteBatch::Reseal { rows, progress } => {
                     no_plaintext_left |= progress.finished;
                     BatchOutcome::Resealed(reseal(&tx, rows, progress)?)
@@ -128,9 +137,42 @@ fn insert_predictions(
             e.error.as_ref().map(|x| x.kind.as_str()),
             e.error.as_ref().map(|x| x.message.as_str()),
         ])?;
+        // An error reported with the prediction joins the model's issues too.
+        if changed == 1
+            && let Some(error) = &e.error
+        {
+            let as_issue = PreparedError {
+                event_id: format!("prediction:{}", e.request_id),
+                request_id: Some(e.request_id.clone()),
+                timestamp_ms: e.timestamp_ms,
+                version: e.version.clone(),
+                fingerprint: sightline_core::exception::fingerprint(&error.kind, &error.message, &[]),
+                kind: error.kind.clone(),
+                title: sightline_core::exception::normalize_message(&error.message),
+                detail: None,
+            };
+            super::issues::record_error(tx, model_id, version, received_ms, &as_issue)?;
+        }
         inserted.push(changed == 1);
     }
     Ok(inserted)
+}
+
+fn insert_errors(
+    tx: &Transaction<'_>,
+    known: &HashMap<(i64, String), i64>,
+    new: &mut HashMap<(i64, String), i64>,
+    model_id: i64,
+    received_ms: i64,
+    events: &[PreparedError],
+) -> Result<Vec<bool>> {
+    events
+        .iter()
+        .map(|e| {
+            let version = version_id(tx, known, new, model_id, &e.version, received_ms)?;
+            super::issues::record_error(tx, model_id, version, received_ms, e)
+        })
+        .collect()
 }
 
 fn insert_labels(

@@ -2,4 +2,5 @@
 
 mod access;
 mod conformance;
+mod issues;
 mod sqlite;

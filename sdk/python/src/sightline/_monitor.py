@@ -12,8 +12,10 @@ import contextvars
 import functools
 import inspect
 import logging
+import sysconfig
 import time
 import traceback
+import uuid
 
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -60,6 +62,55 @@ def error_info(exc: BaseException) -> Dict[str, str]:
     text = str(exc)
     message = f"{text}\n\n{tb}" if text else tb
     return {"type": _clip(name, MAX_ERROR_TYPE), "message": _clip(message, MAX_ERROR_MESSAGE)}
+
+
+#: Frames sent with an exception; the server keeps at most 100 as well.
+MAX_FRAMES = 100
+_LIBRARY_DIRS = tuple(
+    p for p in {sysconfig.get_paths().get("stdlib"), sysconfig.get_paths().get("purelib"), sysconfig.get_paths().get("platlib")} if p
+)
+
+
+def _in_app(filename: str) -> bool:
+    """Whether a frame is the user's code rather than the standard library or an
+    installed package (the server groups exceptions by the user's frames)."""
+    return not (filename.startswith(_LIBRARY_DIRS) or "site-packages" in filename or "dist-packages" in filename)
+
+
+def exception_event(
+    exc: BaseException,
+    *,
+    version: Optional[str] = None,
+    request_id: Optional[str] = None,
+    input: Any = None,
+) -> Dict[str, Any]:
+    """An exception as the errors endpoint takes it: type, message, and its stack frames
+    (outermost first) marked as the user's code or a library's."""
+    cls = type(exc)
+    name = cls.__qualname__
+    if cls.__module__ not in ("builtins", "__main__"):
+        name = f"{cls.__module__}.{name}"
+    frames = []
+    for f in traceback.extract_tb(exc.__traceback__):
+        frame: Dict[str, Any] = {"file": f.filename, "function": f.name, "in_app": _in_app(f.filename)}
+        if f.lineno is not None:
+            frame["line"] = f.lineno
+        frames.append(frame)
+    if len(frames) > MAX_FRAMES:
+        frames = frames[:10] + frames[-(MAX_FRAMES - 10):]
+    doc: Dict[str, Any] = {
+        "type": _clip(name, MAX_ERROR_TYPE),
+        "message": _clip(str(exc), MAX_ERROR_MESSAGE),
+        "frames": frames,
+        "event_id": uuid.uuid4().hex,
+    }
+    if version is not None:
+        doc["version"] = version
+    if request_id is not None:
+        doc["request_id"] = request_id
+    if input is not None:
+        doc["input"] = input
+    return doc
 
 
 def _resolve(client: Any) -> Any:
@@ -309,15 +360,14 @@ class monitor:
                 features = None if self.batch else self._features_of(args, kwargs)
             except Exception:
                 features = None
-            client.log_prediction(
+            client.log_error(
                 self.model,
+                exc,
                 features,
-                None,
                 version=self.version,
                 request_id=rid,
                 latency_ms=latency,
                 tags=self.tags,
-                error=error_info(exc),
             )
         except Exception:
             log.exception("sightline: could not log the failure of %r", self.model)
@@ -374,15 +424,14 @@ class monitor:
             client = _resolve(self.client)
             if exc is not None:
                 if isinstance(exc, Exception):
-                    client.log_prediction(
+                    client.log_error(
                         self.model,
+                        exc,
                         _maybe_mapping(record.features),
-                        None,
                         version=self.version,
                         request_id=record.request_id,
                         latency_ms=record.latency_ms,
                         tags=record.tags,
-                        error=error_info(exc),
                     )
             elif record.prediction is None:
                 log.warning(

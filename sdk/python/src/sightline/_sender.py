@@ -29,7 +29,8 @@ log = logging.getLogger("sightline")
 
 PREDICTION = 0
 LABEL = 1
-_ENDPOINT = {PREDICTION: ("predictions", "events"), LABEL: ("feedback", "labels")}
+EXCEPTION = 2
+_ENDPOINT = {PREDICTION: ("predictions", "events"), LABEL: ("feedback", "labels"), EXCEPTION: ("errors", "events")}
 
 # A queued item: (kind, model name, event document).
 Item = Tuple[int, str, Dict[str, Any]]

@@ -26,7 +26,7 @@ from typing import (
 from . import _frames
 from ._encode import encode_events, timestamp_ms
 from ._http import RetryPolicy, Transport, call_with_retries
-from ._sender import LABEL, PREDICTION, Sender
+from ._sender import EXCEPTION, LABEL, PREDICTION, Sender
 from ._ids import new_id_space, new_request_id
 from .errors import APIError, ConflictError, TransportError
 
@@ -329,6 +329,26 @@ class Client:
             return items
         return _take(items, limit)
 
+    def list_issues(
+        self, model: str, status: Optional[str] = None, version: Optional[str] = None, page_size: int = 100
+    ) -> Iterator[Dict[str, Any]]:
+        """The model's issues (exceptions grouped by fingerprint), most recently seen
+        first; ``status`` is ``unresolved``, ``resolved`` or ``ignored``."""
+        query: Dict[str, Any] = {"limit": _page(page_size)}
+        if status is not None:
+            query["status"] = status
+        if version is not None:
+            query["version"] = version
+        return self._pages(f"/api/v1/models/{self._q(model)}/issues", query)
+
+    def get_issue(self, model: str, issue_id: int) -> Dict[str, Any]:
+        """One issue with its hourly counts and latest sample events."""
+        return self._call("GET", f"/api/v1/models/{self._q(model)}/issues/{int(issue_id)}")
+
+    def set_issue_status(self, model: str, issue_id: int, status: str) -> Dict[str, Any]:
+        """Marks an issue ``resolved``, ``ignored`` or ``unresolved``."""
+        return self._call("PATCH", f"/api/v1/models/{self._q(model)}/issues/{int(issue_id)}", {"status": status})
+
     def _pages(self, path: str, query: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
         query = dict(query)
         while True:
@@ -399,10 +419,12 @@ class Client:
     ) -> str:
         """Queues a failed prediction: an event with ``error`` ``{type, message}``,
         where the message holds the exception text and its formatted traceback, and no
-        prediction. Returns the request id."""
+        prediction; and the exception itself, with its stack frames and the input, for
+        the model's issues (``GET /api/v1/models/{model}/issues``). Returns the request
+        id."""
         from ._monitor import error_info
 
-        return self.log_prediction(
+        rid = self.log_prediction(
             model,
             features,
             None,
@@ -413,6 +435,32 @@ class Client:
             tags=tags,
             error=error_info(exc),
         )
+        self.report_exception(model, exc, version=version, request_id=rid, input=features, timestamp=timestamp)
+        return rid
+
+    def report_exception(
+        self,
+        model: str,
+        exc: BaseException,
+        *,
+        version: Optional[str] = None,
+        request_id: Optional[str] = None,
+        input: Any = None,
+        timestamp: Any = None,
+    ) -> None:
+        """Queues an exception for the model's issues: its type, message, stack frames
+        (marked as your code or a library's) and, optionally, the input snapshot that
+        caused it. Sent in the background like predictions; never raises."""
+        from ._monitor import exception_event
+
+        try:
+            doc = exception_event(exc, version=version or self.version, request_id=request_id, input=input)
+            if timestamp is not None:
+                doc["timestamp"] = timestamp
+        except Exception:
+            log.exception("sightline: could not describe an exception for %r", model)
+            return
+        self._enqueue((EXCEPTION, model, doc))
 
     def log_predictions(
         self,
