@@ -12,6 +12,7 @@ pub mod encryption;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
+pub mod monitors;
 pub mod request_log;
 pub mod routes;
 pub mod security_headers;

@@ -5,6 +5,7 @@ mod audit_cmd;
 mod bench;
 mod config;
 mod logging;
+mod monitors_cmd;
 mod report;
 mod rotate_key;
 
@@ -38,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         which: audit_cmd::Which,
     },
+    /// Monitors as code: check a monitors file, export Prometheus alerting rules.
+    Monitors {
+        #[command(subcommand)]
+        which: monitors_cmd::Which,
+    },
     /// Offline reports from files, without a server.
     Report {
         #[command(subcommand)]
@@ -56,6 +62,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve(args),
         Command::Admin { which } => admin::run(which),
         Command::Audit { which } => audit_cmd::run(which),
+        Command::Monitors { which } => monitors_cmd::run(which),
         Command::Report { which } => report::run(which),
         Command::Bench { which } => bench::run(which),
     };

@@ -70,3 +70,90 @@ async fn promtool_finds_no_problem_in_metrics() {
         out.status
     );
 }
+
+/// `sightline monitors export-prometheus-rules` writes rules that `promtool check rules`
+/// accepts, for thresholds and anomalies on every signal /metrics has; the others are
+/// named on stderr.
+#[test]
+fn exported_prometheus_rules_pass_promtool() {
+    let Some(promtool) = external_tool("promtool") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let monitors = dir.path().join("monitors.toml");
+    std::fs::write(
+        &monitors,
+        r#"
+[[monitor]]
+id = "credit-throughput-low"
+model = "credit"
+signal = "throughput"
+condition = { op = "<", value = 0.5 }
+window = "5m"
+interval = "1m"
+for = "10m"
+severity = "critical"
+runbook_url = "https://wiki.example/runbooks/credit"
+labels = { team = "risk" }
+
+[[monitor]]
+id = "credit-errors"
+model = "credit"
+version = "v3"
+signal = "error_rate"
+condition = { op = ">=", value = 0.05 }
+window = "10m"
+interval = "1m"
+severity = "high"
+
+[[monitor]]
+id = "credit-p99-anomaly"
+model = "credit"
+signal = { kind = "latency_quantile", quantile = 0.99 }
+condition = { anomaly = { k = 3.0, window_points = 60, min_points = 10, direction = "both" } }
+window = "5m"
+interval = "30s"
+for = "2m"
+severity = "medium"
+
+[[monitor]]
+id = "credit-drift"
+model = "credit"
+signal = { kind = "drift_score", feature = "age", method = "psi" }
+condition = { op = ">", value = 0.2 }
+window = "1d"
+interval = "1h"
+severity = "low"
+"#,
+    )
+    .expect("write monitors");
+    let rules = dir.path().join("rules.yml");
+    let mut cmd = crate::support::sightline_command();
+    cmd.args(["monitors", "export-prometheus-rules", "--file"]).arg(&monitors).arg("--out").arg(&rules);
+    let out = run_to_exit(cmd, None, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("not exported: credit-drift: the drift_score signal is not in /metrics"), "{stderr}");
+    let text = std::fs::read_to_string(&rules).expect("rules written");
+    assert_eq!(text.matches("- alert:").count(), 3, "{text}");
+    assert!(text.contains("interval: 30s") && text.contains("interval: 1m"), "{text}");
+
+    let mut check = Command::new(&promtool);
+    check.args(["check", "rules"]).arg(&rules);
+    let checked = run_to_exit(check, None, Duration::from_secs(60));
+    assert!(
+        checked.status.success(),
+        "promtool check rules failed:\n{}\n{}\n{text}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    // A broken file is refused with every problem named.
+    std::fs::write(&monitors, "[[monitor]]\nid = \"x\"\nmodel = \"m\"\nsignal = \"qps\"\ncondition = { op = \">\", value = 1.0 }\nwindow = \"5m\"\ninterval = \"1m\"\nseverity = \"loud\"\n").expect("write");
+    let mut cmd = crate::support::sightline_command();
+    cmd.args(["monitors", "check", "--file"]).arg(&monitors);
+    let out = run_to_exit(cmd, None, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("signal: unknown signal \"qps\"") && stderr.contains("severity:"), "{stderr}");
+}

@@ -1,0 +1,5 @@
+//! Monitors outside the request path: the monitors file (configuration as code) and
+//! its export as Prometheus alerting rules.
+
+pub mod file;
+pub mod promql;
