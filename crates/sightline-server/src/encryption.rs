@@ -11,6 +11,9 @@
 //! to the single writer like any ingest batch. The writer commits a batch's rows with
 //! the pass's position, so a pass interrupted by a crash resumes where it stopped, and
 //! every row is at every moment sealed under a key that the key file still holds.
+//! Second-factor secrets, bucket profiles and reference profiles are resealed at the
+//! start of each pass (compare-and-swap, so a profile the aggregator rewrote meanwhile
+//! is left as written); the pass is finished, and old keys removable, only after them.
 
 use crate::error::{ApiError, Code};
 use crate::ingest::{Job, SubmitError};
@@ -271,6 +274,12 @@ async fn pass(app: &Arc<AppState>, generation: u64) -> Result<PassEnd, String> {
     let opener = app.store.opener();
     let active = opener.ring.active_id();
     reseal_user_secrets(app, opener.ring.clone()).await?;
+    // Profiles and references: derived from sealed values, sealed as well.
+    let store = app.store.clone();
+    let profiles = blocking(move || store.reseal_profiles()).await.map_err(|e| e.detail)?.map_err(|e| e.to_string())?;
+    if profiles > 0 {
+        tracing::info!(profiles, "profiles and references re-encrypted");
+    }
     let store = app.store.clone();
     let state = blocking(move || store.encryption_state()).await.map_err(|e| e.detail)?.map_err(|e| e.to_string())?;
     // Resume an interrupted pass under the same key; otherwise read from the start.

@@ -23,6 +23,8 @@ pub enum Code {
     UnsupportedMediaType,
     ModelNotFound,
     PredictionNotFound,
+    VersionNotFound,
+    ReferenceNotFound,
     ProjectNotFound,
     UserNotFound,
     TokenNotFound,
@@ -51,6 +53,8 @@ impl Code {
             Code::UnsupportedMediaType => "unsupported_media_type",
             Code::ModelNotFound => "model_not_found",
             Code::PredictionNotFound => "prediction_not_found",
+            Code::VersionNotFound => "version_not_found",
+            Code::ReferenceNotFound => "reference_not_found",
             Code::ProjectNotFound => "project_not_found",
             Code::UserNotFound => "user_not_found",
             Code::TokenNotFound => "token_not_found",
@@ -78,6 +82,8 @@ impl Code {
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Code::ModelNotFound
             | Code::PredictionNotFound
+            | Code::VersionNotFound
+            | Code::ReferenceNotFound
             | Code::ProjectNotFound
             | Code::UserNotFound
             | Code::TokenNotFound
@@ -104,6 +110,8 @@ impl Code {
             Code::UnsupportedMediaType => "unsupported media type or encoding",
             Code::ModelNotFound => "model not found",
             Code::PredictionNotFound => "prediction not found",
+            Code::VersionNotFound => "version not found",
+            Code::ReferenceNotFound => "reference not found",
             Code::ProjectNotFound => "project not found",
             Code::UserNotFound => "user not found",
             Code::TokenNotFound => "token not found",

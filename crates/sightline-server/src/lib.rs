@@ -5,6 +5,8 @@
 //! completes, then stops accepting, finishes in-flight requests and drains the writer,
 //! so every acknowledged event is committed before the process exits.
 
+pub mod aggregate;
+mod analysis;
 pub mod auth;
 pub mod batch;
 pub mod body;
@@ -13,6 +15,7 @@ pub mod error;
 pub mod ingest;
 pub mod metrics;
 pub mod monitors;
+mod reference;
 pub mod request_log;
 pub mod routes;
 pub mod security_headers;
@@ -60,6 +63,8 @@ pub struct ServerConfig {
     pub bootstrap_token: Option<String>,
     pub sessions: auth::session::SessionSettings,
     pub login_limits: auth::limiter::LimiterSettings,
+    /// The aggregator, profile retention and drift gauges.
+    pub analysis: state::AnalysisConfig,
 }
 
 impl Default for ServerConfig {
@@ -80,6 +85,7 @@ impl Default for ServerConfig {
             bootstrap_token: None,
             sessions: auth::session::SessionSettings::default(),
             login_limits: auth::limiter::LimiterSettings::default(),
+            analysis: state::AnalysisConfig::default(),
         }
     }
 }
@@ -186,7 +192,11 @@ impl Server {
         let limits = Limits { max_batch_events: config.max_batch_events, max_body_bytes: config.max_body_bytes };
         let authenticator = auth::session::Authenticator::new(store.clone(), config.sessions.clone());
         let limiter = auth::limiter::LoginLimiter::new(config.login_limits.clone());
-        let state = Arc::new(AppState::new(store, limits, metrics, queue, encryption, authenticator, limiter));
+        let state = Arc::new(
+            AppState::new(store, limits, metrics, queue, encryption, authenticator, limiter)
+                .with_analysis(config.analysis.clone()),
+        );
+
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -217,10 +227,21 @@ impl Server {
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
         // Nothing to recover yet beyond migrations, which `start` applied.
         state.set_ready(true);
+        // Profiles: the aggregator folds what is past its watermark, then follows the log.
+        let aggregator = aggregate::Aggregator {
+            store: state.store.clone(),
+            queue: state.queue.clone(),
+            keys: state.keys.clone(),
+            metrics: state.metrics.clone(),
+            control: state.aggregator.clone(),
+            config: state.analysis.aggregator.clone(),
+        }
+        .spawn()?;
         let maintenance = tokio::spawn(maintain(state.clone()));
         let ingest_audit = tokio::spawn(flush_ingest_audit_periodically(state.clone()));
         // Re-encryption passes (at start if one is due, then after each key rotation).
         let reencryption = tokio::spawn(encryption::run(state.clone()));
+        let drift_gauges = tokio::spawn(routes::drift::update_gauges_periodically(state.clone()));
         tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), "listening");
         let draining = state.clone();
         let stopping = Arc::new(tokio::sync::Notify::new());
@@ -259,6 +280,12 @@ impl Server {
         auth::gate::flush_ingest_audit(&state).await;
         // A batch the pass already queued is still committed below, with its progress.
         reencryption.abort();
+        drift_gauges.abort();
+        // The aggregator flushes what it folded (through the queue) before it closes.
+        tokio::task::spawn_blocking(move || aggregator.stop())
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(|_| std::io::Error::other("the aggregator thread panicked"))?;
         state.queue.close();
         tokio::task::spawn_blocking(move || writer.join())
             .await

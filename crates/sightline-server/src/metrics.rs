@@ -3,16 +3,22 @@
 //!
 //! Label values are bounded: models and versions (capped at `max_series` pairs; the
 //! rest are counted under version `__other__`), endpoints, statuses and rejection
-//! reasons from closed sets. Feature names and request ids are never labels.
+//! reasons from closed sets. Request ids are never labels; feature names are labels
+//! only of the drift gauges, at most [`MAX_DRIFT_FEATURES`] per capped (model, version).
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 /// The version label used once the series cap is reached.
 pub const OVERFLOW_VERSION: &str = "__other__";
+
+/// Most features per (model, version) pair with drift gauges: feature names are labels
+/// there, so their number is bounded like every other label.
+pub const MAX_DRIFT_FEATURES: usize = 100;
 
 /// Prediction series of one (model, version) pair, resolved once and reused.
 #[derive(Clone)]
@@ -43,6 +49,12 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     pub commit_events: Histogram,
     pub queue_depth: IntGauge,
+    pub aggregator_events: IntCounter,
+    pub aggregator_lag: IntGauge,
+    pub aggregator_flush_seconds: Histogram,
+    feature_drift: GaugeVec,
+    feature_drifted: IntGaugeVec,
+    dataset_drift_share: GaugeVec,
     series: Mutex<HashMap<(String, String), Slot>>,
     max_series: usize,
 }
@@ -120,6 +132,41 @@ impl Metrics {
         ));
         let queue_depth =
             must(IntGauge::new("sightline_ingest_queue_depth_events", "Validated events waiting for the writer."));
+        let aggregator_events = must(IntCounter::new(
+            "sightline_aggregator_events_total",
+            "Events the aggregator has folded into profiles (refolds after a restart count again).",
+        ));
+        let aggregator_lag = must(IntGauge::new(
+            "sightline_aggregator_lag_events",
+            "Events in the log the aggregator has not read yet.",
+        ));
+        let aggregator_flush_seconds = must(Histogram::with_opts(
+            HistogramOpts::new(
+                "sightline_aggregator_flush_duration_seconds",
+                "Time to merge, seal and durably store one flush of profiles.",
+            )
+            .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+        ));
+        let drift_labels = &["model", "version", "feature"];
+        let feature_drift = must(GaugeVec::new(
+            Opts::new(
+                "sightline_feature_drift_score",
+                "Drift of a feature in the latest drift window against the reference: the p-value for a test \
+                 (ks, chisquare, z), the distance otherwise (Evidently's drift score).",
+            ),
+            drift_labels,
+        ));
+        let feature_drifted = must(IntGaugeVec::new(
+            Opts::new("sightline_feature_drifted", "1 if the feature drifted in the latest drift window, else 0."),
+            drift_labels,
+        ));
+        let dataset_drift_share = must(GaugeVec::new(
+            Opts::new(
+                "sightline_dataset_drift_share",
+                "Share of features that drifted in the latest drift window (dataset drift at >= 0.5).",
+            ),
+            model_labels,
+        ));
         for c in [&predictions, &errors, &labels, &exceptions, &requests, &rejected] {
             must(registry.register(Box::new(c.clone())));
         }
@@ -127,6 +174,12 @@ impl Metrics {
         must(registry.register(Box::new(commit_seconds.clone())));
         must(registry.register(Box::new(commit_events.clone())));
         must(registry.register(Box::new(queue_depth.clone())));
+        must(registry.register(Box::new(aggregator_events.clone())));
+        must(registry.register(Box::new(aggregator_lag.clone())));
+        must(registry.register(Box::new(aggregator_flush_seconds.clone())));
+        must(registry.register(Box::new(feature_drift.clone())));
+        must(registry.register(Box::new(feature_drifted.clone())));
+        must(registry.register(Box::new(dataset_drift_share.clone())));
         // Process metrics (CPU, RSS, open fds) are Linux-only in the client library.
         #[cfg(target_os = "linux")]
         must(registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self())));
@@ -149,6 +202,12 @@ impl Metrics {
             commit_seconds,
             commit_events,
             queue_depth,
+            aggregator_events,
+            aggregator_lag,
+            aggregator_flush_seconds,
+            feature_drift,
+            feature_drifted,
+            dataset_drift_share,
             series: Mutex::new(HashMap::new()),
             max_series,
         }
@@ -188,6 +247,28 @@ impl Metrics {
         self.with_slot(model, version, |slot, labels| {
             slot.exceptions.get_or_insert_with(|| self.exceptions.with_label_values(&labels)).clone()
         })
+    }
+
+    /// Sets the drift gauges of a (model, version) pair: the dataset share and, for at
+    /// most [`MAX_DRIFT_FEATURES`] features, each score and verdict. Pairs past the
+    /// series cap get no drift gauges (an `__other__` aggregate of drift has no meaning).
+    pub fn set_drift(&self, model: &str, version: &str, share: Option<f64>, features: &[(String, f64, bool)]) {
+        let within_cap = self.with_slot(model, version, |_, labels| labels[1] == version);
+        if !within_cap {
+            return;
+        }
+        let pair = [model, version];
+        match share {
+            Some(s) => self.dataset_drift_share.with_label_values(&pair).set(s),
+            None => {
+                let _ = self.dataset_drift_share.remove_label_values(&pair);
+            }
+        }
+        for (feature, score, drifted) in features.iter().take(MAX_DRIFT_FEATURES) {
+            let labels = [model, version, feature.as_str()];
+            self.feature_drift.with_label_values(&labels).set(*score);
+            self.feature_drifted.with_label_values(&labels).set(i64::from(*drifted));
+        }
     }
 
     /// The exposition text for `/metrics`.

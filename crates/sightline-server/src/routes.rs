@@ -3,6 +3,7 @@
 mod admin_keys;
 mod audit;
 mod auth_api;
+pub mod drift;
 mod errors;
 mod feedback;
 mod health;
@@ -10,6 +11,7 @@ mod ingest_endpoint;
 mod models;
 mod predictions;
 mod projects;
+mod reference;
 mod support;
 mod tokens;
 mod users;
@@ -74,6 +76,12 @@ fn api_routes() -> Vec<Route> {
         (Method::GET, "/models/{model}/issues", Model(Read), get(errors::list)),
         (Method::GET, "/models/{model}/issues/{issue}", Model(Read), get(errors::get)),
         (Method::PATCH, "/models/{model}/issues/{issue}", Model(Edit), patch(errors::update)),
+        (Method::GET, "/models/{model}/reference", Model(Read), get(reference::list)),
+        (Method::PUT, "/models/{model}/reference", Model(Edit), put(reference::upload)),
+        (Method::DELETE, "/models/{model}/reference", Model(Edit), delete(reference::delete)),
+        (Method::POST, "/models/{model}/reference/from-logs", Model(Edit), post(reference::from_logs)),
+        (Method::GET, "/models/{model}/drift", Model(Read), get(drift::drift)),
+        (Method::GET, "/models/{model}/data-quality", Model(Read), get(drift::data_quality)),
         (Method::GET, "/admin/keys", Server(Admin), get(admin_keys::status)),
         (Method::POST, "/admin/keys/rotate", Server(Admin), post(admin_keys::rotate)),
     ]

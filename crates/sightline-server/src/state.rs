@@ -20,6 +20,38 @@ pub struct Limits {
     pub max_body_bytes: usize,
 }
 
+/// Drift and quality settings.
+#[derive(Debug, Clone)]
+pub struct AnalysisConfig {
+    pub aggregator: crate::aggregate::AggregatorConfig,
+    /// The trailing window the drift gauges describe.
+    pub drift_window: std::time::Duration,
+    /// How often the drift gauges are recomputed.
+    pub drift_gauge_interval: std::time::Duration,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        AnalysisConfig {
+            aggregator: Default::default(),
+            drift_window: std::time::Duration::from_secs(3_600),
+            drift_gauge_interval: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+impl AnalysisConfig {
+    pub fn retention(&self) -> crate::analysis::Retention {
+        let keep = |r: sightline_store::Resolution| {
+            self.aggregator.retention.iter().find(|(x, _)| *x == r).and_then(|(_, k)| *k)
+        };
+        crate::analysis::Retention {
+            minute: keep(sightline_store::Resolution::Minute),
+            hour: keep(sightline_store::Resolution::Hour),
+        }
+    }
+}
+
 /// A model as the API layer needs it on every request.
 #[derive(Debug)]
 pub struct LoadedModel {
@@ -40,6 +72,10 @@ pub struct AppState {
     pub auth: Authenticator,
     pub login_limiter: LoginLimiter,
     pub ingest_audit: crate::auth::ingest_audit::IngestAudit,
+    /// The aggregator's controls (layouts changed, position flushed).
+    pub aggregator: Arc<crate::aggregate::Control>,
+    /// How drift and quality queries and the drift gauges run.
+    pub analysis: AnalysisConfig,
     models: RwLock<HashMap<String, Arc<LoadedModel>>>,
     /// Project names by id; projects are never renamed, so entries never go stale.
     project_names: RwLock<HashMap<i64, Arc<str>>>,
@@ -70,10 +106,18 @@ impl AppState {
             auth,
             login_limiter,
             ingest_audit: Default::default(),
+            aggregator: Default::default(),
+            analysis: AnalysisConfig::default(),
             models: RwLock::new(HashMap::new()),
             project_names: RwLock::new(HashMap::new()),
             ready: AtomicBool::new(false),
         }
+    }
+
+    /// Replaces the default drift and quality settings.
+    pub fn with_analysis(mut self, analysis: AnalysisConfig) -> AppState {
+        self.analysis = analysis;
+        self
     }
 
     pub fn is_ready(&self) -> bool {

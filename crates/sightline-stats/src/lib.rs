@@ -12,4 +12,5 @@ pub mod default_method;
 pub mod drift;
 pub mod performance;
 pub mod profile;
+pub mod quality;
 pub mod sketch_drift;

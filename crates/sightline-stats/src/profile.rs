@@ -208,6 +208,35 @@ impl Profile {
         Ok(())
     }
 
+    /// Like [`Profile::merge`], except that a numeric column counted on other reference
+    /// bins (the reference changed between the two windows) loses its bins on both sides
+    /// instead of failing the merge; binned drift then falls back to the sketches.
+    pub fn merge_dropping_bins(&mut self, other: &Self) -> Result<(), ProfileError> {
+        let mut theirs_adjusted: Option<Profile> = None;
+        for (name, theirs) in &other.columns {
+            if let (Some(ColumnProfile::Numeric(mine)), ColumnProfile::Numeric(t)) =
+                (self.columns.get_mut(name), theirs)
+                && mine.check_mergeable(t).is_err()
+            {
+                mine.drop_bins();
+                let adjusted = theirs_adjusted.get_or_insert_with(|| other.clone());
+                if let Some(ColumnProfile::Numeric(t)) = adjusted.columns.get_mut(name) {
+                    t.drop_bins();
+                }
+            }
+        }
+        self.merge(theirs_adjusted.as_ref().unwrap_or(other))
+    }
+
+    /// The number of columns.
+    pub fn len(&self) -> usize {
+        self.columns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.columns.is_empty()
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![FORMAT, TAG_PROFILE];
         put_varint(&mut out, self.columns.len() as u64);

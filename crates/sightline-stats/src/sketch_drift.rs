@@ -277,9 +277,7 @@ pub fn on_reference_bins(
     reference: &BinCounts,
     current: &BinCounts,
 ) -> Result<DriftResult, DriftError> {
-    let same = reference.edges().len() == current.edges().len()
-        && reference.edges().iter().zip(current.edges()).all(|(a, b)| a.to_bits() == b.to_bits());
-    if !same {
+    if !same_edges(reference, current) {
         return Err(DriftError::LengthMismatch {
             reference: reference.counts().len(),
             current: current.counts().len(),
@@ -298,6 +296,10 @@ pub fn on_reference_bins(
         return Err(DriftError::Empty { which: Side::Current });
     }
     on_shares(method, r.iter().map(|x| x / nr).collect(), c.iter().map(|x| x / nc).collect())
+}
+
+fn same_edges(a: &BinCounts, b: &BinCounts) -> bool {
+    a.edges().len() == b.edges().len() && a.edges().iter().zip(b.edges()).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 fn on_shares(method: Method, r: Vec<f64>, c: Vec<f64>) -> Result<DriftResult, DriftError> {
@@ -339,7 +341,9 @@ pub fn category_tally(reference: &CategoricalProfile, current: &CategoricalProfi
 }
 
 /// One numeric column's drift from profiles: Evidently's default method (or the chosen
-/// one), computed as this module's table says, with the threshold and verdict.
+/// one), computed as this module's table says, with the threshold and verdict. A binned
+/// method uses the reference's own bins when both profiles count them (exact on those
+/// bins), Evidently's Sturges bins estimated from the sketches otherwise.
 pub fn numeric_column(
     reference: &NumericProfile,
     current: &NumericProfile,
@@ -365,7 +369,10 @@ pub fn numeric_column(
             let (r, c) = (view(reference.sketch()), view(current.sketch()));
             column_drift::run(method, column_drift::ColumnData::Categorical(&tally_of_views(&r, &c)))?
         }
-        _ => binned(method, reference, current)?,
+        _ => match (reference.bins(), current.bins()) {
+            (Some(r), Some(c)) if same_edges(r, c) => on_reference_bins(method, r, c)?,
+            _ => binned(method, reference, current)?,
+        },
     };
     Ok(verdict(method, result, options.threshold))
 }

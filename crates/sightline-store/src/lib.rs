@@ -12,6 +12,7 @@ pub mod access;
 pub mod audit;
 pub mod crypto;
 pub mod issues;
+pub mod profiles;
 pub mod record;
 pub mod sealed;
 pub mod sqlite;
@@ -23,6 +24,9 @@ pub use access::{
 pub use audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore};
 pub use crypto::{CryptoError, KeyFileError, KeyId, KeyRing, Keys};
 pub use issues::{IssueQuery, IssueRecord, IssueStatus, IssueStore, PreparedError, StoredErrorEvent};
+pub use profiles::{
+    FoldEvent, ProfileKey, ProfileQuery, ProfileStore, ProfileWrite, ReferenceRecord, Resolution, StoredProfile,
+};
 pub use record::{
     BatchOutcome, LabelInsert, ModelRecord, PredictionQuery, PreparedPrediction, StoredLabel, StoredPrediction,
     VersionRecord, WriteBatch,
@@ -54,11 +58,12 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Everything the server needs from storage. Methods block; async callers run them on
 /// blocking threads. Times are parameters (epoch milliseconds): a store has no clock.
-pub trait Store: AccessStore + AuditStore + IssueStore + Send + Sync + 'static {
+pub trait Store: AccessStore + AuditStore + IssueStore + ProfileStore + Send + Sync + 'static {
     /// Creates a model in a project; `Conflict` if the name is taken (model names are
     /// unique across projects: they are the key of every model URL).
     fn create_model(&self, spec: &sightline_core::ModelSpec, project_id: i64, now_ms: i64) -> Result<ModelRecord>;
     fn get_model(&self, name: &str) -> Result<Option<ModelRecord>>;
+    fn model_by_id(&self, id: i64) -> Result<Option<ModelRecord>>;
     /// Models ordered by name, strictly after `after`; only those of `projects` when given.
     fn list_models(&self, after: Option<&str>, limit: usize, projects: Option<&[i64]>) -> Result<Vec<ModelRecord>>;
 
@@ -73,6 +78,8 @@ pub trait Store: AccessStore + AuditStore + IssueStore + Send + Sync + 'static {
 
     /// Registers a version; `Conflict` if the model already has one of that name.
     fn create_version(&self, model_id: i64, name: &str, description: &str, now_ms: i64) -> Result<VersionRecord>;
+    fn get_version(&self, model_id: i64, name: &str) -> Result<Option<VersionRecord>>;
+    fn version_by_id(&self, id: i64) -> Result<Option<VersionRecord>>;
     /// Versions ordered by name, strictly after `after`.
     fn list_versions(&self, model_id: i64, after: Option<&str>, limit: usize) -> Result<Vec<VersionRecord>>;
 

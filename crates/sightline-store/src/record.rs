@@ -2,6 +2,7 @@
 
 use crate::crypto::{CryptoError, KeyRing};
 use crate::issues::PreparedError;
+use crate::profiles::{ProfileWrite, Resolution};
 use crate::sealed::{self, Column, ResealProgress, Resealed};
 use sightline_core::{ErrorInfo, FeatureValue, LabelEvent, ModelSpec, PredictionEvent, Target};
 use zeroize::Zeroizing;
@@ -101,6 +102,14 @@ pub enum WriteBatch {
         rows: Vec<Resealed>,
         progress: ResealProgress,
     },
+    /// The aggregator's flush: the bucket profiles it changed, the watermark they hold
+    /// events up to, and the retention cut per resolution (profiles of buckets before
+    /// it are deleted).
+    Profiles {
+        writes: Vec<ProfileWrite>,
+        watermark: i64,
+        prune: Vec<(Resolution, i64)>,
+    },
 }
 
 impl WriteBatch {
@@ -110,6 +119,7 @@ impl WriteBatch {
             WriteBatch::Labels { events, .. } => events.len(),
             WriteBatch::Errors { events, .. } => events.len(),
             WriteBatch::Reseal { rows, .. } => rows.len(),
+            WriteBatch::Profiles { writes, .. } => writes.len(),
         }
     }
 
@@ -128,6 +138,10 @@ pub enum BatchOutcome {
     Errors(Vec<bool>),
     /// How many rows were re-encrypted (a row that changed since it was read is left).
     Resealed(usize),
+    /// How many stored profiles were deleted by retention.
+    Profiles {
+        pruned: usize,
+    },
 }
 
 /// The fate of one label.

@@ -15,6 +15,7 @@
 //! does not get the plaintext read back.
 
 use crate::crypto::{self, CryptoError, KeyId, KeyRing};
+use crate::profiles::ProfileKey;
 use crate::{Result, StoreError};
 
 /// A sealed column of the predictions table.
@@ -68,6 +69,55 @@ impl Opener {
         }
         let first = stored.first().copied().unwrap_or_default();
         Err(corrupt(column, request_id, CryptoError::Format(first)))
+    }
+}
+
+/// The associated data of a bucket profile: its label, a NUL, then the model id,
+/// version id, resolution and bucket start (8 bytes big-endian each).
+pub fn profile_aad(key: &ProfileKey) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(b"sightline/profiles\0");
+    for part in [key.model_id, key.version_id, key.resolution.ms(), key.bucket_ms] {
+        out.extend_from_slice(&part.to_be_bytes());
+    }
+    out
+}
+
+/// The associated data of a reference profile: its label, a NUL, the model id, then
+/// the version name.
+pub fn reference_aad(model_id: i64, version: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(40 + version.len());
+    out.extend_from_slice(b"sightline/references\0");
+    out.extend_from_slice(&model_id.to_be_bytes());
+    out.extend_from_slice(version.as_bytes());
+    out
+}
+
+/// Seals an encoded bucket profile under `ring`'s active key, bound to its place.
+pub fn seal_profile(ring: &KeyRing, key: &ProfileKey, plain: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    ring.seal(plain, &profile_aad(key))
+}
+
+impl Opener {
+    /// Opens a stored bucket profile. Profiles exist only since encryption did, so a
+    /// plaintext one is an error.
+    pub fn open_profile(&self, key: &ProfileKey, stored: &[u8]) -> Result<Vec<u8>> {
+        self.ring.open(stored, &profile_aad(key)).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "profile of model {} version {} at {} {}: {e}",
+                key.model_id,
+                key.version_id,
+                key.resolution.name(),
+                key.bucket_ms
+            ))
+        })
+    }
+
+    /// Opens a stored reference profile.
+    pub fn open_reference(&self, model_id: i64, version: &str, stored: &[u8]) -> Result<Vec<u8>> {
+        self.ring
+            .open(stored, &reference_aad(model_id, version))
+            .map_err(|e| StoreError::Corrupt(format!("reference of model {model_id} version {version:?}: {e}")))
     }
 }
 

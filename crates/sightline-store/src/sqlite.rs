@@ -5,6 +5,7 @@ mod access;
 mod audit;
 mod issues;
 mod migrations;
+mod profiles;
 mod rows;
 mod writer;
 
@@ -221,6 +222,15 @@ impl Store for SqliteStore {
         })
     }
 
+    fn model_by_id(&self, id: i64) -> Result<Option<ModelRecord>> {
+        self.with_reader(|c| {
+            let row = c
+                .query_row(&format!("SELECT {MODEL_COLUMNS} FROM models WHERE id = ?1"), [id], model_from_row)
+                .optional()?;
+            row.map(decode_model).transpose()
+        })
+    }
+
     fn list_models(&self, after: Option<&str>, limit: usize, projects: Option<&[i64]>) -> Result<Vec<ModelRecord>> {
         // The project filter travels as a JSON array: one statement for any number.
         let projects = projects.map(|p| serde_json::Value::from(p.to_vec()).to_string());
@@ -252,6 +262,28 @@ impl Store for SqliteStore {
                 description: description.to_owned(),
                 created_ms: now_ms,
             })
+        })
+    }
+
+    fn get_version(&self, model_id: i64, name: &str) -> Result<Option<VersionRecord>> {
+        self.with_reader(|c| {
+            Ok(c.query_row(
+                "SELECT id, model_id, name, description, created_ms FROM versions WHERE model_id = ?1 AND name = ?2",
+                params![model_id, name],
+                version_from_row,
+            )
+            .optional()?)
+        })
+    }
+
+    fn version_by_id(&self, id: i64) -> Result<Option<VersionRecord>> {
+        self.with_reader(|c| {
+            Ok(c.query_row(
+                "SELECT id, model_id, name, description, created_ms FROM versions WHERE id = ?1",
+                [id],
+                version_from_row,
+            )
+            .optional()?)
         })
     }
 

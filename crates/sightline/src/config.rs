@@ -82,6 +82,19 @@ pub struct ServeArgs {
     /// Hours after login at which a browser session ends however active [default: 12].
     #[arg(long, env = "SIGHTLINE_SESSION_ABSOLUTE_HOURS")]
     pub session_absolute_hours: Option<u64>,
+    /// Minutes of trailing traffic the drift gauges on /metrics (and drift queries
+    /// without `from`) describe [default: 60].
+    #[arg(long, env = "SIGHTLINE_DRIFT_WINDOW_MINUTES")]
+    pub drift_window_minutes: Option<u64>,
+    /// Hours minute-level profiles are kept before only hours remain [default: 48].
+    #[arg(long, env = "SIGHTLINE_MINUTE_PROFILE_RETENTION_HOURS")]
+    pub minute_profile_retention_hours: Option<u64>,
+    /// Days hour-level profiles are kept before only days remain [default: 90].
+    #[arg(long, env = "SIGHTLINE_HOUR_PROFILE_RETENTION_DAYS")]
+    pub hour_profile_retention_days: Option<u64>,
+    /// Days day-level profiles are kept; 0 keeps them forever [default: 0].
+    #[arg(long, env = "SIGHTLINE_DAY_PROFILE_RETENTION_DAYS")]
+    pub day_profile_retention_days: Option<u64>,
 }
 
 /// The environment variable that may carry the bootstrap admin token. It is read from
@@ -109,6 +122,10 @@ pub struct FileConfig {
     pub master_key_file: Option<PathBuf>,
     pub session_idle_minutes: Option<u64>,
     pub session_absolute_hours: Option<u64>,
+    pub drift_window_minutes: Option<u64>,
+    pub minute_profile_retention_hours: Option<u64>,
+    pub hour_profile_retention_days: Option<u64>,
+    pub day_profile_retention_days: Option<u64>,
 }
 
 pub struct Settings {
@@ -123,7 +140,59 @@ fn positive_u64(name: &str, value: Option<u64>, default: u64) -> anyhow::Result<
     Ok(v)
 }
 
+/// The analysis flags, taken out of `ServeArgs` before its other fields move.
+struct AnalysisArgs {
+    drift_window_minutes: Option<u64>,
+    minute_profile_retention_hours: Option<u64>,
+    hour_profile_retention_days: Option<u64>,
+    day_profile_retention_days: Option<u64>,
+}
+
+fn analysis(args: &AnalysisArgs, file: &FileConfig) -> anyhow::Result<sightline_server::state::AnalysisConfig> {
+    use sightline_store::Resolution;
+    use std::time::Duration;
+    let d = sightline_server::state::AnalysisConfig::default();
+    let minutes = positive_u64("drift_window_minutes", args.drift_window_minutes.or(file.drift_window_minutes), 60)?;
+    let minute_hours = positive_u64(
+        "minute_profile_retention_hours",
+        args.minute_profile_retention_hours.or(file.minute_profile_retention_hours),
+        48,
+    )?;
+    let hour_days = positive_u64(
+        "hour_profile_retention_days",
+        args.hour_profile_retention_days.or(file.hour_profile_retention_days),
+        90,
+    )?;
+    let day_days = args.day_profile_retention_days.or(file.day_profile_retention_days).unwrap_or(0);
+    anyhow::ensure!(
+        minute_hours <= hour_days * 24,
+        "minute_profile_retention_hours must not exceed hour_profile_retention_days (in hours)"
+    );
+    anyhow::ensure!(
+        day_days == 0 || hour_days <= day_days,
+        "hour_profile_retention_days must not exceed day_profile_retention_days"
+    );
+    Ok(sightline_server::state::AnalysisConfig {
+        aggregator: sightline_server::aggregate::AggregatorConfig {
+            retention: [
+                (Resolution::Minute, Some(Duration::from_secs(3_600 * minute_hours))),
+                (Resolution::Hour, Some(Duration::from_secs(86_400 * hour_days))),
+                (Resolution::Day, (day_days > 0).then(|| Duration::from_secs(86_400 * day_days))),
+            ],
+            ..d.aggregator
+        },
+        drift_window: Duration::from_secs(60 * minutes),
+        ..d
+    })
+}
+
 pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
+    let args_analysis = AnalysisArgs {
+        drift_window_minutes: args.drift_window_minutes,
+        minute_profile_retention_hours: args.minute_profile_retention_hours,
+        hour_profile_retention_days: args.hour_profile_retention_days,
+        day_profile_retention_days: args.day_profile_retention_days,
+    };
     let file = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -131,6 +200,7 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         }
         None => FileConfig::default(),
     };
+    let analysis = analysis(&args_analysis, &file)?;
     let d = ServerConfig::default();
     let positive = |name: &str, v: usize| -> anyhow::Result<usize> {
         anyhow::ensure!(v > 0, "{name} must be greater than 0");
@@ -191,6 +261,7 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             ),
         },
         login_limits: d.login_limits,
+        analysis,
     };
     Ok(Settings {
         server,

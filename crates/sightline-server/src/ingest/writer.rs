@@ -99,6 +99,12 @@ fn count(job: &Job, outcome: &BatchOutcome, metrics: &Metrics) {
         }
         // Re-encrypted rows are not new events: nothing to count.
         (WriteBatch::Reseal { .. }, BatchOutcome::Resealed(_)) => {}
+        // Profiles are derived from events already counted.
+        (WriteBatch::Profiles { .. }, BatchOutcome::Profiles { pruned }) => {
+            if *pruned > 0 {
+                tracing::info!(pruned, "profiles past their retention deleted");
+            }
+        }
         _ => tracing::error!("store answered a batch with an outcome of another kind"),
     }
 }

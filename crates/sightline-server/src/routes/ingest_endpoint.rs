@@ -128,8 +128,8 @@ async fn handle<T: Send + 'static>(
             let new = stored.iter().filter(|s| **s).count();
             (new, stored.len() - new, None)
         }
-        BatchOutcome::Resealed(_) => {
-            return Err(ApiError::internal("the writer answered an ingest batch as a re-encryption"));
+        BatchOutcome::Resealed(_) | BatchOutcome::Profiles { .. } => {
+            return Err(ApiError::internal("the writer answered an ingest batch as another kind of write"));
         }
     };
     Ok(BatchResult { accepted, duplicates, unmatched, rejected })

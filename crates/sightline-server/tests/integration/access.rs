@@ -80,6 +80,12 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("POST", "/api/v1/models/{model}/feedback"), ingest.clone()),
         (("POST", "/api/v1/models/{model}/errors"), ingest),
         (("GET", "/api/v1/models/{model}/issues"), read.clone()),
+        (("GET", "/api/v1/models/{model}/reference"), read.clone()),
+        (("PUT", "/api/v1/models/{model}/reference"), edit.clone()),
+        (("DELETE", "/api/v1/models/{model}/reference"), edit.clone()),
+        (("POST", "/api/v1/models/{model}/reference/from-logs"), edit.clone()),
+        (("GET", "/api/v1/models/{model}/drift"), read.clone()),
+        (("GET", "/api/v1/models/{model}/data-quality"), read.clone()),
         (("GET", "/api/v1/models/{model}/issues/{issue}"), read),
         (("PATCH", "/api/v1/models/{model}/issues/{issue}"), edit),
     ])

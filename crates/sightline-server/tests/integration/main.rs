@@ -4,6 +4,7 @@ mod access;
 mod api;
 mod bad_input;
 mod concurrency;
+mod drift;
 mod encryption;
 mod errors;
 mod pki;

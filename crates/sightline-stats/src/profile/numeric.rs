@@ -39,6 +39,19 @@ impl BinCounts {
         &self.counts
     }
 
+    /// Counts one finite value (callers counting outside a profile, such as a
+    /// reference read in one pass whose edges come from its first rows).
+    pub fn add(&mut self, v: f64) {
+        if v.is_finite() {
+            let b = self.bin(v);
+            self.counts[b] = self.counts[b].saturating_add(1);
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.iter().fold(0u64, |a, c| a.saturating_add(*c))
+    }
+
     fn bin(&self, v: f64) -> usize {
         let inner = self.edges.len() - 1;
         if v < self.edges[0] {
@@ -102,6 +115,52 @@ impl NumericProfile {
         }
         self.bins = Some(BinCounts::new(edges)?);
         Ok(self)
+    }
+
+    /// Attaches bins to a profile that already holds values (a reference built in one
+    /// pass, whose edges come from its own sketch), counting the sketch's kept items by
+    /// weight: exact when the sketch holds every value, otherwise each edge's count is off
+    /// by at most the sketch's rank error times the count.
+    pub fn with_bins_from_sketch(mut self, edges: Vec<f64>) -> Result<Self, ProfileError> {
+        let mut bins = BinCounts::new(edges)?;
+        for (v, w) in self.sketch.sorted_view() {
+            let b = bins.bin(v);
+            bins.counts[b] = bins.counts[b].saturating_add(w);
+        }
+        self.bins = Some(bins);
+        Ok(self)
+    }
+
+    /// Attaches bins counted outside the profile over the same values: exact counts, as
+    /// long as they cover exactly the profile's finite values (checked by their total).
+    pub fn with_counted_bins(mut self, bins: BinCounts) -> Result<Self, ProfileError> {
+        if bins.total() != self.count {
+            return Err(ProfileError::Config("bin counts must cover exactly the profile's finite values"));
+        }
+        self.bins = Some(bins);
+        Ok(self)
+    }
+
+    /// Reference bin edges for `bins` equal-frequency bins: the exact minimum and maximum
+    /// and the sketch's quantiles between them. `None` without finite values.
+    pub fn quantile_edges(&self, bins: usize) -> Option<Vec<f64>> {
+        if self.count == 0 || bins == 0 {
+            return None;
+        }
+        let mut edges: Vec<f64> = (0..=bins).filter_map(|i| self.quantile(i as f64 / bins as f64)).collect();
+        // Rounding in a sketch's quantiles can never make edges decrease, but keep the
+        // invariant `BinCounts` checks whatever the sketch answers.
+        for i in 1..edges.len() {
+            if edges[i] < edges[i - 1] {
+                edges[i] = edges[i - 1];
+            }
+        }
+        (edges.len() == bins + 1).then_some(edges)
+    }
+
+    /// Forgets the bin counts (to merge with a profile counted on other edges).
+    pub fn drop_bins(&mut self) {
+        self.bins = None;
     }
 
     /// Adds one observation; `None` is a missing value.

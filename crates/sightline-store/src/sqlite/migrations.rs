@@ -160,6 +160,32 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX error_events_by_id ON error_events (model_id, event_id);
     CREATE INDEX error_events_by_issue ON error_events (issue_id, seq);",
+    // 5: profiles the aggregator folds from the event log, per (model, version, bucket)
+    // at minute, hour and day resolution; the watermark saying which events they hold;
+    // reference profiles per model version. Profile bytes are sealed: they hold values.
+    "CREATE TABLE profiles (
+        model_id INTEGER NOT NULL,
+        resolution_ms INTEGER NOT NULL,
+        bucket_ms INTEGER NOT NULL,
+        version_id INTEGER NOT NULL,
+        rows INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (model_id, resolution_ms, bucket_ms, version_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE aggregator_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        watermark INTEGER NOT NULL
+    );
+    INSERT INTO aggregator_state (id, watermark) VALUES (1, 0);
+    CREATE TABLE reference_profiles (
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        version TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        rows INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (model_id, version)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build expects.

@@ -71,7 +71,7 @@ pub fn payloads(c: &Connection, after_seq: i64, limit: usize) -> Result<Vec<Stor
 
 /// A payload column as bytes: sealed values are BLOBs; tags written before encryption
 /// are TEXT.
-fn bytes(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<Vec<u8>>> {
+pub(super) fn bytes(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<Vec<u8>>> {
     Ok(match r.get_ref(i)? {
         ValueRef::Null => None,
         ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),

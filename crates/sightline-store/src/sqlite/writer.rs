@@ -53,6 +53,9 @@ impl StoreWriter for SqliteWriter {
                     no_plaintext_left |= progress.finished;
                     BatchOutcome::Resealed(reseal(&tx, rows, progress)?)
                 }
+                WriteBatch::Profiles { writes, watermark, prune } => {
+                    BatchOutcome::Profiles { pruned: super::profiles::flush(&tx, writes, *watermark, prune)? }
+                }
             });
         }
         tx.commit()?;

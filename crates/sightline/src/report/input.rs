@@ -8,11 +8,8 @@
 //! where numbers were kept, so no value is ever held as a string. Memory is the numeric
 //! values (8 bytes each) and one count per distinct category. Every format is read as rows of text fields
 //! (`csv::StringRecord`), so the type rule and the error messages are the same for all;
-//! `ndjson.rs` and `parquet.rs` say how their values become text. The two files are read
+//! `sightline-tabular` says how NDJSON and Parquet values become text. The two files are read
 //! on two threads.
-
-mod ndjson;
-mod parquet;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -20,6 +17,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use sightline_stats::default_method::ColumnKind;
+use sightline_tabular::{NdjsonRows, ParquetRows};
 
 /// An input file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -52,16 +50,16 @@ impl Format {
 /// Rows of one file as text fields, whatever its format.
 enum Rows {
     Csv(csv::Reader<File>),
-    Ndjson(ndjson::NdjsonRows),
-    Parquet(parquet::ParquetRows),
+    Ndjson(NdjsonRows<std::io::BufReader<File>>),
+    Parquet(ParquetRows),
 }
 
 impl Rows {
     fn open(path: &Path, format: Format) -> anyhow::Result<Rows> {
         Ok(match format {
             Format::Csv => Rows::Csv(reader(path)?),
-            Format::Ndjson => Rows::Ndjson(ndjson::NdjsonRows::open(path)?),
-            Format::Parquet => Rows::Parquet(parquet::ParquetRows::open(path)?),
+            Format::Ndjson => Rows::Ndjson(NdjsonRows::open(path)?),
+            Format::Parquet => Rows::Parquet(ParquetRows::open(path)?),
         })
     }
 
@@ -124,11 +122,7 @@ pub struct Overrides<'a> {
     pub numeric: &'a [String],
 }
 
-/// Whether a field is a missing value: empty, `NA`, `NaN` or `null` (any letter case),
-/// the markers pandas also reads as missing in a CSV.
-pub fn is_missing(field: &str) -> bool {
-    ["", "na", "nan", "null"].iter().any(|m| field.eq_ignore_ascii_case(m))
-}
+pub use sightline_tabular::is_missing;
 
 /// A field as a finite number, or `None`. `inf` parses but is not finite: a column with
 /// it is text unless forced numeric, and then it is an error.

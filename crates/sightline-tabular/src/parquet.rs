@@ -7,15 +7,16 @@
 //! nested column (group, list, map) is refused with its name.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
-use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::file::reader::{ChunkReader, FileReader, SerializedFileReader};
 use parquet::record::Field;
 use parquet::record::reader::RowIter;
 
 pub struct ParquetRows {
-    path: PathBuf,
+    /// What error messages call the source (a file's path, "the upload").
+    source: String,
     names: Vec<String>,
     rows: RowIter<'static>,
     row: u64,
@@ -24,20 +25,26 @@ pub struct ParquetRows {
 impl ParquetRows {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let reader = SerializedFileReader::new(file)
-            .map_err(|e| anyhow::anyhow!("{}: not a readable Parquet file: {e}", path.display()))?;
+        ParquetRows::new(path.display().to_string(), file)
+    }
+
+    /// Rows of a whole Parquet file held by `chunks` (a file, or bytes in memory);
+    /// `source` names it in errors.
+    pub fn new<C: ChunkReader + 'static>(source: String, chunks: C) -> anyhow::Result<Self> {
+        let reader = SerializedFileReader::new(chunks)
+            .map_err(|e| anyhow::anyhow!("{source}: not a readable Parquet file: {e}"))?;
         let schema = reader.metadata().file_metadata().schema_descr_ptr();
         let mut names = Vec::new();
         for field in schema.root_schema().get_fields() {
             if !field.is_primitive() {
-                bail!("{}: column {:?} is nested; only flat columns are supported", path.display(), field.name());
+                bail!("{source}: column {:?} is nested; only flat columns are supported", field.name());
             }
             names.push(field.name().to_owned());
         }
         if names.is_empty() {
-            bail!("{} has no columns", path.display());
+            bail!("{source} has no columns");
         }
-        Ok(ParquetRows { path: path.to_owned(), names, rows: reader.into_iter(), row: 0 })
+        Ok(ParquetRows { source, names, rows: RowIter::from_file_into(Box::new(reader)), row: 0 })
     }
 
     pub fn names(&self) -> &[String] {
@@ -52,8 +59,7 @@ impl ParquetRows {
     pub fn read_record(&mut self, record: &mut csv::StringRecord) -> anyhow::Result<bool> {
         let Some(row) = self.rows.next() else { return Ok(false) };
         self.row += 1;
-        let row =
-            row.map_err(|e| anyhow::anyhow!("{}: row {}: malformed Parquet: {e}", self.path.display(), self.row))?;
+        let row = row.map_err(|e| anyhow::anyhow!("{}: row {}: malformed Parquet: {e}", self.source, self.row))?;
         record.clear();
         for (name, field) in row.get_column_iter() {
             let text = match field {
@@ -73,7 +79,7 @@ impl ParquetRows {
                 Field::Double(v) => v.to_string(),
                 Field::Str(s) => s.clone(),
                 Field::Group(_) | Field::ListInternal(_) | Field::MapInternal(_) => {
-                    bail!("{}: row {}, column {name:?}: nested values are not supported", self.path.display(), self.row)
+                    bail!("{}: row {}, column {name:?}: nested values are not supported", self.source, self.row)
                 }
                 other => other.to_string(),
             };

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
@@ -40,9 +40,10 @@ impl<'de> Deserialize<'de> for Entries {
     }
 }
 
-pub struct NdjsonRows {
-    path: PathBuf,
-    lines: BufReader<File>,
+pub struct NdjsonRows<R> {
+    /// What error messages call the source (a file's path, "the upload").
+    source: String,
+    lines: R,
     names: Vec<String>,
     index: HashMap<String, usize>,
     /// The first object, read to learn the columns and handed out as the first row.
@@ -51,12 +52,19 @@ pub struct NdjsonRows {
     buf: String,
 }
 
-impl NdjsonRows {
+impl NdjsonRows<BufReader<File>> {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        NdjsonRows::new(path.display().to_string(), BufReader::new(file))
+    }
+}
+
+impl<R: BufRead> NdjsonRows<R> {
+    /// Reads the first object of `lines` to learn the columns; `source` names it in errors.
+    pub fn new(source: String, lines: R) -> anyhow::Result<Self> {
         let mut rows = NdjsonRows {
-            path: path.to_owned(),
-            lines: BufReader::new(file),
+            source,
+            lines,
             names: Vec::new(),
             index: HashMap::new(),
             pending: None,
@@ -64,11 +72,11 @@ impl NdjsonRows {
             buf: String::new(),
         };
         let Some(first) = rows.next_object()? else {
-            bail!("{} is empty: at least one JSON object per line is required", path.display());
+            bail!("{} is empty: at least one JSON object per line is required", rows.source);
         };
         for (i, (name, _)) in first.0.iter().enumerate() {
             if rows.index.insert(name.clone(), i).is_some() {
-                bail!("{}: line {}: key {name:?} appears twice", path.display(), rows.line);
+                bail!("{}: line {}: key {name:?} appears twice", rows.source, rows.line);
             }
             rows.names.push(name.clone());
         }
@@ -90,7 +98,7 @@ impl NdjsonRows {
             let read = self
                 .lines
                 .read_line(&mut self.buf)
-                .with_context(|| format!("{}: cannot read line {}", self.path.display(), self.line + 1))?;
+                .with_context(|| format!("{}: cannot read line {}", self.source, self.line + 1))?;
             if read == 0 {
                 return Ok(None);
             }
@@ -99,9 +107,8 @@ impl NdjsonRows {
             if text.is_empty() {
                 continue;
             }
-            let entries: Entries = serde_json::from_str(text).map_err(|e| {
-                anyhow::anyhow!("{}: line {}: malformed JSON object: {e}", self.path.display(), self.line)
-            })?;
+            let entries: Entries = serde_json::from_str(text)
+                .map_err(|e| anyhow::anyhow!("{}: line {}: malformed JSON object: {e}", self.source, self.line))?;
             return Ok(Some(entries));
         }
     }
@@ -120,7 +127,7 @@ impl NdjsonRows {
             let Some(&i) = self.index.get(&key) else {
                 bail!(
                     "{}: line {}: key {key:?} is not a column (columns are the keys of the first object)",
-                    self.path.display(),
+                    self.source,
                     self.line
                 );
             };
@@ -131,7 +138,7 @@ impl NdjsonRows {
                 serde_json::Value::String(s) => s,
                 serde_json::Value::Array(_) | serde_json::Value::Object(_) => bail!(
                     "{}: line {}, key {key:?}: arrays and objects are not supported as values",
-                    self.path.display(),
+                    self.source,
                     self.line
                 ),
             };
