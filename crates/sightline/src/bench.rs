@@ -1,7 +1,8 @@
 //! `sightline bench`: whole-process benchmarks that start their own server on a
-//! temporary data directory and drive it over loopback.
+//! temporary data directory and drive it over loopback, and in-process ones.
 
 mod ingest;
+mod profile;
 mod server_process;
 
 #[derive(Debug, clap::Subcommand)]
@@ -9,10 +10,13 @@ pub enum Which {
     /// Stream prediction events into a fresh server and report throughput, batch
     /// acknowledgement latency and the server's peak memory.
     Ingest(ingest::Args),
+    /// Fold rows into profiles in-process (the aggregator's code), one thread and all cores.
+    Profile(profile::Args),
 }
 
 pub fn run(which: Which) -> anyhow::Result<()> {
     match which {
         Which::Ingest(args) => ingest::run(args),
+        Which::Profile(args) => profile::run(args),
     }
 }
