@@ -18,6 +18,7 @@ pub mod layout;
 use crate::ingest::{Job, SubmitError, WriteQueue};
 use crate::metrics::Metrics;
 use folder::Folder;
+pub use folder::TYPE_MISMATCHES;
 use layout::Layout;
 use sightline_stats::profile::Profile;
 use sightline_store::{FoldEvent, Keys, ProfileWrite, Resolution, Store, WriteBatch};
@@ -69,9 +70,30 @@ pub struct Control {
     /// The position folded and flushed so far (for tests and /metrics).
     flushed_to: std::sync::atomic::AtomicI64,
     wake: (Mutex<()>, Condvar),
+    /// Wrong-type values of rejected events per (model, minute of receipt) and feature,
+    /// taken by the next flush. Kept in memory only: rejected events were never
+    /// acknowledged, so a crash loses at most one flush interval of these counts.
+    type_mismatches: Mutex<HashMap<(i64, i64), HashMap<String, u64>>>,
 }
 
 impl Control {
+    /// Counts wrong-type values of rejected events (one entry per value).
+    pub fn count_type_mismatches(&self, model_id: i64, received_ms: i64, features: &[&str]) {
+        if features.is_empty() {
+            return;
+        }
+        let minute = Resolution::Minute.bucket_of(received_ms);
+        let mut all = self.type_mismatches.lock().unwrap_or_else(|p| p.into_inner());
+        let counts = all.entry((model_id, minute)).or_default();
+        for f in features {
+            *counts.entry((*f).to_owned()).or_default() += 1;
+        }
+    }
+
+    fn take_type_mismatches(&self) -> HashMap<(i64, i64), HashMap<String, u64>> {
+        std::mem::take(&mut *self.type_mismatches.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     pub fn layouts_changed(&self) {
         self.layouts_generation.fetch_add(1, Ordering::AcqRel);
     }
@@ -161,7 +183,10 @@ impl Aggregator {
                 }
             }
             let due = last_flush.elapsed() >= self.config.flush_interval || folder.pending() >= MAX_PENDING;
-            if folder.pending() > 0 && (due || stopping) {
+            if due || stopping {
+                folder.add_type_mismatches(self.control.take_type_mismatches());
+            }
+            if folder.has_work() && (due || stopping) {
                 let prune = last_prune.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
                 match self.flush(&mut folder, position, prune) {
                     Ok(()) => {
@@ -180,7 +205,7 @@ impl Aggregator {
                     }
                 }
                 last_flush = Instant::now();
-            } else if folder.pending() == 0 {
+            } else if !folder.has_work() {
                 // Nothing folded is waiting: the stored profiles hold everything read.
                 self.control.flushed_to.store(position, Ordering::Release);
             }

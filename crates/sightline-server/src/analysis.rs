@@ -252,12 +252,15 @@ pub enum ColumnQuality {
     Categorical(CategoricalQuality),
 }
 
-/// Quality of every profiled feature (in schema order) and of the prediction.
+/// Quality of every profiled feature (in schema order) and of the prediction, with the
+/// feature's wrong-type values among rejected events (from `mismatches`, the column
+/// [`crate::aggregate::TYPE_MISMATCHES`] of the window's profiles).
 pub fn quality(
     reference: Option<&Profile>,
     current: &Profile,
+    mismatches: Option<&ColumnProfile>,
     feature_order: &[String],
-) -> Vec<(String, ColumnQuality)> {
+) -> Vec<(String, ColumnQuality, u64)> {
     let of = |column: &str| -> Option<ColumnQuality> {
         let r = reference.and_then(|p| p.get(column));
         Some(match current.get(column)? {
@@ -271,12 +274,16 @@ pub fn quality(
             )),
         })
     };
-    let mut out: Vec<(String, ColumnQuality)> = feature_order
+    let wrong = |feature: &str| match mismatches {
+        Some(ColumnProfile::Categorical(c)) => c.items().count(feature),
+        _ => 0,
+    };
+    let mut out: Vec<(String, ColumnQuality, u64)> = feature_order
         .iter()
-        .filter_map(|f| of(&crate::aggregate::layout::feature_column(f)).map(|q| (f.clone(), q)))
+        .filter_map(|f| of(&crate::aggregate::layout::feature_column(f)).map(|q| (f.clone(), q, wrong(f))))
         .collect();
     if let Some(q) = of(PREDICTION) {
-        out.push((PREDICTION.to_owned(), q));
+        out.push((PREDICTION.to_owned(), q, 0));
     }
     out
 }

@@ -21,6 +21,10 @@ pub struct Rejected {
     /// Why it was refused (its first problem's reason), for the rejection metric.
     #[serde(skip)]
     pub reason: Reason,
+    /// Relative paths of its wrong-type problems (e.g. `features.age`), for the
+    /// data-quality count of type mismatches per feature.
+    #[serde(skip)]
+    pub wrong_types: Vec<String>,
 }
 
 /// Most problems listed for one item; the rest are summarised in one line.
@@ -133,11 +137,20 @@ pub fn parse<T>(
                     message: format!("duplicate request_id within the batch (same as item {first})"),
                 }],
                 reason: Reason::DuplicateInBatch,
+                wrong_types: Vec::new(),
             }),
             (Err(problems), _) => {
                 let reason = problems.first().map_or(Reason::InvalidValue, |p| p.reason);
+                let wrong_types =
+                    problems.iter().filter(|p| p.reason == Reason::WrongType).map(|p| p.path.clone()).collect();
                 let errors = report(&path_of(index), problems, &mut budget);
-                rejected.push(Rejected { index, request_id: declared_id.map(Cow::into_owned), errors, reason });
+                rejected.push(Rejected {
+                    index,
+                    request_id: declared_id.map(Cow::into_owned),
+                    errors,
+                    reason,
+                    wrong_types,
+                });
             }
         }
     }

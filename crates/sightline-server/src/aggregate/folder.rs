@@ -3,7 +3,9 @@
 //! does not read back what the previous one wrote.
 
 use super::layout::{Columns, Layout, mix};
-use sightline_stats::profile::{Profile, ProfileError};
+use sightline_stats::profile::{
+    CategoricalProfile, ColumnProfile, DEFAULT_CAPACITY, DEFAULT_PRECISION, Profile, ProfileError,
+};
 use sightline_store::{FoldEvent, ProfileKey, Resolution, StoredProfile};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -30,9 +32,15 @@ pub struct Merged {
     pub encoded: Vec<u8>,
 }
 
+/// The profile column counting rejected events' wrong-type values per feature, in the
+/// profiles of version id 0 (a rejected event's version is not trusted).
+pub const TYPE_MISMATCHES: &str = "type_mismatches";
+
 #[derive(Default)]
 pub struct Folder {
     deltas: HashMap<(i64, i64, i64), Delta>,
+    /// Wrong-type counts per (model, minute), feature.
+    mismatches: HashMap<(i64, i64), HashMap<String, u64>>,
     cache: HashMap<ProfileKey, Cached>,
     flushes: u64,
     pending: u64,
@@ -56,6 +64,20 @@ impl Folder {
         Ok(())
     }
 
+    pub fn add_type_mismatches(&mut self, counts: HashMap<(i64, i64), HashMap<String, u64>>) {
+        for (key, features) in counts {
+            let mine = self.mismatches.entry(key).or_default();
+            for (f, n) in features {
+                *mine.entry(f).or_default() += n;
+            }
+        }
+    }
+
+    /// Whether anything waits for a flush.
+    pub fn has_work(&self) -> bool {
+        self.pending > 0 || !self.mismatches.is_empty()
+    }
+
     /// Events folded since the last drain.
     pub fn pending(&self) -> u64 {
         self.pending
@@ -64,7 +86,9 @@ impl Folder {
     /// Forgets everything (after a failed flush the caller refolds from the stored
     /// watermark, which the cache may be ahead of).
     pub fn reset(&mut self) {
-        *self = Folder { flushes: self.flushes, ..Folder::default() };
+        // Type-mismatch tallies are not in the log: keep them for the next flush.
+        let mismatches = std::mem::take(&mut self.mismatches);
+        *self = Folder { flushes: self.flushes, mismatches, ..Folder::default() };
     }
 
     /// Merges every delta into its minute, hour and day profiles (read through `load`
@@ -75,8 +99,21 @@ impl Folder {
     ) -> Result<Vec<Merged>, sightline_store::StoreError> {
         self.flushes += 1;
         let mut touched: BTreeMap<ProfileKey, ()> = BTreeMap::new();
-        for ((model_id, version_id, minute), delta) in std::mem::take(&mut self.deltas) {
-            let profile = delta.layout.profile(delta.columns);
+        let mut work: Vec<((i64, i64, i64), Profile, u64)> = std::mem::take(&mut self.deltas)
+            .into_iter()
+            .map(|(key, delta)| (key, delta.layout.profile(delta.columns), delta.rows))
+            .collect();
+        for ((model_id, minute), features) in std::mem::take(&mut self.mismatches) {
+            let mut column = CategoricalProfile::new(DEFAULT_CAPACITY, DEFAULT_PRECISION)
+                .map_err(|e| sightline_store::StoreError::Corrupt(e.to_string()))?;
+            for (feature, n) in features {
+                column.update_weighted(&feature, n);
+            }
+            let mut profile = Profile::new();
+            profile.insert(TYPE_MISMATCHES, ColumnProfile::Categorical(column));
+            work.push(((model_id, 0, minute), profile, 0));
+        }
+        for ((model_id, version_id, minute), profile, rows) in work {
             for resolution in Resolution::ALL {
                 let key = ProfileKey { model_id, version_id, resolution, bucket_ms: resolution.bucket_of(minute) };
                 let cached = match self.cache.entry(key) {
@@ -98,7 +135,7 @@ impl Folder {
                         tracing::error!(error = %e, ?key, "profile cannot be merged; its events are left out");
                         continue;
                     }
-                    cached.rows += delta.rows;
+                    cached.rows += rows;
                     cached.used = self.flushes;
                     touched.insert(key, ());
                 }

@@ -286,8 +286,8 @@ fn finish(mut out: Value, series: bool, mut results: Vec<Value>) -> Result<Json<
     Ok(Json(out))
 }
 
-fn quality_json(name: &str, q: &ColumnQuality) -> Value {
-    match q {
+fn quality_json(name: &str, q: &ColumnQuality, type_mismatches: u64) -> Value {
+    let mut v = match q {
         ColumnQuality::Numeric(n) => json!({
             "name": name, "type": "numeric", "rows": n.rows, "missing": n.missing, "nan": n.nan,
             "infinite": n.infinite, "missing_share": n.missing_share, "min": n.min, "max": n.max, "mean": n.mean,
@@ -302,7 +302,11 @@ fn quality_json(name: &str, q: &ColumnQuality) -> Value {
             "unseen": c.unseen, "unseen_share": c.unseen_share, "unseen_values": c.unseen_values,
             "unseen_exact": c.unseen_exact, "constant": c.constant,
         }),
+    };
+    if name != crate::aggregate::layout::PREDICTION {
+        v["type_mismatches"] = json!(type_mismatches);
     }
+    v
 }
 
 pub async fn data_quality(
@@ -332,10 +336,17 @@ pub async fn data_quality(
             .into_iter()
             .map(|(from, to)| {
                 let (current, rows) = window(store.as_ref(), id, version_id, from, to)?;
-                let columns = analysis::quality(reference_profile.as_ref(), &current, &names);
+                // Rejected events' type mismatches are counted per model (version id 0),
+                // already merged in when all versions are asked for.
+                let per_model = match version_id {
+                    Some(_) => Some(window(store.as_ref(), id, Some(0), from, to)?.0),
+                    None => None,
+                };
+                let mismatches = per_model.as_ref().unwrap_or(&current).get(crate::aggregate::TYPE_MISMATCHES);
+                let columns = analysis::quality(reference_profile.as_ref(), &current, mismatches, &names);
                 Ok(json!({
                     "from": format(from), "to": format(to), "rows": rows,
-                    "columns": columns.iter().map(|(n, q)| quality_json(n, q)).collect::<Vec<_>>(),
+                    "columns": columns.iter().map(|(n, q, w)| quality_json(n, q, *w)).collect::<Vec<_>>(),
                 }))
             })
             .collect()

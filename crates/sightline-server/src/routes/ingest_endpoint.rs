@@ -64,6 +64,24 @@ pub struct Endpoint<T> {
     pub into_batch: fn(i64, i64, Vec<T>) -> WriteBatch,
 }
 
+/// Tells the aggregator which features had values of the wrong type in rejected
+/// events, for the data-quality report.
+fn count_type_mismatches(app: &AppState, model: &LoadedModel, received_ms: i64, rejected: &[crate::batch::Rejected]) {
+    if rejected.iter().all(|r| r.wrong_types.is_empty()) {
+        return;
+    }
+    let paths: std::collections::HashMap<String, &str> = model
+        .record
+        .spec
+        .features
+        .iter()
+        .map(|f| (sightline_core::problem::field_path("features", &f.name), f.name.as_str()))
+        .collect();
+    let features: Vec<&str> =
+        rejected.iter().flat_map(|r| &r.wrong_types).filter_map(|p| paths.get(p.as_str()).copied()).collect();
+    app.aggregator.count_type_mismatches(model.id, received_ms, &features);
+}
+
 pub async fn run<T: Send + 'static>(
     app: &Arc<AppState>,
     model: Result<Path<String>, PathRejection>,
@@ -109,6 +127,9 @@ async fn handle<T: Send + 'static>(
     .await??;
     for r in &rejected {
         app.metrics.rejected.with_label_values(&[endpoint.name, r.reason.as_str()]).inc();
+    }
+    if endpoint.name == "predictions" {
+        count_type_mismatches(app, &model, received_ms, &rejected);
     }
     if valid.is_empty() {
         return Ok(BatchResult { accepted: 0, duplicates: 0, unmatched: None, rejected });

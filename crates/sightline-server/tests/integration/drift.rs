@@ -388,3 +388,43 @@ async fn bad_drift_queries_and_uploads_are_clear_errors() {
     let list = server.get("/api/v1/models/credit/reference").await;
     assert_eq!(list.json["items"][0]["rows"], json!(50));
 }
+
+#[tokio::test]
+async fn wrong_types_of_rejected_events_are_counted_per_feature() {
+    let server = TestServer::start_with(fast).await;
+    server.create_model(&model()).await;
+    let now = now_ms();
+    let event = |i: usize, age: Value, city: Value| {
+        json!({"request_id": format!("r{i}"), "timestamp": iso(now), "version": "v1",
+               "features": {"age": age, "city": city}, "prediction": "good"})
+    };
+    let events = vec![
+        event(0, json!(30), json!("Paris")),
+        event(1, json!("old"), json!("Paris")),
+        event(2, json!("older"), json!(7.5)),
+        event(3, json!(true), json!("Lyon")),
+    ];
+    let r = server.post_json("/api/v1/models/credit/predictions", &json!({ "events": events })).await;
+    assert_eq!(r.json["accepted"], json!(1), "{}", r.text);
+    let window = format!("?from={}&to={}", now - 120_000, now + 120_000);
+    for query in [window.clone(), format!("{window}&version=v1")] {
+        let mut found = None;
+        for _ in 0..300 {
+            let q = server.get(&format!("/api/v1/models/credit/data-quality{query}")).await;
+            assert_eq!(q.status, 200, "{}", q.text);
+            let columns = q.json["columns"].as_array().cloned().unwrap_or_default();
+            let age = columns.iter().find(|c| c["name"] == "age").cloned();
+            if let Some(age) = age
+                && age["type_mismatches"] == json!(3)
+            {
+                found = Some(columns);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let columns = found.unwrap_or_else(|| panic!("age never showed 3 type mismatches ({query})"));
+        let city = columns.iter().find(|c| c["name"] == "city").expect("city");
+        assert_eq!(city["type_mismatches"], json!(1));
+        assert_eq!(columns.iter().find(|c| c["name"] == "income").expect("income")["type_mismatches"], json!(0));
+    }
+}

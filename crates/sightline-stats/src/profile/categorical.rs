@@ -37,6 +37,16 @@ impl CategoricalProfile {
         }
     }
 
+    /// Adds `weight` observations of one value at once (tallies made elsewhere).
+    pub fn update_weighted(&mut self, value: &str, weight: u64) {
+        if weight == 0 {
+            return;
+        }
+        self.count = self.count.saturating_add(weight);
+        self.items.update(value, weight);
+        self.distinct.insert(value.as_bytes());
+    }
+
     /// Adds one boolean observation as the category `"true"` or `"false"`.
     pub fn update_bool(&mut self, value: Option<bool>) {
         self.update(value.map(|b| if b { "true" } else { "false" }));

@@ -25,7 +25,8 @@ const CITIES: [&str; 8] = ["paris", "lyon", "berlin", "madrid", "rome", "oslo", 
 
 fn spec() -> ModelSpec {
     let feature = |name: String, kind| FeatureSpec { name, kind, nullable: true };
-    let mut features: Vec<FeatureSpec> = (0..NUMERIC).map(|i| feature(format!("num_{i}"), FeatureType::Numeric)).collect();
+    let mut features: Vec<FeatureSpec> =
+        (0..NUMERIC).map(|i| feature(format!("num_{i}"), FeatureType::Numeric)).collect();
     features.extend((0..CATEGORICAL).map(|i| feature(format!("cat_{i}"), FeatureType::Categorical)));
     ModelSpec {
         name: "bench".into(),
@@ -93,7 +94,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 s.spawn(move || fold(layout, rows, i as u64 + 1))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a fold thread panicked")))).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("a fold thread panicked"))))
+            .collect()
     });
     let mut merged = sightline_stats::profile::Profile::new();
     for part in parts {
@@ -103,7 +107,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(merged.len() == one.len(), "the parallel profile has other columns");
 
     let n = args.rows as f64;
-    println!("profile updates: {} rows x {} columns ({NUMERIC} numeric, {CATEGORICAL} categorical)", args.rows, NUMERIC + CATEGORICAL);
+    println!(
+        "profile updates: {} rows x {} columns ({NUMERIC} numeric, {CATEGORICAL} categorical)",
+        args.rows,
+        NUMERIC + CATEGORICAL
+    );
     println!("  1 thread:   {:>8.3} s  {:>12.0} rows/s", single, n / single);
     println!("  {threads} threads:  {:>8.3} s  {:>12.0} rows/s (fold apart, then merge)", parallel, n / parallel);
     Ok(())
