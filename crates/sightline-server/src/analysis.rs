@@ -158,17 +158,26 @@ pub fn window_profiles_by_version(
     Ok(out)
 }
 
-/// The caller's drift settings: a method and threshold for all columns, and per column.
+/// Drift settings: a method and threshold for all columns, and per feature.
 #[derive(Debug, Clone, Default)]
 pub struct DriftSettings {
     pub all: Options,
     pub per_feature: HashMap<String, Options>,
+    /// Settings under these (a model's stored ones under a query's), consulted for what
+    /// these leave unset.
+    pub base: Option<Box<DriftSettings>>,
 }
 
 impl DriftSettings {
+    /// Each of method and threshold from the most specific setting of the top-most
+    /// layer that has one: a feature's, then all columns', then the layer below.
     fn for_column(&self, feature: Option<&str>) -> Options {
         let own = feature.and_then(|f| self.per_feature.get(f)).copied().unwrap_or_default();
-        Options { method: own.method.or(self.all.method), threshold: own.threshold.or(self.all.threshold) }
+        let below = self.base.as_ref().map(|b| b.for_column(feature)).unwrap_or_default();
+        Options {
+            method: own.method.or(self.all.method).or(below.method),
+            threshold: own.threshold.or(self.all.threshold).or(below.threshold),
+        }
     }
 }
 

@@ -4,6 +4,7 @@ mod admin_keys;
 mod audit;
 mod auth_api;
 pub mod drift;
+mod drift_settings;
 mod errors;
 mod feedback;
 mod health;
@@ -81,6 +82,8 @@ fn api_routes() -> Vec<Route> {
         (Method::DELETE, "/models/{model}/reference", Model(Edit), delete(reference::delete)),
         (Method::POST, "/models/{model}/reference/from-logs", Model(Edit), post(reference::from_logs)),
         (Method::GET, "/models/{model}/drift", Model(Read), get(drift::drift)),
+        (Method::GET, "/models/{model}/drift-settings", Model(Read), get(drift_settings::get)),
+        (Method::PUT, "/models/{model}/drift-settings", Model(Edit), put(drift_settings::put)),
         (Method::GET, "/models/{model}/data-quality", Model(Read), get(drift::data_quality)),
         (Method::GET, "/admin/keys", Server(Admin), get(admin_keys::status)),
         (Method::POST, "/admin/keys/rotate", Server(Admin), post(admin_keys::rotate)),

@@ -141,4 +141,8 @@ pub trait ProfileStore {
     /// the active one (part of a key rotation's pass). A value changed meanwhile is left
     /// to its writer, which seals under the active key. Returns how many were resealed.
     fn reseal_profiles(&self) -> Result<usize>;
+
+    /// A model's stored drift settings (a JSON document the server defines).
+    fn drift_settings(&self, model_id: i64) -> Result<Option<String>>;
+    fn put_drift_settings(&self, model_id: i64, settings: &str, now_ms: i64) -> Result<()>;
 }

@@ -1,6 +1,7 @@
 //! Drift and data quality of a model over a window (or a series of windows), and the
 //! drift gauges on /metrics.
 
+use super::drift_settings::{parse_method, parse_threshold};
 use super::support::path;
 use crate::analysis::{self, ColumnQuality, ColumnResult, DriftReport, DriftSettings};
 use crate::error::{ApiError, Code};
@@ -11,7 +12,6 @@ use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use serde_json::{Value, json};
-use sightline_stats::default_method::Method;
 use sightline_stats::profile::Profile;
 use sightline_store::{ReferenceRecord, Store};
 use std::collections::HashMap;
@@ -88,28 +88,15 @@ fn check_known(params: &HashMap<String, String>, known: &[&str], per_feature: bo
     Ok(())
 }
 
-fn method(key: &str, value: &str) -> Result<Method, ApiError> {
-    Method::from_name(value).ok_or_else(|| {
-        ApiError::new(
-            Code::InvalidQuery,
-            format!(
-                "{key}: unknown drift method {value:?}; use ks, chisquare, z, wasserstein_normed, jensenshannon, psi, \
-                 kl_div or hellinger"
-            ),
-        )
-    })
-}
-
-fn threshold(key: &str, value: &str) -> Result<f64, ApiError> {
-    match value.parse::<f64>() {
-        Ok(t) if t.is_finite() && t >= 0.0 => Ok(t),
-        _ => Err(ApiError::new(Code::InvalidQuery, format!("{key}: must be a non-negative number"))),
-    }
-}
-
-/// `method`, `threshold`, and per feature `method:<feature>` / `threshold:<feature>`.
-fn settings(params: &HashMap<String, String>, model: &LoadedModel) -> Result<DriftSettings, ApiError> {
-    let mut s = DriftSettings::default();
+/// Query overrides: `method`, `threshold`, and per feature `method:<feature>` /
+/// `threshold:<feature>`, over the model's stored settings.
+fn settings(
+    params: &HashMap<String, String>,
+    model: &LoadedModel,
+    stored: DriftSettings,
+) -> Result<DriftSettings, ApiError> {
+    let bad = |key: &str, m: String| ApiError::new(Code::InvalidQuery, format!("{key}: {m}"));
+    let mut s = DriftSettings { base: Some(Box::new(stored)), ..DriftSettings::default() };
     for (key, value) in params {
         let (what, feature) = match key.split_once(':') {
             Some((w, f)) => (w, Some(f)),
@@ -119,14 +106,17 @@ fn settings(params: &HashMap<String, String>, model: &LoadedModel) -> Result<Dri
             None => &mut s.all,
             Some(f) => {
                 if !model.record.spec.features.iter().any(|x| x.name == f) {
-                    return Err(ApiError::new(Code::InvalidQuery, format!("{key}: the model has no feature {f:?}")));
+                    return Err(bad(key, format!("the model has no feature {f:?}")));
                 }
                 s.per_feature.entry(f.to_owned()).or_default()
             }
         };
         match what {
-            "method" => target.method = Some(method(key, value)?),
-            "threshold" => target.threshold = Some(threshold(key, value)?),
+            "method" => target.method = Some(parse_method(value).map_err(|m| bad(key, m))?),
+            "threshold" => {
+                let t = value.parse::<f64>().map_err(|_| bad(key, "must be a non-negative number".into()))?;
+                target.threshold = Some(parse_threshold(t).map_err(|m| bad(key, m))?);
+            }
             _ => {}
         }
     }
@@ -228,7 +218,9 @@ pub async fn drift(
     let model = app.model(&path(p)?).await?;
     let params = super::support::query(q)?;
     check_known(&params, &["version", "from", "to", "step", "method", "threshold"], true)?;
-    let settings = settings(&params, &model)?;
+    let (store, loaded) = (app.store.clone(), model.clone());
+    let stored = blocking(move || super::drift_settings::stored(store.as_ref(), &loaded)).await??;
+    let settings = settings(&params, &model, stored)?;
     let span = span(&app, &model, &params).await?;
     let store = app.store.clone();
     let (id, version) = (model.id, span.version.clone());
@@ -392,6 +384,13 @@ fn update_gauges(app: &AppState) -> Result<(), String> {
                 continue;
             }
             let names: Vec<String> = model.spec.features.iter().map(|f| f.name.clone()).collect();
+            let loaded = LoadedModel {
+                id: model.id,
+                name: Arc::from(model.spec.name.as_str()),
+                index: sightline_core::ModelIndex::new(model.spec.clone()),
+                record: model.clone(),
+            };
+            let settings = super::drift_settings::stored(store, &loaded).map_err(|e| e.to_string())?;
             let by_version =
                 analysis::window_profiles_by_version(store, model.id, from, to).map_err(|e| e.to_string())?;
             for (version_id, current) in by_version {
@@ -402,7 +401,7 @@ fn update_gauges(app: &AppState) -> Result<(), String> {
                 };
                 let Ok(reference) = Profile::decode(&reference.data) else { continue };
                 let Some(version) = store.version_by_id(version_id).map_err(|e| e.to_string())? else { continue };
-                let report = analysis::drift(&reference, &current, &names, &DriftSettings::default());
+                let report = analysis::drift(&reference, &current, &names, &settings);
                 let features: Vec<(String, f64, bool)> = report
                     .features
                     .iter()

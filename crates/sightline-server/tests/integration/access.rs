@@ -85,6 +85,8 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("DELETE", "/api/v1/models/{model}/reference"), edit.clone()),
         (("POST", "/api/v1/models/{model}/reference/from-logs"), edit.clone()),
         (("GET", "/api/v1/models/{model}/drift"), read.clone()),
+        (("GET", "/api/v1/models/{model}/drift-settings"), read.clone()),
+        (("PUT", "/api/v1/models/{model}/drift-settings"), edit.clone()),
         (("GET", "/api/v1/models/{model}/data-quality"), read.clone()),
         (("GET", "/api/v1/models/{model}/issues/{issue}"), read),
         (("PATCH", "/api/v1/models/{model}/issues/{issue}"), edit),

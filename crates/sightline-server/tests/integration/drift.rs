@@ -428,3 +428,63 @@ async fn wrong_types_of_rejected_events_are_counted_per_feature() {
         assert_eq!(columns.iter().find(|c| c["name"] == "income").expect("income")["type_mismatches"], json!(0));
     }
 }
+
+#[tokio::test]
+async fn stored_drift_settings_apply_under_query_overrides() {
+    let server = TestServer::start_with(fast).await;
+    server.create_model(&model()).await;
+    upload(&server, "", "text/csv", None, csv(&rows(1, 500, 0.0))).await.expect_status(201);
+    let start = now_ms() - 10 * 60_000;
+    log(&server, "v1", &rows(2, 500, 0.0), start, "a").await;
+    let settings = json!({"method": "ks", "features": {"city": {"method": "chisquare", "threshold": 0.01}}});
+    let put = server
+        .request(
+            Method::PUT,
+            "/api/v1/models/credit/drift-settings",
+            &[("content-type", "application/json")],
+            Some(settings.to_string().into_bytes()),
+        )
+        .await;
+    put.expect_status(200);
+    let got = server.get("/api/v1/models/credit/drift-settings").await;
+    assert_eq!(got.json["features"]["city"]["method"], "chisquare", "{}", got.text);
+    let window = format!("?from={}&to={}", start - 60_000, start + 500 * 20 + 60_000);
+    let report = drift_when(&server, &window, 500).await;
+    assert_eq!(column(&report, "age")["method"], "ks");
+    assert_eq!(column(&report, "income")["method"], "ks");
+    assert_eq!(column(&report, "city")["method"], "chisquare");
+    assert_eq!(column(&report, "city")["threshold"], json!(0.01));
+    // A query's settings beat the stored ones: its per-feature ones, then its global ones
+    // (for every column); what it leaves unset comes from the stored settings.
+    let report = drift_when(&server, &format!("{window}&method:age=wasserstein_normed&threshold=0.2"), 500).await;
+    assert_eq!(column(&report, "age")["method"], "wasserstein_normed");
+    assert_eq!(column(&report, "age")["threshold"], json!(0.2));
+    assert_eq!(column(&report, "city")["threshold"], json!(0.2));
+    assert_eq!(column(&report, "city")["method"], "chisquare", "the stored feature method stays");
+    assert_eq!(column(&report, "income")["method"], "ks", "the stored global method stays");
+    for (body, path) in [
+        (json!({"method": "magic"}), "$.method"),
+        (json!({"threshold": -1}), "$.threshold"),
+        (json!({"features": {"nosuch": {"method": "ks"}}}), "$.features[\"nosuch\"]"),
+        (json!({"features": {"note": {"method": "ks"}}}), "$.features[\"note\"]"),
+        (json!({"features": {"age": {"method": "z"}}}), "$.features[\"age\"].method"),
+        (json!({"colour": "red"}), "$"),
+    ] {
+        let r = server
+            .request(
+                Method::PUT,
+                "/api/v1/models/credit/drift-settings",
+                &[("content-type", "application/json")],
+                Some(body.to_string().into_bytes()),
+            )
+            .await;
+        assert!(r.status == 422 || r.status == 400, "{body}: {}", r.text);
+        assert!(
+            r.text.contains(&path.replace('"', "\\\"")) || r.error_paths().iter().any(|p| p == path),
+            "{body}: {}",
+            r.text
+        );
+    }
+    // The stored settings are unchanged by the refused documents.
+    assert_eq!(server.get("/api/v1/models/credit/drift-settings").await.json, got.json);
+}

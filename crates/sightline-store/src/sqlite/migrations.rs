@@ -162,7 +162,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX error_events_by_issue ON error_events (issue_id, seq);",
     // 5: profiles the aggregator folds from the event log, per (model, version, bucket)
     // at minute, hour and day resolution; the watermark saying which events they hold;
-    // reference profiles per model version. Profile bytes are sealed: they hold values.
+    // reference profiles per model version; a model's drift settings. Profile bytes are
+    // sealed: they hold values.
     "CREATE TABLE profiles (
         model_id INTEGER NOT NULL,
         resolution_ms INTEGER NOT NULL,
@@ -185,7 +186,12 @@ const MIGRATIONS: &[&str] = &[
         source TEXT NOT NULL,
         data BLOB NOT NULL,
         PRIMARY KEY (model_id, version)
-    ) WITHOUT ROWID;",
+    ) WITHOUT ROWID;
+    CREATE TABLE drift_settings (
+        model_id INTEGER PRIMARY KEY REFERENCES models(id),
+        settings TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build expects.

@@ -202,6 +202,25 @@ impl ProfileStore for SqliteStore {
         rows.into_iter().map(|r| self.open_reference(r)).collect()
     }
 
+    fn drift_settings(&self, model_id: i64) -> Result<Option<String>> {
+        self.with_reader(|c| {
+            Ok(c.prepare_cached("SELECT settings FROM drift_settings WHERE model_id = ?1")?
+                .query_row(params![model_id], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn put_drift_settings(&self, model_id: i64, settings: &str, now_ms: i64) -> Result<()> {
+        self.with_reader(|c| {
+            c.prepare_cached(
+                "INSERT INTO drift_settings (model_id, settings, updated_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (model_id) DO UPDATE SET settings = excluded.settings, updated_ms = excluded.updated_ms",
+            )?
+            .execute(params![model_id, settings, now_ms])?;
+            Ok(())
+        })
+    }
+
     fn reseal_profiles(&self) -> Result<usize> {
         Ok(self.reseal_bucket_profiles()? + self.reseal_references()?)
     }
