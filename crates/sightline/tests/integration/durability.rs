@@ -173,6 +173,25 @@ async fn sigkill_mid_stream_loses_no_acknowledged_event_and_stores_none_twice() 
     assert_eq!(rows_after.len(), rows.len() + newly_accepted);
     assert_eq!(stored_after, sent, "after re-sending, exactly every sent event is stored");
 
+    // The profiles, folded before the kill and refolded past their watermark after it,
+    // hold every stored event exactly once.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
+    let quality =
+        server.url(&format!("/api/v1/models/{MODEL}/data-quality?from={}&to={}", now - 3_600_000, now + 3_600_000));
+    let expected = rows_after.len() as u64;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, doc) = get_json(&http, &quality).await;
+        assert_eq!(status, StatusCode::OK, "{doc}");
+        let profiled = doc["rows"].as_u64().expect("rows");
+        assert!(profiled <= expected, "profiles hold {profiled} events but {expected} are stored: some twice");
+        if profiled == expected {
+            break;
+        }
+        assert!(Instant::now() < deadline, "profiles hold {profiled} of {expected} stored events");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     eprintln!(
         "durability: killed after {acked_batches} acknowledged batches ({} events), {} events stored before the kill, {} in-flight events of which {} were stored; {:.1?} in all",
         acked_ids.len(),
