@@ -169,8 +169,16 @@ impl Aggregator {
                         break;
                     }
                     Ok(events) => {
-                        for event in &events {
-                            self.fold(&mut folder, &mut layouts, event);
+                        // Runs of one (model, version, minute) fold together, column by column.
+                        let key =
+                            |e: &FoldEvent| (e.model_id, e.version_id, Resolution::Minute.bucket_of(e.timestamp_ms));
+                        let mut start = 0;
+                        while start < events.len() {
+                            let k = key(&events[start]);
+                            let end =
+                                events[start..].iter().position(|e| key(e) != k).map_or(events.len(), |n| start + n);
+                            self.fold(&mut folder, &mut layouts, &events[start..end]);
+                            start = end;
                         }
                         position = events.last().map_or(position, |e| e.seq);
                         self.metrics.aggregator_events.inc_by(events.len() as u64);
@@ -236,10 +244,14 @@ impl Aggregator {
         }
     }
 
-    fn fold(&self, folder: &mut Folder, layouts: &mut Layouts, event: &FoldEvent) {
-        let Some(layout) = layouts.get(self.store.as_ref(), &self.control, event) else { return };
-        if let Err(e) = folder.fold(&layout, event) {
-            tracing::error!(error = %e, seq = event.seq, "event cannot be profiled");
+    /// Folds a run of events of one (model, version, minute).
+    fn fold(&self, folder: &mut Folder, layouts: &mut Layouts, run: &[FoldEvent]) {
+        let Some(first) = run.first() else { return };
+        let newest = run.iter().flat_map(|e| e.features.iter().map(|(o, _)| *o as usize + 1)).max().unwrap_or(0);
+        let Some(layout) = layouts.get(self.store.as_ref(), &self.control, first, newest) else { return };
+        let events: Vec<&FoldEvent> = run.iter().collect();
+        if let Err(e) = folder.fold_run(&layout, &events) {
+            tracing::error!(error = %e, seq = first.seq, "events cannot be profiled");
         }
     }
 
@@ -300,14 +312,14 @@ struct Layouts {
 }
 
 impl Layouts {
-    fn get(&mut self, store: &dyn Store, control: &Control, event: &FoldEvent) -> Option<Arc<Layout>> {
+    /// The layout of `event`'s model version, knowing at least `newest` features.
+    fn get(&mut self, store: &dyn Store, control: &Control, event: &FoldEvent, newest: usize) -> Option<Arc<Layout>> {
         let generation = control.layouts_generation.load(Ordering::Acquire);
         if generation != self.generation {
             self.by_version.clear();
             self.generation = generation;
         }
         let key = (event.model_id, event.version_id);
-        let newest = event.features.iter().map(|(o, _)| *o as usize + 1).max().unwrap_or(0);
         if let Some(l) = self.by_version.get(&key)
             && l.feature_count() >= newest
         {

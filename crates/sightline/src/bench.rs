@@ -1,6 +1,7 @@
 //! `sightline bench`: whole-process benchmarks that start their own server on a
 //! temporary data directory and drive it over loopback, and in-process ones.
 
+mod drift_query;
 mod ingest;
 mod profile;
 mod server_process;
@@ -10,6 +11,8 @@ pub enum Which {
     /// Stream prediction events into a fresh server and report throughput, batch
     /// acknowledgement latency and the server's peak memory.
     Ingest(ingest::Args),
+    /// Drift and data-quality queries over 30 days of minute-level traffic.
+    DriftQuery(drift_query::Args),
     /// Fold rows into profiles in-process (the aggregator's code), one thread and all cores.
     Profile(profile::Args),
 }
@@ -18,5 +21,6 @@ pub fn run(which: Which) -> anyhow::Result<()> {
     match which {
         Which::Ingest(args) => ingest::run(args),
         Which::Profile(args) => profile::run(args),
+        Which::DriftQuery(args) => drift_query::run(args),
     }
 }

@@ -47,20 +47,22 @@ pub struct Folder {
 }
 
 impl Folder {
-    /// Adds one event to its minute's delta, built on `layout` when the delta is new.
-    pub fn fold(&mut self, layout: &Arc<Layout>, event: &FoldEvent) -> Result<(), ProfileError> {
-        let minute = Resolution::Minute.bucket_of(event.timestamp_ms);
-        let key = (event.model_id, event.version_id, minute);
+    /// Adds events of one (model, version, minute) to that minute's delta, built on
+    /// `layout` when the delta is new.
+    pub fn fold_run(&mut self, layout: &Arc<Layout>, events: &[&FoldEvent]) -> Result<(), ProfileError> {
+        let Some(first) = events.first() else { return Ok(()) };
+        let minute = Resolution::Minute.bucket_of(first.timestamp_ms);
+        let key = (first.model_id, first.version_id, minute);
         let delta = match self.deltas.entry(key) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                let seed = mix(mix(event.model_id as u64, event.version_id as u64), minute as u64);
+                let seed = mix(mix(first.model_id as u64, first.version_id as u64), minute as u64);
                 v.insert(Delta { layout: layout.clone(), columns: layout.empty(seed)?, rows: 0 })
             }
         };
-        delta.layout.fold(&mut delta.columns, event);
-        delta.rows += 1;
-        self.pending += 1;
+        delta.layout.fold_many(&mut delta.columns, events);
+        delta.rows += events.len() as u64;
+        self.pending += events.len() as u64;
         Ok(())
     }
 

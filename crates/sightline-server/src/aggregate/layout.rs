@@ -112,30 +112,38 @@ impl Layout {
         Ok(Columns(columns))
     }
 
-    /// Adds one event. Values of features the layout does not know are ignored (the
-    /// caller rebuilds the layout when it sees a newer feature).
+    /// Adds one event; see [`Layout::fold_many`].
     pub fn fold(&self, columns: &mut Columns, event: &FoldEvent) {
-        let mut seen = vec![false; self.features.len()];
-        for (ordinal, value) in &event.features {
-            let Some(Some(position)) = self.features.get(*ordinal as usize) else { continue };
-            seen[*ordinal as usize] = true;
-            update(&mut columns.0[*position], value);
-        }
-        // A feature absent from the event is a missing value.
+        self.fold_many(columns, &[event]);
+    }
+
+    /// Adds events column by column (one sketch stays in cache while it takes every
+    /// event's value). A feature absent from an event is a missing value; values of
+    /// features the layout does not know are ignored (the caller rebuilds the layout
+    /// when it sees a newer feature).
+    pub fn fold_many(&self, columns: &mut Columns, events: &[&FoldEvent]) {
         for (ordinal, position) in self.features.iter().enumerate() {
-            if let (Some(position), false) = (position, seen[ordinal]) {
-                update(&mut columns.0[*position], &FeatureValue::Null);
+            let Some(position) = position else { continue };
+            let column = &mut columns.0[*position];
+            for event in events {
+                update(column, value_of(event, ordinal));
             }
         }
-        match (&mut columns.0[self.prediction], &event.prediction) {
-            (ColumnProfile::Numeric(p), Some(Target::Number(x))) => p.update(Some(*x)),
-            (ColumnProfile::Categorical(p), Some(Target::Class(c))) => p.update(Some(c)),
-            (ColumnProfile::Numeric(p), _) => p.update(None),
-            (ColumnProfile::Categorical(p), _) => p.update(None),
+        let prediction = &mut columns.0[self.prediction];
+        for event in events {
+            match (&mut *prediction, &event.prediction) {
+                (ColumnProfile::Numeric(p), Some(Target::Number(x))) => p.update(Some(*x)),
+                (ColumnProfile::Categorical(p), Some(Target::Class(c))) => p.update(Some(c)),
+                (ColumnProfile::Numeric(p), _) => p.update(None),
+                (ColumnProfile::Categorical(p), _) => p.update(None),
+            }
         }
-        for (class, score) in &event.scores {
-            if let Some(ColumnProfile::Numeric(p)) = self.scores.get(*class as usize).map(|i| &mut columns.0[*i]) {
-                p.update(Some(*score));
+        for (class, position) in self.scores.iter().enumerate() {
+            let ColumnProfile::Numeric(p) = &mut columns.0[*position] else { continue };
+            for event in events {
+                if let Some((_, score)) = event.scores.iter().find(|(c, _)| *c as usize == class) {
+                    p.update(Some(*score));
+                }
             }
         }
     }
@@ -161,6 +169,15 @@ fn empty_column(kind: Kind, edges: Option<&[f64]>, seed: u64) -> Result<ColumnPr
         }
         Kind::Categorical => ColumnProfile::Categorical(CategoricalProfile::new(DEFAULT_CAPACITY, DEFAULT_PRECISION)?),
     })
+}
+
+/// An event's value of a feature: where the ordinal says when features come in schema
+/// order (they usually do), else found by ordinal; missing when absent.
+fn value_of(event: &FoldEvent, ordinal: usize) -> &FeatureValue {
+    match event.features.get(ordinal) {
+        Some((o, v)) if *o as usize == ordinal => v,
+        _ => event.features.iter().find(|(o, _)| *o as usize == ordinal).map_or(&FeatureValue::Null, |(_, v)| v),
+    }
 }
 
 fn update(column: &mut ColumnProfile, value: &FeatureValue) {

@@ -1,0 +1,216 @@
+//! The drift-query benchmark: a server holding 30 days of minute-level traffic for a
+//! model of 20 numeric and 5 categorical features (profiles rolled up as retention
+//! leaves them: minutes for the last two days, hours, days), then the time of drift and
+//! data-quality queries over all 30 days, as one window and as a daily series.
+
+use super::server_process::ServerProcess;
+use anyhow::Context;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Days of traffic.
+    #[arg(long, default_value_t = 30)]
+    days: i64,
+    /// Events per minute.
+    #[arg(long, default_value_t = 10)]
+    per_minute: usize,
+    /// Timed repetitions of each query.
+    #[arg(long, default_value_t = 20)]
+    repeat: usize,
+}
+
+const NUMERIC: usize = 20;
+const CATEGORICAL: usize = 5;
+const CITIES: [&str; 8] = ["paris", "lyon", "berlin", "madrid", "rome", "oslo", "lisbon", "vienna"];
+
+fn model() -> Value {
+    let mut features: Vec<Value> =
+        (0..NUMERIC).map(|i| json!({"name": format!("num_{i}"), "type": "numeric"})).collect();
+    features.extend((0..CATEGORICAL).map(|i| json!({"name": format!("cat_{i}"), "type": "categorical"})));
+    json!({"name": "bench", "task": "binary_classification", "classes": ["no", "yes"],
+           "positive_class": "yes", "features": features})
+}
+
+fn features(rng: &mut rand::rngs::StdRng, shift: f64) -> Value {
+    let mut f = serde_json::Map::new();
+    for i in 0..NUMERIC {
+        f.insert(format!("num_{i}"), json!(rng.random::<f64>() * 100.0 + shift));
+    }
+    for i in 0..CATEGORICAL {
+        f.insert(format!("cat_{i}"), json!(CITIES[rng.random_range(0..CITIES.len())]));
+    }
+    Value::Object(f)
+}
+
+fn reference_csv(rng: &mut rand::rngs::StdRng, rows: usize) -> String {
+    let header: Vec<String> =
+        (0..NUMERIC).map(|i| format!("num_{i}")).chain((0..CATEGORICAL).map(|i| format!("cat_{i}"))).collect();
+    let mut out = header.join(",");
+    out.push('\n');
+    for _ in 0..rows {
+        let mut row: Vec<String> = (0..NUMERIC).map(|_| format!("{:.4}", rng.random::<f64>() * 100.0)).collect();
+        row.extend((0..CATEGORICAL).map(|_| CITIES[rng.random_range(0..CITIES.len())].to_owned()));
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+async fn send(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    ct: &str,
+    body: Vec<u8>,
+) -> anyhow::Result<Value> {
+    let r = http
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token)
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await?;
+    let status = r.status();
+    let doc: Value = serde_json::from_slice(&r.bytes().await?).unwrap_or(Value::Null);
+    anyhow::ensure!(status.is_success(), "{path}: {status} {doc}");
+    Ok(doc)
+}
+
+async fn timed(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    path: &str,
+    repeat: usize,
+) -> anyhow::Result<(Duration, Value)> {
+    let mut times = Vec::with_capacity(repeat);
+    let mut last = Value::Null;
+    for _ in 0..repeat {
+        let started = Instant::now();
+        let r = http.get(format!("{base}{path}")).bearer_auth(token).send().await?;
+        let status = r.status();
+        last = serde_json::from_slice(&r.bytes().await?)?;
+        times.push(started.elapsed());
+        anyhow::ensure!(status.is_success(), "{path}: {status} {last}");
+    }
+    times.sort();
+    Ok((times[times.len() / 2], last))
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.days > 0 && args.per_minute > 0 && args.repeat > 0,
+        "days, per_minute and repeat must be positive"
+    );
+    let server = ServerProcess::start(&[])?;
+    let base = format!("http://{}", server.addr);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let result = runtime.block_on(drive(&base, &server.token, &args));
+    server.stop()?;
+    let (events, fold_time, results) = result?;
+    println!("## sightline bench drift-query");
+    println!();
+    println!(
+        "{} days of traffic, {} events per minute ({events} events), 25 features; profiles folded in {:.1} s.",
+        args.days,
+        args.per_minute,
+        fold_time.as_secs_f64()
+    );
+    println!();
+    println!("| query | median of {} | windows | events |", args.repeat);
+    println!("|---|---|---|---|");
+    for (name, time, windows, rows) in results {
+        println!("| {name} | {:.1} ms | {windows} | {rows} |", time.as_secs_f64() * 1e3);
+    }
+    Ok(())
+}
+
+type Results = (usize, Duration, Vec<(&'static str, Duration, usize, u64)>);
+
+async fn drive(base: &str, token: &str, args: &Args) -> anyhow::Result<Results> {
+    let http = reqwest::Client::new();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    send(
+        &http,
+        base,
+        token,
+        reqwest::Method::POST,
+        "/api/v1/models",
+        "application/json",
+        model().to_string().into_bytes(),
+    )
+    .await?;
+    let csv = reference_csv(&mut rng, 50_000);
+    send(&http, base, token, reqwest::Method::PUT, "/api/v1/models/bench/reference", "text/csv", csv.into_bytes())
+        .await?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+    let end = now - now % 60_000;
+    let start = end - args.days * 86_400_000;
+    let minutes = (end - start) / 60_000;
+    let mut events = Vec::with_capacity(5_000);
+    let mut sent = 0;
+    let started = Instant::now();
+    for m in 0..minutes {
+        // A slow drift on every numeric feature over the month.
+        let shift = 20.0 * m as f64 / minutes as f64;
+        for i in 0..args.per_minute {
+            events.push(json!({
+                "request_id": format!("m{m}-{i}"),
+                "timestamp": start + m * 60_000 + (i as i64 * 60_000 / args.per_minute as i64),
+                "version": "v1",
+                "features": features(&mut rng, shift),
+                "prediction": "no",
+                "scores": {"yes": rng.random::<f64>()},
+            }));
+        }
+        if events.len() >= 5_000 || m + 1 == minutes {
+            let body = json!({ "events": std::mem::take(&mut events) }).to_string().into_bytes();
+            send(
+                &http,
+                base,
+                token,
+                reqwest::Method::POST,
+                "/api/v1/models/bench/predictions",
+                "application/json",
+                body,
+            )
+            .await?;
+            sent += 1;
+        }
+    }
+    let total = (minutes as usize) * args.per_minute;
+    // Wait until the profiles hold every event.
+    let all = format!("/api/v1/models/bench/data-quality?from={start}&to={end}");
+    loop {
+        let (_, doc) = timed(&http, base, token, &all, 1).await?;
+        if doc["rows"].as_u64() == Some(total as u64) {
+            break;
+        }
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(1_800), "profiles never caught up: {doc}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let fold_time = started.elapsed();
+    let _ = sent;
+    let queries: [(&'static str, String); 4] = [
+        ("drift, one 30-day window", format!("/api/v1/models/bench/drift?from={start}&to={end}")),
+        ("drift, daily series (30 windows)", format!("/api/v1/models/bench/drift?from={start}&to={end}&step=1d")),
+        ("data quality, one 30-day window", all.clone()),
+        ("drift, last hour (minute profiles)", format!("/api/v1/models/bench/drift?from={}&to={end}", end - 3_600_000)),
+    ];
+    let mut results = Vec::new();
+    for (name, path) in queries {
+        let (time, doc) = timed(&http, base, token, &path, args.repeat).await.with_context(|| name.to_owned())?;
+        let windows = doc["windows"].as_array().map_or(1, Vec::len);
+        let rows = match doc["windows"].as_array() {
+            Some(w) => w.iter().filter_map(|x| x["rows"].as_u64()).sum(),
+            None => doc["rows"].as_u64().unwrap_or(0),
+        };
+        results.push((name, time, windows, rows));
+    }
+    Ok((total, fold_time, results))
+}
