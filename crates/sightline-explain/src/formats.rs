@@ -3,4 +3,6 @@
 //! One module per file format; each knows its library's conventions and nothing else does.
 
 pub mod lightgbm_text;
+pub mod ubjson;
 pub mod xgboost_json;
+pub mod xgboost_ubj;

@@ -120,6 +120,15 @@ fn xgboost_count_poisson() {
     check("poisson");
 }
 
+/// The same models saved as UBJSON (`save_model("m.ubj")`) against the same cases,
+/// which the generator checked xgboost answers identically for both files.
+#[test]
+fn xgboost_ubj_binary_multiclass_regression_forest() {
+    for name in ["binary_ubj", "multiclass_ubj", "regression_ubj", "forest_ubj"] {
+        check(name);
+    }
+}
+
 #[test]
 fn lightgbm_binary() {
     check("lightgbm_binary");
