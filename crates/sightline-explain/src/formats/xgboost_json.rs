@@ -141,7 +141,7 @@ fn in_tree(index: usize, error: ModelError) -> ModelError {
     match error {
         ModelError::Invalid(m) => ModelError::Invalid(format!("tree {index}: {m}")),
         ModelError::Unsupported(m) => ModelError::Unsupported(format!("tree {index}: {m}")),
-        other @ (ModelError::Json(_) | ModelError::Ubjson(_)) => other,
+        other => other,
     }
 }
 
