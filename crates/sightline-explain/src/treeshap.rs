@@ -6,6 +6,12 @@
 //! the Shapley values of that game for all features in one pass over the tree, keeping
 //! for the current root-to-node path the share of all subset sizes that reach it.
 //! Each output (class) gets its own attributions from the trees that add to it.
+//!
+//! The walk and its path (each feature once, with its zero and one fractions) are the
+//! paper's; at a leaf, instead of unwinding the path once per feature (O(depth²)), the
+//! Shapley values come from Owen's multilinear-extension integral of the leaf's product
+//! game, integrated exactly by Gauss–Legendre quadrature (`leaf_by_quadrature`).
+//! [`TreeShap::explain_batch`] walks each tree for many rows while it is in cache.
 
 use crate::ensemble::{Ensemble, NodeKind, Tree};
 use crate::error::ExplainError;
