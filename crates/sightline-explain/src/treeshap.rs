@@ -286,8 +286,7 @@ impl Walk<'_> {
         let node = &self.tree.nodes()[node_index];
         match &node.kind {
             NodeKind::Leaf { value } => {
-                if len <= self.fast_unwind_limit {
-                    leaf_by_quadrature(phi, &path[1..len], *value, self.quadrature);
+                if len <= self.fast_unwind_limit && leaf_by_quadrature(phi, &path[1..len], *value, self.quadrature) {
                     return;
                 }
                 // Long paths (only tests and unusual models reach them): the unwound
@@ -343,15 +342,15 @@ impl Walk<'_> {
 /// integrates exactly; the products for all i come from prefix and suffix products, so a
 /// leaf costs O(elements · points) instead of UNWIND's O(elements²), without divisions.
 /// Every factor and weight is nonnegative, so there is no cancellation to lose accuracy.
-fn leaf_by_quadrature(phi: &mut [f64], elements: &[PathElement], value: f64, quadrature: &[Vec<(f64, f64)>]) {
+///
+/// Returns false, having changed nothing, for a path longer than the rules and scratch
+/// arrays prepared (the caller then unwinds it the paper's way).
+fn leaf_by_quadrature(phi: &mut [f64], elements: &[PathElement], value: f64, quadrature: &[Vec<(f64, f64)>]) -> bool {
     let m = elements.len();
-    if m == 0 {
-        return;
-    }
     // Paths here are at most FAST_UNWIND_LIMIT long, so fixed arrays serve.
     let mut integral = [0.0f64; FAST_UNWIND_LIMIT];
     let mut prefix = [0.0f64; FAST_UNWIND_LIMIT];
-    let Some(rule) = quadrature.get(m.div_ceil(2)) else { return };
+    let Some(rule) = quadrature.get(m.div_ceil(2)).filter(|_| m <= FAST_UNWIND_LIMIT) else { return false };
     for &(t, weight) in rule {
         let mut running = weight;
         for (k, e) in elements.iter().enumerate() {
@@ -368,6 +367,7 @@ fn leaf_by_quadrature(phi: &mut [f64], elements: &[PathElement], value: f64, qua
     for (e, integral) in elements.iter().zip(&integral[..m]) {
         phi[e.feature] += integral * (e.one - e.zero) * value;
     }
+    true
 }
 
 /// The n-point Gauss–Legendre rule on [0, 1] as (node, weight) pairs: Newton's method on
