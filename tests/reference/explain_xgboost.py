@@ -13,6 +13,9 @@ For each objective it trains a small model on synthetic data with a fixed seed (
 of the inputs missing, so default directions matter), saves it with
 `Booster.save_model(...json)` and writes a case file with test rows (NaN written as null),
 xgboost's `predict(output_margin=True)`, `predict()` and `predict(pred_contribs=True)`.
+Binary, multiclass, regression and forest models are also saved as UBJSON
+(`save_model(...ubj)`); the script loads both files back and asserts that xgboost gives
+bit-identical margins and contributions from each, so the UBJSON fixtures share the case.
 Some test rows carry values equal to split thresholds, so `<` against `<=` shows.
 """
 
@@ -64,7 +67,7 @@ def to_json_rows(x):
     return [[None if np.isnan(v) else float(v) for v in row] for row in x]
 
 
-def case(name, params, rounds, label_fn):
+def case(name, params, rounds, label_fn, ubj=False):
     # A distinct, stable stream per case (Python's hash() of a str is salted per process).
     rng = np.random.default_rng([SEED, zlib.crc32(name.encode())])
     clean = make_data(rng, 600)
@@ -86,6 +89,14 @@ def case(name, params, rounds, label_fn):
 
     model_file = f"{name}.model.json"
     booster.save_model(str(OUT / model_file))
+    saved = [OUT / model_file]
+    if ubj:
+        saved.append(OUT / f"{name}.model.ubj")
+        booster.save_model(str(saved[-1]))
+    for path in saved:
+        loaded = xgb.Booster(model_file=str(path))
+        assert np.array_equal(loaded.predict(dtest, output_margin=True).reshape(n, -1), margin), path.name
+        assert np.array_equal(loaded.predict(dtest, pred_contribs=True).reshape(contribs.shape), contribs), path.name
     doc = {
         "generator": "tests/reference/explain_xgboost.py",
         "xgboost": xgb.__version__,
@@ -109,18 +120,21 @@ def main():
         {**base, "objective": "binary:logistic"},
         30,
         lambda x, rng: (x[:, 0] + 0.5 * x[:, 1] * x[:, 2] - 0.3 * x[:, 5] + 0.3 * rng.normal(size=len(x)) > 0).astype(int),
+        ubj=True,
     )
     case(
         "multiclass",
         {**base, "max_depth": 3, "objective": "multi:softprob", "num_class": 3},
         12,
         lambda x, rng: np.digitize(x[:, 0] - x[:, 3] + 0.5 * x[:, 5] + 0.3 * rng.normal(size=len(x)), [-0.7, 0.7]),
+        ubj=True,
     )
     case(
         "regression",
         {**base, "objective": "reg:squarederror"},
         30,
         lambda x, rng: 3.0 * x[:, 0] + np.sin(2 * x[:, 1]) + x[:, 2] * x[:, 4] + x[:, 5] + 0.1 * rng.normal(size=len(x)),
+        ubj=True,
     )
     # A random forest: several trees per round (`num_parallel_tree`), row and column
     # subsampling, learning rate 1, as the xgboost documentation recommends.
@@ -130,6 +144,7 @@ def main():
          "objective": "reg:squarederror"},
         3,
         lambda x, rng: 2.0 * x[:, 0] - x[:, 3] * x[:, 4] + 0.2 * rng.normal(size=len(x)),
+        ubj=True,
     )
     case(
         "poisson",

@@ -9,6 +9,8 @@
 
 use crate::error::{ExplainError, ModelError};
 
+mod covers;
+
 /// Deepest tree accepted. TreeSHAP recurses once per level, keeps a path table
 /// quadratic in the depth and, on long paths, spends time quartic in it per tree, so a
 /// hostile file must not choose the depth freely; real boosted trees are far shallower
@@ -60,6 +62,8 @@ pub enum Input {
     /// [`LIGHTGBM_ZERO`] of 0 become 0.0: LightGBM's predictor keeps only nonzero inputs
     /// and reads the others as 0.0.
     Float64,
+    /// Kept as f64 unchanged (an ONNX tree ensemble whose input is a double tensor).
+    Double,
 }
 
 /// How a margin (the raw sum of trees and base score) becomes a prediction.
@@ -107,6 +111,9 @@ pub enum Condition {
     /// play no part (LightGBM 4's `CategoricalDecision`). Boxed so that the common
     /// threshold split, walked in TreeSHAP's inner loop, stays small.
     Categories(Box<[u32]>),
+    /// The value equal to the threshold goes left (ONNX `BRANCH_EQ`, and `BRANCH_NEQ`
+    /// with its branches swapped); NaN is missing and takes the default direction.
+    Equal(f64),
 }
 
 /// A split node: where present and missing values go.
@@ -179,7 +186,7 @@ impl Tree {
                             split.feature
                         )));
                     }
-                    if matches!(split.condition, Condition::Threshold(t) if t.is_nan()) {
+                    if matches!(split.condition, Condition::Threshold(t) | Condition::Equal(t) if t.is_nan()) {
                         return Err(ModelError::Invalid(format!("node {index} has a NaN threshold")));
                     }
                     if level + 1 > MAX_TREE_DEPTH {
@@ -244,6 +251,13 @@ impl Split {
             }
             (Condition::Threshold(threshold), Missing::None) => {
                 rule.goes_left(if value.is_nan() { 0.0 } else { value }, *threshold)
+            }
+            (Condition::Equal(threshold), _) => {
+                if value.is_nan() {
+                    self.default_left
+                } else {
+                    value == *threshold
+                }
             }
             (Condition::Categories(bits), _) => {
                 if value.is_nan() {
@@ -352,6 +366,7 @@ impl Ensemble {
         Ok(match self.parts.input {
             Input::Float32 => row.iter().map(|&v| f64::from(v as f32)).collect(),
             Input::Float64 => row.iter().map(|&v| if v.abs() <= LIGHTGBM_ZERO { 0.0 } else { v }).collect(),
+            Input::Double => row.to_vec(),
         })
     }
 

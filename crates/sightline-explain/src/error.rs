@@ -10,6 +10,10 @@ use thiserror::Error;
 pub enum ModelError {
     #[error("model is not valid json: {0}")]
     Json(String),
+    #[error("model is not valid ubjson: {0}")]
+    Ubjson(String),
+    #[error("model is not a valid onnx protobuf: {0}")]
+    Onnx(String),
     #[error("unsupported model: {0}")]
     Unsupported(String),
     #[error("invalid model: {0}")]

@@ -1,10 +1,12 @@
 //! `sightline bench`: whole-process benchmarks that start their own server on a
-//! temporary data directory and drive it over loopback, and in-process ones.
+//! temporary data directory and drive it over loopback, and in-process ones (profile
+//! updates, TreeSHAP throughput) that need no server.
 
 mod drift_query;
 mod ingest;
 mod profile;
 mod server_process;
+mod treeshap;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Which {
@@ -15,6 +17,8 @@ pub enum Which {
     DriftQuery(drift_query::Args),
     /// Fold rows into profiles in-process (the aggregator's code), one thread and all cores.
     Profile(profile::Args),
+    /// Path-dependent TreeSHAP throughput on a model file and rows (no server).
+    Treeshap(treeshap::Args),
 }
 
 pub fn run(which: Which) -> anyhow::Result<()> {
@@ -22,5 +26,6 @@ pub fn run(which: Which) -> anyhow::Result<()> {
         Which::Ingest(args) => ingest::run(args),
         Which::Profile(args) => profile::run(args),
         Which::DriftQuery(args) => drift_query::run(args),
+        Which::Treeshap(args) => treeshap::run(args),
     }
 }

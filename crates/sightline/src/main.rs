@@ -4,6 +4,7 @@ mod admin;
 mod audit_cmd;
 mod bench;
 mod config;
+mod explain;
 mod logging;
 mod monitors_cmd;
 mod report;
@@ -49,6 +50,9 @@ enum Command {
         #[command(subcommand)]
         which: report::Which,
     },
+    /// Explain a tree-ensemble model's predictions for the rows of a file (TreeSHAP,
+    /// interventional TreeSHAP, KernelSHAP, LIME), without a server.
+    Explain(explain::Args),
     /// Benchmarks that start their own server.
     Bench {
         #[command(subcommand)]
@@ -64,6 +68,7 @@ fn main() -> std::process::ExitCode {
         Command::Audit { which } => audit_cmd::run(which),
         Command::Monitors { which } => monitors_cmd::run(which),
         Command::Report { which } => report::run(which),
+        Command::Explain(args) => explain::run(args),
         Command::Bench { which } => bench::run(which),
     };
     match result {

@@ -5,7 +5,7 @@
 //! the raw values and writes JSON (`--json`) or a table on stdout.
 
 mod compute;
-mod input;
+pub(crate) mod input;
 mod output;
 
 use std::path::PathBuf;

@@ -27,6 +27,12 @@ pub fn load(bytes: &[u8]) -> Result<Ensemble, ModelError> {
         serde_json::error::Category::Data => ModelError::Invalid(e.to_string()),
         _ => ModelError::Json(e.to_string()),
     })?;
+    from_document(doc)
+}
+
+/// The model from its document, however it was encoded (JSON here, UBJSON in
+/// [`super::xgboost_ubj`]): both encodings carry the same tree of values.
+pub(crate) fn from_document(doc: Document) -> Result<Ensemble, ModelError> {
     let learner = doc.learner;
     let booster_name = learner.gradient_booster.get("name").and_then(Value::as_str).unwrap_or("");
     if booster_name != "gbtree" {
@@ -135,7 +141,7 @@ fn in_tree(index: usize, error: ModelError) -> ModelError {
     match error {
         ModelError::Invalid(m) => ModelError::Invalid(format!("tree {index}: {m}")),
         ModelError::Unsupported(m) => ModelError::Unsupported(format!("tree {index}: {m}")),
-        ModelError::Json(m) => ModelError::Json(m),
+        other => other,
     }
 }
 
@@ -208,7 +214,7 @@ fn parse_base_score(text: &str) -> Result<Vec<f64>, ModelError> {
 // no reason; what matters (unsupported features) is checked explicitly above.
 
 #[derive(Deserialize)]
-struct Document {
+pub(crate) struct Document {
     learner: Learner,
 }
 

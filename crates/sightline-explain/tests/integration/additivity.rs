@@ -16,7 +16,10 @@ fn thresholds() -> Vec<f64> {
                 .iter()
                 .flat_map(|tree| tree.nodes().iter())
                 .filter_map(|node| match &node.kind {
-                    NodeKind::Split(Split { condition: Condition::Threshold(threshold), .. }) => Some(*threshold),
+                    NodeKind::Split(Split {
+                        condition: Condition::Threshold(threshold) | Condition::Equal(threshold),
+                        ..
+                    }) => Some(*threshold),
                     NodeKind::Split(Split { condition: Condition::Categories(_), .. }) => None,
                     NodeKind::Leaf { .. } => None,
                 })

@@ -1,10 +1,10 @@
-//! The committed fixtures, read at compile time: XGBoost's from
+//! The committed fixtures, read at compile time: XGBoost's (JSON and UBJSON) from
 //! tests/reference/explain_xgboost.py, LightGBM's from tests/reference/explain_lightgbm.py.
 
 use serde::Deserialize;
 use sightline_explain::{
     Ensemble,
-    formats::{lightgbm_text, xgboost_json},
+    formats::{lightgbm_text, xgboost_json, xgboost_ubj},
 };
 
 /// The library that trained a fixture model and computed its expected outputs.
@@ -18,27 +18,38 @@ pub enum Library {
 pub struct Fixture {
     pub name: &'static str,
     pub library: Library,
-    pub model: &'static str,
+    /// The model file's extension, which says how to load it.
+    pub extension: &'static str,
+    pub model: &'static [u8],
     pub case: &'static str,
 }
 
 macro_rules! fixture {
     ($library:ident, $name:literal, $extension:literal) => {
+        fixture!($library, $name, $name, $extension)
+    };
+    // A model saved in a second format shares the case file of the first.
+    ($library:ident, $name:literal, $case:literal, $extension:literal) => {
         Fixture {
             name: $name,
             library: Library::$library,
-            model: include_str!(concat!("../fixtures/", $name, ".model.", $extension)),
-            case: include_str!(concat!("../fixtures/", $name, ".case.json")),
+            extension: $extension,
+            model: include_bytes!(concat!("../fixtures/", $case, ".model.", $extension)),
+            case: include_str!(concat!("../fixtures/", $case, ".case.json")),
         }
     };
 }
 
-pub const ALL: [Fixture; 12] = [
+pub const ALL: [Fixture; 16] = [
     fixture!(XGBoost, "binary", "json"),
     fixture!(XGBoost, "multiclass", "json"),
     fixture!(XGBoost, "regression", "json"),
     fixture!(XGBoost, "forest", "json"),
     fixture!(XGBoost, "poisson", "json"),
+    fixture!(XGBoost, "binary_ubj", "binary", "ubj"),
+    fixture!(XGBoost, "multiclass_ubj", "multiclass", "ubj"),
+    fixture!(XGBoost, "regression_ubj", "regression", "ubj"),
+    fixture!(XGBoost, "forest_ubj", "forest", "ubj"),
     fixture!(LightGBM, "lightgbm_binary", "txt"),
     fixture!(LightGBM, "lightgbm_multiclass", "txt"),
     fixture!(LightGBM, "lightgbm_regression", "txt"),
@@ -74,9 +85,10 @@ fn one() -> f64 {
 
 impl Fixture {
     pub fn ensemble(&self) -> Ensemble {
-        match self.library {
-            Library::XGBoost => xgboost_json::load(self.model.as_bytes()),
-            Library::LightGBM => lightgbm_text::load(self.model.as_bytes()),
+        match self.extension {
+            "json" => xgboost_json::load(self.model),
+            "ubj" => xgboost_ubj::load(self.model),
+            _ => lightgbm_text::load(self.model),
         }
         .expect("fixture model loads")
     }

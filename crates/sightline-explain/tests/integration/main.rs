@@ -5,6 +5,7 @@ mod fixtures;
 mod interventional;
 mod kernelshap;
 mod lime;
+mod onnx;
 mod pdp;
 mod permutation;
 mod reference;

@@ -89,6 +89,12 @@ fn check(name: &str) {
             worst.contrib = worst.contrib.max(error(ours, bias[0]));
         }
     }
+    // The batch walk (trees outer, rows inner) gives the same bits as row by row.
+    let rows: Vec<Vec<f64>> = (0..case.margin.len()).map(|index| case.row(index)).collect();
+    let batch = shap.explain_batch(&rows).expect("additive");
+    for (index, row) in rows.iter().enumerate() {
+        assert_eq!(batch[index], shap.explain(row).expect("additive"), "{} row {index}", fixture.name);
+    }
     eprintln!(
         "{}: worst margin error {:.2e}, worst contribution error {:.2e}",
         fixture.name, worst.margin, worst.contrib
@@ -118,6 +124,15 @@ fn xgboost_random_forest() {
 #[test]
 fn xgboost_count_poisson() {
     check("poisson");
+}
+
+/// The same models saved as UBJSON (`save_model("m.ubj")`) against the same cases,
+/// which the generator checked xgboost answers identically for both files.
+#[test]
+fn xgboost_ubj_binary_multiclass_regression_forest() {
+    for name in ["binary_ubj", "multiclass_ubj", "regression_ubj", "forest_ubj"] {
+        check(name);
+    }
 }
 
 #[test]

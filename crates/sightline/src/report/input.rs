@@ -96,6 +96,47 @@ impl Rows {
     }
 }
 
+/// One file's header and rows as text fields, whatever its format, for commands that
+/// read rows rather than columns (`sightline explain`).
+pub struct Table {
+    path: std::path::PathBuf,
+    rows: Rows,
+    names: Vec<String>,
+    read: u64,
+}
+
+impl Table {
+    /// Opens the file and reads its header (checked as the drift report checks it).
+    pub fn open(path: &Path, format: Format) -> anyhow::Result<Table> {
+        let mut rows = Rows::open(path, format)?;
+        let names = header(path, &mut rows)?;
+        Ok(Table { path: path.to_owned(), rows, names, read: 0 })
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The next row into `record`; false at the end of the file.
+    pub fn next(&mut self, record: &mut csv::StringRecord) -> anyhow::Result<bool> {
+        let more = self.rows.read_record(&self.path, record)?;
+        if more {
+            self.read += 1;
+        }
+        Ok(more)
+    }
+
+    /// Where the last row read sits, for error messages.
+    pub fn place(&self, record: &csv::StringRecord) -> String {
+        format!("{}: {}", self.path.display(), self.rows.place(self.read, record))
+    }
+
+    /// Field `at` of a record, trimmed as the drift report trims it.
+    pub fn field(record: &csv::StringRecord, at: usize) -> &str {
+        field(record, at)
+    }
+}
+
 /// One column's non-missing values from one file, and how many were missing.
 #[derive(Debug)]
 pub enum Values {

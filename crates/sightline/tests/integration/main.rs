@@ -5,6 +5,7 @@
 mod admin;
 mod config;
 mod durability;
+mod explain;
 // The server crate's test certificates (a CA and a certificate it signed), shared rather
 // than written twice.
 mod key_rotation;

@@ -1,0 +1,237 @@
+//! Runs the chosen method over every row, spread over threads.
+//!
+//! Rows are explained independently, so each thread takes a contiguous block and the
+//! blocks are joined in order: the result is the same as a serial run, bit for bit.
+
+use anyhow::{Context, bail};
+use sightline_explain::kernelshap::{Budget, KernelShap};
+use sightline_explain::lime::{LimeOptions, LimeTabular};
+use sightline_explain::{Ensemble, InterventionalTreeShap, TreeShap};
+
+use super::Method;
+
+pub struct Request<'a> {
+    pub method: Method,
+    pub ensemble: &'a Ensemble,
+    /// The file carries no covers (ONNX): path-dependent TreeSHAP counts them on the background.
+    pub needs_covers: bool,
+    pub rows: &'a [Vec<f64>],
+    pub background: Option<&'a [Vec<f64>]>,
+    pub threads: usize,
+    pub lime_samples: usize,
+    pub seed: u64,
+}
+
+/// One output's explanation of one row.
+pub enum Explanation {
+    /// SHAP methods: `expected_value + sum(attributions) == margin`.
+    Shap { expected_value: f64, margin: f64, attributions: Vec<f64> },
+    /// LIME's local linear fit of the prediction; features it left out weigh 0.
+    Lime { intercept: f64, prediction: f64, local_prediction: f64, score: f64, weights: Vec<f64> },
+}
+
+/// `[row][output]`.
+pub type Explanations = Vec<Vec<Explanation>>;
+
+/// Rows per KernelSHAP model call: the model is local, so the batch only bounds memory.
+const KERNEL_BATCH_ROWS: usize = 8192;
+
+pub fn explain(request: &Request<'_>) -> anyhow::Result<Explanations> {
+    let background =
+        || request.background.with_context(|| format!("--method {} needs --background", request.method.name()));
+    let ensemble = request.ensemble;
+    match request.method {
+        Method::Treeshap => {
+            let counted;
+            let model = if request.needs_covers {
+                let background = request.background.context(
+                    "an onnx model carries no covers: give --background (the training data or a sample of it) \
+                     to count them on, or use --method interventional",
+                )?;
+                counted = ensemble.with_covers_from(background)?;
+                &counted
+            } else {
+                ensemble
+            };
+            let shap = TreeShap::new(model)?;
+            let explained = in_parallel_batches(request.rows, request.threads, |batch| Ok(shap.explain_batch(batch)?))?;
+            Ok(explained.iter().map(|attributions| shap_outputs(attributions, model)).collect())
+        }
+        Method::Interventional => {
+            let shap = InterventionalTreeShap::new(ensemble, background()?)?;
+            in_parallel(request.rows, request.threads, |row| Ok(shap_outputs(&shap.explain(row)?, ensemble)))
+        }
+        Method::Kernelshap => {
+            let kernel =
+                KernelShap::new(background()?, Budget { batch_rows: KERNEL_BATCH_ROWS, max_calls: usize::MAX })?;
+            in_parallel(request.rows, request.threads, |row| {
+                (0..ensemble.num_outputs())
+                    .map(|output| -> anyhow::Result<Explanation> {
+                        // A margin that cannot be computed is NaN, which KernelSHAP reports.
+                        let model = |batch: &[Vec<f64>]| {
+                            batch
+                                .iter()
+                                .map(|r| ensemble.predict_margin(r).map_or(f64::NAN, |m| m[output]))
+                                .collect::<Vec<_>>()
+                        };
+                        let explained = kernel.explain(model, row)?;
+                        Ok(Explanation::Shap {
+                            expected_value: explained.expected_value(),
+                            margin: explained.prediction(),
+                            attributions: explained.values().to_vec(),
+                        })
+                    })
+                    .collect()
+            })
+        }
+        Method::Lime => {
+            if request.lime_samples < 2 {
+                bail!("--lime-samples must be at least 2");
+            }
+            let lime = LimeTabular::new(background()?)?;
+            let options = LimeOptions { num_features: ensemble.num_features(), ..LimeOptions::default() };
+            in_parallel(request.rows, request.threads, |row| {
+                let neighborhood = lime.sample(row, request.lime_samples, request.seed)?;
+                (0..ensemble.num_outputs())
+                    .map(|output| -> anyhow::Result<Explanation> {
+                        let fit = lime.explain(ensemble, &neighborhood, output, &options)?;
+                        let mut weights = vec![0.0; ensemble.num_features()];
+                        for &(feature, weight) in &fit.weights {
+                            if let Some(slot) = weights.get_mut(feature) {
+                                *slot = weight;
+                            }
+                        }
+                        Ok(Explanation::Lime {
+                            intercept: fit.intercept,
+                            prediction: fit.prediction,
+                            local_prediction: fit.local_prediction,
+                            score: fit.score,
+                            weights,
+                        })
+                    })
+                    .collect()
+            })
+        }
+    }
+}
+
+fn shap_outputs(attributions: &sightline_explain::Attributions, ensemble: &Ensemble) -> Vec<Explanation> {
+    (0..ensemble.num_outputs())
+        .map(|output| Explanation::Shap {
+            expected_value: attributions.expected_value(output),
+            margin: attributions.margin(output),
+            attributions: attributions.values(output).to_vec(),
+        })
+        .collect()
+}
+
+/// `explain_row` on every row, on `threads` threads in contiguous blocks, in row order.
+/// The first error (by row) is returned with the row's number (1-based, as in the file).
+pub fn in_parallel<T, F>(rows: &[Vec<f64>], threads: usize, explain_row: F) -> anyhow::Result<Vec<T>>
+where
+    T: Send,
+    F: Fn(&[f64]) -> anyhow::Result<T> + Sync,
+{
+    let block = rows.len().div_ceil(threads.max(1)).max(1);
+    let explain_block = |start: usize, block: &[Vec<f64>]| {
+        block
+            .iter()
+            .enumerate()
+            .map(|(i, row)| explain_row(row).with_context(|| format!("row {}", start + i + 1)))
+            .collect::<anyhow::Result<Vec<T>>>()
+    };
+    let results: Vec<anyhow::Result<Vec<T>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .chunks(block)
+            .enumerate()
+            .map(|(index, chunk)| {
+                let explain_block = &explain_block;
+                scope.spawn(move || explain_block(index * block, chunk))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap_or_else(|_| Err(anyhow::anyhow!("an explanation thread panicked"))))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(rows.len());
+    for result in results {
+        out.extend(result?);
+    }
+    Ok(out)
+}
+
+/// Rows per [`TreeShap::explain_batch`] call: enough that each tree is walked for many
+/// rows while it is in cache, few enough that a thread's batch results stay small.
+pub const TREESHAP_BATCH_ROWS: usize = 64;
+
+/// As [`in_parallel`], but `explain_batch` takes up to [`TREESHAP_BATCH_ROWS`] rows at
+/// once and returns one result per row; an error names the batch's rows.
+pub fn in_parallel_batches<T, F>(rows: &[Vec<f64>], threads: usize, explain_batch: F) -> anyhow::Result<Vec<T>>
+where
+    T: Send,
+    F: Fn(&[Vec<f64>]) -> anyhow::Result<Vec<T>> + Sync,
+{
+    let block = rows.len().div_ceil(threads.max(1)).max(1);
+    let explain_block = |start: usize, block: &[Vec<f64>]| -> anyhow::Result<Vec<T>> {
+        let mut out = Vec::with_capacity(block.len());
+        for (index, batch) in block.chunks(TREESHAP_BATCH_ROWS).enumerate() {
+            let first = start + index * TREESHAP_BATCH_ROWS + 1;
+            let explained =
+                explain_batch(batch).with_context(|| format!("rows {first} to {}", first + batch.len() - 1))?;
+            out.extend(explained);
+        }
+        Ok(out)
+    };
+    let results: Vec<anyhow::Result<Vec<T>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = rows
+            .chunks(block)
+            .enumerate()
+            .map(|(index, chunk)| {
+                let explain_block = &explain_block;
+                scope.spawn(move || explain_block(index * block, chunk))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap_or_else(|_| Err(anyhow::anyhow!("an explanation thread panicked"))))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(rows.len());
+    for result in results {
+        out.extend(result?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_blocks_keep_row_order_and_report_the_first_failing_row() {
+        let rows: Vec<Vec<f64>> = (0..11).map(|i| vec![f64::from(i)]).collect();
+        for threads in 1..5 {
+            let doubled = in_parallel(&rows, threads, |row| Ok(row[0] * 2.0)).expect("no errors");
+            assert_eq!(doubled, (0..11).map(|i| f64::from(i) * 2.0).collect::<Vec<_>>());
+            let error = in_parallel(&rows, threads, |row| if row[0] >= 7.0 { bail!("too big") } else { Ok(()) })
+                .expect_err("rows 8 on fail");
+            assert_eq!(format!("{error:#}"), "row 8: too big");
+        }
+        assert!(in_parallel(&[], 2, |_| Ok(())).expect("empty").is_empty());
+        let rows: Vec<Vec<f64>> = (0..300).map(|i| vec![f64::from(i)]).collect();
+        for threads in 1..4 {
+            let batched = in_parallel_batches(&rows, threads, |batch| Ok(batch.iter().map(|r| r[0]).collect()))
+                .expect("no errors");
+            assert_eq!(batched, (0..300).map(f64::from).collect::<Vec<_>>());
+        }
+        let error =
+            in_parallel_batches(
+                &rows,
+                1,
+                |batch| if batch[0][0] >= 64.0 { bail!("bad") } else { Ok(vec![(); batch.len()]) },
+            )
+            .expect_err("second batch fails");
+        assert_eq!(format!("{error:#}"), "rows 65 to 128: bad");
+    }
+}
