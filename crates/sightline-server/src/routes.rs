@@ -1,15 +1,20 @@
 //! The HTTP router: every route of the server, its middleware and fallbacks.
 
 mod admin_keys;
+mod alerts;
 mod audit;
 mod auth_api;
+mod channels;
 mod errors;
 mod feedback;
 mod health;
+mod incidents;
 mod ingest_endpoint;
 mod models;
+mod monitors;
 mod predictions;
 mod projects;
+mod silences;
 mod support;
 mod tokens;
 mod users;
@@ -74,6 +79,27 @@ fn api_routes() -> Vec<Route> {
         (Method::GET, "/models/{model}/issues", Model(Read), get(errors::list)),
         (Method::GET, "/models/{model}/issues/{issue}", Model(Read), get(errors::get)),
         (Method::PATCH, "/models/{model}/issues/{issue}", Model(Edit), patch(errors::update)),
+        (Method::GET, "/monitors", InHandler(Read), get(monitors::list)),
+        (Method::POST, "/monitors", InHandler(Edit), post(monitors::create)),
+        (Method::GET, "/monitors/{monitor}", InHandler(Read), get(monitors::get)),
+        (Method::PUT, "/monitors/{monitor}", InHandler(Edit), put(monitors::replace)),
+        (Method::DELETE, "/monitors/{monitor}", InHandler(Edit), delete(monitors::delete)),
+        (Method::GET, "/alerts", InHandler(Read), get(alerts::list)),
+        (Method::GET, "/alerts/{alert}", InHandler(Read), get(alerts::get)),
+        (Method::POST, "/alerts/{alert}/acknowledge", InHandler(Edit), post(alerts::acknowledge)),
+        (Method::GET, "/silences", InHandler(Read), get(silences::list)),
+        (Method::POST, "/silences", InHandler(Edit), post(silences::create)),
+        (Method::DELETE, "/silences/{silence}", InHandler(Edit), delete(silences::expire)),
+        (Method::GET, "/channels", InHandler(Admin), get(channels::list)),
+        (Method::POST, "/channels", InHandler(Admin), post(channels::create)),
+        (Method::GET, "/channels/{channel}", InHandler(Admin), get(channels::get)),
+        (Method::DELETE, "/channels/{channel}", InHandler(Admin), delete(channels::delete)),
+        (Method::GET, "/incidents", InHandler(Read), get(incidents::list)),
+        (Method::POST, "/incidents", InHandler(Edit), post(incidents::create)),
+        (Method::GET, "/incidents/stats", InHandler(Read), get(incidents::stats)),
+        (Method::GET, "/incidents/{incident}", InHandler(Read), get(incidents::get)),
+        (Method::PATCH, "/incidents/{incident}", InHandler(Edit), patch(incidents::update)),
+        (Method::POST, "/incidents/{incident}/notes", InHandler(Edit), post(incidents::add_note)),
         (Method::GET, "/admin/keys", Server(Admin), get(admin_keys::status)),
         (Method::POST, "/admin/keys/rotate", Server(Admin), post(admin_keys::rotate)),
     ]

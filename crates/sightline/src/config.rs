@@ -82,6 +82,17 @@ pub struct ServeArgs {
     /// Hours after login at which a browser session ends however active [default: 12].
     #[arg(long, env = "SIGHTLINE_SESSION_ABSOLUTE_HOURS")]
     pub session_absolute_hours: Option<u64>,
+    /// Monitors file (TOML, see docs/operations.md) loaded at start; its monitors are
+    /// read-only through the API.
+    #[arg(long, env = "SIGHTLINE_MONITORS_FILE")]
+    pub monitors_file: Option<PathBuf>,
+    /// Firing alerts at or above this severity open an incident: info, low, medium,
+    /// high, critical, or `none` [default: high].
+    #[arg(long, env = "SIGHTLINE_INCIDENT_MIN_SEVERITY")]
+    pub incident_min_severity: Option<String>,
+    /// Seconds between repeats of a firing alert to Alertmanager [default: 60].
+    #[arg(long, env = "SIGHTLINE_ALERTMANAGER_RESEND_SECONDS")]
+    pub alertmanager_resend_seconds: Option<u64>,
 }
 
 /// The environment variable that may carry the bootstrap admin token. It is read from
@@ -109,6 +120,9 @@ pub struct FileConfig {
     pub master_key_file: Option<PathBuf>,
     pub session_idle_minutes: Option<u64>,
     pub session_absolute_hours: Option<u64>,
+    pub monitors_file: Option<PathBuf>,
+    pub incident_min_severity: Option<String>,
+    pub alertmanager_resend_seconds: Option<u64>,
 }
 
 pub struct Settings {
@@ -191,6 +205,22 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             ),
         },
         login_limits: d.login_limits,
+        alerting: sightline_server::alerting::AlertingSettings {
+            monitors_file: args.monitors_file.or(file.monitors_file),
+            incident_min_severity: match args.incident_min_severity.or(file.incident_min_severity).as_deref() {
+                None => d.alerting.incident_min_severity,
+                Some("none") => None,
+                Some(s) => Some(sightline_core::alerting::Severity::parse(s).with_context(|| {
+                    format!("incident_min_severity: {s:?} is not one of info, low, medium, high, critical, none")
+                })?),
+            },
+            alertmanager_resend: std::time::Duration::from_secs(positive_u64(
+                "alertmanager_resend_seconds",
+                args.alertmanager_resend_seconds.or(file.alertmanager_resend_seconds),
+                d.alerting.alertmanager_resend.as_secs(),
+            )?),
+            ..d.alerting.clone()
+        },
     };
     Ok(Settings {
         server,
