@@ -9,6 +9,7 @@ use crate::wire::time::now_ms;
 use sightline_core::alerting::Severity;
 use sightline_store::{DeliveryRecord, Keys, Store};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::error::TrySendError;
 
@@ -52,18 +53,17 @@ impl Dispatcher {
                 if n.severity < min || (n.repeat && ch.kind != "alertmanager") {
                     continue;
                 }
-                if !workers.contains_key(&ch.id) {
+                if let Entry::Vacant(slot) = workers.entry(ch.id) {
                     match ChannelConfig::open(&ring, &ch.kind, ch.project_id, &ch.name, &ch.config) {
                         Ok(config) => {
-                            let w = worker::spawn(
+                            slot.insert(worker::spawn(
                                 self.store.clone(),
                                 self.client.clone(),
                                 ch.id,
                                 ch.project_id,
                                 config,
                                 self.retry.clone(),
-                            );
-                            workers.insert(ch.id, w);
+                            ));
                         }
                         Err(e) => {
                             tracing::error!(channel_id = ch.id, error = %e, "cannot open a channel's configuration");

@@ -17,7 +17,7 @@ fn subject(n: &Notification) -> String {
 
 fn body(n: &Notification) -> String {
     // The Slack text reads well as plain text too; the markup stars are dropped.
-    let mut text = slack::text(n).replace('*', "").replace('`', "");
+    let mut text = slack::text(n).replace(['*', '`'], "");
     if let Some(v) = n.value {
         text.push_str(&format!("\nvalue: {v}"));
     }
