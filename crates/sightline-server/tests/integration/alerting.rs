@@ -413,3 +413,99 @@ async fn the_monitors_file_is_loaded_at_start_and_read_only() {
     let r = s.request_as(Some(&s.token), reqwest::Method::DELETE, "/api/v1/monitors/credit-errors", None).await;
     r.expect_problem(409);
 }
+
+/// A minimal SMTP server behind implicit TLS with the test CA's certificate: greets,
+/// accepts any envelope, and keeps each message's data.
+async fn smtp_receiver(pki: &crate::pki::Pki) -> (u16, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let files = sightline_server::TlsFiles { cert: pki.cert.clone(), key: pki.key.clone() };
+    let acceptor = tokio_rustls::TlsAcceptor::from(sightline_server::tls::server_config(&files).expect("TLS config"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = got.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, sink) = (acceptor.clone(), sink.clone());
+            tokio::spawn(async move {
+                // A client that does not trust the certificate ends here.
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let (r, mut w) = tokio::io::split(tls);
+                let mut lines = BufReader::new(r);
+                let _ = w.write_all(b"220 localhost ESMTP test\r\n").await;
+                let (mut in_data, mut message) = (false, String::new());
+                loop {
+                    let mut line = String::new();
+                    if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        break;
+                    }
+                    if in_data {
+                        if line == ".\r\n" {
+                            in_data = false;
+                            sink.lock().expect("lock").push(std::mem::take(&mut message));
+                            let _ = w.write_all(b"250 queued\r\n").await;
+                        } else {
+                            message.push_str(&line);
+                        }
+                        continue;
+                    }
+                    let command = line.to_ascii_uppercase();
+                    let reply: &[u8] = if command.starts_with("EHLO") {
+                        b"250-localhost\r\n250 8BITMIME\r\n"
+                    } else if command.starts_with("DATA") {
+                        in_data = true;
+                        b"354 go ahead\r\n"
+                    } else if command.starts_with("QUIT") {
+                        let _ = w.write_all(b"221 bye\r\n").await;
+                        break;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    let _ = w.write_all(reply).await;
+                    let _ = w.flush().await;
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+#[tokio::test]
+async fn email_goes_over_verified_tls_and_an_untrusted_certificate_is_refused() {
+    let pki = crate::pki::Pki::new();
+    let (port, got) = smtp_receiver(&pki).await;
+    let s = TestServer::start_with(fast).await;
+    s.create_model(&credit_model("credit")).await;
+    let mail = |name: &str, ca: Option<&str>| {
+        json!({
+            "name": name, "kind": "email",
+            "config": {
+                "host": "localhost", "port": port, "tls": "tls", "from": "sightline@example.com",
+                "to": ["oncall@example.com"], "ca_pem": ca,
+            },
+        })
+    };
+    let r = s.post_json("/api/v1/channels", &mail("mail", Some(&pki.ca_pem))).await;
+    r.expect_status(201);
+    assert_eq!(r.json["config"]["ca_pem"], true, "the CA is not echoed back: {}", r.text);
+    let untrusted = s.post_json("/api/v1/channels", &mail("untrusted", None)).await.json["id"].clone();
+    let monitor = json!({
+        "id": "always", "model": "credit", "version": "v1", "signal": "throughput",
+        "condition": { "op": ">=", "value": 0.0 }, "window": "1m", "interval": "1s", "severity": "low",
+    });
+    s.post_json("/api/v1/monitors", &monitor).await.expect_status(201);
+    wait_until("the email", Duration::from_secs(10), || async { !got.lock().expect("lock").is_empty() }).await;
+    let message = got.lock().expect("lock")[0].clone();
+    assert!(message.contains("Subject: [FIRING] [low] always on credit"), "{message}");
+    assert!(message.contains("To: oncall@example.com"), "{message}");
+    assert!(message.contains("throughput of model credit version v1"), "{message}");
+    // Without the private CA the certificate is not trusted: the attempts fail.
+    wait_until("the untrusted channel to give up", Duration::from_secs(10), || async {
+        let r = s.get(&format!("/api/v1/channels/{untrusted}")).await;
+        r.json["deliveries"].as_array().is_some_and(|d| d.iter().any(|x| x["status"] == "gave_up"))
+    })
+    .await;
+    let r = s.get(&format!("/api/v1/channels/{untrusted}")).await;
+    let error = r.json["deliveries"][0]["error"].as_str().unwrap_or("").to_lowercase();
+    assert!(error.contains("certificate") || error.contains("issuer"), "{error}");
+}
