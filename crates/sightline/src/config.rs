@@ -300,6 +300,23 @@ mod tests {
     }
 
     #[test]
+    fn alerting_settings_from_flags_or_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "monitors_file = \"/etc/sightline/monitors.toml\"\nincident_min_severity = \"none\"\n")
+            .expect("write");
+        let s = resolve(args(&["--config", path.to_str().expect("utf-8")])).expect("resolve");
+        assert_eq!(s.server.alerting.monitors_file, Some(PathBuf::from("/etc/sightline/monitors.toml")));
+        assert_eq!(s.server.alerting.incident_min_severity, None);
+        let s = resolve(args(&["--incident-min-severity", "critical", "--alertmanager-resend-seconds", "5"]))
+            .expect("resolve");
+        assert_eq!(s.server.alerting.incident_min_severity, Some(sightline_core::alerting::Severity::Critical));
+        assert_eq!(s.server.alerting.alertmanager_resend, std::time::Duration::from_secs(5));
+        assert!(resolve(args(&["--incident-min-severity", "urgent"])).is_err());
+        assert!(resolve(args(&["--alertmanager-resend-seconds", "0"])).is_err());
+    }
+
+    #[test]
     fn unknown_file_keys_are_an_error() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.toml");

@@ -64,6 +64,27 @@ async fn receiver() -> (String, Received) {
     (format!("http://{addr}/hook"), got)
 }
 
+/// A Slack-compatible incoming webhook on loopback: keeps each message's `text`.
+async fn slack_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = got.clone();
+    let app = axum::Router::new().route(
+        "/services/T0/B0/XYZ",
+        axum::routing::post(move |body: Bytes| {
+            let sink = sink.clone();
+            async move {
+                let doc: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                sink.lock().expect("lock").push(doc["text"].as_str().unwrap_or("").to_owned());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/services/T0/B0/XYZ"), got)
+}
+
 async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
@@ -108,6 +129,11 @@ async fn latency_spike_fires_a_signed_webhook_opens_an_incident_and_resolves() {
     r.expect_status(201);
     assert!(!r.text.contains(SECRET), "the secret is never shown: {}", r.text);
     let channel_id = r.json["id"].clone();
+    let (slack_url, slack) = slack_receiver().await;
+    let chat = json!({ "name": "chat", "kind": "slack", "min_severity": "high", "config": { "url": slack_url } });
+    let r = s.post_json("/api/v1/channels", &chat).await;
+    r.expect_status(201);
+    assert!(!r.text.contains("XYZ"), "the URL's secret path is never shown: {}", r.text);
     s.post_json("/api/v1/monitors", &latency_monitor()).await.expect_status(201);
 
     // Traffic every 50 ms at the latency the test sets.
@@ -189,6 +215,12 @@ async fn latency_spike_fires_a_signed_webhook_opens_an_incident_and_resolves() {
     })
     .await;
     traffic.abort();
+    wait_until("both Slack messages", Duration::from_secs(10), || async { slack.lock().expect("lock").len() >= 2 })
+        .await;
+    let texts = slack.lock().expect("lock").clone();
+    assert!(texts[0].contains("*FIRING* [high] monitor `credit-p90` on model `credit`"), "{texts:?}");
+    assert!(texts[0].contains("runbook: https://wiki.example/runbooks/credit-latency"), "{texts:?}");
+    assert!(texts[1].contains("*RESOLVED*"), "{texts:?}");
     let received = got.lock().expect("lock").clone();
     assert!(received.iter().all(|(_, sig)| sig.is_ok()), "every notification is signed: {received:?}");
     let resolved = received.iter().find(|(d, _)| d["status"] == "resolved").expect("resolved");
