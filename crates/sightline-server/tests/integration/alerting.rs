@@ -541,3 +541,35 @@ async fn email_goes_over_verified_tls_and_an_untrusted_certificate_is_refused() 
     let error = r.json["deliveries"][0]["error"].as_str().unwrap_or("").to_lowercase();
     assert!(error.contains("certificate") || error.contains("issuer"), "{error}");
 }
+
+#[tokio::test]
+async fn channel_secrets_are_sealed_at_rest_and_never_shown() {
+    let s = TestServer::start().await;
+    let password = "smtp-password-5f1e9c";
+    let token_path = "T0123/B0456/slack-token-77aa";
+    for body in [
+        json!({ "name": "hook", "kind": "webhook", "config": { "url": "https://hooks.example/in", "secret": SECRET } }),
+        json!({ "name": "chat", "kind": "slack", "config": { "url": format!("https://hooks.slack.example/services/{token_path}") } }),
+        json!({ "name": "mail", "kind": "email", "config": {
+            "host": "smtp.example", "username": "u", "password": password,
+            "from": "a@example.com", "to": ["b@example.com"] } }),
+    ] {
+        s.post_json("/api/v1/channels", &body).await.expect_status(201);
+    }
+    let listed = s.get("/api/v1/channels").await;
+    for secret in [SECRET, password, token_path] {
+        assert!(!listed.text.contains(secret), "{secret} shown: {}", listed.text);
+    }
+    let (_config, dir) = s.stop().await;
+    let dir = dir.expect("the data dir");
+    for entry in std::fs::read_dir(dir.path()).expect("the data dir") {
+        let path = entry.expect("an entry").path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path).expect("a file");
+            for secret in [SECRET, password, token_path] {
+                let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+                assert!(!found, "{secret} in clear in {}", path.display());
+            }
+        }
+    }
+}
