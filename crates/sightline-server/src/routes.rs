@@ -94,6 +94,7 @@ fn api_routes() -> Vec<Route> {
         (Method::POST, "/channels", InHandler(Admin), post(channels::create)),
         (Method::GET, "/channels/{channel}", InHandler(Admin), get(channels::get)),
         (Method::DELETE, "/channels/{channel}", InHandler(Admin), delete(channels::delete)),
+        (Method::POST, "/channels/{channel}/test", InHandler(Admin), post(channels::test)),
         (Method::GET, "/incidents", InHandler(Read), get(incidents::list)),
         (Method::POST, "/incidents", InHandler(Edit), post(incidents::create)),
         (Method::GET, "/incidents/stats", InHandler(Read), get(incidents::stats)),

@@ -21,16 +21,21 @@ pub struct Dispatcher {
     workers: Mutex<HashMap<i64, Worker>>,
 }
 
+/// The HTTP client notifications are sent with.
+pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        // A receiver's redirect could point a signed notification anywhere.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("sightline/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 impl Dispatcher {
     pub fn new(store: Arc<dyn Store>, keys: Arc<Keys>, retry: RetrySettings) -> Result<Dispatcher, String> {
-        let client = reqwest::Client::builder()
-            .timeout(retry.timeout)
-            .connect_timeout(retry.timeout)
-            // A receiver's redirect could point a signed notification anywhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("sightline/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = http_client(retry.timeout)?;
         Ok(Dispatcher { store, keys, client, retry, workers: Mutex::new(HashMap::new()) })
     }
 

@@ -79,7 +79,8 @@ pub async fn check_status(response: reqwest::Response) -> Result<(), String> {
     Err(format!("HTTP {status}: {short}"))
 }
 
-async fn send_once(client: &reqwest::Client, config: &ChannelConfig, n: &Notification) -> Result<(), String> {
+/// One attempt to send `n` on a channel.
+pub async fn send_once(client: &reqwest::Client, config: &ChannelConfig, n: &Notification) -> Result<(), String> {
     match config {
         ChannelConfig::Webhook { url, secret } => webhook::send(client, url, secret, n, now_ms() / 1000).await,
         ChannelConfig::Slack { url } => slack::send(client, url, n).await,

@@ -134,3 +134,61 @@ pub async fn delete(
     blocking(move || store.delete_channel(channel.id)).await??;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// Longest a test notification may take.
+const TEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Sends one test notification now, once, and says whether it was delivered (an
+/// unreachable receiver or a refused certificate shows here at once). The attempt is
+/// in the delivery log like any other.
+pub async fn test(
+    State(app): State<Arc<AppState>>,
+    Extension(principal): Extension<Arc<Principal>>,
+    p: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    use crate::notify::{Notification, Status, dispatcher, worker};
+    let channel = find(&app, &principal, &path(p)?).await?;
+    let config =
+        ChannelConfig::open(&app.keys.current(), &channel.kind, channel.project_id, &channel.name, &channel.config)
+            .map_err(ApiError::internal)?;
+    let now = now_ms();
+    let labels = sightline_core::alerting::Labels::from([
+        ("monitor".to_owned(), "sightline-test".to_owned()),
+        ("model".to_owned(), "sightline-test".to_owned()),
+        ("severity".to_owned(), "info".to_owned()),
+    ]);
+    let n = Notification {
+        id: uuid::Uuid::new_v4().to_string(),
+        status: Status::Firing,
+        repeat: false,
+        fingerprint: "0000000000000000".into(),
+        severity: Severity::Info,
+        labels,
+        annotations: std::collections::BTreeMap::from([(
+            "summary".to_owned(),
+            format!("test notification of channel {:?}, sent by {}", channel.name, principal.actor),
+        )]),
+        value: None,
+        starts_at_ms: now,
+        ends_at_ms: None,
+    };
+    let client = dispatcher::http_client(TEST_TIMEOUT).map_err(ApiError::internal)?;
+    let outcome = match tokio::time::timeout(TEST_TIMEOUT, worker::send_once(&client, &config, &n)).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("no answer within {} s", TEST_TIMEOUT.as_secs())),
+    };
+    let record = sightline_store::DeliveryRecord {
+        seq: 0,
+        channel_id: channel.id,
+        notification: n.id.clone(),
+        fingerprint: n.fingerprint.clone(),
+        kind: "test".into(),
+        attempt: 1,
+        status: if outcome.is_ok() { "delivered" } else { "gave_up" }.into(),
+        error: outcome.as_ref().err().cloned(),
+        ts_ms: now_ms(),
+    };
+    let store = app.store.clone();
+    blocking(move || store.record_delivery(&record)).await??;
+    Ok(Json(json!({ "delivered": outcome.is_ok(), "error": outcome.err() })))
+}

@@ -99,6 +99,7 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("POST", "/api/v1/channels"), admin.clone()),
         (("GET", "/api/v1/channels/{channel}"), admin.clone()),
         (("DELETE", "/api/v1/channels/{channel}"), admin.clone()),
+        (("POST", "/api/v1/channels/{channel}/test"), admin.clone()),
         (("GET", "/api/v1/incidents"), authenticated.clone()),
         (("POST", "/api/v1/incidents"), edit.clone()),
         (("GET", "/api/v1/incidents/stats"), authenticated.clone()),

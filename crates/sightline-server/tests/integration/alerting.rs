@@ -262,10 +262,21 @@ async fn silences_hold_back_notifications_and_failing_channels_retry_then_give_u
     s.create_model(&credit_model("credit")).await;
     let (url, got) = receiver().await;
     let hook = json!({ "name": "hook", "kind": "webhook", "config": { "url": url, "secret": SECRET } });
-    s.post_json("/api/v1/channels", &hook).await.expect_status(201);
+    let hook_id = s.post_json("/api/v1/channels", &hook).await.json["id"].clone();
     // Nothing listens on port 9 of loopback: every attempt fails.
     let dead = json!({ "name": "dead", "kind": "slack", "config": { "url": "http://127.0.0.1:9/x" } });
     let dead_id = s.post_json("/api/v1/channels", &dead).await.json["id"].clone();
+    // Testing a channel says at once whether it works.
+    let r = s.post_json(&format!("/api/v1/channels/{dead_id}/test"), &json!({})).await;
+    r.expect_status(200);
+    assert_eq!(r.json["delivered"], false, "{}", r.text);
+    assert!(r.json["error"].as_str().is_some_and(|e| !e.contains("127.0.0.1:9")), "no URL in errors: {}", r.text);
+    let r = s.post_json(&format!("/api/v1/channels/{hook_id}/test"), &json!({})).await;
+    assert_eq!(r.json["delivered"], true, "{}", r.text);
+    assert!(
+        got.lock().expect("lock").iter().any(|(d, sig)| d["labels"]["monitor"] == "sightline-test" && sig.is_ok()),
+        "the test notification arrived signed"
+    );
     let silence = json!({ "matchers": [{ "name": "team", "value": "quiet" }], "duration": "1h", "comment": "deploy" });
     let r = s.post_json("/api/v1/silences", &silence).await;
     r.expect_status(201);
