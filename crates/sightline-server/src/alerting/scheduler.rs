@@ -4,8 +4,9 @@
 //! incident policy.
 //!
 //! Alert state lives in memory ([`MonitorAlerts`], with anomaly baselines) and is
-//! mirrored to the store after each evaluation for the API. After a restart every
-//! alert starts inactive again and re-fires if its condition still holds.
+//! mirrored to the store after each evaluation for the API. After a restart the stored
+//! states are restored (anomaly baselines start empty), so a firing alert is not
+//! announced twice and its resolution is.
 
 use super::AlertingSettings;
 use super::policy;
@@ -14,8 +15,11 @@ use crate::monitors::doc;
 use crate::notify::dispatcher::Dispatcher;
 use crate::notify::{Notification, Status};
 use crate::wire::time::now_ms;
-use sightline_core::alerting::{AlertEvent, AlertState, Labels, MatchOp, Matcher, MonitorAlerts, Notice, Silence};
-use sightline_store::{AlertEventRecord, AlertRecord, MonitorRecord, Store};
+use sightline_core::alerting::monitor::RESERVED_LABELS;
+use sightline_core::alerting::{
+    Alert, AlertEvent, AlertState, Fingerprint, Labels, MatchOp, Matcher, Monitor, MonitorAlerts, Notice, Silence,
+};
+use sightline_store::{AlertEventRecord, AlertQuery, AlertRecord, MonitorRecord, Store};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -62,6 +66,32 @@ pub fn silence_of(record: &sightline_store::SilenceRecord) -> Option<Silence> {
         ends_at_ms: record.ends_ms,
         comment: record.comment.clone(),
     })
+}
+
+/// The stored alerts of `monitor` as the state machine needs them after a restart (or a
+/// changed definition), so a firing alert neither fires twice nor resolves unannounced.
+/// A row whose labels do not give back its fingerprint (a series label equal to one of
+/// the monitor's own) is left out: it starts inactive, as before this existed.
+fn restored(monitor: &Monitor, rows: &[AlertRecord]) -> Vec<Alert> {
+    let mut out = Vec::new();
+    for row in rows {
+        let Ok(labels) = serde_json::from_str::<Labels>(&row.labels) else { continue };
+        let series: Labels = labels
+            .into_iter()
+            .filter(|(k, v)| !RESERVED_LABELS.contains(&k.as_str()) && monitor.labels.get(k) != Some(v))
+            .collect();
+        if Fingerprint::of(&monitor.id, &series).to_string() != row.fingerprint {
+            continue;
+        }
+        let state = match (row.state.as_str(), row.since_ms, row.fired_ms, row.resolved_ms) {
+            ("pending", Some(since_ms), _, _) => AlertState::Pending { since_ms },
+            ("firing", Some(since_ms), Some(fired_at_ms), _) => AlertState::Firing { since_ms, fired_at_ms },
+            ("resolved", _, _, Some(at_ms)) => AlertState::Resolved { at_ms },
+            _ => AlertState::Inactive,
+        };
+        out.push(Alert::restore(&monitor.id, series, state, row.last_eval_ms));
+    }
+    out
 }
 
 fn state_times(state: AlertState) -> (&'static str, Option<i64>, Option<i64>, Option<i64>) {
@@ -112,10 +142,22 @@ impl Scheduler {
             }
             match doc::from_stored(&record.spec) {
                 Ok(monitor) => {
+                    let mut alerts = MonitorAlerts::new(monitor.clone());
+                    let store = self.store.clone();
+                    let stored = tokio::task::spawn_blocking(move || {
+                        let q = AlertQuery { monitor_id: Some(monitor.id.clone()), ..AlertQuery::default() };
+                        store.list_alerts(&q).map(|rows| restored(&monitor, &rows))
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    match stored {
+                        Ok(restored) => restored.into_iter().for_each(|a| alerts.restore(a)),
+                        Err(e) => tracing::warn!(monitor = %record.id, error = %e, "stored alerts not restored"),
+                    }
                     let entry = Entry {
                         spec: record.spec.clone(),
                         record: record.clone(),
-                        alerts: MonitorAlerts::new(monitor),
+                        alerts,
                         next_due_ms: now_ms,
                         values: BTreeMap::new(),
                         sent_ms: HashMap::new(),

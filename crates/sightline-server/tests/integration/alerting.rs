@@ -584,3 +584,33 @@ async fn channel_secrets_are_sealed_at_rest_and_never_shown() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_firing_alert_survives_a_restart_without_firing_twice_and_resolves() {
+    let s = TestServer::start_with(fast).await;
+    s.create_model(&credit_model("credit")).await;
+    let (url, got) = receiver().await;
+    let hook = json!({ "name": "hook", "kind": "webhook", "config": { "url": url, "secret": SECRET } });
+    s.post_json("/api/v1/channels", &hook).await.expect_status(201);
+    let monitor = |threshold: f64| {
+        json!({
+            "id": "steady", "model": "credit", "version": "v1", "signal": "throughput",
+            "condition": { "op": ">=", "value": threshold }, "window": "1m", "interval": "1s", "severity": "low",
+        })
+    };
+    s.post_json("/api/v1/monitors", &monitor(0.0)).await.expect_status(201);
+    let count = |status: &str| got.lock().expect("lock").iter().filter(|(d, _)| d["status"] == status).count();
+    wait_until("the firing webhook", Duration::from_secs(10), || async { count("firing") == 1 }).await;
+
+    let s = s.restart().await;
+    // Several evaluations after the restart: still firing, announced once.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(alert_state(&s, "steady").await.as_deref(), Some("firing"));
+    assert_eq!(count("firing"), 1, "no second firing notification after the restart");
+
+    // A definition that no longer holds resolves the restored alert, announced.
+    let r = s.request_as(Some(&s.token), reqwest::Method::PUT, "/api/v1/monitors/steady", Some(&monitor(1e9))).await;
+    r.expect_status(200);
+    wait_until("the resolved webhook", Duration::from_secs(10), || async { count("resolved") == 1 }).await;
+    assert_eq!(count("firing"), 1);
+}
