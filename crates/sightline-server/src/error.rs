@@ -28,6 +28,11 @@ pub enum Code {
     ProjectNotFound,
     UserNotFound,
     TokenNotFound,
+    MonitorNotFound,
+    AlertNotFound,
+    SilenceNotFound,
+    ChannelNotFound,
+    IncidentNotFound,
     NotFound,
     Unauthenticated,
     SecondFactorRequired,
@@ -58,6 +63,11 @@ impl Code {
             Code::ProjectNotFound => "project_not_found",
             Code::UserNotFound => "user_not_found",
             Code::TokenNotFound => "token_not_found",
+            Code::MonitorNotFound => "monitor_not_found",
+            Code::AlertNotFound => "alert_not_found",
+            Code::SilenceNotFound => "silence_not_found",
+            Code::ChannelNotFound => "channel_not_found",
+            Code::IncidentNotFound => "incident_not_found",
             Code::NotFound => "not_found",
             Code::Unauthenticated => "unauthenticated",
             Code::SecondFactorRequired => "second_factor_required",
@@ -87,6 +97,11 @@ impl Code {
             | Code::ProjectNotFound
             | Code::UserNotFound
             | Code::TokenNotFound
+            | Code::MonitorNotFound
+            | Code::AlertNotFound
+            | Code::SilenceNotFound
+            | Code::ChannelNotFound
+            | Code::IncidentNotFound
             | Code::NotFound => StatusCode::NOT_FOUND,
             Code::Unauthenticated | Code::SecondFactorRequired => StatusCode::UNAUTHORIZED,
             Code::Forbidden => StatusCode::FORBIDDEN,
@@ -115,6 +130,11 @@ impl Code {
             Code::ProjectNotFound => "project not found",
             Code::UserNotFound => "user not found",
             Code::TokenNotFound => "token not found",
+            Code::MonitorNotFound => "monitor not found",
+            Code::AlertNotFound => "alert not found",
+            Code::SilenceNotFound => "silence not found",
+            Code::ChannelNotFound => "channel not found",
+            Code::IncidentNotFound => "incident not found",
             Code::NotFound => "not found",
             Code::Unauthenticated => "authentication required",
             Code::SecondFactorRequired => "a second-factor code is required",

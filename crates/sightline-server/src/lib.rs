@@ -6,6 +6,7 @@
 //! so every acknowledged event is committed before the process exits.
 
 pub mod aggregate;
+pub mod alerting;
 mod analysis;
 pub mod auth;
 pub mod batch;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod ingest;
 pub mod metrics;
 pub mod monitors;
+pub mod notify;
 mod reference;
 pub mod request_log;
 pub mod routes;
@@ -65,6 +67,8 @@ pub struct ServerConfig {
     pub login_limits: auth::limiter::LimiterSettings,
     /// The aggregator, profile retention and drift gauges.
     pub analysis: state::AnalysisConfig,
+    /// Monitors file, evaluation tick, incident policy, notification retries.
+    pub alerting: alerting::AlertingSettings,
 }
 
 impl Default for ServerConfig {
@@ -86,6 +90,7 @@ impl Default for ServerConfig {
             sessions: auth::session::SessionSettings::default(),
             login_limits: auth::limiter::LimiterSettings::default(),
             analysis: state::AnalysisConfig::default(),
+            alerting: alerting::AlertingSettings::default(),
         }
     }
 }
@@ -113,6 +118,10 @@ pub enum StartError {
     PlainHttpNotLoopback(SocketAddr),
     #[error("the bootstrap token is not a Sightline token; make one with `sightline admin generate-token`")]
     BadBootstrapToken,
+    #[error(transparent)]
+    Monitors(#[from] alerting::load::LoadError),
+    #[error("cannot start the notifiers: {0}")]
+    Notifiers(String),
     #[error("a start-up task failed")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -127,6 +136,7 @@ pub struct Server {
     /// The rustls configuration when serving HTTPS.
     tls: Option<Arc<rustls::ServerConfig>>,
     tls_handshake_timeout: std::time::Duration,
+    scheduler: alerting::scheduler::Scheduler,
 }
 
 impl Server {
@@ -152,8 +162,9 @@ impl Server {
         let encryption = Arc::new(encryption::Encryption::new(loaded.path, keys.clone()));
         let options = SqliteOptions { synchronous: config.synchronous, ..SqliteOptions::default() };
         let db = dir.join("sightline.db");
+        let store_keys = keys.clone();
         let store: Arc<dyn Store> =
-            Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&db, options, keys)).await??);
+            Arc::new(tokio::task::spawn_blocking(move || SqliteStore::open(&db, options, store_keys)).await??);
         if let Some(token) = &config.bootstrap_token {
             let (store, token) = (store.clone(), token.clone());
             tokio::task::spawn_blocking(move || bootstrap(store.as_ref(), &token)).await??;
@@ -185,6 +196,22 @@ impl Server {
                  SIGHTLINE_BOOTSTRAP_TOKEN=$(sightline admin generate-token)"
             );
         }
+        if let Some(path) = config.alerting.monitors_file.clone() {
+            let probe = store.clone();
+            let n =
+                tokio::task::spawn_blocking(move || alerting::load::load(probe.as_ref(), &path, wire::time::now_ms()))
+                    .await??;
+            tracing::info!(monitors = n, "monitors file loaded");
+        }
+        let dispatcher =
+            notify::dispatcher::Dispatcher::new(store.clone(), keys.clone(), config.alerting.retry.clone())
+                .map_err(StartError::Notifiers)?;
+        let scheduler = alerting::scheduler::Scheduler::new(
+            store.clone(),
+            alerting::signals::Signals::new(store.clone()),
+            Arc::new(dispatcher),
+            config.alerting.clone(),
+        );
         let writer = store.writer()?;
         let metrics = Arc::new(metrics::Metrics::new(config.metrics_max_series));
         let queue = Arc::new(ingest::WriteQueue::new(config.queue_capacity_events));
@@ -208,6 +235,7 @@ impl Server {
             shutdown_grace: config.shutdown_grace,
             tls,
             tls_handshake_timeout: config.tls_handshake_timeout,
+            scheduler,
         })
     }
 
@@ -217,7 +245,7 @@ impl Server {
 
     /// Serves until `shutdown` completes, then shuts down gracefully.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let Server { _lock, listener, state, writer, shutdown_grace, tls, tls_handshake_timeout } = self;
+        let Server { _lock, listener, state, writer, shutdown_grace, tls, tls_handshake_timeout, scheduler } = self;
         let mut app = routes::router(state.clone());
         if tls.is_some() {
             app = app.layer(axum::middleware::from_fn(security_headers::hsts));
@@ -242,6 +270,7 @@ impl Server {
         // Re-encryption passes (at start if one is due, then after each key rotation).
         let reencryption = tokio::spawn(encryption::run(state.clone()));
         let drift_gauges = tokio::spawn(routes::drift::update_gauges_periodically(state.clone()));
+        let alerting = tokio::spawn(scheduler.run());
         tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), "listening");
         let draining = state.clone();
         let stopping = Arc::new(tokio::sync::Notify::new());
@@ -276,6 +305,7 @@ impl Server {
         }
         maintenance.abort();
         ingest_audit.abort();
+        alerting.abort();
         // The requests are over: their tallies go to the audit log now.
         auth::gate::flush_ingest_audit(&state).await;
         // A batch the pass already queued is still committed below, with its progress.

@@ -1,18 +1,23 @@
 //! The HTTP router: every route of the server, its middleware and fallbacks.
 
 mod admin_keys;
+mod alerts;
 mod audit;
 mod auth_api;
+mod channels;
 pub mod drift;
 mod drift_settings;
 mod errors;
 mod feedback;
 mod health;
+mod incidents;
 mod ingest_endpoint;
 mod models;
+mod monitors;
 mod predictions;
 mod projects;
 mod reference;
+mod silences;
 mod support;
 mod tokens;
 mod users;
@@ -85,6 +90,28 @@ fn api_routes() -> Vec<Route> {
         (Method::GET, "/models/{model}/drift-settings", Model(Read), get(drift_settings::get)),
         (Method::PUT, "/models/{model}/drift-settings", Model(Edit), put(drift_settings::put)),
         (Method::GET, "/models/{model}/data-quality", Model(Read), get(drift::data_quality)),
+        (Method::GET, "/monitors", InHandler(Read), get(monitors::list)),
+        (Method::POST, "/monitors", InHandler(Edit), post(monitors::create)),
+        (Method::GET, "/monitors/{monitor}", InHandler(Read), get(monitors::get)),
+        (Method::PUT, "/monitors/{monitor}", InHandler(Edit), put(monitors::replace)),
+        (Method::DELETE, "/monitors/{monitor}", InHandler(Edit), delete(monitors::delete)),
+        (Method::GET, "/alerts", InHandler(Read), get(alerts::list)),
+        (Method::GET, "/alerts/{alert}", InHandler(Read), get(alerts::get)),
+        (Method::POST, "/alerts/{alert}/acknowledge", InHandler(Edit), post(alerts::acknowledge)),
+        (Method::GET, "/silences", InHandler(Read), get(silences::list)),
+        (Method::POST, "/silences", InHandler(Edit), post(silences::create)),
+        (Method::DELETE, "/silences/{silence}", InHandler(Edit), delete(silences::expire)),
+        (Method::GET, "/channels", InHandler(Admin), get(channels::list)),
+        (Method::POST, "/channels", InHandler(Admin), post(channels::create)),
+        (Method::GET, "/channels/{channel}", InHandler(Admin), get(channels::get)),
+        (Method::DELETE, "/channels/{channel}", InHandler(Admin), delete(channels::delete)),
+        (Method::POST, "/channels/{channel}/test", InHandler(Admin), post(channels::test)),
+        (Method::GET, "/incidents", InHandler(Read), get(incidents::list)),
+        (Method::POST, "/incidents", InHandler(Edit), post(incidents::create)),
+        (Method::GET, "/incidents/stats", InHandler(Read), get(incidents::stats)),
+        (Method::GET, "/incidents/{incident}", InHandler(Read), get(incidents::get)),
+        (Method::PATCH, "/incidents/{incident}", InHandler(Edit), patch(incidents::update)),
+        (Method::POST, "/incidents/{incident}/notes", InHandler(Edit), post(incidents::add_note)),
         (Method::GET, "/admin/keys", Server(Admin), get(admin_keys::status)),
         (Method::POST, "/admin/keys/rotate", Server(Admin), post(admin_keys::rotate)),
     ]

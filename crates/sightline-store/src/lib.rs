@@ -9,20 +9,29 @@
 //! with the [`Keys`] it decrypts with, and writers only ever see sealed payloads.
 
 pub mod access;
+pub mod alerting;
 pub mod audit;
+pub mod channels;
 pub mod crypto;
+pub mod incidents;
 pub mod issues;
 pub mod profiles;
 pub mod record;
 pub mod sealed;
+pub mod signals;
 pub mod sqlite;
 
 pub use access::{
     AccessStore, DEFAULT_PROJECT, Membership, NewToken, NewUser, ProjectRecord, SessionRecord, TokenFilter,
     TokenRecord, UserChange, UserRecord,
 };
+pub use alerting::{AlertEventRecord, AlertQuery, AlertRecord, AlertingStore, MonitorRecord, SilenceRecord};
 pub use audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore};
+pub use channels::{ChannelRecord, ChannelStore, DeliveryRecord};
 pub use crypto::{CryptoError, KeyFileError, KeyId, KeyRing, Keys};
+pub use incidents::{
+    IncidentChange, IncidentRecord, IncidentStats, IncidentStatus, IncidentStore, NewIncident, TimelineEntry,
+};
 pub use issues::{IssueQuery, IssueRecord, IssueStatus, IssueStore, PreparedError, StoredErrorEvent};
 pub use profiles::{
     FoldEvent, ProfileKey, ProfileQuery, ProfileStore, ProfileWrite, ReferenceRecord, Resolution, StoredProfile,
@@ -32,6 +41,7 @@ pub use record::{
     VersionRecord, WriteBatch,
 };
 pub use sealed::{EncryptionState, ResealProgress, Resealed, StoredPayload};
+pub use signals::{SignalStore, WindowCounts};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 use thiserror::Error;
@@ -58,7 +68,19 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Everything the server needs from storage. Methods block; async callers run them on
 /// blocking threads. Times are parameters (epoch milliseconds): a store has no clock.
-pub trait Store: AccessStore + AuditStore + IssueStore + ProfileStore + Send + Sync + 'static {
+pub trait Store:
+    AccessStore
+    + AuditStore
+    + IssueStore
+    + ProfileStore
+    + AlertingStore
+    + ChannelStore
+    + IncidentStore
+    + SignalStore
+    + Send
+    + Sync
+    + 'static
+{
     /// Creates a model in a project; `Conflict` if the name is taken (model names are
     /// unique across projects: they are the key of every model URL).
     fn create_model(&self, spec: &sightline_core::ModelSpec, project_id: i64, now_ms: i64) -> Result<ModelRecord>;

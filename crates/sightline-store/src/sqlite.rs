@@ -2,11 +2,15 @@
 //! one writer connection and a small pool of reader connections.
 
 mod access;
+mod alerting;
 mod audit;
+mod channels;
+mod incidents;
 mod issues;
 mod migrations;
 mod profiles;
 mod rows;
+mod signals;
 mod writer;
 
 use crate::crypto::Keys;

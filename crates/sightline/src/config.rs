@@ -95,6 +95,17 @@ pub struct ServeArgs {
     /// Days day-level profiles are kept; 0 keeps them forever [default: 0].
     #[arg(long, env = "SIGHTLINE_DAY_PROFILE_RETENTION_DAYS")]
     pub day_profile_retention_days: Option<u64>,
+    /// Monitors file (TOML, see docs/operations.md) loaded at start; its monitors are
+    /// read-only through the API.
+    #[arg(long, env = "SIGHTLINE_MONITORS_FILE")]
+    pub monitors_file: Option<PathBuf>,
+    /// Firing alerts at or above this severity open an incident: info, low, medium,
+    /// high, critical, or `none` [default: high].
+    #[arg(long, env = "SIGHTLINE_INCIDENT_MIN_SEVERITY")]
+    pub incident_min_severity: Option<String>,
+    /// Seconds between repeats of a firing alert to Alertmanager [default: 60].
+    #[arg(long, env = "SIGHTLINE_ALERTMANAGER_RESEND_SECONDS")]
+    pub alertmanager_resend_seconds: Option<u64>,
 }
 
 /// The environment variable that may carry the bootstrap admin token. It is read from
@@ -126,6 +137,9 @@ pub struct FileConfig {
     pub minute_profile_retention_hours: Option<u64>,
     pub hour_profile_retention_days: Option<u64>,
     pub day_profile_retention_days: Option<u64>,
+    pub monitors_file: Option<PathBuf>,
+    pub incident_min_severity: Option<String>,
+    pub alertmanager_resend_seconds: Option<u64>,
 }
 
 pub struct Settings {
@@ -262,6 +276,22 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         },
         login_limits: d.login_limits,
         analysis,
+        alerting: sightline_server::alerting::AlertingSettings {
+            monitors_file: args.monitors_file.or(file.monitors_file),
+            incident_min_severity: match args.incident_min_severity.or(file.incident_min_severity).as_deref() {
+                None => d.alerting.incident_min_severity,
+                Some("none") => None,
+                Some(s) => Some(sightline_core::alerting::Severity::parse(s).with_context(|| {
+                    format!("incident_min_severity: {s:?} is not one of info, low, medium, high, critical, none")
+                })?),
+            },
+            alertmanager_resend: std::time::Duration::from_secs(positive_u64(
+                "alertmanager_resend_seconds",
+                args.alertmanager_resend_seconds.or(file.alertmanager_resend_seconds),
+                d.alerting.alertmanager_resend.as_secs(),
+            )?),
+            ..d.alerting.clone()
+        },
     };
     Ok(Settings {
         server,
@@ -338,6 +368,23 @@ mod tests {
         let s = resolve(args(&["--config", p, "--master-key-file", "/run/k"])).expect("resolve");
         assert_eq!(s.server.master_key_file, Some(PathBuf::from("/run/k")));
         assert_eq!(resolve(args(&[])).expect("resolve").server.master_key_file, None);
+    }
+
+    #[test]
+    fn alerting_settings_from_flags_or_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "monitors_file = \"/etc/sightline/monitors.toml\"\nincident_min_severity = \"none\"\n")
+            .expect("write");
+        let s = resolve(args(&["--config", path.to_str().expect("utf-8")])).expect("resolve");
+        assert_eq!(s.server.alerting.monitors_file, Some(PathBuf::from("/etc/sightline/monitors.toml")));
+        assert_eq!(s.server.alerting.incident_min_severity, None);
+        let s = resolve(args(&["--incident-min-severity", "critical", "--alertmanager-resend-seconds", "5"]))
+            .expect("resolve");
+        assert_eq!(s.server.alerting.incident_min_severity, Some(sightline_core::alerting::Severity::Critical));
+        assert_eq!(s.server.alerting.alertmanager_resend, std::time::Duration::from_secs(5));
+        assert!(resolve(args(&["--incident-min-severity", "urgent"])).is_err());
+        assert!(resolve(args(&["--alertmanager-resend-seconds", "0"])).is_err());
     }
 
     #[test]

@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// Users and tokens on a data directory: the first administrator, automation
     /// tokens, and revoking or disabling in an incident; master key rotation.
     Admin {
@@ -63,7 +63,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Admin { which } => admin::run(which),
         Command::Audit { which } => audit_cmd::run(which),
         Command::Monitors { which } => monitors_cmd::run(which),

@@ -125,6 +125,13 @@ impl Alert {
         }
     }
 
+    /// An alert as it was stored before a restart: its state and last evaluation. The
+    /// anomaly baseline starts empty (it is not stored) and the acknowledgement is the
+    /// caller's to keep.
+    pub fn restore(monitor_id: &str, series: Labels, state: AlertState, last_eval_ms: i64) -> Alert {
+        Alert { state, last_eval_ms: Some(last_eval_ms), ..Alert::new(monitor_id, series) }
+    }
+
     pub fn state(&self) -> AlertState {
         self.state
     }
@@ -240,6 +247,12 @@ impl MonitorAlerts {
 
     pub fn alert_mut(&mut self, series: &Labels) -> Option<&mut Alert> {
         self.alerts.get_mut(series)
+    }
+
+    /// Puts back an alert restored after a restart ([`Alert::restore`]), replacing any of
+    /// the same series.
+    pub fn restore(&mut self, alert: Alert) {
+        self.alerts.insert(alert.series.clone(), alert);
     }
 
     /// Evaluates one round: `samples` holds the series the query returned; a known

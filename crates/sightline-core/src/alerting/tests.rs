@@ -619,3 +619,22 @@ proptest! {
         prop_assert_eq!(Fingerprint::of(&id, &forward), Fingerprint::of(&id.clone(), &forward.clone()));
     }
 }
+
+#[test]
+fn a_restored_firing_alert_resolves_without_firing_again() {
+    let m = monitor(Condition::Threshold { op: Comparator::Gt, value: 1.0 }, 60_000);
+    let series = Labels::from([("version".to_owned(), "v1".to_owned())]);
+    let state = AlertState::Firing { since_ms: 1_000, fired_at_ms: 61_000 };
+    let mut alerts = MonitorAlerts::new(m.clone());
+    alerts.restore(Alert::restore(&m.id, series.clone(), state, 61_000));
+    let still = BTreeMap::from([(series.clone(), Some(5.0))]);
+    assert_eq!(alerts.evaluate(&still, &[], 70_000).expect("in order"), vec![], "no second firing");
+    let ok = BTreeMap::from([(series.clone(), Some(0.0))]);
+    let notices = alerts.evaluate(&ok, &[], 80_000).expect("in order");
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0].event, AlertEvent::Resolved { duration_ms: 19_000 });
+    assert_eq!(notices[0].fingerprint, Fingerprint::of(&m.id, &series));
+    let mut again = MonitorAlerts::new(m.clone());
+    again.restore(Alert::restore(&m.id, series, state, 61_000));
+    assert!(again.evaluate(&still, &[], 60_000).is_err(), "time before the stored evaluation is refused");
+}

@@ -35,9 +35,11 @@ struct FileIn {
     monitor: Vec<MonitorIn>,
 }
 
+/// One monitor as declared: a `[[monitor]]` table of the file, or the JSON document of
+/// the monitors API (the same fields).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MonitorIn {
+pub struct MonitorIn {
     id: String,
     model: String,
     version: Option<String>,
@@ -222,7 +224,8 @@ fn condition(c: ConditionIn) -> Result<Condition, (String, String)> {
     }
 }
 
-fn monitor(m: MonitorIn) -> Result<Monitor, Vec<(String, String)>> {
+/// Checks a declared monitor and builds it; every problem as (field path, message).
+pub fn monitor(m: MonitorIn) -> Result<Monitor, Vec<(String, String)>> {
     let mut problems = Vec::new();
     let mut duration = |field: &str, text: &str| {
         parse_duration(text).unwrap_or_else(|e| {
@@ -268,7 +271,14 @@ fn monitor(m: MonitorIn) -> Result<Monitor, Vec<(String, String)>> {
         runbook_url: m.runbook_url,
         no_data,
     };
-    monitor.validate().map_err(|ps| ps.into_iter().map(|p| (p.path, p.message)).collect::<Vec<_>>())?;
+    // The core names durations in milliseconds; here they are the declared fields.
+    let declared = |path: String| match path.as_str() {
+        "window_ms" => "window".to_owned(),
+        "interval_ms" => "interval".to_owned(),
+        "for_ms" => "for".to_owned(),
+        _ => path,
+    };
+    monitor.validate().map_err(|ps| ps.into_iter().map(|p| (declared(p.path), p.message)).collect::<Vec<_>>())?;
     Ok(monitor)
 }
 

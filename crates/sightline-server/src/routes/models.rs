@@ -47,13 +47,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-fn project_not_found(name: &str) -> ApiError {
+pub(super) fn project_not_found(name: &str) -> ApiError {
     ApiError::new(Code::ProjectNotFound, format!("project {name:?} does not exist"))
 }
 
 /// The project a new model goes to: the named one; else the caller's only project (a
 /// project-scoped token); else the default project.
-async fn owning_project(
+pub(super) async fn owning_project(
     app: &Arc<AppState>,
     principal: &Principal,
     named: Option<String>,

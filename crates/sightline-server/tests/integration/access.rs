@@ -68,7 +68,7 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         // Master keys: reloading the key file and re-encrypting is a server-wide change.
         (("GET", "/api/v1/admin/keys"), server_admin.clone()),
         (("POST", "/api/v1/admin/keys/rotate"), server_admin),
-        (("GET", "/api/v1/models"), authenticated),
+        (("GET", "/api/v1/models"), authenticated.clone()),
         (("POST", "/api/v1/models"), edit.clone()),
         (("GET", "/api/v1/models/{model}"), read.clone()),
         (("POST", "/api/v1/models/{model}/features"), edit.clone()),
@@ -88,16 +88,58 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("GET", "/api/v1/models/{model}/drift-settings"), read.clone()),
         (("PUT", "/api/v1/models/{model}/drift-settings"), edit.clone()),
         (("GET", "/api/v1/models/{model}/data-quality"), read.clone()),
-        (("GET", "/api/v1/models/{model}/issues/{issue}"), read),
-        (("PATCH", "/api/v1/models/{model}/issues/{issue}"), edit),
+        (("GET", "/api/v1/models/{model}/issues/{issue}"), read.clone()),
+        (("PATCH", "/api/v1/models/{model}/issues/{issue}"), edit.clone()),
+        // Alerting: lists answer everyone authenticated, filtered to what they may read
+        // (channels: to the projects they administer).
+        (("GET", "/api/v1/monitors"), authenticated.clone()),
+        (("POST", "/api/v1/monitors"), edit.clone()),
+        (("GET", "/api/v1/monitors/{monitor}"), read.clone()),
+        (("PUT", "/api/v1/monitors/{monitor}"), edit.clone()),
+        (("DELETE", "/api/v1/monitors/{monitor}"), edit.clone()),
+        (("GET", "/api/v1/alerts"), authenticated.clone()),
+        (("GET", "/api/v1/alerts/{alert}"), read.clone()),
+        (("POST", "/api/v1/alerts/{alert}/acknowledge"), edit.clone()),
+        (("GET", "/api/v1/silences"), authenticated.clone()),
+        (("POST", "/api/v1/silences"), edit.clone()),
+        (("DELETE", "/api/v1/silences/{silence}"), edit.clone()),
+        (("GET", "/api/v1/channels"), authenticated.clone()),
+        (("POST", "/api/v1/channels"), admin.clone()),
+        (("GET", "/api/v1/channels/{channel}"), admin.clone()),
+        (("DELETE", "/api/v1/channels/{channel}"), admin.clone()),
+        (("POST", "/api/v1/channels/{channel}/test"), admin.clone()),
+        (("GET", "/api/v1/incidents"), authenticated.clone()),
+        (("POST", "/api/v1/incidents"), edit.clone()),
+        (("GET", "/api/v1/incidents/stats"), authenticated.clone()),
+        (("GET", "/api/v1/incidents/{incident}"), read),
+        (("PATCH", "/api/v1/incidents/{incident}"), edit.clone()),
+        (("POST", "/api/v1/incidents/{incident}/notes"), edit),
     ])
 }
 
-/// Project `alpha` (model `ma`, prediction `r1`, user `carol`), project `beta` (model
-/// `mb`), and a token for every caller.
+/// Project `alpha` (model `ma`, prediction `r1`, user `carol`, monitor `wm` with a
+/// firing alert, a silence, a channel, an incident), project `beta` (model `mb`), and a
+/// token for every caller.
 struct World {
     server: TestServer,
     tokens: BTreeMap<Who, String>,
+    /// Path parameter values of alpha's alerting objects (`{alert}`, `{silence}`...).
+    ids: BTreeMap<&'static str, String>,
+}
+
+/// A monitor of `ma` whose condition always holds, so it fires at its first evaluation.
+fn always_firing(id: &str) -> Value {
+    json!({
+        "id": id, "model": "ma", "version": "v1", "signal": "throughput", "condition": { "op": ">=", "value": 0.0 },
+        "window": "1m", "interval": "1s", "severity": "low",
+    })
+}
+
+fn webhook_channel(name: &str) -> Value {
+    json!({
+        "project": "alpha", "name": name, "kind": "webhook",
+        "config": { "url": "http://127.0.0.1:9/hook", "secret": "a-long-enough-secret" },
+    })
 }
 
 async fn make_token(server: &TestServer, project: Option<&str>, role: &str) -> (i64, String) {
@@ -135,7 +177,31 @@ async fn world() -> World {
     ] {
         tokens.insert(who, make_token(&server, project, role).await.1);
     }
-    World { server, tokens }
+    let mut ids = BTreeMap::new();
+    server.post_json("/api/v1/monitors", &always_firing("wm")).await.expect_status(201);
+    ids.insert("{monitor}", "wm".to_owned());
+    let mut fingerprint = None;
+    for _ in 0..100 {
+        let r = server.get("/api/v1/alerts?monitor=wm").await;
+        if let Some(fp) = r.json["items"][0]["fingerprint"].as_str() {
+            fingerprint = Some(fp.to_owned());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    ids.insert("{alert}", fingerprint.expect("the scheduler evaluated the monitor"));
+    let silence = json!({ "project": "alpha", "matchers": [{ "name": "team", "value": "x" }], "duration": "1h" });
+    let r = server.post_json("/api/v1/silences", &silence).await;
+    r.expect_status(201);
+    ids.insert("{silence}", r.json["id"].to_string());
+    let r = server.post_json("/api/v1/channels", &webhook_channel("hook")).await;
+    r.expect_status(201);
+    ids.insert("{channel}", r.json["id"].to_string());
+    let r =
+        server.post_json("/api/v1/incidents", &json!({ "project": "alpha", "title": "t", "severity": "high" })).await;
+    r.expect_status(201);
+    ids.insert("{incident}", r.json["id"].to_string());
+    World { server, tokens, ids }
 }
 
 /// A request for a route: concrete path and, for routes whose handler checks access
@@ -147,6 +213,20 @@ async fn concrete(world: &World, method: &str, template: &str, n: usize) -> (Str
         .replace("{user}", "carol")
         .replace("{request_id}", "r1")
         .replace("{issue}", "1");
+    for (param, value) in &world.ids {
+        path = path.replace(param, value);
+    }
+    if method == "DELETE" && template == "/api/v1/monitors/{monitor}" {
+        // A fresh victim for every caller, as for tokens.
+        let id = format!("victim-{n}");
+        world.server.post_json("/api/v1/monitors", &always_firing(&id)).await.expect_status(201);
+        path = format!("/api/v1/monitors/{id}");
+    }
+    if method == "DELETE" && template == "/api/v1/channels/{channel}" {
+        let r = world.server.post_json("/api/v1/channels", &webhook_channel(&format!("victim-{n}"))).await;
+        r.expect_status(201);
+        path = format!("/api/v1/channels/{}", r.json["id"]);
+    }
     if path.contains("{token}") {
         // A fresh victim for every caller: revoking is not repeatable on one token.
         let (id, _) = make_token(&world.server, Some("alpha"), "viewer").await;
@@ -159,6 +239,12 @@ async fn concrete(world: &World, method: &str, template: &str, n: usize) -> (Str
             Some(m)
         }
         ("POST", "/api/v1/tokens") => Some(json!({ "name": "t", "project": "alpha", "role": "viewer" })),
+        ("POST", "/api/v1/monitors") => Some(always_firing(&format!("new-{n}"))),
+        ("POST", "/api/v1/silences") => {
+            Some(json!({ "project": "alpha", "matchers": [{ "name": "team", "value": "y" }], "duration": "1h" }))
+        }
+        ("POST", "/api/v1/channels") => Some(webhook_channel(&format!("new-{n}"))),
+        ("POST", "/api/v1/incidents") => Some(json!({ "project": "alpha", "title": "t", "severity": "low" })),
         ("POST", "/api/v1/models/{model}/predictions") => Some(json!({ "events": [event(&format!("m{n}"))] })),
         ("POST", "/api/v1/models/{model}/feedback") => {
             Some(json!({ "labels": [{ "request_id": format!("m{n}"), "label": "good" }] }))
@@ -173,7 +259,19 @@ async fn concrete(world: &World, method: &str, template: &str, n: usize) -> (Str
 
 fn denied(r: &Reply) -> bool {
     matches!(r.status, 401 | 403)
-        || matches!(r.json["code"].as_str(), Some("model_not_found" | "project_not_found" | "token_not_found"))
+        || matches!(
+            r.json["code"].as_str(),
+            Some(
+                "model_not_found"
+                    | "project_not_found"
+                    | "token_not_found"
+                    | "monitor_not_found"
+                    | "alert_not_found"
+                    | "silence_not_found"
+                    | "channel_not_found"
+                    | "incident_not_found"
+            )
+        )
 }
 
 #[tokio::test]
@@ -212,7 +310,8 @@ async fn every_route_against_every_role() {
                 // No role in alpha at all: its objects, named in the path or the body,
                 // do not exist for them.
                 let names_alpha = ["{model}", "{project}", "{token}"].iter().any(|p| template.contains(p))
-                    || body.as_ref().is_some_and(|b| b["project"] == json!("alpha"));
+                    || world.ids.keys().any(|p| template.contains(p))
+                    || body.as_ref().is_some_and(|b| b["project"] == json!("alpha") || b["model"] == json!("ma"));
                 let expected_status = match who {
                     Anonymous => 401,
                     OtherAdmin if names_alpha => 404,

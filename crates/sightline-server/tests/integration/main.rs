@@ -1,6 +1,7 @@
 //! Integration tests of the server against a real listener and a temporary data dir.
 
 mod access;
+mod alerting;
 mod api;
 mod bad_input;
 mod concurrency;

@@ -152,9 +152,15 @@ impl TestServer {
 
     /// Stops the server and starts a new one on the same data dir (a process restart).
     pub async fn restart(self) -> TestServer {
+        self.restart_with(|_| {}).await
+    }
+
+    /// A restart with the configuration adjusted by `configure`.
+    pub async fn restart_with(self, configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let ca_pem = self.ca_pem.clone();
         let (mut config, dir) = self.stop().await;
         config.listen = "127.0.0.1:0".parse().expect("a socket address");
+        configure(&mut config);
         TestServer::launch(config, dir, ca_pem).await
     }
 

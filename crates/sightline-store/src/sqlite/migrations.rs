@@ -192,6 +192,109 @@ const MIGRATIONS: &[&str] = &[
         settings TEXT NOT NULL,
         updated_ms INTEGER NOT NULL
     );",
+    // 6: alerting. Monitors (their definition as the API's JSON document; `from_file`
+    // ones are owned by the monitors file), one alert row per (monitor, series) with its
+    // state and acknowledgement, the alert event history, silences, notification
+    // channels (configuration sealed: it holds URLs with tokens and SMTP passwords), the
+    // delivery log (one row per attempt), and incidents with their links and timeline.
+    "CREATE TABLE monitors (
+        id TEXT PRIMARY KEY,
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        spec TEXT NOT NULL,
+        from_file INTEGER NOT NULL DEFAULT 0,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX monitors_by_model ON monitors (model_id);
+    CREATE TABLE alerts (
+        fingerprint TEXT PRIMARY KEY,
+        monitor_id TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        state TEXT NOT NULL,
+        since_ms INTEGER,
+        fired_ms INTEGER,
+        resolved_ms INTEGER,
+        last_eval_ms INTEGER NOT NULL,
+        value REAL,
+        silenced INTEGER NOT NULL DEFAULT 0,
+        acknowledged_ms INTEGER,
+        acknowledged_by TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX alerts_by_monitor ON alerts (monitor_id);
+    CREATE TABLE alert_events (
+        seq INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        monitor_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        value REAL,
+        silenced INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX alert_events_by_alert ON alert_events (fingerprint, seq);
+    CREATE TABLE silences (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        matchers TEXT NOT NULL,
+        starts_ms INTEGER NOT NULL,
+        ends_ms INTEGER NOT NULL,
+        comment TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX silences_by_end ON silences (ends_ms);
+    CREATE TABLE channels (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        min_severity TEXT NOT NULL,
+        config BLOB NOT NULL,
+        created_ms INTEGER NOT NULL,
+        UNIQUE (project_id, name)
+    );
+    CREATE TABLE deliveries (
+        seq INTEGER PRIMARY KEY,
+        channel_id INTEGER NOT NULL,
+        notification TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        error TEXT,
+        ts_ms INTEGER NOT NULL
+    );
+    CREATE INDEX deliveries_by_channel ON deliveries (channel_id, seq);
+    CREATE TABLE incidents (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        title TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        status TEXT NOT NULL,
+        assignee TEXT,
+        monitor_id TEXT,
+        runbook_url TEXT,
+        postmortem TEXT NOT NULL DEFAULT '',
+        opened_ms INTEGER NOT NULL,
+        acknowledged_ms INTEGER,
+        resolved_ms INTEGER
+    );
+    CREATE INDEX incidents_by_project ON incidents (project_id, id);
+    CREATE INDEX incidents_open_by_monitor ON incidents (monitor_id, status);
+    CREATE TABLE incident_links (
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        PRIMARY KEY (incident_id, kind, target)
+    ) WITHOUT ROWID;
+    CREATE TABLE incident_timeline (
+        seq INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL REFERENCES incidents(id),
+        ts_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX incident_timeline_by_incident ON incident_timeline (incident_id, seq);",
 ];
 
 /// The schema version this build expects.

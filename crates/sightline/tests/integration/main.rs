@@ -1,8 +1,9 @@
 //! End-to-end tests of the `sightline` binary: real server processes on loopback
 //! ephemeral ports and temporary data dirs, and the real external programs users run
-//! beside it (Prometheus, promtool).
+//! beside it (Prometheus, promtool, Alertmanager).
 
 mod admin;
+mod alerting;
 mod config;
 mod durability;
 mod explain;
