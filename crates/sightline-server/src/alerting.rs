@@ -4,6 +4,7 @@
 
 pub mod load;
 pub mod policy;
+pub mod profile_signals;
 pub mod scheduler;
 pub mod signals;
 

@@ -208,7 +208,12 @@ impl Server {
                 .map_err(StartError::Notifiers)?;
         let scheduler = alerting::scheduler::Scheduler::new(
             store.clone(),
-            alerting::signals::Signals::new(store.clone()),
+            alerting::signals::Signals::new(store.clone()).with_source(Arc::new(
+                alerting::profile_signals::ProfileSignals {
+                    store: store.clone(),
+                    retention: config.analysis.retention(),
+                },
+            )),
             Arc::new(dispatcher),
             config.alerting.clone(),
         );

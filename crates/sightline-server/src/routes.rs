@@ -6,7 +6,7 @@ mod audit;
 mod auth_api;
 mod channels;
 pub mod drift;
-mod drift_settings;
+pub mod drift_settings;
 mod errors;
 mod feedback;
 mod health;

@@ -1,11 +1,11 @@
 //! Where monitor samples come from: the [`SignalSource`] boundary and the source that
 //! reads the event log (throughput, latency quantiles, error rate, label coverage).
 //!
-//! Drift scores, data-quality rates and performance metrics come from the aggregator's
-//! profiles, which are being built separately. Until a source for them is registered
-//! with [`Signals::with_source`], those monitors read "no data" (their `no_data` policy
-//! decides what that means) — they are accepted and stored, never refused, so a monitors
-//! file written for them keeps working when the source arrives.
+//! Drift scores and data-quality rates come from the aggregator's profiles
+//! (`profile_signals.rs`, registered with [`Signals::with_source`]). Performance metrics
+//! have no source yet: those monitors read "no data" (their `no_data` policy decides what
+//! that means) — they are accepted and stored, never refused, so a monitors file written
+//! for them keeps working when the source arrives.
 
 use sightline_core::alerting::{Labels, Monitor, Signal};
 use sightline_store::{Store, signals::WindowCounts};

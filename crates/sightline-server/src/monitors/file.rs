@@ -251,6 +251,9 @@ pub fn monitor(m: MonitorIn) -> Result<Monitor, Vec<(String, String)>> {
             NoDataPolicy::Keep
         }
     };
+    if let Some(s) = &signal {
+        problems.extend(crate::alerting::profile_signals::check_keys(s));
+    }
     let (Some(signal), Some(condition), Some(severity)) = (signal, condition, severity) else {
         return Err(problems);
     };

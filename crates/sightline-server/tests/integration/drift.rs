@@ -488,3 +488,55 @@ async fn stored_drift_settings_apply_under_query_overrides() {
     // The stored settings are unchanged by the refused documents.
     assert_eq!(server.get("/api/v1/models/credit/drift-settings").await.json, got.json);
 }
+
+#[tokio::test]
+async fn drift_and_quality_monitors_fire_from_profiles() {
+    let server = TestServer::start_with(|c| {
+        fast(c);
+        c.alerting.tick = Duration::from_millis(50);
+    })
+    .await;
+    server.create_model(&model()).await;
+    upload(&server, "", "text/csv", None, csv(&rows(1, 1_000, 0.0))).await.expect_status(201);
+    let start = now_ms() - 5 * 60_000;
+    log(&server, "v1", &rows(2, 1_000, 8.0), start, "a").await;
+    let monitor = |id: &str, signal: Value, value: f64| {
+        json!({"id": id, "model": "credit", "signal": signal, "condition": {"op": ">", "value": value},
+               "window": "1h", "interval": "1s", "severity": "low"})
+    };
+    for (id, signal, value) in [
+        ("age-psi", json!({"kind": "drift_score", "feature": "age", "method": "psi"}), 0.2),
+        ("any-psi", json!({"kind": "drift_score", "feature": "*", "method": "psi"}), 0.2),
+        ("city-psi", json!({"kind": "drift_score", "feature": "city", "method": "psi"}), 0.2),
+        ("income-missing", json!({"kind": "data_quality_rate", "feature": "income", "check": "missing"}), 0.05),
+    ] {
+        server.post_json("/api/v1/monitors", &monitor(id, signal, value)).await.expect_status(201);
+    }
+    let state = |id: &'static str| {
+        let server = &server;
+        async move {
+            let r = server.get(&format!("/api/v1/alerts?monitor={id}")).await;
+            r.json["items"][0]["state"].as_str().map(str::to_owned)
+        }
+    };
+    for id in ["age-psi", "any-psi", "income-missing"] {
+        let mut fired = false;
+        for _ in 0..200 {
+            if state(id).await.as_deref() == Some("firing") {
+                fired = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(fired, "{id} never fired");
+    }
+    assert_ne!(state("city-psi").await.as_deref(), Some("firing"), "city did not drift");
+    for (signal, path) in [
+        (json!({"kind": "drift_score", "feature": "age", "method": "magic"}), "$.signal.method"),
+        (json!({"kind": "data_quality_rate", "feature": "age", "check": "vibes"}), "$.signal.check"),
+    ] {
+        let r = server.post_json("/api/v1/monitors", &monitor("bad", signal, 0.1)).await;
+        r.expect_problem(422);
+        assert!(r.error_paths().contains(&path.to_owned()), "{}", r.text);
+    }
+}
