@@ -17,6 +17,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod monitors;
 pub mod notify;
+mod performance;
 mod reference;
 pub mod request_log;
 pub mod routes;

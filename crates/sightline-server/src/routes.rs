@@ -14,6 +14,7 @@ mod incidents;
 mod ingest_endpoint;
 mod models;
 mod monitors;
+mod performance;
 mod predictions;
 mod projects;
 mod reference;
@@ -90,6 +91,7 @@ fn api_routes() -> Vec<Route> {
         (Method::GET, "/models/{model}/drift-settings", Model(Read), get(drift_settings::get)),
         (Method::PUT, "/models/{model}/drift-settings", Model(Edit), put(drift_settings::put)),
         (Method::GET, "/models/{model}/data-quality", Model(Read), get(drift::data_quality)),
+        (Method::GET, "/models/{model}/performance", Model(Read), get(performance::performance)),
         (Method::GET, "/monitors", InHandler(Read), get(monitors::list)),
         (Method::POST, "/monitors", InHandler(Edit), post(monitors::create)),
         (Method::GET, "/monitors/{monitor}", InHandler(Read), get(monitors::get)),

@@ -15,6 +15,7 @@ pub mod channels;
 pub mod crypto;
 pub mod incidents;
 pub mod issues;
+pub mod outcomes;
 pub mod profiles;
 pub mod record;
 pub mod sealed;
@@ -33,6 +34,7 @@ pub use incidents::{
     IncidentChange, IncidentRecord, IncidentStats, IncidentStatus, IncidentStore, NewIncident, TimelineEntry,
 };
 pub use issues::{IssueQuery, IssueRecord, IssueStatus, IssueStore, PreparedError, StoredErrorEvent};
+pub use outcomes::{OutcomeQuery, OutcomeRow, OutcomeStore};
 pub use profiles::{
     FoldEvent, ProfileKey, ProfileQuery, ProfileStore, ProfileWrite, ReferenceRecord, Resolution, StoredProfile,
 };
@@ -73,6 +75,7 @@ pub trait Store:
     + AuditStore
     + IssueStore
     + ProfileStore
+    + OutcomeStore
     + AlertingStore
     + ChannelStore
     + IncidentStore

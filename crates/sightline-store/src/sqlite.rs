@@ -8,6 +8,7 @@ mod channels;
 mod incidents;
 mod issues;
 mod migrations;
+mod outcomes;
 mod profiles;
 mod rows;
 mod signals;

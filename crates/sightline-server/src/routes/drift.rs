@@ -21,11 +21,11 @@ use std::sync::Arc;
 pub const MAX_WINDOWS: i64 = 2_000;
 
 /// The window (or windows) a query asks for.
-struct Span {
-    version: Option<(i64, String)>,
-    from: i64,
-    to: i64,
-    step: Option<i64>,
+pub(super) struct Span {
+    pub version: Option<(i64, String)>,
+    pub from: i64,
+    pub to: i64,
+    pub step: Option<i64>,
 }
 
 fn time(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
@@ -35,7 +35,11 @@ fn time(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Api
         .transpose()
 }
 
-async fn span(app: &Arc<AppState>, model: &LoadedModel, params: &HashMap<String, String>) -> Result<Span, ApiError> {
+pub(super) async fn span(
+    app: &Arc<AppState>,
+    model: &LoadedModel,
+    params: &HashMap<String, String>,
+) -> Result<Span, ApiError> {
     let to = time(params, "to")?.unwrap_or_else(now_ms);
     let from = match time(params, "from")? {
         Some(f) => f,
@@ -78,7 +82,7 @@ async fn span(app: &Arc<AppState>, model: &LoadedModel, params: &HashMap<String,
     Ok(Span { version, from, to, step })
 }
 
-fn check_known(params: &HashMap<String, String>, known: &[&str], per_feature: bool) -> Result<(), ApiError> {
+pub(super) fn check_known(params: &HashMap<String, String>, known: &[&str], per_feature: bool) -> Result<(), ApiError> {
     for key in params.keys() {
         let feature_key = per_feature && (key.starts_with("method:") || key.starts_with("threshold:"));
         if !known.contains(&key.as_str()) && !feature_key {
@@ -191,7 +195,7 @@ fn feature_names(model: &LoadedModel) -> Vec<String> {
     model.record.spec.features.iter().map(|f| f.name.clone()).collect()
 }
 
-fn head(model: &LoadedModel, s: &Span) -> Value {
+pub(super) fn head(model: &LoadedModel, s: &Span) -> Value {
     let mut v = json!({
         "model": model.record.spec.name,
         "version": s.version.as_ref().map(|(_, n)| n),
@@ -269,7 +273,7 @@ fn window(
 }
 
 /// One window: its fields at the top level; a series: under `windows`.
-fn finish(mut out: Value, series: bool, mut results: Vec<Value>) -> Result<Json<Value>, ApiError> {
+pub(super) fn finish(mut out: Value, series: bool, mut results: Vec<Value>) -> Result<Json<Value>, ApiError> {
     if series {
         out["windows"] = Value::Array(results);
     } else if let Some(one) = results.pop() {

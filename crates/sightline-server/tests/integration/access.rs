@@ -88,6 +88,7 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("GET", "/api/v1/models/{model}/drift-settings"), read.clone()),
         (("PUT", "/api/v1/models/{model}/drift-settings"), edit.clone()),
         (("GET", "/api/v1/models/{model}/data-quality"), read.clone()),
+        (("GET", "/api/v1/models/{model}/performance"), read.clone()),
         (("GET", "/api/v1/models/{model}/issues/{issue}"), read.clone()),
         (("PATCH", "/api/v1/models/{model}/issues/{issue}"), edit.clone()),
         // Alerting: lists answer everyone authenticated, filtered to what they may read

@@ -8,6 +8,7 @@ mod concurrency;
 mod drift;
 mod encryption;
 mod errors;
+mod performance;
 mod pki;
 mod security_headers;
 mod startup;
