@@ -3,6 +3,7 @@
 //! policy that opens incidents from firing alerts.
 
 pub mod load;
+pub mod outcome_signals;
 pub mod policy;
 pub mod profile_signals;
 pub mod scheduler;

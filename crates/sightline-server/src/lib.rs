@@ -17,7 +17,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod monitors;
 pub mod notify;
-mod performance;
+pub mod performance;
 mod reference;
 pub mod request_log;
 pub mod routes;
@@ -209,12 +209,12 @@ impl Server {
                 .map_err(StartError::Notifiers)?;
         let scheduler = alerting::scheduler::Scheduler::new(
             store.clone(),
-            alerting::signals::Signals::new(store.clone()).with_source(Arc::new(
-                alerting::profile_signals::ProfileSignals {
+            alerting::signals::Signals::new(store.clone())
+                .with_source(Arc::new(alerting::profile_signals::ProfileSignals {
                     store: store.clone(),
                     retention: config.analysis.retention(),
-                },
-            )),
+                }))
+                .with_source(Arc::new(alerting::outcome_signals::OutcomeSignals { store: store.clone() })),
             Arc::new(dispatcher),
             config.alerting.clone(),
         );

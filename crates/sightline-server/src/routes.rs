@@ -14,7 +14,7 @@ mod incidents;
 mod ingest_endpoint;
 mod models;
 mod monitors;
-mod performance;
+pub mod performance;
 mod predictions;
 mod projects;
 mod reference;

@@ -27,6 +27,12 @@ pub fn check_keys(signal: &Signal) -> Vec<(String, String)> {
             "signal.check".into(),
             format!("{check:?} is not a data-quality check; use one of {}", QUALITY_CHECKS.join(", ")),
         )],
+        Signal::PerformanceMetric { metric, .. } if !super::outcome_signals::METRICS.contains(&metric.as_str()) => {
+            vec![(
+                "signal.metric".into(),
+                format!("{metric:?} is not a metric; use one of {}", super::outcome_signals::METRICS.join(", ")),
+            )]
+        }
         _ => Vec::new(),
     }
 }

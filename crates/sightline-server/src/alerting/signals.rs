@@ -2,10 +2,10 @@
 //! reads the event log (throughput, latency quantiles, error rate, label coverage).
 //!
 //! Drift scores and data-quality rates come from the aggregator's profiles
-//! (`profile_signals.rs`, registered with [`Signals::with_source`]). Performance metrics
-//! have no source yet: those monitors read "no data" (their `no_data` policy decides what
-//! that means) — they are accepted and stored, never refused, so a monitors file written
-//! for them keeps working when the source arrives.
+//! (`profile_signals.rs`, registered with [`Signals::with_source`]); realized performance
+//! metrics from predictions joined with their labels (`outcome_signals.rs`). Estimated
+//! performance has no source yet: those monitors read "no data" (their `no_data` policy
+//! decides what that means).
 
 use sightline_core::alerting::{Labels, Monitor, Signal};
 use sightline_store::{Store, signals::WindowCounts};

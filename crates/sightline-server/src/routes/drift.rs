@@ -127,6 +127,10 @@ fn settings(
     Ok(s)
 }
 
+fn decode_reference(r: &ReferenceRecord) -> Result<Profile, ApiError> {
+    Profile::decode(&r.data).map_err(|e| ApiError::internal(format!("the stored reference cannot be decoded: {e}")))
+}
+
 fn reference_json(r: &ReferenceRecord) -> Value {
     json!({ "version": r.version, "rows": r.rows, "created": format(r.created_ms) })
 }
@@ -239,8 +243,7 @@ pub async fn drift(
                 ),
             )
         })?;
-    let reference_profile = Profile::decode(&reference.data)
-        .map_err(|e| ApiError::internal(format!("the stored reference cannot be decoded: {e}")))?;
+    let reference_profile = decode_reference(&reference)?;
     let windows = windows(&app, &span)?;
     let (store, names, version_id) = (app.store.clone(), feature_names(&model), span.version.as_ref().map(|v| v.0));
     let results = blocking(move || -> Result<Vec<Value>, ApiError> {
@@ -318,13 +321,7 @@ pub async fn data_quality(
     let (id, version) = (model.id, span.version.clone());
     let reference =
         blocking(move || analysis::reference_named(store.as_ref(), id, version.map(|v| v.1).as_deref())).await??;
-    let reference_profile = match &reference {
-        Some(r) => Some(
-            Profile::decode(&r.data)
-                .map_err(|e| ApiError::internal(format!("the stored reference cannot be decoded: {e}")))?,
-        ),
-        None => None,
-    };
+    let reference_profile = reference.as_ref().map(decode_reference).transpose()?;
     let windows = windows(&app, &span)?;
     let (store, names, version_id) = (app.store.clone(), feature_names(&model), span.version.as_ref().map(|v| v.0));
     let results = blocking(move || -> Result<Vec<Value>, ApiError> {

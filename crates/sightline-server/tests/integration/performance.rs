@@ -130,3 +130,37 @@ async fn regression_metrics() {
         assert_eq!(r.json["metrics"][name].as_f64(), value, "{name}");
     }
 }
+
+#[tokio::test]
+async fn a_realized_metric_monitor_fires() {
+    let server = TestServer::start_with(|c| c.alerting.tick = std::time::Duration::from_millis(50)).await;
+    server.create_model(&classifier()).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    let events: Vec<Value> = (0..20)
+        .map(|i| {
+            json!({"request_id": format!("r{i}"), "timestamp": now - 1_000, "version": "v1",
+                        "features": {"age": 30}, "prediction": "good", "scores": {"bad": 0.1}})
+        })
+        .collect();
+    server.ingest("credit", &events).await;
+    let labels: Vec<Value> = (0..20).map(|i| json!({"request_id": format!("r{i}"), "label": "bad"})).collect();
+    server.post_json("/api/v1/models/credit/feedback", &json!({ "labels": labels })).await.expect_status(200);
+    let monitor = json!({"id": "acc", "model": "credit", "signal": {"kind": "performance_metric", "metric": "accuracy"},
+        "condition": {"op": "<", "value": 0.5}, "window": "1h", "interval": "1s", "severity": "low"});
+    server.post_json("/api/v1/monitors", &monitor).await.expect_status(201);
+    let mut state = None;
+    for _ in 0..100 {
+        let r = server.get("/api/v1/alerts?monitor=acc").await;
+        state = r.json["items"][0]["state"].as_str().map(str::to_owned);
+        if state.as_deref() == Some("firing") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state.as_deref(), Some("firing"));
+    let bad = json!({"id": "bad", "model": "credit", "signal": {"kind": "performance_metric", "metric": "vibes"},
+        "condition": {"op": "<", "value": 0.5}, "window": "1h", "interval": "1s", "severity": "low"});
+    let r = server.post_json("/api/v1/monitors", &bad).await;
+    r.expect_problem(422);
+    assert!(r.error_paths().contains(&"$.signal.metric".to_owned()), "{}", r.text);
+}
