@@ -28,25 +28,8 @@ pub enum AnalysisError {
 
 /// The reference a version is compared with: its own, else the model's default.
 pub fn reference_for(store: &dyn Store, model_id: i64, version_id: i64) -> Result<Option<ReferenceRecord>, StoreError> {
-    let references = store.list_references(model_id)?;
-    if references.is_empty() {
-        return Ok(None);
-    }
-    let name = if references.iter().any(|r| !r.version.is_empty()) {
-        store.version_by_id(version_id)?.map(|v| v.name)
-    } else {
-        None
-    };
-    let mut default = None;
-    for r in references {
-        if Some(&r.version) == name.as_ref() {
-            return Ok(Some(r));
-        }
-        if r.version.is_empty() {
-            default = Some(r);
-        }
-    }
-    Ok(default)
+    let name = store.version_by_id(version_id)?.map(|v| v.name);
+    reference_named(store, model_id, name.as_deref())
 }
 
 /// The reference for a drift query on `version` (a name, or all versions: the default).

@@ -267,7 +267,7 @@ impl ChannelConfig {
     }
 }
 
-/// `https://hooks.slack.com/services/T0/B0/XXXX` → `https://hooks.slack.com/…`.
+/// `https://hooks.slack.com/services/T0/B0/sEcReT` → `https://hooks.slack.com/…`.
 fn mask_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(u) => {
@@ -305,11 +305,11 @@ mod tests {
     fn masked_forms_hide_secrets_and_url_paths() {
         let c = ChannelConfig::parse(
             "webhook",
-            &json!({ "url": "https://hooks.example:8443/T0/B0/XXXX", "secret": "0123456789abcdef-secret" }),
+            &json!({ "url": "https://hooks.example:8443/T0/B0/sEcReT", "secret": "0123456789abcdef-secret" }),
         )
         .expect("valid");
         let shown = c.masked().to_string();
-        assert!(!shown.contains("XXXX") && !shown.contains("0123456789abcdef"), "{shown}");
+        assert!(!shown.contains("sEcReT") && !shown.contains("0123456789abcdef"), "{shown}");
         assert!(shown.contains("https://hooks.example:8443/…"), "{shown}");
         let e = ChannelConfig::parse(
             "email",

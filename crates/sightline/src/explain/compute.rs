@@ -140,6 +140,16 @@ where
             .map(|(i, row)| explain_row(row).with_context(|| format!("row {}", start + i + 1)))
             .collect::<anyhow::Result<Vec<T>>>()
     };
+    over_blocks(rows, block, explain_block)
+}
+
+/// Runs `explain_block(first row index, block)` on each `block`-row slice of `rows`, one
+/// scoped thread per slice, and joins the results in row order.
+fn over_blocks<T, F>(rows: &[Vec<f64>], block: usize, explain_block: F) -> anyhow::Result<Vec<T>>
+where
+    T: Send,
+    F: Fn(usize, &[Vec<f64>]) -> anyhow::Result<Vec<T>> + Sync,
+{
     let results: Vec<anyhow::Result<Vec<T>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = rows
             .chunks(block)
@@ -183,25 +193,7 @@ where
         }
         Ok(out)
     };
-    let results: Vec<anyhow::Result<Vec<T>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = rows
-            .chunks(block)
-            .enumerate()
-            .map(|(index, chunk)| {
-                let explain_block = &explain_block;
-                scope.spawn(move || explain_block(index * block, chunk))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| handle.join().unwrap_or_else(|_| Err(anyhow::anyhow!("an explanation thread panicked"))))
-            .collect()
-    });
-    let mut out = Vec::with_capacity(rows.len());
-    for result in results {
-        out.extend(result?);
-    }
-    Ok(out)
+    over_blocks(rows, block, explain_block)
 }
 
 #[cfg(test)]

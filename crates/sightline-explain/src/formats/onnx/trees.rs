@@ -234,7 +234,8 @@ fn leaf_weights(attrs: &Attributes<'_>, prefix: &str, num_outputs: usize) -> Res
     Ok(map)
 }
 
-/// A tree's nodes in our order (root first), leaves with placeholder values.
+/// A tree's nodes in our order (root first). Leaf values are set afterwards, once per
+/// output, from the ensemble's weight lists; here every leaf holds 0.
 struct Structure {
     /// `order[local]` is the index into the tree's raw nodes.
     order: Vec<usize>,
