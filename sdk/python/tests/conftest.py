@@ -230,7 +230,7 @@ class Seen:
 class FaultProxy:
     """An HTTP proxy in front of the real server. ``inject`` queues fake answers
     (status, headers) — or ``"reset"`` to drop the connection unanswered — given to the
-    next POSTs instead of forwarding them; ``hold()`` stalls every request until
+    next POSTs and PUTs instead of forwarding them; ``hold()`` stalls every request until
     ``release()``. ``requests`` lists what arrived."""
 
     def __init__(self, upstream: str) -> None:
@@ -260,7 +260,7 @@ class FaultProxy:
                 )
                 with proxy.lock:
                     proxy.requests.append(seen)
-                    fault = proxy.faults.pop(0) if (proxy.faults and self.command == "POST") else None
+                    fault = proxy.faults.pop(0) if (proxy.faults and self.command in ("POST", "PUT")) else None
                 proxy.gate.wait(30)
                 if fault == "reset":
                     seen.status = 0
@@ -309,6 +309,7 @@ class FaultProxy:
 
             do_GET = _handle
             do_POST = _handle
+            do_PUT = _handle
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

@@ -158,3 +158,10 @@ def test_stdlib_encoder_end_to_end(client, model, monkeypatch):
 
 def test_encoder_in_use():
     assert _encode.encoder_name() in ("orjson", "stdlib")
+
+
+def test_rfc3339():
+    assert _encode.rfc3339(1767225600123) == "2026-01-01T00:00:00.123Z"
+    assert _encode.rfc3339(1767225600.5) == "2026-01-01T00:00:00.500Z"
+    assert _encode.rfc3339("2026-01-01T00:00:00Z") == "2026-01-01T00:00:00Z"
+    assert _encode.rfc3339(None) is None

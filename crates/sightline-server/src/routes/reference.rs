@@ -7,7 +7,7 @@ use crate::body::{Encoding, encoding};
 use crate::error::{ApiError, Code};
 use crate::reference::{self, Format, Summary};
 use crate::state::{AppState, LoadedModel, blocking};
-use crate::wire::time::{format, now_ms, parse_query};
+use crate::wire::time::{format, now_ms, parse_json};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -283,8 +283,9 @@ fn not_found(model: &LoadedModel, version: &str) -> ApiError {
 pub struct FromLogs {
     /// The version the reference is for (absent: the model's default reference).
     version: Option<String>,
-    from: String,
-    to: String,
+    /// RFC 3339 or epoch milliseconds, as everywhere.
+    from: Value,
+    to: Value,
     /// Whose traffic to take (absent: every version's).
     source_version: Option<String>,
 }
@@ -299,8 +300,8 @@ pub async fn from_logs(
     let model = app.model(&path(p)?).await?;
     let request: FromLogs = read_json(&headers, body).await?;
     let version = version_name(request.version).map_err(|_| invalid("$.version", "not a valid version name"))?;
-    let from = parse_query(&request.from).map_err(|m| invalid("$.from", m))?;
-    let to = parse_query(&request.to).map_err(|m| invalid("$.to", m))?;
+    let from = parse_json(&request.from).map_err(|m| invalid("$.from", m))?;
+    let to = parse_json(&request.to).map_err(|m| invalid("$.to", m))?;
     if from >= to {
         return Err(invalid("$.from", "must be before to"));
     }

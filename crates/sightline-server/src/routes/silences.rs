@@ -8,7 +8,7 @@ use crate::auth::gate::check_project;
 use crate::error::{ApiError, Code, FieldError};
 use crate::monitors::file::parse_duration;
 use crate::state::{AppState, blocking};
-use crate::wire::time::{format, now_ms, parse_query};
+use crate::wire::time::{format, now_ms, parse_json};
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Extension, Path, Query, State};
@@ -54,12 +54,7 @@ struct CreateSilence {
 }
 
 fn time(value: &Value, at: &str) -> Result<i64, ApiError> {
-    let parsed = match value {
-        Value::Number(n) => n.as_i64().ok_or_else(|| "must be integer epoch milliseconds".to_owned()),
-        Value::String(s) => parse_query(s),
-        _ => Err("must be an RFC 3339 string or integer epoch milliseconds".to_owned()),
-    };
-    parsed.map_err(|m| invalid(at, m))
+    parse_json(value).map_err(|m| invalid(at, m))
 }
 
 fn silence_json(s: &SilenceRecord, project: &str, now: i64) -> Value {

@@ -28,6 +28,19 @@ pub fn parse(value: &Loose<'_>) -> Result<i64, String> {
     Ok(ms)
 }
 
+/// Parses a timestamp in a JSON document that was read into a `serde_json::Value`
+/// (RFC 3339 string or integer epoch milliseconds).
+pub fn parse_json(value: &serde_json::Value) -> Result<i64, String> {
+    match value {
+        serde_json::Value::String(s) => parse(&Loose::Str(s.as_str().into())),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(ms) => parse(&Loose::Int(ms)),
+            None => parse(&Loose::Float(n.as_f64().unwrap_or(f64::NAN))),
+        },
+        _ => Err("expected an RFC 3339 string or integer epoch milliseconds".into()),
+    }
+}
+
 /// Parses a query-string timestamp (RFC 3339 or epoch milliseconds).
 pub fn parse_query(s: &str) -> Result<i64, String> {
     match s.parse::<i64>() {

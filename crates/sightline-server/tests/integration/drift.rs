@@ -284,8 +284,8 @@ async fn a_version_reference_and_a_logged_range_reference() {
     log(&server, "v1", &rows(5, 1_000, 0.0), start, "a").await;
     log(&server, "v2", &rows(6, 1_000, 0.0), start + 60_000, "b").await;
     // The drift of v2 against v1's logged traffic: designated as v2's reference.
-    let body =
-        json!({"version": "v2", "source_version": "v1", "from": iso(start - 60_000), "to": iso(start + 60_000 * 3)});
+    // Times as RFC 3339 or as epoch milliseconds, as everywhere in the API.
+    let body = json!({"version": "v2", "source_version": "v1", "from": iso(start - 60_000), "to": start + 60_000 * 3});
     let mut made = None;
     for _ in 0..300 {
         let r = server.post_json("/api/v1/models/credit/reference/from-logs", &body).await;
@@ -296,6 +296,10 @@ async fn a_version_reference_and_a_logged_range_reference() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let made = made.expect("a reference from the logged range");
+    let bad = json!({"from": 1.5, "to": iso(start)});
+    let r = server.post_json("/api/v1/models/credit/reference/from-logs", &bad).await;
+    r.expect_problem(422);
+    assert!(r.text.contains("$.from"), "{}", r.text);
     assert_eq!(made.json["version"], "v2");
     assert_eq!(made.json["source"]["kind"], "logged_range");
     let window = format!("?version=v2&from={}&to={}", start - 60_000, start + 60_000 * 3);

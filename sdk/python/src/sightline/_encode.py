@@ -65,6 +65,16 @@ def timestamp_ms(value: Any) -> Any:
     raise TypeError(f"cannot use {type(value).__name__} as a timestamp")
 
 
+def rfc3339(value: Any) -> Any:
+    """A timestamp as an RFC 3339 string in UTC with milliseconds (``timestamp_ms``'s
+    inputs; strings pass through), for fields that take only strings."""
+    ms = timestamp_ms(value)
+    if ms is None or isinstance(ms, str):
+        return ms
+    t = _EPOCH + _dt.timedelta(milliseconds=ms)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
 def _default(o: Any) -> Any:
     """What json.dumps calls for types it does not know."""
     name = type(o).__name__
@@ -169,6 +179,20 @@ def encode_events(key: str, events: Sequence[dict], fast: bool = True) -> Tuple[
             parts.append(data[1:-1])
     body = b'{"' + key.encode() + b'":[' + b",".join(parts) + b"]}"
     return body, bad
+
+
+def encode_rows(rows: Sequence[dict]) -> bytes:
+    """Rows as NDJSON (one object per line, each ending in a newline), with the same
+    conversions as events: NaN and infinities null, timestamps epoch milliseconds,
+    numpy and pandas scalars as plain numbers."""
+    lines: List[bytes] = []
+    for row in rows:
+        try:
+            lines.append(_dumps_fast(row))
+        except Exception:
+            lines.append(_dumps_stdlib(clean(row)))
+    lines.append(b"")
+    return b"\n".join(lines)
 
 
 def gzip_bytes(data: bytes, level: int) -> bytes:

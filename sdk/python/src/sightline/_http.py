@@ -16,12 +16,21 @@ import socket
 import ssl
 import time
 import urllib.parse
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Tuple, Union
 
 from ._version import __version__
 from .errors import APIError, TransportError, error_for_status
 
 USER_AGENT = f"sightline-python/{__version__}"
+
+# A streamed request body: called once per attempt (so a retry starts the body over),
+# it returns a file object or an iterable of byte chunks, and the body's length when
+# known (None: sent with chunked transfer encoding).
+BodySource = Callable[[], Tuple[Union[Any, Iterable[bytes]], Optional[int]]]
+Body = Union[bytes, BodySource, None]
+
+# Streamed bodies go out in blocks of this size (http.client's default is 8 KiB).
+UPLOAD_BLOCK = 1 << 16
 
 
 class Response:
@@ -160,15 +169,15 @@ class Transport:
         self,
         method: str,
         path: str,
-        body: Optional[bytes] = None,
+        body: Body = None,
         headers: Optional[Mapping[str, str]] = None,
         query: Optional[Mapping[str, Any]] = None,
     ) -> Response:
         """Sends one request; raises ``TransportError`` when no answer came back.
 
-        A kept-alive connection the server has meanwhile closed fails on first use; that
-        case is retried once on a fresh connection (the request never reached the
-        server)."""
+        ``body`` is bytes or a ``BodySource`` (a streamed upload). A kept-alive
+        connection the server has meanwhile closed fails on first use; that case is
+        retried once on a fresh connection (the request never reached the server)."""
         target = self._base + path
         if query:
             q = {k: v for k, v in query.items() if v is not None}
@@ -177,14 +186,26 @@ class Transport:
         all_headers = dict(self._headers)
         if headers:
             all_headers.update(headers)
-        if body is not None:
+        if isinstance(body, (bytes, bytearray)):
             all_headers["Content-Length"] = str(len(body))
         for attempt in (0, 1):
             reused = self._conn is not None
+            payload: Any = body
+            chunked = False
             try:
+                if callable(body):
+                    payload, length = body()
+                    if length is None:
+                        chunked = True
+                        all_headers.pop("Content-Length", None)
+                    else:
+                        all_headers["Content-Length"] = str(length)
                 if self._conn is None:
                     self._conn = self._connect()
-                self._conn.request(method, target, body=body, headers=all_headers)
+                self._conn.blocksize = UPLOAD_BLOCK
+                self._conn.request(
+                    method, target, body=payload, headers=all_headers, encode_chunked=chunked
+                )
                 resp = self._conn.getresponse()
                 data = resp.read()
             except (
@@ -199,6 +220,10 @@ class Transport:
             except (OSError, http.client.HTTPException) as e:
                 self.close()
                 raise TransportError(f"{method} {target}: {e!r}") from e
+            finally:
+                close = getattr(payload, "close", None)
+                if callable(body) and close is not None:
+                    close()
             hdrs = {k.lower(): v for k, v in resp.getheaders()}
             if resp.will_close:
                 self.close()
@@ -211,7 +236,7 @@ def call_with_retries(
     policy: RetryPolicy,
     method: str,
     path: str,
-    body: Optional[bytes] = None,
+    body: Body = None,
     headers: Optional[Mapping[str, str]] = None,
     query: Optional[Mapping[str, Any]] = None,
     deadline: Optional[float] = None,

@@ -24,6 +24,7 @@ from typing import (
 )
 
 from . import _frames
+from ._analysis import AnalysisMixin
 from ._encode import encode_events, timestamp_ms
 from ._http import RetryPolicy, Transport, call_with_retries
 from ._sender import EXCEPTION, LABEL, PREDICTION, Sender
@@ -88,7 +89,7 @@ def _feature_specs(features: Any) -> List[Dict[str, Any]]:
     return out
 
 
-class Client:
+class Client(AnalysisMixin):
     """A connection to a Sightline server.
 
     ``log_*`` calls only queue the event and return at once; a background thread
