@@ -2,7 +2,7 @@
 //! evaluation and what the API lists. Definitions are opaque JSON documents to the
 //! store (the server owns their format), keyed by the monitor id.
 
-use crate::Result;
+use crate::{Page, Result};
 
 /// A stored monitor definition.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +61,8 @@ pub struct AlertQuery {
     pub projects: Option<Vec<i64>>,
     pub monitor_id: Option<String>,
     pub state: Option<String>,
+    /// Keyed by (monitor id, fingerprint), the list's order.
+    pub page: Page<(String, String)>,
 }
 
 /// A stored silence; matchers are a JSON array of `{name, op, value}`.
@@ -92,7 +94,8 @@ pub trait AlertingStore {
     fn update_monitor(&self, id: &str, model_id: i64, spec: &str, now_ms: i64) -> Result<Option<MonitorRecord>>;
     fn get_monitor(&self, id: &str) -> Result<Option<MonitorRecord>>;
     /// Monitors ordered by id; only those of models in `projects` when given.
-    fn list_monitors(&self, projects: Option<&[i64]>) -> Result<Vec<MonitorRecord>>;
+    /// Monitors by id.
+    fn list_monitors(&self, projects: Option<&[i64]>, page: &Page<String>) -> Result<Vec<MonitorRecord>>;
     /// Deletes a monitor with its alerts; whether it existed.
     fn delete_monitor(&self, id: &str) -> Result<bool>;
 
@@ -111,7 +114,12 @@ pub trait AlertingStore {
     fn create_silence(&self, silence: &SilenceRecord) -> Result<SilenceRecord>;
     fn get_silence(&self, id: i64) -> Result<Option<SilenceRecord>>;
     /// Silences whose end is after `ends_after_ms` (pass 0 for all), newest first.
-    fn list_silences(&self, projects: Option<&[i64]>, ends_after_ms: i64) -> Result<Vec<SilenceRecord>>;
+    fn list_silences(
+        &self,
+        projects: Option<&[i64]>,
+        ends_after_ms: i64,
+        page: &Page<i64>,
+    ) -> Result<Vec<SilenceRecord>>;
     /// Ends a silence now (if it ends later); the updated silence.
     fn expire_silence(&self, id: i64, now_ms: i64) -> Result<Option<SilenceRecord>>;
 }

@@ -1,7 +1,7 @@
 //! Notification channels and their delivery log. A channel's configuration (URLs that
 //! carry tokens, SMTP passwords) is sealed by the caller before it reaches the store.
 
-use crate::Result;
+use crate::{Page, Result};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChannelRecord {
@@ -43,7 +43,8 @@ pub trait ChannelStore {
     fn create_channel(&self, channel: &ChannelRecord) -> Result<ChannelRecord>;
     fn get_channel(&self, id: i64) -> Result<Option<ChannelRecord>>;
     /// Channels ordered by id; only those of `projects` when given.
-    fn list_channels(&self, projects: Option<&[i64]>) -> Result<Vec<ChannelRecord>>;
+    /// Channels by id.
+    fn list_channels(&self, projects: Option<&[i64]>, page: &Page<i64>) -> Result<Vec<ChannelRecord>>;
     /// Deletes a channel; whether it existed. Its delivery log stays.
     fn delete_channel(&self, id: i64) -> Result<bool>;
     /// Appends an attempt to the delivery log. The record's seq is ignored.

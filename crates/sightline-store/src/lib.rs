@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod incidents;
 pub mod issues;
 pub mod outcomes;
+pub mod page;
 pub mod profiles;
 pub mod record;
 pub mod sealed;
@@ -35,6 +36,7 @@ pub use incidents::{
 };
 pub use issues::{IssueQuery, IssueRecord, IssueStatus, IssueStore, PreparedError, StoredErrorEvent};
 pub use outcomes::{OutcomeQuery, OutcomeRow, OutcomeStore};
+pub use page::Page;
 pub use profiles::{
     FoldEvent, ProfileKey, ProfileQuery, ProfileStore, ProfileWrite, ReferenceRecord, Resolution, StoredProfile,
 };

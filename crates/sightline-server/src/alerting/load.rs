@@ -2,7 +2,7 @@
 //! (read-only through the API), and file monitors no longer declared are removed.
 
 use crate::monitors::{doc, file};
-use sightline_store::Store;
+use sightline_store::{Page, Store};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +40,7 @@ pub fn load(store: &dyn Store, path: &Path, now_ms: i64) -> Result<usize, LoadEr
         }
         store.upsert_file_monitor(&m.id, model.id, &doc::to_doc(m).to_string(), now_ms)?;
     }
-    for stored in store.list_monitors(None)? {
+    for stored in store.list_monitors(None, &Page::all())? {
         if stored.from_file && !monitors.iter().any(|m| m.id == stored.id) {
             store.delete_monitor(&stored.id)?;
         }

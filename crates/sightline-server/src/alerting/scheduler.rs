@@ -19,7 +19,7 @@ use sightline_core::alerting::monitor::RESERVED_LABELS;
 use sightline_core::alerting::{
     Alert, AlertEvent, AlertState, Fingerprint, Labels, MatchOp, Matcher, Monitor, MonitorAlerts, Notice, Silence,
 };
-use sightline_store::{AlertEventRecord, AlertQuery, AlertRecord, MonitorRecord, Store};
+use sightline_store::{AlertEventRecord, AlertQuery, AlertRecord, MonitorRecord, Page, Store};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -128,7 +128,7 @@ impl Scheduler {
     /// Picks up monitor changes, then evaluates those due at `now_ms`.
     pub async fn round(&mut self, now_ms: i64) -> Result<(), String> {
         let store = self.store.clone();
-        let records = tokio::task::spawn_blocking(move || store.list_monitors(None))
+        let records = tokio::task::spawn_blocking(move || store.list_monitors(None, &Page::all()))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
@@ -188,7 +188,7 @@ impl Scheduler {
             (entry.alerts.monitor.clone(), entry.record.model_id, entry.record.project_id);
         let (samples, silences) = tokio::task::spawn_blocking(move || {
             let samples = signals.sample(&monitor, model_id, now_ms);
-            let silences = store.list_silences(Some(&[project_id]), now_ms).map_err(|e| e.to_string());
+            let silences = store.list_silences(Some(&[project_id]), now_ms, &Page::all()).map_err(|e| e.to_string());
             (samples, silences)
         })
         .await

@@ -7,7 +7,7 @@ use super::channel::ChannelConfig;
 use super::worker::{self, RetrySettings, Worker};
 use crate::wire::time::now_ms;
 use sightline_core::alerting::Severity;
-use sightline_store::{DeliveryRecord, Keys, Store};
+use sightline_store::{DeliveryRecord, Keys, Page, Store};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
@@ -42,11 +42,12 @@ impl Dispatcher {
     /// Hands `n` to every matching channel of `project_id`; never waits for a send.
     pub async fn dispatch(&self, project_id: i64, n: &Notification) {
         let store = self.store.clone();
-        let channels = match tokio::task::spawn_blocking(move || store.list_channels(Some(&[project_id]))).await {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => return tracing::warn!(error = %e, "cannot list notification channels"),
-            Err(e) => return tracing::warn!(error = %e, "cannot list notification channels"),
-        };
+        let channels =
+            match tokio::task::spawn_blocking(move || store.list_channels(Some(&[project_id]), &Page::all())).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(e)) => return tracing::warn!(error = %e, "cannot list notification channels"),
+                Err(e) => return tracing::warn!(error = %e, "cannot list notification channels"),
+            };
         let ring = self.keys.current();
         let mut dropped = Vec::new();
         {

@@ -1,7 +1,7 @@
 //! Alerts: list (filtered by monitor and state), one alert with its history, and
 //! acknowledgement.
 
-use super::support::{path, query};
+use super::support::{page_answer, page_request, path, query};
 use crate::auth::Principal;
 use crate::auth::gate::check_project;
 use crate::error::{ApiError, Code};
@@ -46,6 +46,8 @@ fn event_json(e: &AlertEventRecord) -> Value {
 pub struct ListQuery {
     monitor: Option<String>,
     state: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
 }
 
 pub async fn list(
@@ -59,10 +61,16 @@ pub async fn list(
     {
         return Err(ApiError::new(Code::InvalidQuery, format!("state: {s:?} is not one of {}", STATES.join(", "))));
     }
-    let query = AlertQuery { projects: principal.projects_allowing(Need::Read), monitor_id: q.monitor, state: q.state };
+    // The cursor is the last alert's monitor id and fingerprint (fingerprints are hex).
+    let (page, limit) = page_request(q.cursor.as_deref(), q.limit, |k| {
+        k.rsplit_once(' ').map(|(monitor, fingerprint)| (monitor.to_owned(), fingerprint.to_owned()))
+    })?;
+    let query =
+        AlertQuery { projects: principal.projects_allowing(Need::Read), monitor_id: q.monitor, state: q.state, page };
     let store = app.store.clone();
-    let alerts = blocking(move || store.list_alerts(&query)).await??;
-    Ok(Json(json!({ "items": alerts.iter().map(alert_json).collect::<Vec<_>>(), "next_cursor": null })))
+    let mut alerts = blocking(move || store.list_alerts(&query)).await??;
+    let next = page_answer(&mut alerts, limit, |a| format!("{} {}", a.monitor_id, a.fingerprint));
+    Ok(Json(json!({ "items": alerts.iter().map(alert_json).collect::<Vec<_>>(), "next_cursor": next })))
 }
 
 fn alert_not_found(fp: &str) -> ApiError {

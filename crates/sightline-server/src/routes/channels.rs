@@ -2,7 +2,7 @@
 //! Configurations are sealed at rest and only ever shown masked.
 
 use super::models::{owning_project, project_not_found};
-use super::support::{invalid, path, read_json};
+use super::support::{PageQuery, invalid, page_answer, page_request, path, query, read_json};
 use crate::auth::Principal;
 use crate::auth::gate::check_project;
 use crate::error::{ApiError, Code};
@@ -10,8 +10,8 @@ use crate::notify::channel::ChannelConfig;
 use crate::state::{AppState, blocking};
 use crate::wire::time::{format, now_ms};
 use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Extension, Path, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -83,15 +83,19 @@ pub async fn create(
 pub async fn list(
     State(app): State<Arc<AppState>>,
     Extension(principal): Extension<Arc<Principal>>,
+    q: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let q = query(q)?;
+    let (page, limit) = page_request(q.cursor.as_deref(), q.limit, |k| k.parse::<i64>().ok())?;
     let allowed = principal.projects_allowing(Need::Admin);
     let store = app.store.clone();
-    let channels = blocking(move || store.list_channels(allowed.as_deref())).await??;
+    let mut channels = blocking(move || store.list_channels(allowed.as_deref(), &page)).await??;
+    let next = page_answer(&mut channels, limit, |c| c.id.to_string());
     let mut items = Vec::with_capacity(channels.len());
     for c in &channels {
         items.push(channel_json(&app, c, &app.project_name(c.project_id).await?));
     }
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    Ok(Json(json!({ "items": items, "next_cursor": next })))
 }
 
 async fn find(app: &Arc<AppState>, principal: &Principal, raw: &str) -> Result<ChannelRecord, ApiError> {

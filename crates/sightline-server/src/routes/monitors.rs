@@ -1,7 +1,7 @@
 //! Monitors: create, list, get, replace, delete. The body is the monitors file's
 //! format as JSON; monitors declared in the monitors file are read-only here.
 
-use super::support::{path, read_json};
+use super::support::{PageQuery, page_answer, page_request, path, query, read_json};
 use crate::auth::Principal;
 use crate::auth::gate::check_project;
 use crate::error::{ApiError, Code, FieldError};
@@ -9,8 +9,8 @@ use crate::monitors::{doc, file};
 use crate::state::{AppState, blocking};
 use crate::wire::time::{format, now_ms};
 use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Extension, Path, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -73,15 +73,19 @@ pub async fn create(
 pub async fn list(
     State(app): State<Arc<AppState>>,
     Extension(principal): Extension<Arc<Principal>>,
+    q: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let q = query(q)?;
+    let (page, limit) = page_request(q.cursor.as_deref(), q.limit, |k| Some(k.to_owned()))?;
     let readable = principal.projects_allowing(Need::Read);
     let store = app.store.clone();
-    let records = blocking(move || store.list_monitors(readable.as_deref())).await??;
+    let mut records = blocking(move || store.list_monitors(readable.as_deref(), &page)).await??;
+    let next = page_answer(&mut records, limit, |r| r.id.clone());
     let mut items = Vec::with_capacity(records.len());
     for r in &records {
         items.push(monitor_json(&app, r).await?);
     }
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    Ok(Json(json!({ "items": items, "next_cursor": next })))
 }
 
 /// The monitor of the path, if the caller has `need` in its project (404 for callers

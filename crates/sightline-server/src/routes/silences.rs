@@ -2,7 +2,7 @@
 //! to a project and mutes only that project's alerts.
 
 use super::models::owning_project;
-use super::support::{invalid, path, query, read_json};
+use super::support::{invalid, page_answer, page_request, path, query, read_json};
 use crate::auth::Principal;
 use crate::auth::gate::check_project;
 use crate::error::{ApiError, Code, FieldError};
@@ -148,6 +148,8 @@ pub struct ListQuery {
     /// Include silences that have ended.
     #[serde(default)]
     expired: bool,
+    cursor: Option<String>,
+    limit: Option<usize>,
 }
 
 pub async fn list(
@@ -160,12 +162,14 @@ pub async fn list(
     let readable = principal.projects_allowing(Need::Read);
     let store = app.store.clone();
     let after = if q.expired { i64::MIN } else { now };
-    let silences = blocking(move || store.list_silences(readable.as_deref(), after)).await??;
+    let (page, limit) = page_request(q.cursor.as_deref(), q.limit, |k| k.parse::<i64>().ok())?;
+    let mut silences = blocking(move || store.list_silences(readable.as_deref(), after, &page)).await??;
+    let next = page_answer(&mut silences, limit, |s| s.id.to_string());
     let mut items = Vec::with_capacity(silences.len());
     for s in &silences {
         items.push(silence_json(s, &app.project_name(s.project_id).await?, now));
     }
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    Ok(Json(json!({ "items": items, "next_cursor": next })))
 }
 
 pub async fn expire(

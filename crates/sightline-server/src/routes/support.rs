@@ -9,6 +9,7 @@ use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
+use sightline_store::Page;
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 1000;
@@ -39,6 +40,43 @@ pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| ApiError::new(Code::InvalidQuery, "cursor: not a cursor this server issued"))
+}
+
+/// `?cursor=&limit=` of the list endpoints whose only parameters are the page's.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// The page a list request asks for: `cursor` (from the previous answer's
+/// `next_cursor`) decoded by `key`, and one item more than `limit` so that the answer
+/// knows whether another page follows.
+pub fn page_request<K>(
+    cursor: Option<&str>,
+    requested: Option<usize>,
+    key: impl FnOnce(&str) -> Option<K>,
+) -> Result<(Page<K>, usize), ApiError> {
+    let limit = limit(requested)?;
+    let after = match cursor {
+        None => None,
+        Some(c) => Some(
+            key(&decode_cursor(c)?)
+                .ok_or_else(|| ApiError::new(Code::InvalidQuery, "cursor: not a cursor this server issued"))?,
+        ),
+    };
+    Ok((Page { after, limit: limit + 1 }, limit))
+}
+
+/// Cuts a page fetched with `page_request` to `limit` items and returns the cursor of
+/// the next page (the last item's key), if there is one.
+pub fn page_answer<T>(items: &mut Vec<T>, limit: usize, key: impl Fn(&T) -> String) -> Option<String> {
+    if items.len() <= limit {
+        return None;
+    }
+    items.truncate(limit);
+    items.last().map(|last| encode_cursor(&key(last)))
 }
 
 /// Parses a JSON body into `T`, reporting the failing field by its JSON path.

@@ -4,7 +4,7 @@
 
 use super::{SqliteStore, is_unique_violation};
 use crate::alerting::{AlertEventRecord, AlertQuery, AlertRecord, AlertingStore, MonitorRecord, SilenceRecord};
-use crate::{Result, StoreError};
+use crate::{Page, Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 /// Alert events kept per alert; older ones are pruned (a flapping alert must not grow
@@ -139,14 +139,16 @@ impl AlertingStore for SqliteStore {
         self.with_reader(|c| fetch_monitor(c, id))
     }
 
-    fn list_monitors(&self, projects: Option<&[i64]>) -> Result<Vec<MonitorRecord>> {
+    fn list_monitors(&self, projects: Option<&[i64]>, page: &Page<String>) -> Result<Vec<MonitorRecord>> {
         let filter = project_filter(projects);
         self.with_reader(|c| {
             Ok(c.prepare_cached(&format!(
                 "SELECT {MONITOR_COLUMNS} FROM monitors m JOIN models mo ON mo.id = m.model_id
-                 WHERE ?1 IS NULL OR mo.project_id IN (SELECT value FROM json_each(?1)) ORDER BY m.id"
+                 WHERE (?1 IS NULL OR mo.project_id IN (SELECT value FROM json_each(?1)))
+                   AND (?2 IS NULL OR m.id > ?2)
+                 ORDER BY m.id LIMIT ?3"
             ))?
-            .query_map([filter], monitor_from_row)?
+            .query_map(params![filter, page.after, page.sql_limit()], monitor_from_row)?
             .collect::<rusqlite::Result<_>>()?)
         })
     }
@@ -203,9 +205,20 @@ impl AlertingStore for SqliteStore {
                  JOIN models mo ON mo.id = m.model_id
                  WHERE (?1 IS NULL OR mo.project_id IN (SELECT value FROM json_each(?1)))
                    AND (?2 IS NULL OR a.monitor_id = ?2) AND (?3 IS NULL OR a.state = ?3)
-                 ORDER BY a.monitor_id, a.fingerprint"
+                   AND (?4 IS NULL OR (a.monitor_id, a.fingerprint) > (?4, ?5))
+                 ORDER BY a.monitor_id, a.fingerprint LIMIT ?6"
             ))?
-            .query_map(params![filter, q.monitor_id, q.state], alert_from_row)?
+            .query_map(
+                params![
+                    filter,
+                    q.monitor_id,
+                    q.state,
+                    q.page.after.as_ref().map(|a| &a.0),
+                    q.page.after.as_ref().map(|a| &a.1),
+                    q.page.sql_limit()
+                ],
+                alert_from_row,
+            )?
             .collect::<rusqlite::Result<_>>()?)
         })
     }
@@ -279,15 +292,21 @@ impl AlertingStore for SqliteStore {
         self.with_reader(|c| fetch_silence(c, id))
     }
 
-    fn list_silences(&self, projects: Option<&[i64]>, ends_after_ms: i64) -> Result<Vec<SilenceRecord>> {
+    fn list_silences(
+        &self,
+        projects: Option<&[i64]>,
+        ends_after_ms: i64,
+        page: &Page<i64>,
+    ) -> Result<Vec<SilenceRecord>> {
         let filter = project_filter(projects);
         self.with_reader(|c| {
             Ok(c.prepare_cached(&format!(
                 "SELECT {SILENCE_COLUMNS} FROM silences
                  WHERE (?1 IS NULL OR project_id IN (SELECT value FROM json_each(?1))) AND ends_ms > ?2
-                 ORDER BY id DESC"
+                   AND (?3 IS NULL OR id < ?3)
+                 ORDER BY id DESC LIMIT ?4"
             ))?
-            .query_map(params![filter, ends_after_ms], silence_from_row)?
+            .query_map(params![filter, ends_after_ms, page.after, page.sql_limit()], silence_from_row)?
             .collect::<rusqlite::Result<_>>()?)
         })
     }

@@ -3,7 +3,7 @@
 use super::alerting::project_filter;
 use super::{SqliteStore, is_unique_violation};
 use crate::channels::{ChannelRecord, ChannelStore, DELIVERIES_KEPT_PER_CHANNEL, DeliveryRecord};
-use crate::{Result, StoreError};
+use crate::{Page, Result, StoreError};
 use rusqlite::{OptionalExtension, Row, params};
 
 const COLUMNS: &str = "id, project_id, name, kind, min_severity, config, created_ms";
@@ -41,14 +41,15 @@ impl ChannelStore for SqliteStore {
         })
     }
 
-    fn list_channels(&self, projects: Option<&[i64]>) -> Result<Vec<ChannelRecord>> {
+    fn list_channels(&self, projects: Option<&[i64]>, page: &Page<i64>) -> Result<Vec<ChannelRecord>> {
         let filter = project_filter(projects);
         self.with_reader(|c| {
             Ok(c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM channels
-                 WHERE ?1 IS NULL OR project_id IN (SELECT value FROM json_each(?1)) ORDER BY id"
+                 WHERE (?1 IS NULL OR project_id IN (SELECT value FROM json_each(?1))) AND (?2 IS NULL OR id > ?2)
+                 ORDER BY id LIMIT ?3"
             ))?
-            .query_map([filter], from_row)?
+            .query_map(params![filter, page.after, page.sql_limit()], from_row)?
             .collect::<rusqlite::Result<_>>()?)
         })
     }

@@ -5,7 +5,7 @@
 use sightline_core::{ErrorInfo, LabelEvent, Target};
 use sightline_store::{
     AlertEventRecord, AlertQuery, AlertRecord, ChannelRecord, DeliveryRecord, IncidentChange, IncidentStatus,
-    NewIncident, PreparedPrediction, SilenceRecord, Store, StoreError, WriteBatch,
+    NewIncident, Page, PreparedPrediction, SilenceRecord, Store, StoreError, WriteBatch,
 };
 
 fn alert(fp: &str, state: &str, since: Option<i64>, eval: i64) -> AlertRecord {
@@ -36,9 +36,10 @@ pub fn run_all(store: &dyn Store) {
     assert!(f.from_file);
     let f = store.upsert_file_monitor("f1", model.id, "{\"a\":1}", 30).expect("upsert again");
     assert_eq!(f.updated_ms, 20, "an unchanged definition keeps its update time");
-    let listed: Vec<String> = store.list_monitors(None).expect("list").into_iter().map(|m| m.id).collect();
+    let listed: Vec<String> =
+        store.list_monitors(None, &Page::all()).expect("list").into_iter().map(|m| m.id).collect();
     assert_eq!(listed, ["f1", "m1"]);
-    assert!(store.list_monitors(Some(&[99])).expect("list").is_empty());
+    assert!(store.list_monitors(Some(&[99]), &Page::all()).expect("list").is_empty());
     let updated = store.update_monitor("m1", model.id, "{\"b\":2}", 40).expect("update").expect("exists");
     assert_eq!((updated.spec.as_str(), updated.updated_ms), ("{\"b\":2}", 40));
 
@@ -81,10 +82,10 @@ pub fn run_all(store: &dyn Store) {
         created_ms: 0,
     };
     let s = store.create_silence(&s).expect("silence");
-    assert_eq!(store.list_silences(None, 500).expect("list").len(), 1);
+    assert_eq!(store.list_silences(None, 500, &Page::all()).expect("list").len(), 1);
     let expired = store.expire_silence(s.id, 600).expect("expire").expect("exists");
     assert_eq!(expired.ends_ms, 600);
-    assert!(store.list_silences(None, 700).expect("list").is_empty());
+    assert!(store.list_silences(None, 700, &Page::all()).expect("list").is_empty());
     assert_eq!(store.expire_silence(s.id, 900).expect("again").map(|s| s.ends_ms), Some(600), "no later end");
 
     // Channels and deliveries.
