@@ -35,6 +35,19 @@ struct Slot {
     predictions: Option<PredictionSeries>,
     labels: Option<IntCounter>,
     exceptions: Option<IntCounter>,
+    /// The (feature, method) pairs whose drift gauges were set last, so that a feature
+    /// whose method changed (new drift settings) loses its old series.
+    drift_series: Vec<(String, String)>,
+}
+
+/// One feature's drift for the gauges: Evidently's score (a test's p-value, else the
+/// distance) by `method`, and the verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureDrift {
+    pub feature: String,
+    pub method: &'static str,
+    pub score: f64,
+    pub drifted: bool,
 }
 
 pub struct Metrics {
@@ -147,7 +160,9 @@ impl Metrics {
             )
             .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
         ));
-        let drift_labels = &["model", "version", "feature"];
+        // The method is a label: scores of different methods are not comparable, and
+        // exported alerting rules select the method their monitor names.
+        let drift_labels = &["model", "version", "feature", "method"];
         let feature_drift = must(GaugeVec::new(
             Opts::new(
                 "sightline_feature_drift_score",
@@ -252,10 +267,21 @@ impl Metrics {
     /// Sets the drift gauges of a (model, version) pair: the dataset share and, for at
     /// most [`MAX_DRIFT_FEATURES`] features, each score and verdict. Pairs past the
     /// series cap get no drift gauges (an `__other__` aggregate of drift has no meaning).
-    pub fn set_drift(&self, model: &str, version: &str, share: Option<f64>, features: &[(String, f64, bool)]) {
-        let within_cap = self.with_slot(model, version, |_, labels| labels[1] == version);
-        if !within_cap {
-            return;
+    pub fn set_drift(&self, model: &str, version: &str, share: Option<f64>, features: &[FeatureDrift]) {
+        let kept: Vec<(String, String)> =
+            features.iter().take(MAX_DRIFT_FEATURES).map(|f| (f.feature.clone(), f.method.to_owned())).collect();
+        let stale = self.with_slot(model, version, |slot, labels| {
+            (labels[1] == version).then(|| {
+                let old = std::mem::take(&mut slot.drift_series);
+                slot.drift_series = kept.clone();
+                old.into_iter().filter(|s| !kept.contains(s)).collect::<Vec<_>>()
+            })
+        });
+        let Some(stale) = stale else { return };
+        for (feature, method) in &stale {
+            let labels = [model, version, feature.as_str(), method.as_str()];
+            let _ = self.feature_drift.remove_label_values(&labels);
+            let _ = self.feature_drifted.remove_label_values(&labels);
         }
         let pair = [model, version];
         match share {
@@ -264,10 +290,10 @@ impl Metrics {
                 let _ = self.dataset_drift_share.remove_label_values(&pair);
             }
         }
-        for (feature, score, drifted) in features.iter().take(MAX_DRIFT_FEATURES) {
-            let labels = [model, version, feature.as_str()];
-            self.feature_drift.with_label_values(&labels).set(*score);
-            self.feature_drifted.with_label_values(&labels).set(i64::from(*drifted));
+        for f in features.iter().take(MAX_DRIFT_FEATURES) {
+            let labels = [model, version, f.feature.as_str(), f.method];
+            self.feature_drift.with_label_values(&labels).set(f.score);
+            self.feature_drifted.with_label_values(&labels).set(i64::from(f.drifted));
         }
     }
 

@@ -1,6 +1,13 @@
 //! Monitors as Prometheus alerting rules, for the signals `/metrics` exposes
-//! (throughput, error rate, latency quantiles), so a team that alerts with Prometheus and
-//! Alertmanager gets the same rules without Sightline evaluating them.
+//! (throughput, error rate, latency quantiles, drift distances), so a team that alerts
+//! with Prometheus and Alertmanager gets the same rules without Sightline evaluating them.
+//!
+//! Drift scores come from the `sightline_feature_drift_score` gauge, which the server
+//! recomputes every minute over its `drift_window` (an hour by default) with the model's
+//! drift settings: the rule reads the gauge of the monitor's method, so it has data only
+//! where the settings use that method, and it looks at the server's window rather than
+//! the monitor's. Drift tests (ks, chisquare, z) are not exported: their gauge holds
+//! the p-value, while the monitor's signal is the test statistic.
 //!
 //! Anomaly conditions become subqueries over the monitor's own evaluation grid. One
 //! difference from Sightline's evaluator: Prometheus's baseline window includes the
@@ -8,7 +15,8 @@
 //! baseline of many points the two agree closely.
 
 use super::file::format_duration;
-use sightline_core::alerting::{Condition, Direction, Monitor, Signal};
+use sightline_core::alerting::{Condition, Direction, FeatureSelector, Monitor, Signal};
+use sightline_stats::default_method::Method;
 use std::collections::BTreeMap;
 
 /// A monitor that cannot be exported, and why.
@@ -34,26 +42,54 @@ fn quote(s: &str) -> String {
     out
 }
 
-fn selector(m: &Monitor) -> String {
-    match &m.version {
-        Some(v) => format!("{{model={},version={}}}", quote(&m.model), quote(v)),
-        None => format!("{{model={}}}", quote(&m.model)),
+/// The label matchers of a monitor's series, and `extra` ones.
+fn selector(m: &Monitor, extra: &[(&str, &str)]) -> String {
+    let mut matchers = vec![format!("model={}", quote(&m.model))];
+    if let Some(v) = &m.version {
+        matchers.push(format!("version={}", quote(v)));
     }
+    matchers.extend(extra.iter().map(|(name, value)| format!("{name}={}", quote(value))));
+    format!("{{{}}}", matchers.join(","))
+}
+
+/// The largest drift score of the monitor's features (Sightline's evaluator also takes
+/// the largest), from the gauge of its method.
+fn drift_expr(m: &Monitor, feature: &FeatureSelector, method: &str) -> Result<String, String> {
+    let parsed = Method::from_name(method).ok_or_else(|| format!("{method:?} is not a drift method"))?;
+    if parsed.is_test() {
+        return Err(format!(
+            "drift_score with the {method} test: /metrics has its p-value, the monitor watches its statistic"
+        ));
+    }
+    let sel = match feature {
+        FeatureSelector::One(name) => selector(m, &[("feature", name), ("method", method)]),
+        FeatureSelector::Any => selector(m, &[("method", method)]),
+    };
+    Ok(format!("max{} (sightline_feature_drift_score{sel})", by_version(m)))
+}
+
+/// A monitor without a version watches each version on its own (one alert per
+/// version), so its aggregations keep the version label.
+fn by_version(m: &Monitor) -> &'static str {
+    if m.version.is_some() { "" } else { " by (version)" }
 }
 
 /// The PromQL of a monitor's signal over its window, if `/metrics` has what it needs.
 pub fn signal_expr(m: &Monitor) -> Result<String, String> {
-    let sel = selector(m);
+    let sel = selector(m, &[]);
     let w = format_duration(m.window_ms);
+    let by = by_version(m);
+    let le = if m.version.is_some() { "le" } else { "le, version" };
     match &m.signal {
-        Signal::Throughput => Ok(format!("sum(rate(sightline_predictions_total{sel}[{w}]))")),
+        Signal::Throughput => Ok(format!("sum{by} (rate(sightline_predictions_total{sel}[{w}]))")),
         Signal::ErrorRate => Ok(format!(
-            "sum(rate(sightline_prediction_errors_total{sel}[{w}])) / sum(rate(sightline_predictions_total{sel}[{w}]))"
+            "sum{by} (rate(sightline_prediction_errors_total{sel}[{w}])) / sum{by} (rate(sightline_predictions_total{sel}[{w}]))"
         )),
         // The histogram is in seconds; monitors speak milliseconds.
         Signal::LatencyQuantile { quantile } => Ok(format!(
-            "histogram_quantile({quantile}, sum by (le) (rate(sightline_prediction_latency_seconds_bucket{sel}[{w}]))) * 1000"
+            "histogram_quantile({quantile}, sum by ({le}) (rate(sightline_prediction_latency_seconds_bucket{sel}[{w}]))) * 1000"
         )),
+        Signal::DriftScore { feature, method } => drift_expr(m, feature, method),
         other => Err(format!("the {} signal is not in /metrics; Sightline evaluates it itself", other.kind())),
     }
 }
@@ -158,6 +194,25 @@ mod tests {
             window = "1d"
             interval = "1h"
             severity = "low"
+
+            [[monitor]]
+            id = "traffic"
+            model = "credit"
+            signal = "throughput"
+            condition = { op = "<", value = 1.0 }
+            window = "10m"
+            interval = "1m"
+            severity = "high"
+
+            [[monitor]]
+            id = "ks"
+            model = "credit"
+            version = "v3"
+            signal = { kind = "drift_score", feature = "age", method = "ks" }
+            condition = { op = ">", value = 0.1 }
+            window = "1h"
+            interval = "5m"
+            severity = "low"
         "#;
         let monitors = super::super::file::parse(text).expect("parses");
         assert_eq!(
@@ -166,10 +221,20 @@ mod tests {
              {model=\"credit\",version=\"v3\"}[5m]))) * 1000) > 250"
         );
         assert_eq!(quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(
+            alert_expr(&monitors[1]).expect("exportable"),
+            "(max by (version) (sightline_feature_drift_score{model=\"credit\",method=\"psi\"})) > 0.2"
+        );
+        assert_eq!(
+            alert_expr(&monitors[2]).expect("exportable"),
+            "(sum by (version) (rate(sightline_predictions_total{model=\"credit\"}[10m]))) < 1"
+        );
         let (file, skipped) = rules_file(&monitors);
         assert_eq!(skipped.len(), 1);
-        assert!(skipped[0].reason.contains("drift_score"));
+        assert_eq!(skipped[0].id, "ks");
+        assert!(skipped[0].reason.contains("p-value"), "{}", skipped[0].reason);
         assert!(file.contains("- alert: \"p99\""), "{file}");
+        assert!(file.contains("- alert: \"drift\""), "{file}");
         assert!(file.contains("severity: \"high\""), "{file}");
     }
 }

@@ -5,6 +5,7 @@ use super::drift_settings::{parse_method, parse_threshold};
 use super::support::path;
 use crate::analysis::{self, ColumnQuality, ColumnResult, DriftReport, DriftSettings};
 use crate::error::{ApiError, Code};
+use crate::metrics::FeatureDrift;
 use crate::monitors::file::{format_duration, parse_duration};
 use crate::state::{AppState, LoadedModel, blocking};
 use crate::wire::time::{format, now_ms, parse_query};
@@ -403,10 +404,17 @@ fn update_gauges(app: &AppState) -> Result<(), String> {
                 let Ok(reference) = Profile::decode(&reference.data) else { continue };
                 let Some(version) = store.version_by_id(version_id).map_err(|e| e.to_string())? else { continue };
                 let report = analysis::drift(&reference, &current, &names, &settings);
-                let features: Vec<(String, f64, bool)> = report
+                let features: Vec<FeatureDrift> = report
                     .features
                     .iter()
-                    .filter_map(|c| c.outcome.as_ref().ok().map(|d| (c.name.clone(), d.evidently_score(), d.drifted)))
+                    .filter_map(|c| {
+                        c.outcome.as_ref().ok().map(|d| FeatureDrift {
+                            feature: c.name.clone(),
+                            method: d.method.name(),
+                            score: d.evidently_score(),
+                            drifted: d.drifted,
+                        })
+                    })
                     .collect();
                 app.metrics.set_drift(&model.spec.name, &version.name, report.share_drifted, &features);
             }

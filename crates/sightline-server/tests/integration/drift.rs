@@ -3,7 +3,7 @@
 //! bounds, exact binned methods on the reference bins, data quality figures, time
 //! series, the drift gauges, restarts that neither lose nor double events, and bad input.
 
-use crate::support::TestServer;
+use crate::support::{TestServer, metric_value};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sightline_server::ServerConfig;
@@ -259,7 +259,11 @@ async fn drift_and_quality_from_profiles_agree_with_exact_results() {
     // The gauges on /metrics describe the trailing hour.
     let mut gauge = None;
     for _ in 0..200 {
-        gauge = server.metric(r#"sightline_feature_drifted{feature="age",model="credit",version="v1"}"#).await;
+        gauge = server
+            .metric(
+                r#"sightline_feature_drifted{feature="age",method="wasserstein_normed",model="credit",version="v1"}"#,
+            )
+            .await;
         if gauge.is_some() {
             break;
         }
@@ -267,6 +271,23 @@ async fn drift_and_quality_from_profiles_agree_with_exact_results() {
     }
     assert_eq!(gauge, Some(1.0));
     assert_eq!(server.metric(r#"sightline_dataset_drift_share{model="credit",version="v1"}"#).await, Some(0.25));
+    // Another method for age in the model's settings: its gauge replaces the old one.
+    let settings = json!({"features": {"age": {"method": "psi"}}}).to_string().into_bytes();
+    let json_type = [("content-type", "application/json")];
+    let r = server.request(Method::PUT, "/api/v1/models/credit/drift-settings", &json_type, Some(settings)).await;
+    r.expect_status(200);
+    let psi = r#"sightline_feature_drift_score{feature="age",method="psi",model="credit",version="v1"}"#;
+    let mut replaced = false;
+    for _ in 0..200 {
+        let text = server.metrics().await;
+        if metric_value(&text, psi).is_some() {
+            assert!(!text.contains(r#"feature="age",method="wasserstein_normed""#), "{text}");
+            replaced = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(replaced, "the psi gauge of age appears");
 
     // A restart neither loses nor doubles folded events, and folds new ones.
     let server = server.restart().await;

@@ -124,6 +124,15 @@ condition = { op = ">", value = 0.2 }
 window = "1d"
 interval = "1h"
 severity = "low"
+
+[[monitor]]
+id = "credit-ks"
+model = "credit"
+signal = { kind = "drift_score", feature = "*", method = "ks" }
+condition = { op = ">", value = 0.1 }
+window = "1h"
+interval = "5m"
+severity = "low"
 "#,
     )
     .expect("write monitors");
@@ -133,9 +142,13 @@ severity = "low"
     let out = run_to_exit(cmd, None, Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("not exported: credit-drift: the drift_score signal is not in /metrics"), "{stderr}");
+    assert!(stderr.contains("not exported: credit-ks: drift_score with the ks test"), "{stderr}");
     let text = std::fs::read_to_string(&rules).expect("rules written");
-    assert_eq!(text.matches("- alert:").count(), 3, "{text}");
+    assert_eq!(text.matches("- alert:").count(), 4, "{text}");
+    assert!(
+        text.contains(r#"sightline_feature_drift_score{model=\"credit\",feature=\"age\",method=\"psi\"}"#),
+        "{text}"
+    );
     assert!(text.contains("interval: 30s") && text.contains("interval: 1m"), "{text}");
 
     let mut check = Command::new(&promtool);
