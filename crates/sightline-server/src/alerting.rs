@@ -2,6 +2,7 @@
 //! evaluates every monitor on its interval, the signal sources it reads, and the
 //! policy that opens incidents from firing alerts.
 
+pub mod context;
 pub mod load;
 pub mod outcome_signals;
 pub mod policy;
@@ -27,6 +28,9 @@ pub struct AlertingSettings {
     /// How often a firing alert is sent to Alertmanager again (it expires alerts it has
     /// not heard of for its `resolve_timeout`, 5 minutes by default).
     pub alertmanager_resend: Duration,
+    /// How often unresolved incidents get new versions and error groups of their model
+    /// linked ([`context`]).
+    pub context_interval: Duration,
     pub retry: RetrySettings,
 }
 
@@ -37,6 +41,7 @@ impl Default for AlertingSettings {
             tick: Duration::from_millis(250),
             incident_min_severity: Some(Severity::High),
             alertmanager_resend: Duration::from_secs(60),
+            context_interval: Duration::from_secs(10),
             retry: RetrySettings::default(),
         }
     }

@@ -53,7 +53,8 @@ pub struct TimelineEntry {
     pub seq: i64,
     pub ts_ms: i64,
     /// `opened`, `alert_firing`, `alert_resolved`, `status`, `assignee`, `note`,
-    /// `postmortem`, `link`.
+    /// `postmortem`, `link`, `version` (one appeared), `issue` (an error group began or
+    /// came back).
     pub kind: String,
     pub actor: String,
     pub text: String,

@@ -117,10 +117,22 @@ impl Scheduler {
     pub async fn run(mut self) {
         let mut tick = tokio::time::interval(self.settings.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let context_every = self.settings.context_interval.as_millis() as i64;
+        let mut context_due = 0;
         loop {
             tick.tick().await;
-            if let Err(e) = self.round(now_ms()).await {
+            let now = now_ms();
+            if let Err(e) = self.round(now).await {
                 tracing::warn!(error = %e, "alerting round failed");
+            }
+            if now >= context_due {
+                context_due = now.saturating_add(context_every);
+                let store = self.store.clone();
+                match tokio::task::spawn_blocking(move || super::context::link_context(store.as_ref(), now)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "linking incident context failed"),
+                    Err(e) => tracing::warn!(error = %e, "linking incident context failed"),
+                }
             }
         }
     }

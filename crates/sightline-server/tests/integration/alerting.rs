@@ -676,3 +676,59 @@ async fn monitors_alerts_silences_and_channels_are_listed_page_by_page() {
     r.expect_problem(400);
     assert!(r.text.contains("cursor"), "{}", r.text);
 }
+
+#[tokio::test]
+async fn an_open_incident_gets_new_versions_and_error_groups_of_its_model_linked() {
+    let s = TestServer::start_with(|c| {
+        fast(c);
+        c.alerting.context_interval = Duration::from_millis(100);
+    })
+    .await;
+    s.create_model(&credit_model("credit")).await;
+    let busy = json!({
+        "id": "credit-busy", "model": "credit", "version": "v1", "signal": "throughput",
+        "condition": { "op": ">", "value": 0.0 }, "window": "5s", "interval": "1s", "severity": "critical",
+    });
+    s.post_json("/api/v1/monitors", &busy).await.expect_status(201);
+    let now_event =
+        |id: &str, version: &str| with(with(event(id), "/timestamp", json!(now_ms())), "/version", json!(version));
+    s.ingest("credit", &[now_event("a1", "v1"), now_event("a2", "v1")]).await.expect_status(200);
+    wait_until("an incident", Duration::from_secs(10), || async {
+        s.get("/api/v1/incidents").await.json["items"].as_array().is_some_and(|i| i.len() == 1)
+    })
+    .await;
+    let id = s.get("/api/v1/incidents").await.json["items"][0]["id"].clone();
+
+    // A new version starts serving and a new kind of error appears during the incident.
+    s.ingest("credit", &[now_event("b1", "v2")]).await.expect_status(200);
+    let errors = json!({ "events": [{ "type": "KeyError", "message": "income", "version": "v2" }] });
+    s.post_json("/api/v1/models/credit/errors", &errors).await.expect_status(200);
+    let issue_id = s.get("/api/v1/models/credit/issues").await.json["items"][0]["id"].clone();
+
+    let timeline = |doc: &Value, kind: &str| -> Vec<String> {
+        doc["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .map(|e| e["text"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let path = format!("/api/v1/incidents/{id}");
+    wait_until("the version and the error group in the timeline", Duration::from_secs(10), || async {
+        let doc = s.get(&path).await.json;
+        timeline(&doc, "version").iter().any(|t| t.contains("version v2")) && !timeline(&doc, "issue").is_empty()
+    })
+    .await;
+    // Several more passes add nothing twice.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let doc = s.get(&path).await.json;
+    let versions = timeline(&doc, "version");
+    assert_eq!(versions.iter().filter(|t| t.contains("version v2 of model credit appeared")).count(), 1, "{doc}");
+    let issues = timeline(&doc, "issue");
+    assert_eq!(issues.len(), 1, "{doc}");
+    assert!(issues[0].contains(&format!("error group #{issue_id} began")) && issues[0].contains("KeyError"), "{doc}");
+    let links = &doc["links"];
+    assert!(links["versions"].as_array().expect("versions").contains(&json!("credit/v2")), "{doc}");
+    assert!(links["issues"].as_array().expect("issues").contains(&json!(issue_id.to_string())), "{doc}");
+}
