@@ -14,6 +14,7 @@ pub mod body;
 pub mod encryption;
 pub mod error;
 pub mod ingest;
+pub mod lineage;
 pub mod metrics;
 pub mod monitors;
 pub mod notify;

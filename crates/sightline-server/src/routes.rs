@@ -12,6 +12,7 @@ mod feedback;
 mod health;
 mod incidents;
 mod ingest_endpoint;
+mod lineage;
 mod models;
 mod monitors;
 pub mod performance;
@@ -114,6 +115,10 @@ fn api_routes() -> Vec<Route> {
         (Method::GET, "/incidents/{incident}", InHandler(Read), get(incidents::get)),
         (Method::PATCH, "/incidents/{incident}", InHandler(Edit), patch(incidents::update)),
         (Method::POST, "/incidents/{incident}/notes", InHandler(Edit), post(incidents::add_note)),
+        (Method::POST, "/lineage", InHandler(Ingest), post(lineage::ingest)),
+        (Method::GET, "/lineage", InHandler(Read), get(lineage::graph)),
+        (Method::GET, "/lineage/columns", InHandler(Read), get(lineage::columns)),
+        (Method::GET, "/lineage/impact", InHandler(Read), get(lineage::impact)),
         (Method::GET, "/admin/keys", Server(Admin), get(admin_keys::status)),
         (Method::POST, "/admin/keys/rotate", Server(Admin), post(admin_keys::rotate)),
     ]

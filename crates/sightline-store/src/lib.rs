@@ -15,6 +15,7 @@ pub mod channels;
 pub mod crypto;
 pub mod incidents;
 pub mod issues;
+pub mod lineage;
 pub mod outcomes;
 pub mod page;
 pub mod profiles;
@@ -35,6 +36,10 @@ pub use incidents::{
     IncidentChange, IncidentRecord, IncidentStats, IncidentStatus, IncidentStore, NewIncident, TimelineEntry,
 };
 pub use issues::{IssueQuery, IssueRecord, IssueStatus, IssueStore, PreparedError, StoredErrorEvent};
+pub use lineage::{
+    ColumnEdge, ColumnSource, DatasetRef, LineageGraph, LineageNode, LineageRun, LineageStore, LineageUpdate, NodeKind,
+    RunRef,
+};
 pub use outcomes::{OutcomeQuery, OutcomeRow, OutcomeStore};
 pub use page::Page;
 pub use profiles::{
@@ -81,6 +86,7 @@ pub trait Store:
     + AlertingStore
     + ChannelStore
     + IncidentStore
+    + LineageStore
     + SignalStore
     + Send
     + Sync

@@ -7,6 +7,7 @@ mod audit;
 mod channels;
 mod incidents;
 mod issues;
+mod lineage;
 mod migrations;
 mod outcomes;
 mod profiles;

@@ -78,7 +78,7 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("POST", "/api/v1/models/{model}/predictions"), ingest.clone()),
         (("GET", "/api/v1/models/{model}/predictions/{request_id}"), read.clone()),
         (("POST", "/api/v1/models/{model}/feedback"), ingest.clone()),
-        (("POST", "/api/v1/models/{model}/errors"), ingest),
+        (("POST", "/api/v1/models/{model}/errors"), ingest.clone()),
         (("GET", "/api/v1/models/{model}/issues"), read.clone()),
         (("GET", "/api/v1/models/{model}/reference"), read.clone()),
         (("PUT", "/api/v1/models/{model}/reference"), edit.clone()),
@@ -112,9 +112,14 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("GET", "/api/v1/incidents"), authenticated.clone()),
         (("POST", "/api/v1/incidents"), edit.clone()),
         (("GET", "/api/v1/incidents/stats"), authenticated.clone()),
-        (("GET", "/api/v1/incidents/{incident}"), read),
+        (("GET", "/api/v1/incidents/{incident}"), read.clone()),
         (("PATCH", "/api/v1/incidents/{incident}"), edit.clone()),
         (("POST", "/api/v1/incidents/{incident}/notes"), edit),
+        // Lineage: in the project named by ?project=.
+        (("POST", "/api/v1/lineage"), ingest),
+        (("GET", "/api/v1/lineage"), read.clone()),
+        (("GET", "/api/v1/lineage/columns"), read.clone()),
+        (("GET", "/api/v1/lineage/impact"), read),
     ])
 }
 
@@ -202,7 +207,20 @@ async fn world() -> World {
         server.post_json("/api/v1/incidents", &json!({ "project": "alpha", "title": "t", "severity": "high" })).await;
     r.expect_status(201);
     ids.insert("{incident}", r.json["id"].to_string());
+    let r = server.post_json("/api/v1/lineage?project=alpha", &lineage_event()).await;
+    r.expect_status(201);
     World { server, tokens, ids }
+}
+
+/// A run of a job reading one dataset and writing another.
+fn lineage_event() -> Value {
+    json!({
+        "eventType": "COMPLETE", "eventTime": "2026-11-27T10:00:00Z", "producer": "https://example.com/test",
+        "run": { "runId": "0193a0c0-0000-7000-8000-000000000001" },
+        "job": { "namespace": "etl", "name": "features" },
+        "inputs": [{ "namespace": "db", "name": "loans" }],
+        "outputs": [{ "namespace": "lake", "name": "features" }],
+    })
 }
 
 /// A request for a route: concrete path and, for routes whose handler checks access
@@ -228,6 +246,9 @@ async fn concrete(world: &World, method: &str, template: &str, n: usize) -> (Str
         r.expect_status(201);
         path = format!("/api/v1/channels/{}", r.json["id"]);
     }
+    if path.starts_with("/api/v1/lineage") {
+        path.push_str(if method == "GET" { "?project=alpha&nodeId=dataset:db:loans" } else { "?project=alpha" });
+    }
     if path.contains("{token}") {
         // A fresh victim for every caller: revoking is not repeatable on one token.
         let (id, _) = make_token(&world.server, Some("alpha"), "viewer").await;
@@ -246,6 +267,7 @@ async fn concrete(world: &World, method: &str, template: &str, n: usize) -> (Str
         }
         ("POST", "/api/v1/channels") => Some(webhook_channel(&format!("new-{n}"))),
         ("POST", "/api/v1/incidents") => Some(json!({ "project": "alpha", "title": "t", "severity": "low" })),
+        ("POST", "/api/v1/lineage") => Some(lineage_event()),
         ("POST", "/api/v1/models/{model}/predictions") => Some(json!({ "events": [event(&format!("m{n}"))] })),
         ("POST", "/api/v1/models/{model}/feedback") => {
             Some(json!({ "labels": [{ "request_id": format!("m{n}"), "label": "good" }] }))
@@ -312,7 +334,8 @@ async fn every_route_against_every_role() {
                 // do not exist for them.
                 let names_alpha = ["{model}", "{project}", "{token}"].iter().any(|p| template.contains(p))
                     || world.ids.keys().any(|p| template.contains(p))
-                    || body.as_ref().is_some_and(|b| b["project"] == json!("alpha") || b["model"] == json!("ma"));
+                    || body.as_ref().is_some_and(|b| b["project"] == json!("alpha") || b["model"] == json!("ma"))
+                    || path.contains("project=alpha");
                 let expected_status = match who {
                     Anonymous => 401,
                     OtherAdmin if names_alpha => 404,

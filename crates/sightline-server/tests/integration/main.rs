@@ -8,6 +8,7 @@ mod concurrency;
 mod drift;
 mod encryption;
 mod errors;
+mod lineage;
 mod performance;
 mod pki;
 mod security_headers;

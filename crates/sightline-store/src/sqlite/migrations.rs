@@ -295,6 +295,63 @@ const MIGRATIONS: &[&str] = &[
         text TEXT NOT NULL
     );
     CREATE INDEX incident_timeline_by_incident ON incident_timeline (incident_id, seq);",
+    // 7: data lineage (OpenLineage events folded into a graph).
+    "CREATE TABLE lineage_events (
+        seq INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        received_ms INTEGER NOT NULL,
+        event_time_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE lineage_nodes (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        kind TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        facets TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        UNIQUE (project_id, kind, namespace, name)
+    );
+    CREATE TABLE lineage_edges (
+        src INTEGER NOT NULL,
+        dst INTEGER NOT NULL,
+        first_ms INTEGER NOT NULL,
+        last_ms INTEGER NOT NULL,
+        PRIMARY KEY (src, dst)
+    ) WITHOUT ROWID;
+    CREATE INDEX lineage_edges_by_dst ON lineage_edges (dst, src);
+    CREATE TABLE lineage_runs (
+        project_id INTEGER NOT NULL,
+        run_id TEXT NOT NULL,
+        job_id INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        started_ms INTEGER,
+        ended_ms INTEGER,
+        updated_ms INTEGER NOT NULL,
+        facets TEXT NOT NULL,
+        PRIMARY KEY (project_id, run_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX lineage_runs_by_job ON lineage_runs (job_id, updated_ms);
+    CREATE TABLE lineage_run_io (
+        project_id INTEGER NOT NULL,
+        run_id TEXT NOT NULL,
+        dataset_id INTEGER NOT NULL,
+        direction TEXT NOT NULL,
+        version TEXT,
+        PRIMARY KEY (project_id, run_id, dataset_id, direction)
+    ) WITHOUT ROWID;
+    CREATE TABLE lineage_columns (
+        dataset_id INTEGER NOT NULL,
+        field TEXT NOT NULL,
+        source_id INTEGER NOT NULL,
+        source_field TEXT NOT NULL,
+        transformation TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (dataset_id, field, source_id, source_field)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build expects.
