@@ -152,8 +152,8 @@ pub trait LineageStore {
         at_ms: Option<i64>,
         max_nodes: usize,
     ) -> Result<LineageGraph>;
-    /// The latest runs of a job, newest first.
-    fn lineage_runs(&self, job_id: i64, limit: usize) -> Result<Vec<LineageRun>>;
+    /// The latest run of each of these jobs that has one (in any order).
+    fn latest_runs(&self, job_ids: &[i64]) -> Result<Vec<LineageRun>>;
     /// A run by its id.
     fn lineage_run(&self, project_id: i64, run_id: &str) -> Result<Option<LineageRun>>;
     /// Column lineage into the given datasets.

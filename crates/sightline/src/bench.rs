@@ -4,6 +4,7 @@
 
 mod drift_query;
 mod ingest;
+mod lineage;
 mod profile;
 mod server_process;
 mod treeshap;
@@ -15,6 +16,8 @@ pub enum Which {
     Ingest(ingest::Args),
     /// Drift and data-quality queries over 30 days of minute-level traffic.
     DriftQuery(drift_query::Args),
+    /// Lineage graph queries over a warehouse of 100,000 nodes (in-process store).
+    Lineage(lineage::Args),
     /// Fold rows into profiles in-process (the aggregator's code), one thread and all cores.
     Profile(profile::Args),
     /// Path-dependent TreeSHAP throughput on a model file and rows (no server).
@@ -27,5 +30,6 @@ pub fn run(which: Which) -> anyhow::Result<()> {
         Which::Profile(args) => profile::run(args),
         Which::DriftQuery(args) => drift_query::run(args),
         Which::Treeshap(args) => treeshap::run(args),
+        Which::Lineage(args) => lineage::run(args),
     }
 }

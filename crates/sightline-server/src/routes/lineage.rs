@@ -131,7 +131,7 @@ pub async fn graph(
     let store = app.store.clone();
     let answer = blocking(move || {
         let graph = store.lineage_graph(located.node.id, located.depth, direction, located.at_ms, MAX_GRAPH_NODES)?;
-        Ok::<_, sightline_store::StoreError>(lineage::graph_json(store.as_ref(), &graph))
+        lineage::graph_json(store.as_ref(), &graph)
     })
     .await??;
     Ok(Json(answer))

@@ -11,6 +11,11 @@ use crate::lineage::{
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::collections::{HashMap, HashSet};
 
+/// (project id, run id).
+type RunKey = (i64, String);
+/// (dataset node id, `input` or `output`, dataset version).
+type RunIo = (i64, String, Option<String>);
+
 const NODE_COLUMNS: &str = "id, project_id, kind, namespace, name, facets, created_ms, updated_ms";
 
 fn node_from_row(r: &Row<'_>) -> rusqlite::Result<LineageNode> {
@@ -299,21 +304,54 @@ impl LineageStore for SqliteStore {
         })
     }
 
-    fn lineage_runs(&self, job_id: i64, limit: usize) -> Result<Vec<LineageRun>> {
+    fn latest_runs(&self, job_ids: &[i64]) -> Result<Vec<LineageRun>> {
         self.with_reader(|c| {
-            let keys: Vec<(i64, String)> = c
+            // One query for the runs and one for their inputs and outputs, whatever the
+            // number of jobs: a graph answer renders thousands of them.
+            let mut runs: Vec<(i64, LineageRun)> = c
                 .prepare_cached(
-                    "SELECT project_id, run_id FROM lineage_runs WHERE job_id = ?1 ORDER BY updated_ms DESC LIMIT ?2",
+                    "SELECT r.project_id, r.run_id, r.job_id, r.state, r.started_ms, r.ended_ms, r.updated_ms
+                     FROM lineage_runs r
+                     WHERE r.job_id IN (SELECT value FROM json_each(?1))
+                       AND r.updated_ms = (SELECT max(r2.updated_ms) FROM lineage_runs r2 WHERE r2.job_id = r.job_id)
+                     ORDER BY r.job_id, r.run_id",
                 )?
-                .query_map(params![job_id, i64::try_from(limit).unwrap_or(i64::MAX)], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .query_map([ids_json(job_ids)], |r| {
+                    Ok((
+                        r.get(0)?,
+                        LineageRun {
+                            run_id: r.get(1)?,
+                            job_id: r.get(2)?,
+                            state: r.get(3)?,
+                            started_ms: r.get(4)?,
+                            ended_ms: r.get(5)?,
+                            updated_ms: r.get(6)?,
+                            io: Vec::new(),
+                        },
+                    ))
+                })?
                 .collect::<rusqlite::Result<_>>()?;
-            let mut runs = Vec::with_capacity(keys.len());
-            for (project_id, run_id) in keys {
-                if let Some(run) = fetch_run(c, project_id, &run_id)? {
-                    runs.push(run);
-                }
+            // Runs of one job ending at the same millisecond: one of them.
+            runs.dedup_by_key(|(_, r)| r.job_id);
+            let keys: Vec<serde_json::Value> = runs.iter().map(|(p, r)| serde_json::json!([p, r.run_id])).collect();
+            let mut io: HashMap<RunKey, Vec<RunIo>> = HashMap::new();
+            let rows = c
+                .prepare_cached(
+                    "SELECT project_id, run_id, dataset_id, direction, version FROM lineage_run_io
+                     WHERE (project_id, run_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?1))
+                     ORDER BY direction, dataset_id",
+                )?
+                .query_map([serde_json::Value::Array(keys).to_string()], |r| {
+                    Ok(((r.get::<_, i64>(0)?, r.get::<_, String>(1)?), (r.get(2)?, r.get(3)?, r.get(4)?)))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            for (key, row) in rows {
+                io.entry(key).or_default().push(row);
             }
-            Ok(runs)
+            for (project_id, run) in &mut runs {
+                run.io = io.remove(&(*project_id, run.run_id.clone())).unwrap_or_default();
+            }
+            Ok(runs.into_iter().map(|(_, r)| r).collect())
         })
     }
 
