@@ -18,6 +18,7 @@ pub mod issues;
 pub mod outcomes;
 pub mod profiles;
 pub mod record;
+pub mod retraining;
 pub mod sealed;
 pub mod signals;
 pub mod sqlite;
@@ -42,6 +43,7 @@ pub use record::{
     BatchOutcome, LabelInsert, ModelRecord, PredictionQuery, PreparedPrediction, StoredLabel, StoredPrediction,
     VersionRecord, WriteBatch,
 };
+pub use retraining::{PolicyRecord, RetrainingStore, TriggerRecord};
 pub use sealed::{EncryptionState, ResealProgress, Resealed, StoredPayload};
 pub use signals::{SignalStore, WindowCounts};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
@@ -80,6 +82,7 @@ pub trait Store:
     + ChannelStore
     + IncidentStore
     + SignalStore
+    + RetrainingStore
     + Send
     + Sync
     + 'static

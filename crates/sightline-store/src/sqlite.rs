@@ -10,6 +10,7 @@ mod issues;
 mod migrations;
 mod outcomes;
 mod profiles;
+mod retraining;
 mod rows;
 mod signals;
 mod writer;

@@ -1,0 +1,106 @@
+//! A retraining policy as the API reads and writes it: durations as Prometheus writes
+//! them (`1h`, `30m`), defaults filled in, and the checks that need the model.
+
+use crate::alerting::outcome_signals::{METRICS, metric_applies};
+use crate::monitors::file::{format_duration, parse_duration};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sightline_core::retraining::{Condition, Match, Policy};
+use sightline_core::{ModelSpec, Problem, Reason};
+
+/// Defaults: measure the last hour, every hour; after a trigger, wait a day.
+const DEFAULT_WINDOW: &str = "1h";
+const DEFAULT_INTERVAL: &str = "1h";
+const DEFAULT_COOLDOWN: &str = "24h";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyIn {
+    #[serde(default)]
+    pub version: Option<String>,
+    pub conditions: Vec<Condition>,
+    #[serde(default, rename = "match")]
+    pub r#match: Match,
+    #[serde(default)]
+    pub window: Option<String>,
+    #[serde(default)]
+    pub interval: Option<String>,
+    #[serde(default)]
+    pub cooldown: Option<String>,
+    /// A webhook channel of the model's project.
+    #[serde(default)]
+    pub channel: Option<i64>,
+}
+
+/// The policy `id` of model `model` from its document; problems name their field.
+pub fn policy(id: &str, model: &ModelSpec, d: PolicyIn) -> Result<Policy, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut duration = |field: &str, text: Option<&str>, default: &str| {
+        parse_duration(text.unwrap_or(default)).unwrap_or_else(|m| {
+            problems.push(Problem::new(field, Reason::InvalidValue, m));
+            0
+        })
+    };
+    let window_ms = duration("window", d.window.as_deref(), DEFAULT_WINDOW);
+    let interval_ms = duration("interval", d.interval.as_deref(), DEFAULT_INTERVAL);
+    let cooldown_ms = duration("cooldown", d.cooldown.as_deref(), DEFAULT_COOLDOWN);
+    for (i, c) in d.conditions.iter().enumerate() {
+        if let Condition::MetricBelow { metric, .. } = c
+            && !metric_applies(model.task, metric)
+        {
+            problems.push(Problem::new(
+                format!("conditions[{i}].metric"),
+                Reason::InvalidValue,
+                format!(
+                    "{metric:?} is not a metric of a {} model (one of {})",
+                    model.task.as_str(),
+                    METRICS.join(", ")
+                ),
+            ));
+        }
+    }
+    let policy = Policy {
+        id: id.to_owned(),
+        model: model.name.clone(),
+        version: d.version,
+        conditions: d.conditions,
+        r#match: d.r#match,
+        window_ms,
+        interval_ms,
+        cooldown_ms,
+        channel: d.channel,
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    policy.validate()?;
+    Ok(policy)
+}
+
+/// The stored (and answered) document of a policy.
+pub fn to_doc(p: &Policy) -> Value {
+    json!({
+        "id": p.id,
+        "model": p.model,
+        "version": p.version,
+        "conditions": p.conditions,
+        "match": p.r#match,
+        "window": format_duration(p.window_ms),
+        "interval": format_duration(p.interval_ms),
+        "cooldown": format_duration(p.cooldown_ms),
+        "channel": p.channel,
+    })
+}
+
+/// A stored document back into a policy.
+pub fn from_doc(doc: &str, model: &ModelSpec) -> Result<Policy, String> {
+    let mut v: Value = serde_json::from_str(doc).map_err(|e| e.to_string())?;
+    let id = v["id"].as_str().unwrap_or_default().to_owned();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("id");
+        o.remove("model");
+    }
+    let d: PolicyIn = serde_json::from_value(v).map_err(|e| e.to_string())?;
+    policy(&id, model, d)
+        .map_err(|ps| ps.into_iter().map(|p| format!("{}: {}", p.path, p.message)).collect::<Vec<_>>().join("; "))
+}
