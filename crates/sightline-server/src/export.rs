@@ -9,40 +9,7 @@ use crate::wire::time::format;
 use sightline_core::{FeatureType, FeatureValue, ModelSpec, Target, Task};
 use sightline_store::StoredPrediction;
 
-/// The file formats an export is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Csv,
-    Ndjson,
-    Parquet,
-}
-
-impl Format {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "csv" => Some(Self::Csv),
-            "ndjson" => Some(Self::Ndjson),
-            "parquet" => Some(Self::Parquet),
-            _ => None,
-        }
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Self::Csv => "text/csv",
-            Self::Ndjson => "application/x-ndjson",
-            Self::Parquet => "application/vnd.apache.parquet",
-        }
-    }
-
-    pub fn extension(self) -> &'static str {
-        match self {
-            Self::Csv => "csv",
-            Self::Ndjson => "ndjson",
-            Self::Parquet => "parquet",
-        }
-    }
-}
+pub use crate::reference::Format;
 
 /// A column's type in every format: text (UTF-8), a 64-bit float, a boolean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

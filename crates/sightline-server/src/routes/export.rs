@@ -123,7 +123,7 @@ pub async fn export(
     let mut response = Body::from_stream(pages).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
-    let disposition = format!("attachment; filename=\"{}.{}\"", model.record.spec.name, format.extension());
+    let disposition = format!("attachment; filename=\"{}.{}\"", model.record.spec.name, format.name());
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
