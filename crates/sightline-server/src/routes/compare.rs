@@ -20,6 +20,10 @@ use std::sync::Arc;
 /// Bootstrap resamples when the query asks for no number, and the most it may ask for.
 pub const DEFAULT_RESAMPLES: usize = 1_000;
 pub const MAX_RESAMPLES: usize = 10_000;
+/// Most labelled predictions (both versions) times resamples one answer computes over:
+/// every resample recomputes the metric over every row, so this bounds the work (about a
+/// minute of one core for ranking metrics).
+pub const MAX_WORK: usize = 200_000_000;
 /// Seed of the resample draws: fixed, so the same data always gives the same interval.
 const BOOTSTRAP_SEED: u64 = 7;
 
@@ -80,6 +84,10 @@ pub async fn compare_versions(
     })?;
     let threshold = parse_threshold(&params)?;
     let options = options(&params)?;
+    let resamples = match options.resamples {
+        Resamples::Seeded { count, .. } => count,
+        _ => DEFAULT_RESAMPLES,
+    };
     let mut versions = Vec::new();
     for param in ["a", "b"] {
         let name = params
@@ -105,6 +113,16 @@ pub async fn compare_versions(
         let champion = outcomes(store.as_ref(), &queries[0], "from")?;
         let challenger = outcomes(store.as_ref(), &queries[1], "from")?;
         let labelled = [&champion, &challenger].map(|rows| rows.iter().filter(|r| r.label.is_some()).count());
+        if (labelled[0] + labelled[1]).saturating_mul(resamples) > MAX_WORK {
+            return Err(ApiError::new(
+                Code::InvalidQuery,
+                format!(
+                    "resamples: {} labelled predictions times {resamples} resamples is more than {MAX_WORK}; \
+                     ask for fewer resamples or a shorter range",
+                    labelled[0] + labelled[1]
+                ),
+            ));
+        }
         let c = compare(&spec, &champion, &challenger, metric, threshold, &options)
             .map_err(|e| refused(e, [&labels[0], &labels[1]], &owned_metric))?;
         Ok((c, labelled))

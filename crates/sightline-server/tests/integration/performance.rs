@@ -522,3 +522,35 @@ async fn performance_gauges_show_the_latest_window() {
     // Metrics of other tasks have no series.
     assert!(!text.contains(r#"metric="rmse""#), "{text}");
 }
+
+#[tokio::test]
+async fn a_comparison_too_large_to_bootstrap_is_refused() {
+    let server = TestServer::start().await;
+    let spec = json!({"name": "price", "task": "regression", "features": [{"name": "size", "type": "numeric"}]});
+    server.create_model(&spec).await;
+    // 20,002 labelled predictions: times 10,000 resamples is past the 200,000,000 bound.
+    for part in 0..2i64 {
+        let events: Vec<Value> = (0..10_001i64)
+            .map(|i| {
+                json!({"request_id": format!("p{part}-{i}"), "timestamp": T0 + i, "version": format!("v{}", part + 1),
+                       "features": {"size": i}, "prediction": i as f64})
+            })
+            .collect();
+        for chunk in events.chunks(5_000) {
+            server.ingest("price", chunk).await.expect_status(200);
+        }
+        let labels: Vec<Value> =
+            (0..10_001i64).map(|i| json!({"request_id": format!("p{part}-{i}"), "label": i as f64 + 1.0})).collect();
+        for chunk in labels.chunks(5_000) {
+            server.post_json("/api/v1/models/price/feedback", &json!({ "labels": chunk })).await.expect_status(200);
+        }
+    }
+    let base = format!("/api/v1/models/price/compare?a=v1&b=v2&from={T0}&to={}", T0 + 60_000);
+    let r = server.get(&format!("{base}&resamples=10000")).await;
+    assert!(r.expect_problem(400).starts_with("resamples: 20002 labelled predictions"), "{}", r.text);
+    // Within the bound the same comparison is made: equal errors, no difference.
+    let r = server.get(&format!("{base}&resamples=50")).await;
+    r.expect_status(200);
+    assert_eq!(r.json["delta"].as_f64(), Some(0.0));
+    assert_eq!(r.json["verdict"], "no significant difference");
+}
