@@ -554,3 +554,60 @@ async fn a_comparison_too_large_to_bootstrap_is_refused() {
     assert_eq!(r.json["delta"].as_f64(), Some(0.0));
     assert_eq!(r.json["verdict"], "no significant difference");
 }
+
+#[tokio::test]
+async fn multiclass_comparison_equals_the_stats_engine() {
+    use sightline_stats::performance::{
+        BootstrapOptions, MulticlassRecord, Pairing, Resamples, compare_with, multiclass,
+    };
+    let server = TestServer::start().await;
+    let spec = json!({"name": "iris", "task": "multiclass_classification", "classes": ["a", "b", "c"],
+                      "features": [{"name": "x", "type": "numeric"}]});
+    server.create_model(&spec).await;
+    let mut rng = Rng(99);
+    let mut events = Vec::new();
+    let mut labels = Vec::new();
+    // (label, prediction, probabilities) per version; v2 is right more often.
+    let mut rows: [Vec<(usize, usize, Vec<f64>)>; 2] = [Vec::new(), Vec::new()];
+    for i in 0..600i64 {
+        let version = (i % 2) as usize;
+        let truth = (rng.next() * 3.0) as usize % 3;
+        let right = rng.next() < if version == 0 { 0.6 } else { 0.8 };
+        let predicted = if right { truth } else { (truth + 1 + (rng.next() * 2.0) as usize % 2) % 3 };
+        let mut p = vec![0.1, 0.1, 0.1];
+        p[predicted] = 0.8;
+        let classes = ["a", "b", "c"];
+        events.push(json!({"request_id": format!("m{i}"), "timestamp": T0 + i, "version": format!("v{}", version + 1),
+            "features": {"x": 1.0}, "prediction": classes[predicted],
+            "scores": {"a": p[0], "b": p[1], "c": p[2]}}));
+        labels.push(json!({"request_id": format!("m{i}"), "label": classes[truth]}));
+        rows[version].push((truth, predicted, p));
+    }
+    server.ingest("iris", &events).await.expect_status(200);
+    server.post_json("/api/v1/models/iris/feedback", &json!({ "labels": labels })).await.expect_status(200);
+    let r = server
+        .get(&format!(
+            "/api/v1/models/iris/compare?a=v1&b=v2&from={T0}&to={}&metric=macro_f1&resamples=300",
+            T0 + 1_000
+        ))
+        .await;
+    r.expect_status(200);
+    fn records(rows: &[(usize, usize, Vec<f64>)]) -> Vec<MulticlassRecord<'_>> {
+        rows.iter().map(|(l, p, probs)| MulticlassRecord { label: *l, prediction: *p, probabilities: probs }).collect()
+    }
+    let options = BootstrapOptions { confidence: 0.95, resamples: Resamples::Seeded { seed: 7, count: 300 } };
+    let expected = compare_with(
+        &records(&rows[0]),
+        &records(&rows[1]),
+        Pairing::Unpaired,
+        |r: &[MulticlassRecord<'_>]| multiclass(r, 3).map(|m| m.macro_f1),
+        true,
+        &options,
+    )
+    .expect("comparison");
+    assert_eq!(r.json["delta"].as_f64(), Some(expected.delta));
+    assert_eq!(r.json["interval"]["lower"].as_f64(), Some(expected.lower));
+    assert_eq!(r.json["interval"]["upper"].as_f64(), Some(expected.upper));
+    assert_eq!(r.json["verdict"], expected.verdict.to_string());
+    assert_eq!(r.json["verdict"], "challenger better");
+}
