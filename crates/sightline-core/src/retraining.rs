@@ -25,6 +25,9 @@ pub enum Condition {
     MetricBelow { metric: String, threshold: f64 },
     /// The share of the latest window's predictions with a label below `threshold`.
     LabelCoverageBelow { threshold: f64 },
+    /// A metric estimated without labels (CBPE) below `threshold` over the latest window,
+    /// calibrated on the labelled predictions of `[reference_from_ms, reference_to_ms)`.
+    EstimatedMetricBelow { metric: String, threshold: f64, reference_from_ms: i64, reference_to_ms: i64 },
 }
 
 /// What the server measured for one condition.
@@ -62,6 +65,17 @@ impl Condition {
                     problems.push(bad("threshold", "must be between 0 and 1"));
                 }
             }
+            Condition::EstimatedMetricBelow { metric, threshold, reference_from_ms, reference_to_ms } => {
+                if metric.is_empty() {
+                    problems.push(bad("metric", "must name a metric"));
+                }
+                if !threshold.is_finite() {
+                    problems.push(bad("threshold", "must be a finite number"));
+                }
+                if reference_from_ms >= reference_to_ms {
+                    problems.push(bad("reference_from", "must be before reference_to"));
+                }
+            }
         }
     }
 
@@ -80,6 +94,11 @@ impl Condition {
             }
             (Condition::LabelCoverageBelow { threshold }, Observation::Value(Some(v))) if v < threshold => {
                 Some(format!("label coverage {v} is below {threshold}"))
+            }
+            (Condition::EstimatedMetricBelow { metric, threshold, .. }, Observation::Value(Some(v)))
+                if v < threshold =>
+            {
+                Some(format!("estimated {metric} {v} is below {threshold}"))
             }
             _ => None,
         }

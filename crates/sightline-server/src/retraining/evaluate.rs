@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::notify::channel::ChannelConfig;
 use crate::notify::dispatcher::http_client;
 use crate::notify::webhook::post_signed;
+use crate::performance::estimate::Estimator;
 use crate::performance::window;
 use crate::routes::drift_settings;
 use crate::routes::performance::MAX_ROWS;
@@ -17,7 +18,7 @@ use crate::wire::time::format;
 use serde_json::{Value, json};
 use sightline_core::retraining::{Condition, Observation, Policy};
 use sightline_stats::profile::Profile;
-use sightline_store::{OutcomeQuery, PolicyRecord, TriggerRecord};
+use sightline_store::{OutcomeQuery, OutcomeRow, PolicyRecord, TriggerRecord};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,16 +101,9 @@ fn measure(app: &AppState, model: &LoadedModel, p: &Policy, now: i64) -> Result<
         limit: MAX_ROWS + 1,
     };
     let needs_outcomes = p.conditions.iter().any(|c| !matches!(c, Condition::Drift { .. }));
-    let latest = if needs_outcomes {
-        let rows = store.outcomes(&query).map_err(|e| e.to_string())?;
-        if rows.len() > MAX_ROWS {
-            return Err(format!("the window holds more than {MAX_ROWS} predictions"));
-        }
-        let rows: Vec<&sightline_store::OutcomeRow> = rows.iter().collect();
-        Some(window(&model.record.spec, &rows, None))
-    } else {
-        None
-    };
+    let rows = if needs_outcomes { outcomes(store, &query)? } else { Vec::new() };
+    let rows: Vec<&OutcomeRow> = rows.iter().collect();
+    let latest = needs_outcomes.then(|| window(&model.record.spec, &rows, None));
     p.conditions
         .iter()
         .map(|c| {
@@ -126,9 +120,39 @@ fn measure(app: &AppState, model: &LoadedModel, p: &Policy, now: i64) -> Result<
                 Condition::LabelCoverageBelow { .. } => Observation::Value(
                     latest.as_ref().filter(|w| w.predictions > 0).map(|w| w.labelled as f64 / w.predictions as f64),
                 ),
+                Condition::EstimatedMetricBelow { metric: name, reference_from_ms, reference_to_ms, .. } => {
+                    let reference = OutcomeQuery { from_ms: *reference_from_ms, to_ms: *reference_to_ms, ..query };
+                    Observation::Value(estimated(model, &outcomes(store, &reference)?, &rows, name))
+                }
             })
         })
         .collect()
+}
+
+fn outcomes(store: &dyn sightline_store::Store, query: &OutcomeQuery) -> Result<Vec<OutcomeRow>, String> {
+    let rows = store.outcomes(query).map_err(|e| e.to_string())?;
+    if rows.len() > MAX_ROWS {
+        return Err(format!("a window holds more than {MAX_ROWS} predictions"));
+    }
+    Ok(rows)
+}
+
+/// CBPE's estimate of `name` on `rows`, fitted on `reference`; `None` when the reference
+/// cannot calibrate (no labels, one class) or the window is empty.
+fn estimated(model: &LoadedModel, reference: &[OutcomeRow], rows: &[&OutcomeRow], name: &str) -> Option<f64> {
+    let spec = &model.record.spec;
+    let estimator = Estimator::fit(spec, reference, None).ok()?;
+    let e = estimator.estimate(spec, rows)?.ok()?;
+    match name {
+        "accuracy" => Some(e.accuracy),
+        "precision" => Some(e.precision),
+        "recall" => Some(e.recall),
+        "f1" => Some(e.f1),
+        "specificity" => Some(e.specificity),
+        "roc_auc" => e.roc_auc,
+        "average_precision" => e.average_precision,
+        _ => None,
+    }
 }
 
 /// The API path of the training data a trigger points at.

@@ -140,7 +140,7 @@ fn evaluation_json(e: &Evaluation) -> Value {
         .zip(&e.observations)
         .map(|(c, o)| {
             let mut v = observation_json(o);
-            v["condition"] = json!(c);
+            v["condition"] = crate::retraining::doc::condition_json(c);
             v["holds"] = json!(c.holds(o).is_some());
             v
         })

@@ -113,3 +113,63 @@ async fn a_policy_fires_a_signed_trigger_with_the_export_path() {
     assert_eq!(r.status, 204);
     server.get(path).await.expect_problem(404);
 }
+
+#[tokio::test]
+async fn an_estimated_metric_policy_fires_before_labels_arrive() {
+    let server = TestServer::start().await;
+    server.create_model(&credit_model("credit")).await;
+    let now = now_ms();
+    let reference_start = now - 7_200_000;
+    // Two hours ago: confident scores, labelled, all right. Now: hesitant scores, no labels.
+    let mut events = Vec::new();
+    let mut labels = Vec::new();
+    for i in 0..200i64 {
+        let bad = i % 2 == 0;
+        events.push(json!({"request_id": format!("ref{i}"), "timestamp": reference_start + i, "version": "v1",
+            "features": {"age": 30, "city": "Paris", "member": true, "note": "x"},
+            "prediction": if bad { "bad" } else { "good" }, "scores": {"bad": if bad { 0.9 } else { 0.1 }}}));
+        labels.push(json!({"request_id": format!("ref{i}"), "label": if bad { "bad" } else { "good" }}));
+        events.push(json!({"request_id": format!("new{i}"), "timestamp": now - 60_000 + i, "version": "v1",
+            "features": {"age": 30, "city": "Paris", "member": true, "note": "x"},
+            "prediction": if bad { "bad" } else { "good" }, "scores": {"bad": if bad { 0.55 } else { 0.45 }}}));
+    }
+    server.ingest("credit", &events).await.expect_status(200);
+    server.post_json("/api/v1/models/credit/feedback", &json!({ "labels": labels })).await.expect_status(200);
+
+    let policy = json!({"conditions": [{"kind": "estimated_metric_below", "metric": "accuracy", "threshold": 0.8,
+        "reference_from": reference_start, "reference_to": reference_start + 60_000}], "window": "10m"});
+    let path = "/api/v1/models/credit/retraining-policies/estimated";
+    let r = put(&server, path, &policy).await;
+    r.expect_status(201);
+    // Timestamps come back in RFC 3339.
+    assert!(r.json["conditions"][0]["reference_from"].as_str().is_some_and(|t| t.ends_with('Z')), "{}", r.json);
+    let r = server.post_json(&format!("{path}/evaluate"), &json!({})).await;
+    r.expect_status(200);
+    // An uncalibrated reference (its AUC is 1): each score is its own probability, 0.55 right.
+    let estimated = r.json["conditions"][0]["value"].as_f64().expect("an estimate");
+    assert!((estimated - 0.55).abs() < 1e-12, "{estimated}");
+    assert_eq!(r.json["fired"], json!(true), "{}", r.json);
+    assert_eq!(r.json["trigger"]["reasons"], json!([format!("estimated accuracy {estimated} is below 0.8")]));
+
+    for (body, field) in [
+        (
+            json!({"conditions": [{"kind": "estimated_metric_below", "metric": "log_loss", "threshold": 1,
+            "reference_from": 0, "reference_to": 1}]}),
+            "$.conditions[0].metric",
+        ),
+        (
+            json!({"conditions": [{"kind": "estimated_metric_below", "metric": "f1", "threshold": 1,
+            "reference_from": 0}]}),
+            "$.conditions[0].reference_to",
+        ),
+        (
+            json!({"conditions": [{"kind": "estimated_metric_below", "metric": "f1", "threshold": 1,
+            "reference_from": 5, "reference_to": 1}]}),
+            "$.conditions[0].reference_from",
+        ),
+    ] {
+        let r = put(&server, "/api/v1/models/credit/retraining-policies/bad", &body).await;
+        r.expect_problem(422);
+        assert_eq!(r.error_paths(), [field], "{body}");
+    }
+}
