@@ -12,6 +12,7 @@ pub mod exception;
 pub mod model;
 pub mod names;
 pub mod problem;
+pub mod retraining;
 pub mod scalar;
 
 pub use access::{Need, Role};

@@ -13,6 +13,7 @@ pub mod batch;
 pub mod body;
 pub mod encryption;
 pub mod error;
+pub mod export;
 pub mod ingest;
 pub mod lineage;
 pub mod metrics;
@@ -21,6 +22,7 @@ pub mod notify;
 pub mod performance;
 mod reference;
 pub mod request_log;
+pub mod retraining;
 pub mod routes;
 pub mod security_headers;
 pub mod state;
@@ -277,6 +279,8 @@ impl Server {
         // Re-encryption passes (at start if one is due, then after each key rotation).
         let reencryption = tokio::spawn(encryption::run(state.clone()));
         let drift_gauges = tokio::spawn(routes::drift::update_gauges_periodically(state.clone()));
+        let retraining =
+            tokio::spawn(retraining::evaluate::evaluate_periodically(state.clone(), state.analysis.retraining_tick));
         let alerting = tokio::spawn(scheduler.run());
         tracing::info!(addr = %listener.local_addr()?, tls = tls.is_some(), "listening");
         let draining = state.clone();
@@ -318,6 +322,7 @@ impl Server {
         // A batch the pass already queued is still committed below, with its progress.
         reencryption.abort();
         drift_gauges.abort();
+        retraining.abort();
         // The aggregator flushes what it folded (through the queue) before it closes.
         tokio::task::spawn_blocking(move || aggregator.stop())
             .await

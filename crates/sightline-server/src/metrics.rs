@@ -68,6 +68,8 @@ pub struct Metrics {
     feature_drift: GaugeVec,
     feature_drifted: IntGaugeVec,
     dataset_drift_share: GaugeVec,
+    performance: GaugeVec,
+    label_coverage: GaugeVec,
     series: Mutex<HashMap<(String, String), Slot>>,
     max_series: usize,
 }
@@ -182,6 +184,17 @@ impl Metrics {
             ),
             model_labels,
         ));
+        let performance = must(GaugeVec::new(
+            Opts::new(
+                "sightline_performance_metric",
+                "A realized performance metric (from labels) over the latest drift window, by the prediction's time.",
+            ),
+            &["model", "version", "metric"],
+        ));
+        let label_coverage = must(GaugeVec::new(
+            Opts::new("sightline_label_coverage", "Share of the latest drift window's predictions that have a label."),
+            model_labels,
+        ));
         for c in [&predictions, &errors, &labels, &exceptions, &requests, &rejected] {
             must(registry.register(Box::new(c.clone())));
         }
@@ -195,6 +208,8 @@ impl Metrics {
         must(registry.register(Box::new(feature_drift.clone())));
         must(registry.register(Box::new(feature_drifted.clone())));
         must(registry.register(Box::new(dataset_drift_share.clone())));
+        must(registry.register(Box::new(performance.clone())));
+        must(registry.register(Box::new(label_coverage.clone())));
         // Process metrics (CPU, RSS, open fds) are Linux-only in the client library.
         #[cfg(target_os = "linux")]
         must(registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self())));
@@ -223,6 +238,8 @@ impl Metrics {
             feature_drift,
             feature_drifted,
             dataset_drift_share,
+            performance,
+            label_coverage,
             series: Mutex::new(HashMap::new()),
             max_series,
         }
@@ -294,6 +311,32 @@ impl Metrics {
             let labels = [model, version, f.feature.as_str(), f.method];
             self.feature_drift.with_label_values(&labels).set(f.score);
             self.feature_drifted.with_label_values(&labels).set(i64::from(f.drifted));
+        }
+    }
+
+    /// Sets the performance gauges of a (model, version) pair: label coverage and each
+    /// named metric; a value that is `None` (no predictions, no labels, undefined) removes
+    /// its series. Pairs past the series cap get none, as for drift.
+    pub fn set_performance(&self, model: &str, version: &str, coverage: Option<f64>, metrics: &[(&str, Option<f64>)]) {
+        let within_cap = self.with_slot(model, version, |_, labels| labels[1] == version);
+        if !within_cap {
+            return;
+        }
+        let pair = [model, version];
+        match coverage {
+            Some(c) => self.label_coverage.with_label_values(&pair).set(c),
+            None => {
+                let _ = self.label_coverage.remove_label_values(&pair);
+            }
+        }
+        for (metric, value) in metrics {
+            let labels = [model, version, metric];
+            match value {
+                Some(v) => self.performance.with_label_values(&labels).set(*v),
+                None => {
+                    let _ = self.performance.remove_label_values(&labels);
+                }
+            }
         }
     }
 

@@ -46,6 +46,20 @@ impl Format {
             Format::Parquet => "parquet",
         }
     }
+
+    /// The format [`Format::name`] calls `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Format::Csv, Format::Ndjson, Format::Parquet].into_iter().find(|f| f.name() == name)
+    }
+
+    /// The content type Sightline answers a file of this format with (training-data export).
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv",
+            Format::Ndjson => "application/x-ndjson",
+            Format::Parquet => "application/vnd.apache.parquet",
+        }
+    }
 }
 
 /// What went into a reference, for the answer and the stored source document.

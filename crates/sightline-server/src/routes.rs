@@ -5,9 +5,11 @@ mod alerts;
 mod audit;
 mod auth_api;
 mod channels;
+mod compare;
 pub mod drift;
 pub mod drift_settings;
 mod errors;
+mod export;
 mod feedback;
 mod health;
 mod incidents;
@@ -19,6 +21,7 @@ pub mod performance;
 mod predictions;
 mod projects;
 mod reference;
+mod retraining;
 mod silences;
 mod support;
 mod tokens;
@@ -93,6 +96,20 @@ fn api_routes() -> Vec<Route> {
         (Method::PUT, "/models/{model}/drift-settings", Model(Edit), put(drift_settings::put)),
         (Method::GET, "/models/{model}/data-quality", Model(Read), get(drift::data_quality)),
         (Method::GET, "/models/{model}/performance", Model(Read), get(performance::performance)),
+        (Method::GET, "/models/{model}/compare", Model(Read), get(compare::compare_versions)),
+        (Method::GET, "/models/{model}/export", Model(Read), get(export::export)),
+        (Method::GET, "/models/{model}/export/schema", Model(Read), get(export::schema)),
+        (Method::GET, "/models/{model}/retraining-policies", Model(Read), get(retraining::list)),
+        (Method::GET, "/models/{model}/retraining-policies/{policy}", Model(Read), get(retraining::get)),
+        (Method::PUT, "/models/{model}/retraining-policies/{policy}", Model(Edit), put(retraining::put)),
+        (Method::DELETE, "/models/{model}/retraining-policies/{policy}", Model(Edit), delete(retraining::delete)),
+        (
+            Method::POST,
+            "/models/{model}/retraining-policies/{policy}/evaluate",
+            Model(Edit),
+            post(retraining::evaluate_now),
+        ),
+        (Method::GET, "/models/{model}/retraining-triggers", Model(Read), get(retraining::triggers)),
         (Method::GET, "/monitors", InHandler(Read), get(monitors::list)),
         (Method::POST, "/monitors", InHandler(Edit), post(monitors::create)),
         (Method::GET, "/monitors/{monitor}", InHandler(Read), get(monitors::get)),

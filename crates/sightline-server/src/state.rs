@@ -28,6 +28,8 @@ pub struct AnalysisConfig {
     pub drift_window: std::time::Duration,
     /// How often the drift gauges are recomputed.
     pub drift_gauge_interval: std::time::Duration,
+    /// How often retraining policies are checked for being due.
+    pub retraining_tick: std::time::Duration,
 }
 
 impl Default for AnalysisConfig {
@@ -36,6 +38,7 @@ impl Default for AnalysisConfig {
             aggregator: Default::default(),
             drift_window: std::time::Duration::from_secs(3_600),
             drift_gauge_interval: std::time::Duration::from_secs(60),
+            retraining_tick: std::time::Duration::from_secs(15),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod outcomes;
 pub mod page;
 pub mod profiles;
 pub mod record;
+pub mod retraining;
 pub mod sealed;
 pub mod signals;
 pub mod sqlite;
@@ -49,6 +50,7 @@ pub use record::{
     BatchOutcome, LabelInsert, ModelRecord, PredictionQuery, PreparedPrediction, StoredLabel, StoredPrediction,
     VersionRecord, WriteBatch,
 };
+pub use retraining::{PolicyRecord, RetrainingStore, TriggerRecord};
 pub use sealed::{EncryptionState, ResealProgress, Resealed, StoredPayload};
 pub use signals::{SignalStore, WindowCounts};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
@@ -88,6 +90,7 @@ pub trait Store:
     + IncidentStore
     + LineageStore
     + SignalStore
+    + RetrainingStore
     + Send
     + Sync
     + 'static

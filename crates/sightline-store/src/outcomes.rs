@@ -31,3 +31,18 @@ pub struct OutcomeRow {
 pub trait OutcomeStore {
     fn outcomes(&self, query: &OutcomeQuery) -> Result<Vec<OutcomeRow>>;
 }
+
+impl From<&crate::StoredPrediction> for OutcomeRow {
+    /// What performance metrics read of a prediction read with its payload (for slicing by
+    /// a feature or tag, which the outcome query leaves sealed).
+    fn from(p: &crate::StoredPrediction) -> Self {
+        OutcomeRow {
+            version_id: p.version_id,
+            timestamp_ms: p.timestamp_ms,
+            prediction: p.prediction.clone(),
+            scores: p.scores.clone(),
+            label: p.label.as_ref().map(|l| l.label.clone()),
+            label_timestamp_ms: p.label.as_ref().map(|l| l.timestamp_ms),
+        }
+    }
+}

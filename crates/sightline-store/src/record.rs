@@ -173,6 +173,8 @@ pub struct StoredPrediction {
     pub timestamp_ms: i64,
     pub received_ms: i64,
     pub version: String,
+    /// The version's id (as [`crate::OutcomeRow::version_id`]).
+    pub version_id: i64,
     pub features: Vec<(u32, FeatureValue)>,
     pub prediction: Option<Target>,
     pub scores: Vec<(u32, f64)>,

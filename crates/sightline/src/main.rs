@@ -5,6 +5,7 @@ mod audit_cmd;
 mod bench;
 mod config;
 mod explain;
+mod export_cmd;
 mod logging;
 mod monitors_cmd;
 mod report;
@@ -53,6 +54,9 @@ enum Command {
     /// Explain a tree-ensemble model's predictions for the rows of a file (TreeSHAP,
     /// interventional TreeSHAP, KernelSHAP, LIME), without a server.
     Explain(explain::Args),
+    /// Download a model's training data (labelled predictions) from a running server as
+    /// CSV, NDJSON or Parquet.
+    Export(export_cmd::ExportArgs),
     /// Benchmarks that start their own server.
     Bench {
         #[command(subcommand)]
@@ -69,6 +73,7 @@ fn main() -> std::process::ExitCode {
         Command::Monitors { which } => monitors_cmd::run(which),
         Command::Report { which } => report::run(which),
         Command::Explain(args) => explain::run(args),
+        Command::Export(args) => export_cmd::run(args),
         Command::Bench { which } => bench::run(which),
     };
     match result {

@@ -107,6 +107,6 @@ async fn call(request: reqwest::RequestBuilder) -> anyhow::Result<(u16, serde_js
     Ok((status, body))
 }
 
-fn detail(body: &serde_json::Value) -> String {
+pub(crate) fn detail(body: &serde_json::Value) -> String {
     body["detail"].as_str().map_or_else(|| body.to_string(), str::to_owned)
 }

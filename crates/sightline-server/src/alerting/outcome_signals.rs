@@ -40,6 +40,18 @@ pub struct OutcomeSignals {
     pub store: Arc<dyn Store>,
 }
 
+/// Whether `metric()` can give `name` for a model of `task`.
+pub fn metric_applies(task: sightline_core::Task, name: &str) -> bool {
+    use sightline_core::Task;
+    match task {
+        Task::BinaryClassification => METRICS[..10].contains(&name),
+        Task::MulticlassClassification => {
+            ["accuracy", "macro_f1", "weighted_f1", "macro_precision", "macro_recall", "log_loss"].contains(&name)
+        }
+        Task::Regression => METRICS[14..].contains(&name),
+    }
+}
+
 /// The named metric of a window's metrics.
 pub fn metric(m: &Metrics, name: &str) -> Option<f64> {
     match m {

@@ -55,7 +55,18 @@ pub async fn send(
     n: &Notification,
     now_s: i64,
 ) -> Result<(), String> {
-    let body = body(n).to_string();
+    post_signed(client, url, secret, body(n).to_string(), now_s).await
+}
+
+/// POSTs a JSON `body` with the timestamp and signature headers; any webhook Sightline
+/// sends (alert notifications, retraining triggers) goes through here.
+pub async fn post_signed(
+    client: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    body: String,
+    now_s: i64,
+) -> Result<(), String> {
     let sig = signature(secret.as_bytes(), now_s, body.as_bytes());
     let response = client
         .post(url)

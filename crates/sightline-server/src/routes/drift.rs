@@ -29,7 +29,7 @@ pub(super) struct Span {
     pub step: Option<i64>,
 }
 
-fn time(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
+pub(super) fn time(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
     params
         .get(name)
         .map(|v| parse_query(v).map_err(|m| ApiError::new(Code::InvalidQuery, format!("{name}: {m}"))))
@@ -67,20 +67,26 @@ pub(super) async fn span(
     };
     let version = match params.get("version") {
         None => None,
-        Some(name) => {
-            let (store, id, owned) = (app.store.clone(), model.id, name.clone());
-            match blocking(move || store.get_version(id, &owned)).await?? {
-                Some(v) => Some((v.id, v.name)),
-                None => {
-                    return Err(ApiError::new(
-                        Code::VersionNotFound,
-                        format!("version: model {:?} has no version {name:?}", model.record.spec.name),
-                    ));
-                }
-            }
-        }
+        Some(name) => Some(version_named(app, model, "version", name).await?),
     };
     Ok(Span { version, from, to, step })
+}
+
+/// The id and name of the model's version `name`, asked for by the query parameter `param`.
+pub(super) async fn version_named(
+    app: &Arc<AppState>,
+    model: &LoadedModel,
+    param: &str,
+    name: &str,
+) -> Result<(i64, String), ApiError> {
+    let (store, id, owned) = (app.store.clone(), model.id, name.to_owned());
+    match blocking(move || store.get_version(id, &owned)).await?? {
+        Some(v) => Ok((v.id, v.name)),
+        None => Err(ApiError::new(
+            Code::VersionNotFound,
+            format!("{param}: model {:?} has no version {name:?}", model.record.spec.name),
+        )),
+    }
 }
 
 pub(super) fn check_known(params: &HashMap<String, String>, known: &[&str], per_feature: bool) -> Result<(), ApiError> {
@@ -213,7 +219,7 @@ pub(super) fn head(model: &LoadedModel, s: &Span) -> Value {
     v
 }
 
-fn merge_into(out: &mut Value, body: Value) {
+pub(super) fn merge_into(out: &mut Value, body: Value) {
     if let (Some(o), Value::Object(b)) = (out.as_object_mut(), body) {
         o.extend(b);
     }
@@ -352,7 +358,8 @@ pub async fn data_quality(
 }
 
 /// Recomputes the drift gauges every `drift_gauge_interval`: for each model with a
-/// reference, each version seen in the trailing `drift_window`.
+/// reference, each version seen in the trailing `drift_window`; then the performance
+/// gauges (`crate::performance::gauges`) over the same window.
 pub async fn update_gauges_periodically(app: Arc<AppState>) {
     let mut tick = tokio::time::interval(app.analysis.drift_gauge_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -363,6 +370,12 @@ pub async fn update_gauges_periodically(app: Arc<AppState>) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "drift gauges not updated"),
             Err(e) => tracing::error!(error = %e, "drift gauge task failed"),
+        }
+        let state = app.clone();
+        match tokio::task::spawn_blocking(move || crate::performance::gauges::update(&state)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "performance gauges not updated"),
+            Err(e) => tracing::error!(error = %e, "performance gauge task failed"),
         }
     }
 }

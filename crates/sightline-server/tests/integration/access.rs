@@ -89,6 +89,15 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("PUT", "/api/v1/models/{model}/drift-settings"), edit.clone()),
         (("GET", "/api/v1/models/{model}/data-quality"), read.clone()),
         (("GET", "/api/v1/models/{model}/performance"), read.clone()),
+        (("GET", "/api/v1/models/{model}/compare"), read.clone()),
+        (("GET", "/api/v1/models/{model}/export"), read.clone()),
+        (("GET", "/api/v1/models/{model}/export/schema"), read.clone()),
+        (("GET", "/api/v1/models/{model}/retraining-policies"), read.clone()),
+        (("GET", "/api/v1/models/{model}/retraining-policies/{policy}"), read.clone()),
+        (("PUT", "/api/v1/models/{model}/retraining-policies/{policy}"), edit.clone()),
+        (("DELETE", "/api/v1/models/{model}/retraining-policies/{policy}"), edit.clone()),
+        (("POST", "/api/v1/models/{model}/retraining-policies/{policy}/evaluate"), edit.clone()),
+        (("GET", "/api/v1/models/{model}/retraining-triggers"), read.clone()),
         (("GET", "/api/v1/models/{model}/issues/{issue}"), read.clone()),
         (("PATCH", "/api/v1/models/{model}/issues/{issue}"), edit.clone()),
         // Alerting: lists answer everyone authenticated, filtered to what they may read
@@ -231,7 +240,8 @@ async fn concrete(world: &World, method: &str, template: &str, n: usize) -> (Str
         .replace("{project}", "alpha")
         .replace("{user}", "carol")
         .replace("{request_id}", "r1")
-        .replace("{issue}", "1");
+        .replace("{issue}", "1")
+        .replace("{policy}", "p1");
     for (param, value) in &world.ids {
         path = path.replace(param, value);
     }

@@ -13,14 +13,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const SECRET: &str = "test-webhook-secret-0123456789";
+pub const SECRET: &str = "test-webhook-secret-0123456789";
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("a clock after 1970").as_millis() as i64
 }
 
 /// What the receiver got: the body and whether its signature checked out.
-type Received = Arc<Mutex<Vec<(Value, Result<(), String>)>>>;
+pub type Received = Arc<Mutex<Vec<(Value, Result<(), String>)>>>;
 
 /// Checks `X-Sightline-Signature` as a receiver would: HMAC-SHA256 under the shared
 /// secret of `<timestamp>.<body>`, and a timestamp at most five minutes old.
@@ -44,7 +44,7 @@ fn verify(headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
 }
 
 /// A webhook receiver on loopback; answers 200 to every POST /hook.
-async fn receiver() -> (String, Received) {
+pub async fn receiver() -> (String, Received) {
     let got: Received = Arc::default();
     let sink = got.clone();
     let app = axum::Router::new().route(

@@ -565,3 +565,36 @@ async fn drift_and_quality_monitors_fire_from_profiles() {
         assert!(r.error_paths().contains(&path.to_owned()), "{}", r.text);
     }
 }
+
+#[tokio::test]
+async fn a_drift_retraining_policy_counts_drifted_features_per_window() {
+    let server = TestServer::start_with(fast).await;
+    server.create_model(&model()).await;
+    upload(&server, "", "text/csv", None, csv(&rows(1, 3_000, 0.0))).await.expect_status(201);
+    // A minute ago: ages shifted by 1.5 standard deviations.
+    log(&server, "v1", &rows(2, 1_000, 15.0), now_ms() - 60_000, "late").await;
+    let report = drift_when(&server, "", 1_000).await;
+    let drifted = report["columns"].as_array().expect("columns").iter().filter(|c| c["drifted"] == json!(true)).count();
+    assert!(column(&report, "age")["drifted"] == json!(true), "{report}");
+
+    let put = |id: &str, windows: u64| {
+        let body = json!({"conditions": [{"kind": "drift", "features": 1, "windows": windows}], "window": "10m"});
+        let path = format!("/api/v1/models/credit/retraining-policies/{id}");
+        let bytes = serde_json::to_vec(&body).expect("JSON");
+        let server = &server;
+        async move { server.request(Method::PUT, &path, &[("content-type", "application/json")], Some(bytes)).await }
+    };
+    put("one-window", 1).await.expect_status(201);
+    let r = server.post_json("/api/v1/models/credit/retraining-policies/one-window/evaluate", &json!({})).await;
+    r.expect_status(200);
+    // The policy counts what the drift endpoint reports for the same data.
+    assert_eq!(r.json["conditions"][0]["drifted_features"], json!([drifted]), "{}", r.json);
+    assert_eq!(r.json["fired"], json!(true));
+    assert_eq!(r.json["trigger"]["delivery"], Value::Null, "no channel: recorded only");
+
+    // Two windows back, the older one has no traffic: the streak is broken.
+    put("two-windows", 2).await.expect_status(201);
+    let r = server.post_json("/api/v1/models/credit/retraining-policies/two-windows/evaluate", &json!({})).await;
+    assert_eq!(r.json["conditions"][0]["drifted_features"], json!([null, drifted]), "{}", r.json);
+    assert_eq!(r.json["fired"], json!(false));
+}

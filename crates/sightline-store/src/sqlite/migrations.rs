@@ -295,7 +295,32 @@ const MIGRATIONS: &[&str] = &[
         text TEXT NOT NULL
     );
     CREATE INDEX incident_timeline_by_incident ON incident_timeline (incident_id, seq);",
-    // 7: data lineage (OpenLineage events folded into a graph).
+    // 7: retraining policies (the API's JSON document, when last evaluated and fired)
+    // and the triggers they recorded (kept when their policy is deleted).
+    "CREATE TABLE retraining_policies (
+        id TEXT PRIMARY KEY,
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        spec TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        last_evaluated_ms INTEGER,
+        last_fired_ms INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX retraining_policies_by_model ON retraining_policies (model_id);
+    CREATE TABLE retraining_triggers (
+        seq INTEGER PRIMARY KEY,
+        policy_id TEXT NOT NULL,
+        model_id INTEGER NOT NULL,
+        version TEXT,
+        from_ms INTEGER NOT NULL,
+        to_ms INTEGER NOT NULL,
+        reasons TEXT NOT NULL,
+        export_path TEXT NOT NULL,
+        fired_ms INTEGER NOT NULL,
+        delivery TEXT
+    );
+    CREATE INDEX retraining_triggers_by_model ON retraining_triggers (model_id, seq);",
+    // 8: data lineage (OpenLineage events folded into a graph).
     "CREATE TABLE lineage_events (
         seq INTEGER PRIMARY KEY,
         project_id INTEGER NOT NULL REFERENCES projects(id),

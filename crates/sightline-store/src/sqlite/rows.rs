@@ -11,7 +11,7 @@ use sightline_core::{ErrorInfo, Target};
 
 const SELECT: &str = "SELECT p.seq, p.request_id, p.ts_ms, p.received_ms, v.name, p.pred_class, p.pred_num,
         p.scores, p.latency_ms, p.features, p.tags, p.error_type, p.error_message,
-        l.label_class, l.label_num, l.ts_ms, l.received_ms, p.model_id
+        l.label_class, l.label_num, l.ts_ms, l.received_ms, p.model_id, p.version_id
     FROM predictions p
     JOIN versions v ON v.id = p.version_id
     LEFT JOIN labels l ON l.model_id = p.model_id AND l.request_id = p.request_id";
@@ -106,6 +106,7 @@ struct RawRow {
     label_ts: Option<i64>,
     label_received: Option<i64>,
     model_id: i64,
+    version_id: i64,
 }
 
 fn target(class: Option<String>, num: Option<f64>) -> Option<Target> {
@@ -133,6 +134,7 @@ impl RawRow {
             label_ts: r.get(15)?,
             label_received: r.get(16)?,
             model_id: r.get(17)?,
+            version_id: r.get(18)?,
         })
     }
 
@@ -170,6 +172,7 @@ impl RawRow {
             timestamp_ms: self.ts_ms,
             received_ms: self.received_ms,
             version: self.version,
+            version_id: self.version_id,
             features,
             prediction: target(self.pred_class, self.pred_num),
             scores,

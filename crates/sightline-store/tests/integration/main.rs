@@ -4,4 +4,5 @@ mod access;
 mod alerting;
 mod conformance;
 mod issues;
+mod retraining;
 mod sqlite;

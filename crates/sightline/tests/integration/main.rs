@@ -7,6 +7,7 @@ mod alerting;
 mod config;
 mod durability;
 mod explain;
+mod export;
 // The server crate's test certificates (a CA and a certificate it signed), shared rather
 // than written twice.
 mod key_rotation;

@@ -1,0 +1,297 @@
+//! Evaluating one retraining policy: each condition measured over the latest window(s)
+//! of the event log, the decision (`sightline_core::retraining`), and when it fires a
+//! trigger record and a signed webhook (the notifiers' signing) carrying the export path.
+
+use super::doc;
+use crate::alerting::outcome_signals::metric;
+use crate::analysis;
+use crate::error::ApiError;
+use crate::notify::channel::ChannelConfig;
+use crate::notify::dispatcher::http_client;
+use crate::notify::webhook::post_signed;
+use crate::performance::estimate::Estimator;
+use crate::performance::window;
+use crate::routes::drift_settings;
+use crate::routes::performance::MAX_ROWS;
+use crate::state::{AppState, LoadedModel, blocking};
+use crate::wire::time::format;
+use serde_json::{Value, json};
+use sightline_core::retraining::{Condition, Observation, Policy};
+use sightline_stats::profile::Profile;
+use sightline_store::{OutcomeQuery, OutcomeRow, PolicyRecord, TriggerRecord};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a receiver has to answer the trigger's webhook.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What one evaluation saw and did.
+#[derive(Debug)]
+pub struct Evaluation {
+    pub policy: Policy,
+    pub observations: Vec<Observation>,
+    pub trigger: Option<TriggerRecord>,
+}
+
+/// The window every condition of `p` reads, ending at `now`: `window`, or for drift that
+/// many windows back.
+fn span(p: &Policy, now: i64) -> (i64, i64) {
+    let windows = p
+        .conditions
+        .iter()
+        .map(|c| match c {
+            Condition::Drift { windows, .. } => *windows as i64,
+            _ => 1,
+        })
+        .max()
+        .unwrap_or(1);
+    (now.saturating_sub(p.window_ms.saturating_mul(windows)), now)
+}
+
+/// Drifted features in each of the last `windows` windows, oldest first.
+fn drift_counts(
+    app: &AppState,
+    model: &LoadedModel,
+    p: &Policy,
+    version_id: Option<i64>,
+    windows: usize,
+    now: i64,
+) -> Result<Vec<Option<usize>>, String> {
+    let store = app.store.as_ref();
+    let Some(reference) =
+        analysis::reference_named(store, model.id, p.version.as_deref()).map_err(|e| e.to_string())?
+    else {
+        return Ok(vec![None; windows]);
+    };
+    let reference = Profile::decode(&reference.data).map_err(|e| format!("the stored reference: {e}"))?;
+    let settings = drift_settings::stored(store, model).map_err(|e| e.to_string())?;
+    let names: Vec<String> = model.record.spec.features.iter().map(|f| f.name.clone()).collect();
+    (0..windows as i64)
+        .rev()
+        .map(|k| {
+            let to = now.saturating_sub(p.window_ms.saturating_mul(k));
+            let (from, to) = analysis::widen(to.saturating_sub(p.window_ms), to, now, app.analysis.retention());
+            let (current, rows) =
+                analysis::window_profile(store, model.id, version_id, from, to).map_err(|e| e.to_string())?;
+            if rows == 0 {
+                return Ok(None);
+            }
+            let report = analysis::drift(&reference, &current, &names, &settings);
+            Ok(Some(report.features.iter().filter(|c| c.outcome.as_ref().is_ok_and(|d| d.drifted)).count()))
+        })
+        .collect()
+}
+
+/// One observation per condition of `p`, measured at `now`.
+fn measure(app: &AppState, model: &LoadedModel, p: &Policy, now: i64) -> Result<Vec<Observation>, String> {
+    let store = app.store.as_ref();
+    let version_id = match &p.version {
+        None => None,
+        Some(name) => match store.get_version(model.id, name).map_err(|e| e.to_string())? {
+            Some(v) => Some(v.id),
+            // A version not seen yet has no data: nothing holds.
+            None => return Ok(p.conditions.iter().map(|_| Observation::Value(None)).collect()),
+        },
+    };
+    let query = OutcomeQuery {
+        model_id: model.id,
+        version_id,
+        from_ms: now.saturating_sub(p.window_ms),
+        to_ms: now,
+        limit: MAX_ROWS + 1,
+    };
+    let needs_outcomes = p.conditions.iter().any(|c| !matches!(c, Condition::Drift { .. }));
+    let rows = if needs_outcomes { outcomes(store, &query)? } else { Vec::new() };
+    let rows: Vec<&OutcomeRow> = rows.iter().collect();
+    let latest = needs_outcomes.then(|| window(&model.record.spec, &rows, None));
+    p.conditions
+        .iter()
+        .map(|c| {
+            Ok(match c {
+                Condition::Drift { windows, .. } => {
+                    Observation::Drift(drift_counts(app, model, p, version_id, *windows, now)?)
+                }
+                Condition::MetricBelow { metric: name, .. } => {
+                    Observation::Value(match latest.as_ref().map(|w| &w.metrics) {
+                        Some(Some(Ok(m))) => metric(m, name),
+                        _ => None,
+                    })
+                }
+                Condition::LabelCoverageBelow { .. } => Observation::Value(
+                    latest.as_ref().filter(|w| w.predictions > 0).map(|w| w.labelled as f64 / w.predictions as f64),
+                ),
+                Condition::EstimatedMetricBelow { metric: name, reference_from_ms, reference_to_ms, .. } => {
+                    let reference = OutcomeQuery { from_ms: *reference_from_ms, to_ms: *reference_to_ms, ..query };
+                    Observation::Value(estimated(model, &outcomes(store, &reference)?, &rows, name))
+                }
+            })
+        })
+        .collect()
+}
+
+fn outcomes(store: &dyn sightline_store::Store, query: &OutcomeQuery) -> Result<Vec<OutcomeRow>, String> {
+    let rows = store.outcomes(query).map_err(|e| e.to_string())?;
+    if rows.len() > MAX_ROWS {
+        return Err(format!("a window holds more than {MAX_ROWS} predictions"));
+    }
+    Ok(rows)
+}
+
+/// CBPE's estimate of `name` on `rows`, fitted on `reference`; `None` when the reference
+/// cannot calibrate (no labels, one class) or the window is empty.
+fn estimated(model: &LoadedModel, reference: &[OutcomeRow], rows: &[&OutcomeRow], name: &str) -> Option<f64> {
+    let spec = &model.record.spec;
+    let estimator = Estimator::fit(spec, reference, None).ok()?;
+    let e = estimator.estimate(spec, rows)?.ok()?;
+    match name {
+        "accuracy" => Some(e.accuracy),
+        "precision" => Some(e.precision),
+        "recall" => Some(e.recall),
+        "f1" => Some(e.f1),
+        "specificity" => Some(e.specificity),
+        "roc_auc" => e.roc_auc,
+        "average_precision" => e.average_precision,
+        _ => None,
+    }
+}
+
+/// The API path of the training data a trigger points at.
+pub fn export_path(p: &Policy, from: i64, to: i64) -> String {
+    let version = p.version.as_ref().map_or_else(String::new, |v| format!("&version={v}"));
+    format!("/api/v1/models/{}/export?from={from}&to={to}{version}", p.model)
+}
+
+/// The body of a trigger's webhook.
+pub fn trigger_json(t: &TriggerRecord, model: &str) -> Value {
+    let reasons: Value = serde_json::from_str(&t.reasons).unwrap_or(Value::Null);
+    json!({
+        "version": "1",
+        "kind": "retraining_trigger",
+        "id": t.seq,
+        "policy": t.policy_id,
+        "model": model,
+        "model_version": t.version,
+        "window": {"from": format(t.from_ms), "to": format(t.to_ms)},
+        "reasons": reasons,
+        "export_path": t.export_path,
+        "fired_at": format(t.fired_ms),
+    })
+}
+
+/// Sends a trigger to the policy's channel, which must be a webhook of the model's
+/// project; the outcome as the delivery text.
+async fn deliver(app: &Arc<AppState>, model: &LoadedModel, channel_id: i64, body: String, now: i64) -> String {
+    let store = app.store.clone();
+    let channel = match blocking(move || store.get_channel(channel_id)).await {
+        Ok(Ok(Some(c))) if c.project_id == model.record.project_id => c,
+        Ok(Ok(_)) => return format!("failed: channel {channel_id} does not exist in the model's project"),
+        Ok(Err(e)) => return format!("failed: {e}"),
+        Err(e) => return format!("failed: {}", e.detail),
+    };
+    let ring = app.keys.current();
+    let (url, secret) =
+        match ChannelConfig::open(&ring, &channel.kind, channel.project_id, &channel.name, &channel.config) {
+            Ok(ChannelConfig::Webhook { url, secret }) => (url, secret),
+            Ok(_) => return format!("failed: channel {channel_id} is not a webhook"),
+            Err(e) => return format!("failed: {e}"),
+        };
+    let client = match http_client(WEBHOOK_TIMEOUT) {
+        Ok(c) => c,
+        Err(e) => return format!("failed: {e}"),
+    };
+    match post_signed(&client, &url, &secret, body, now / 1000).await {
+        Ok(()) => "delivered".to_owned(),
+        Err(e) => format!("failed: {e}"),
+    }
+}
+
+/// Evaluates a stored policy at `now`: measures, decides, and when it fires records the
+/// trigger and delivers it.
+pub async fn evaluate(app: &Arc<AppState>, record: PolicyRecord, now: i64) -> Result<Evaluation, ApiError> {
+    let store = app.store.clone();
+    let model_id = record.model_id;
+    let model_record = blocking(move || store.model_by_id(model_id))
+        .await??
+        .ok_or_else(|| ApiError::internal(format!("policy {:?} belongs to a model that is gone", record.id)))?;
+    let model = app.model(&model_record.spec.name).await?;
+    let policy = doc::from_doc(&record.spec, &model.record.spec)
+        .map_err(|m| ApiError::internal(format!("stored policy {:?}: {m}", record.id)))?;
+    let (state, loaded, p) = (app.clone(), model.clone(), policy.clone());
+    let last_fired = record.last_fired_ms;
+    let (observations, trigger) = blocking(move || -> Result<_, ApiError> {
+        let observations = measure(&state, &loaded, &p, now).map_err(ApiError::internal)?;
+        state.store.mark_policy_evaluated(&p.id, now)?;
+        let Some(reasons) = p.decide(&observations, now, last_fired) else { return Ok((observations, None)) };
+        let (from, to) = span(&p, now);
+        let mut trigger = TriggerRecord {
+            seq: 0,
+            policy_id: p.id.clone(),
+            model_id: loaded.id,
+            version: p.version.clone(),
+            from_ms: from,
+            to_ms: to,
+            reasons: json!(reasons).to_string(),
+            export_path: export_path(&p, from, to),
+            fired_ms: now,
+            delivery: None,
+        };
+        trigger.seq = state.store.record_trigger(&trigger)?;
+        Ok((observations, Some(trigger)))
+    })
+    .await??;
+    let trigger = match (trigger, policy.channel) {
+        (Some(mut t), Some(channel)) => {
+            let body = trigger_json(&t, &policy.model).to_string();
+            let delivery = deliver(app, &model, channel, body, now).await;
+            if delivery != "delivered" {
+                tracing::warn!(policy = %policy.id, %delivery, "retraining trigger not delivered");
+            }
+            let (store, seq, text) = (app.store.clone(), t.seq, delivery.clone());
+            blocking(move || store.set_trigger_delivery(seq, &text)).await??;
+            t.delivery = Some(delivery);
+            Some(t)
+        }
+        (t, _) => t,
+    };
+    Ok(Evaluation { policy, observations, trigger })
+}
+
+/// Evaluates every policy that is due (never evaluated, or `interval` since the last
+/// time), every `tick`.
+pub async fn evaluate_periodically(app: Arc<AppState>, tick: Duration) {
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let store = app.store.clone();
+        let policies = match blocking(move || store.list_policies(None)).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "retraining policies not read");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e.detail, "retraining policies not read");
+                continue;
+            }
+        };
+        let now = crate::wire::time::now_ms();
+        for record in policies {
+            let interval_ms = serde_json::from_str::<Value>(&record.spec)
+                .ok()
+                .and_then(|d| d["interval"].as_str().and_then(|t| crate::monitors::file::parse_duration(t).ok()));
+            let due = match (record.last_evaluated_ms, interval_ms) {
+                (None, _) => true,
+                (Some(last), Some(every)) => now >= last.saturating_add(every),
+                (Some(_), None) => false,
+            };
+            if !due {
+                continue;
+            }
+            let id = record.id.clone();
+            if let Err(e) = evaluate(&app, record, now).await {
+                tracing::warn!(policy = %id, error = %e.detail, "retraining policy not evaluated");
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! Retraining policies end to end: a policy over a realized metric fires when accuracy
+//! drops, records a trigger, and a local receiver gets the signed webhook with the export
+//! path, which serves the window's training data; the cooldown holds the next one back.
+
+use crate::alerting::{SECRET, receiver};
+use crate::support::{TestServer, credit_model};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("a clock after 1970").as_millis() as i64
+}
+
+/// 40 labelled predictions of the last minute; `right` of them correct.
+async fn traffic(server: &TestServer, prefix: &str, right: usize) {
+    let now = now_ms();
+    let events: Vec<Value> = (0..40)
+        .map(|i| {
+            json!({"request_id": format!("{prefix}{i}"), "timestamp": now - 30_000 + i, "version": "v1",
+                "features": {"age": 30, "city": "Paris", "member": true, "note": "x"},
+                "prediction": "good", "scores": {"bad": 0.2}})
+        })
+        .collect();
+    server.ingest("credit", &events).await.expect_status(200);
+    let labels: Vec<Value> = (0..40)
+        .map(|i| json!({"request_id": format!("{prefix}{i}"), "label": if i < right { "good" } else { "bad" }}))
+        .collect();
+    server.post_json("/api/v1/models/credit/feedback", &json!({ "labels": labels })).await.expect_status(200);
+}
+
+async fn put(server: &TestServer, path: &str, body: &Value) -> crate::support::Reply {
+    let bytes = serde_json::to_vec(body).expect("JSON");
+    server.request(Method::PUT, path, &[("content-type", "application/json")], Some(bytes)).await
+}
+
+#[tokio::test]
+async fn a_policy_fires_a_signed_trigger_with_the_export_path() {
+    let server = TestServer::start().await;
+    server.create_model(&credit_model("credit")).await;
+    let (url, got) = receiver().await;
+    let channel = json!({ "name": "pipeline", "kind": "webhook", "config": { "url": url, "secret": SECRET } });
+    let r = server.post_json("/api/v1/channels", &channel).await;
+    r.expect_status(201);
+    let channel_id = r.json["id"].as_i64().expect("channel id");
+
+    let policy = json!({"conditions": [{"kind": "metric_below", "metric": "accuracy", "threshold": 0.8},
+                                        {"kind": "label_coverage_below", "threshold": 0.5}],
+                        "window": "10m", "interval": "1h", "cooldown": "1d", "channel": channel_id});
+    let path = "/api/v1/models/credit/retraining-policies/accuracy-drop";
+    let r = put(&server, path, &policy).await;
+    r.expect_status(201);
+    assert_eq!(r.json["window"], "10m");
+    assert_eq!(r.json["match"], "any");
+    assert_eq!(r.json["last_fired_at"], Value::Null);
+    assert_eq!(put(&server, path, &policy).await.status, 200, "a second PUT replaces");
+
+    // Healthy traffic: nothing fires.
+    traffic(&server, "ok", 38).await;
+    let r = server.post_json(&format!("{path}/evaluate"), &json!({})).await;
+    r.expect_status(200);
+    assert_eq!(r.json["fired"], json!(false), "{}", r.json);
+    assert_eq!(r.json["conditions"][0]["value"].as_f64(), Some(0.95));
+    assert_eq!(r.json["conditions"][1]["value"].as_f64(), Some(1.0));
+
+    // Accuracy drops to (38 + 10) / 80 = 0.6 over the window: the policy fires.
+    traffic(&server, "bad", 10).await;
+    let r = server.post_json(&format!("{path}/evaluate"), &json!({})).await;
+    r.expect_status(200);
+    assert_eq!(r.json["fired"], json!(true), "{}", r.json);
+    assert_eq!(r.json["conditions"][0]["holds"], json!(true));
+    assert_eq!(r.json["conditions"][1]["holds"], json!(false));
+    let trigger = &r.json["trigger"];
+    assert_eq!(trigger["delivery"], "delivered", "{trigger}");
+    assert_eq!(trigger["reasons"], json!(["accuracy 0.6 is below 0.8"]));
+    let export_path = trigger["export_path"].as_str().expect("export path").to_owned();
+    assert!(export_path.starts_with("/api/v1/models/credit/export?from="), "{export_path}");
+
+    // The receiver got the same trigger, signed.
+    let received = got.lock().expect("lock").clone();
+    assert_eq!(received.len(), 1);
+    let (body, signature) = &received[0];
+    assert_eq!(signature, &Ok(()), "the signature checks out");
+    assert_eq!(body["kind"], "retraining_trigger");
+    assert_eq!(body["policy"], "accuracy-drop");
+    assert_eq!(body["export_path"], json!(export_path));
+    // The export path serves the window's labelled predictions.
+    let export = server.get(&export_path).await;
+    export.expect_status(200);
+    assert_eq!(export.text.lines().count(), 81, "a header and 80 labelled predictions");
+
+    // Within the cooldown nothing fires again; the trigger is listed.
+    let r = server.post_json(&format!("{path}/evaluate"), &json!({})).await;
+    assert_eq!(r.json["fired"], json!(false));
+    let triggers = server.get("/api/v1/models/credit/retraining-triggers").await;
+    triggers.expect_status(200);
+    assert_eq!(triggers.json["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(triggers.json["items"][0]["export_path"], json!(export_path));
+    let listed = server.get("/api/v1/models/credit/retraining-policies").await;
+    assert!(listed.json["items"][0]["last_fired_at"].is_string(), "{}", listed.json);
+
+    // Bad policies name the field.
+    for (body, field) in [
+        (json!({"conditions": []}), "$.conditions"),
+        (json!({"conditions": [{"kind": "metric_below", "metric": "rmse", "threshold": 1}]}), "$.conditions[0].metric"),
+        (json!({"conditions": [{"kind": "drift", "features": 1, "windows": 3}], "interval": "10s"}), "$.interval"),
+        (json!({"conditions": [{"kind": "label_coverage_below", "threshold": 0.5}], "channel": 9999}), "$.channel"),
+    ] {
+        let r = put(&server, "/api/v1/models/credit/retraining-policies/bad", &body).await;
+        r.expect_problem(422);
+        assert_eq!(r.error_paths(), [field], "{body}");
+    }
+    let r = server.request(Method::DELETE, path, &[], None).await;
+    assert_eq!(r.status, 204);
+    server.get(path).await.expect_problem(404);
+}
+
+#[tokio::test]
+async fn an_estimated_metric_policy_fires_before_labels_arrive() {
+    let server = TestServer::start().await;
+    server.create_model(&credit_model("credit")).await;
+    let now = now_ms();
+    let reference_start = now - 7_200_000;
+    // Two hours ago: confident scores, labelled, all right. Now: hesitant scores, no labels.
+    let mut events = Vec::new();
+    let mut labels = Vec::new();
+    for i in 0..200i64 {
+        let bad = i % 2 == 0;
+        events.push(json!({"request_id": format!("ref{i}"), "timestamp": reference_start + i, "version": "v1",
+            "features": {"age": 30, "city": "Paris", "member": true, "note": "x"},
+            "prediction": if bad { "bad" } else { "good" }, "scores": {"bad": if bad { 0.9 } else { 0.1 }}}));
+        labels.push(json!({"request_id": format!("ref{i}"), "label": if bad { "bad" } else { "good" }}));
+        events.push(json!({"request_id": format!("new{i}"), "timestamp": now - 60_000 + i, "version": "v1",
+            "features": {"age": 30, "city": "Paris", "member": true, "note": "x"},
+            "prediction": if bad { "bad" } else { "good" }, "scores": {"bad": if bad { 0.55 } else { 0.45 }}}));
+    }
+    server.ingest("credit", &events).await.expect_status(200);
+    server.post_json("/api/v1/models/credit/feedback", &json!({ "labels": labels })).await.expect_status(200);
+
+    let policy = json!({"conditions": [{"kind": "estimated_metric_below", "metric": "accuracy", "threshold": 0.8,
+        "reference_from": reference_start, "reference_to": reference_start + 60_000}], "window": "10m"});
+    let path = "/api/v1/models/credit/retraining-policies/estimated";
+    let r = put(&server, path, &policy).await;
+    r.expect_status(201);
+    // Timestamps come back in RFC 3339.
+    assert!(r.json["conditions"][0]["reference_from"].as_str().is_some_and(|t| t.ends_with('Z')), "{}", r.json);
+    let r = server.post_json(&format!("{path}/evaluate"), &json!({})).await;
+    r.expect_status(200);
+    // An uncalibrated reference (its AUC is 1): each score is its own probability, 0.55 right.
+    let estimated = r.json["conditions"][0]["value"].as_f64().expect("an estimate");
+    assert!((estimated - 0.55).abs() < 1e-12, "{estimated}");
+    assert_eq!(r.json["fired"], json!(true), "{}", r.json);
+    assert_eq!(r.json["trigger"]["reasons"], json!([format!("estimated accuracy {estimated} is below 0.8")]));
+
+    for (body, field) in [
+        (
+            json!({"conditions": [{"kind": "estimated_metric_below", "metric": "log_loss", "threshold": 1,
+            "reference_from": 0, "reference_to": 1}]}),
+            "$.conditions[0].metric",
+        ),
+        (
+            json!({"conditions": [{"kind": "estimated_metric_below", "metric": "f1", "threshold": 1,
+            "reference_from": 0}]}),
+            "$.conditions[0].reference_to",
+        ),
+        (
+            json!({"conditions": [{"kind": "estimated_metric_below", "metric": "f1", "threshold": 1,
+            "reference_from": 5, "reference_to": 1}]}),
+            "$.conditions[0].reference_from",
+        ),
+    ] {
+        let r = put(&server, "/api/v1/models/credit/retraining-policies/bad", &body).await;
+        r.expect_problem(422);
+        assert_eq!(r.error_paths(), [field], "{body}");
+    }
+}
