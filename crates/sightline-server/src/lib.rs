@@ -217,7 +217,7 @@ impl Server {
                     store: store.clone(),
                     retention: config.analysis.retention(),
                 }))
-                .with_source(Arc::new(alerting::outcome_signals::OutcomeSignals { store: store.clone() })),
+                .with_source(Arc::new(alerting::outcome_signals::OutcomeSignals::new(store.clone()))),
             Arc::new(dispatcher),
             config.alerting.clone(),
         );

@@ -49,8 +49,10 @@ pub enum Signal {
     DriftScore { feature: FeatureSelector, method: String },
     /// Fraction of values failing a data-quality check (e.g. `missing`, `out_of_range`).
     DataQualityRate { feature: FeatureSelector, check: String },
-    /// A model metric (e.g. `accuracy`, `roc_auc`); `estimated` when no labels are needed.
-    PerformanceMetric { metric: String, estimated: bool },
+    /// A model metric (e.g. `accuracy`, `roc_auc`); `estimated` when no labels are needed:
+    /// then the estimator is fitted on the labelled predictions of `reference`, a
+    /// `[from, to)` range of epoch milliseconds.
+    PerformanceMetric { metric: String, estimated: bool, reference: Option<(i64, i64)> },
     /// Fraction of predictions that have received a label.
     LabelCoverage,
 }
@@ -90,7 +92,27 @@ impl Signal {
                 check_selector(feature, &field_path(path, "feature"), problems);
                 check_key(check, &field_path(path, "check"), problems);
             }
-            Signal::PerformanceMetric { metric, .. } => check_key(metric, &field_path(path, "metric"), problems),
+            Signal::PerformanceMetric { metric, estimated, reference } => {
+                check_key(metric, &field_path(path, "metric"), problems);
+                match (estimated, reference) {
+                    (true, None) => problems.push(Problem::new(
+                        field_path(path, "reference_from"),
+                        Reason::MissingField,
+                        "an estimated metric needs a labelled reference range (reference_from, reference_to)",
+                    )),
+                    (false, Some(_)) => problems.push(Problem::new(
+                        field_path(path, "reference_from"),
+                        Reason::InvalidValue,
+                        "a reference range is for estimated metrics only (estimated = true)",
+                    )),
+                    (true, Some((from, to))) if from >= to => problems.push(Problem::new(
+                        field_path(path, "reference_from"),
+                        Reason::InvalidValue,
+                        "must be before reference_to",
+                    )),
+                    _ => {}
+                }
+            }
         }
     }
 }

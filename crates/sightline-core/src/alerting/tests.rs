@@ -441,8 +441,34 @@ fn monitor_validation_names_each_field() {
             &[],
         ),
         (
-            Box::new(|m| m.signal = Signal::PerformanceMetric { metric: String::new(), estimated: true }),
+            Box::new(|m| {
+                m.signal = Signal::PerformanceMetric { metric: String::new(), estimated: false, reference: None }
+            }),
             &["signal.metric"],
+        ),
+        (
+            Box::new(|m| {
+                m.signal = Signal::PerformanceMetric { metric: "f1".into(), estimated: true, reference: None }
+            }),
+            &["signal.reference_from"],
+        ),
+        (
+            Box::new(|m| {
+                m.signal = Signal::PerformanceMetric { metric: "f1".into(), estimated: true, reference: Some((5, 5)) }
+            }),
+            &["signal.reference_from"],
+        ),
+        (
+            Box::new(|m| {
+                m.signal = Signal::PerformanceMetric { metric: "f1".into(), estimated: false, reference: Some((1, 5)) }
+            }),
+            &["signal.reference_from"],
+        ),
+        (
+            Box::new(|m| {
+                m.signal = Signal::PerformanceMetric { metric: "f1".into(), estimated: true, reference: Some((1, 5)) }
+            }),
+            &[],
         ),
         (
             Box::new(|m| m.condition = Condition::Threshold { op: Comparator::Le, value: f64::INFINITY }),

@@ -1,13 +1,16 @@
-//! Monitor samples of realized performance: the task's metric over the monitor's window
-//! per version, from predictions joined with their labels (as the performance endpoint
-//! computes it). Estimated performance has no source yet: such monitors read no data.
+//! Monitor samples of performance: the task's metric over the monitor's window per
+//! version, realized from predictions joined with their labels (as the performance
+//! endpoint computes it), or estimated without labels by CBPE fitted on the labelled
+//! predictions of the monitor's reference range (fitted once per monitor and version,
+//! then kept: the range is in the past and does not change).
 
 use super::signals::{Samples, SignalSource};
+use crate::performance::estimate::{Estimator, estimated_metric};
 use crate::performance::{Metrics, window};
 use sightline_core::alerting::{Labels, Monitor, Signal};
 use sightline_store::{OutcomeQuery, Store};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 /// The metric names a `performance_metric` monitor can watch (each applies to the tasks
 /// that have it; on another task the monitor reads no data).
@@ -36,8 +39,50 @@ pub const METRICS: [&str; 19] = [
 /// Most predictions one sample reads (as the endpoint).
 const MAX_ROWS: usize = crate::routes::performance::MAX_ROWS;
 
+/// Fitted estimators kept at most (past it, the cache starts over).
+const MAX_ESTIMATORS: usize = 1000;
+
+/// (monitor id, reference from, reference to, version id).
+type EstimatorKey = (String, i64, i64, i64);
+
 pub struct OutcomeSignals {
     pub store: Arc<dyn Store>,
+    /// CBPE fitted per monitor and version; `Err` remembers why it cannot be fitted.
+    estimators: Mutex<HashMap<EstimatorKey, Arc<Result<Estimator, String>>>>,
+}
+
+impl OutcomeSignals {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        OutcomeSignals { store, estimators: Mutex::new(HashMap::new()) }
+    }
+
+    /// The estimator of a monitor's version, fitted on its reference range.
+    fn estimator(
+        &self,
+        m: &Monitor,
+        spec: &sightline_core::ModelSpec,
+        model_id: i64,
+        version_id: i64,
+        (from_ms, to_ms): (i64, i64),
+    ) -> Result<Arc<Result<Estimator, String>>, String> {
+        let key = (m.id.clone(), from_ms, to_ms, version_id);
+        if let Some(found) = self.estimators.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(found.clone());
+        }
+        let query = OutcomeQuery { model_id, version_id: Some(version_id), from_ms, to_ms, limit: MAX_ROWS };
+        let reference = self.store.outcomes(&query).map_err(|e| e.to_string())?;
+        let fitted = Arc::new(if reference.len() > MAX_ROWS {
+            Err(format!("the reference range holds more than {MAX_ROWS} predictions"))
+        } else {
+            Estimator::fit(spec, &reference, None)
+        });
+        let mut cache = self.estimators.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= MAX_ESTIMATORS {
+            cache.clear();
+        }
+        cache.insert(key, fitted.clone());
+        Ok(fitted)
+    }
 }
 
 /// Whether `metric()` can give `name` for a model of `task`.
@@ -94,15 +139,22 @@ impl SignalSource for OutcomeSignals {
     }
 
     fn sample(&self, m: &Monitor, model_id: i64, now_ms: i64) -> Result<Samples, String> {
-        let Signal::PerformanceMetric { metric: name, estimated } = &m.signal else { return Ok(Samples::new()) };
+        let Signal::PerformanceMetric { metric: name, estimated, reference } = &m.signal else {
+            return Ok(Samples::new());
+        };
         let series = |v: &str| Labels::from([("version".to_owned(), v.to_owned())]);
         let mut out = Samples::new();
-        if *estimated {
-            if let Some(v) = m.version.as_deref() {
-                out.insert(series(v), None);
+        let reference = match (estimated, reference) {
+            (true, Some(range)) => Some(*range),
+            (true, None) => {
+                // Refused at creation; a stored one from before reads no data.
+                if let Some(v) = m.version.as_deref() {
+                    out.insert(series(v), None);
+                }
+                return Ok(out);
             }
-            return Ok(out);
-        }
+            (false, _) => None,
+        };
         let model = self.store.model_by_id(model_id).map_err(|e| e.to_string())?.ok_or("the model is gone")?;
         let version_id = match m.version.as_deref() {
             Some(v) => match self.store.get_version(model_id, v).map_err(|e| e.to_string())? {
@@ -128,9 +180,18 @@ impl SignalSource for OutcomeSignals {
         }
         for (version_id, rows) in by_version {
             let Some(version) = self.store.version_by_id(version_id).map_err(|e| e.to_string())? else { continue };
-            let value = match window(&model.spec, &rows, None).metrics {
-                Some(Ok(metrics)) => metric(&metrics, name),
-                _ => None,
+            let value = match reference {
+                Some(range) => match self.estimator(m, &model.spec, model_id, version_id, range)?.as_ref() {
+                    Ok(estimator) => match estimator.estimate(&model.spec, &rows) {
+                        Some(Ok(e)) => estimated_metric(&e, name),
+                        _ => None,
+                    },
+                    Err(_) => None,
+                },
+                None => match window(&model.spec, &rows, None).metrics {
+                    Some(Ok(metrics)) => metric(&metrics, name),
+                    _ => None,
+                },
             };
             out.insert(series(&version.name), value);
         }

@@ -33,6 +33,17 @@ pub fn check_keys(signal: &Signal) -> Vec<(String, String)> {
                 format!("{metric:?} is not a metric; use one of {}", super::outcome_signals::METRICS.join(", ")),
             )]
         }
+        Signal::PerformanceMetric { metric, estimated: true, .. }
+            if !crate::performance::estimate::ESTIMATED_METRICS.contains(&metric.as_str()) =>
+        {
+            vec![(
+                "signal.metric".into(),
+                format!(
+                    "{metric:?} cannot be estimated without labels; use one of {}",
+                    crate::performance::estimate::ESTIMATED_METRICS.join(", ")
+                ),
+            )]
+        }
         _ => Vec::new(),
     }
 }

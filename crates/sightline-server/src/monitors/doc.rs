@@ -22,8 +22,13 @@ fn signal(s: &Signal) -> Value {
         Signal::DataQualityRate { feature, check } => {
             json!({ "kind": s.kind(), "feature": selector(feature), "check": check })
         }
-        Signal::PerformanceMetric { metric, estimated } => {
-            json!({ "kind": s.kind(), "metric": metric, "estimated": estimated })
+        Signal::PerformanceMetric { metric, estimated, reference } => {
+            let mut doc = json!({ "kind": s.kind(), "metric": metric, "estimated": estimated });
+            if let Some((from, to)) = reference {
+                doc["reference_from"] = json!(crate::wire::time::format(*from));
+                doc["reference_to"] = json!(crate::wire::time::format(*to));
+            }
+            doc
         }
     }
 }
@@ -106,7 +111,7 @@ mod tests {
             [[monitor]]
             id = "c"
             model = "credit"
-            signal = { kind = "performance_metric", metric = "roc_auc", estimated = true }
+            signal = { kind = "performance_metric", metric = "roc_auc", estimated = true, reference_from = "2026-11-01T00:00:00Z", reference_to = "2026-11-08T00:00:00Z" }
             condition = { op = "<", value = 0.7 }
             window = "1h"
             interval = "1m"

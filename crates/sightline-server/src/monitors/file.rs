@@ -74,6 +74,25 @@ struct SignalTable {
     metric: Option<String>,
     #[serde(default)]
     estimated: bool,
+    reference_from: Option<TimeIn>,
+    reference_to: Option<TimeIn>,
+}
+
+/// A time in the file (an RFC 3339 string) or in the API's JSON (also epoch ms).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum TimeIn {
+    Millis(i64),
+    Text(String),
+}
+
+fn time_in(t: Option<TimeIn>, field: &str) -> Result<Option<i64>, (String, String)> {
+    match t {
+        None => Ok(None),
+        Some(TimeIn::Millis(ms)) => crate::wire::time::parse_json(&serde_json::Value::from(ms)).map(Some),
+        Some(TimeIn::Text(s)) => crate::wire::time::parse_query(&s).map(Some),
+    }
+    .map_err(|m| (format!("signal.{field}"), m))
 }
 
 #[derive(Debug, Deserialize)]
@@ -160,6 +179,8 @@ fn signal(s: SignalIn) -> Result<Signal, (String, String)> {
             check: None,
             metric: None,
             estimated: false,
+            reference_from: None,
+            reference_to: None,
         },
         SignalIn::Table(t) => t,
     };
@@ -183,6 +204,12 @@ fn signal(s: SignalIn) -> Result<Signal, (String, String)> {
                 .metric
                 .ok_or_else(|| err("metric", "required for performance_metric, e.g. \"roc_auc\"".into()))?,
             estimated: t.estimated,
+            reference: match (time_in(t.reference_from, "reference_from")?, time_in(t.reference_to, "reference_to")?) {
+                (Some(from), Some(to)) => Some((from, to)),
+                (None, None) => None,
+                (Some(_), None) => return Err(err("reference_to", "required with reference_from".into())),
+                (None, Some(_)) => return Err(err("reference_from", "required with reference_to".into())),
+            },
         },
         other => {
             return Err((

@@ -52,3 +52,22 @@ impl Estimator {
         (!records.is_empty()).then(|| self.cbpe.estimate(&records).map_err(|e| e.to_string()))
     }
 }
+
+/// The metrics CBPE estimates.
+pub const ESTIMATED_METRICS: [&str; 7] =
+    ["accuracy", "precision", "recall", "f1", "specificity", "roc_auc", "average_precision"];
+
+/// The estimated value of the metric `name`, when CBPE estimates it (binary metrics that
+/// follow from the expected confusion matrix and the scores).
+pub fn estimated_metric(e: &CbpeEstimate, name: &str) -> Option<f64> {
+    match name {
+        "accuracy" => Some(e.accuracy),
+        "precision" => Some(e.precision),
+        "recall" => Some(e.recall),
+        "f1" => Some(e.f1),
+        "specificity" => Some(e.specificity),
+        "roc_auc" => e.roc_auc,
+        "average_precision" => e.average_precision,
+        _ => None,
+    }
+}

@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::notify::channel::ChannelConfig;
 use crate::notify::dispatcher::http_client;
 use crate::notify::webhook::post_signed;
-use crate::performance::estimate::Estimator;
+use crate::performance::estimate::{Estimator, estimated_metric};
 use crate::performance::window;
 use crate::routes::drift_settings;
 use crate::routes::performance::MAX_ROWS;
@@ -143,16 +143,7 @@ fn estimated(model: &LoadedModel, reference: &[OutcomeRow], rows: &[&OutcomeRow]
     let spec = &model.record.spec;
     let estimator = Estimator::fit(spec, reference, None).ok()?;
     let e = estimator.estimate(spec, rows)?.ok()?;
-    match name {
-        "accuracy" => Some(e.accuracy),
-        "precision" => Some(e.precision),
-        "recall" => Some(e.recall),
-        "f1" => Some(e.f1),
-        "specificity" => Some(e.specificity),
-        "roc_auc" => e.roc_auc,
-        "average_precision" => e.average_precision,
-        _ => None,
-    }
+    estimated_metric(&e, name)
 }
 
 /// The API path of the training data a trigger points at.

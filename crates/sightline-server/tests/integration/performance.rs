@@ -611,3 +611,70 @@ async fn multiclass_comparison_equals_the_stats_engine() {
     assert_eq!(r.json["verdict"], expected.verdict.to_string());
     assert_eq!(r.json["verdict"], "challenger better");
 }
+
+#[tokio::test]
+async fn an_estimated_metric_monitor_reads_cbpe_before_any_label() {
+    let server = TestServer::start_with(|c| c.alerting.tick = std::time::Duration::from_millis(50)).await;
+    server.create_model(&classifier()).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis() as i64;
+    let hour = 3_600_000;
+    let mut rng = Rng(7);
+    // A labelled reference three hours ago; shifted traffic in the last half hour, no labels.
+    let (reference, labels) = shifted_traffic(&mut rng, "ref", now - 3 * hour, 3_000, 0.0, 1.0);
+    let (current, _) = shifted_traffic(&mut rng, "new", now - hour / 2, 3_000, 0.7, 1.2);
+    for chunk in reference.chunks(1_500).chain(current.chunks(1_500)) {
+        server.ingest("credit", chunk).await.expect_status(200);
+    }
+    for chunk in labels.chunks(1_500) {
+        server.post_json("/api/v1/models/credit/feedback", &json!({ "labels": chunk })).await.expect_status(200);
+    }
+    let (ref_from, ref_to) = (now - 3 * hour, now - 2 * hour);
+    let monitor = json!({"id": "est", "model": "credit", "version": "v1",
+        "signal": {"kind": "performance_metric", "metric": "accuracy", "estimated": true,
+                   "reference_from": ref_from, "reference_to": ref_to},
+        "condition": {"op": "<", "value": 0.95}, "window": "1h", "interval": "1s", "severity": "low"});
+    let r = server.post_json("/api/v1/monitors", &monitor).await;
+    r.expect_status(201);
+    assert!(r.json["signal"]["reference_from"].is_string(), "{}", r.text);
+    let mut alert = Value::Null;
+    for _ in 0..100 {
+        alert = server.get("/api/v1/alerts?monitor=est").await.json["items"][0].clone();
+        if alert["state"] == "firing" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(alert["state"], "firing", "{alert}");
+    // The sample is the endpoint's estimate for the same window and reference.
+    let answer = server
+        .get(&format!(
+            "/api/v1/models/credit/performance?version=v1&from={}&to={}&reference_from={ref_from}&reference_to={ref_to}",
+            now - hour,
+            now + 60_000
+        ))
+        .await;
+    let estimated = answer.json["estimated"]["accuracy"].as_f64().expect("an estimate");
+    let sampled = alert["value"].as_f64().expect("a value");
+    assert!((sampled - estimated).abs() < 1e-9, "monitor {sampled}, endpoint {estimated}");
+
+    // Without a reference, or for a metric CBPE does not estimate: refused, naming the field.
+    for (signal, path) in [
+        (json!({"kind": "performance_metric", "metric": "accuracy", "estimated": true}), "$.signal.reference_from"),
+        (
+            json!({"kind": "performance_metric", "metric": "log_loss", "estimated": true,
+                   "reference_from": ref_from, "reference_to": ref_to}),
+            "$.signal.metric",
+        ),
+        (
+            json!({"kind": "performance_metric", "metric": "accuracy", "estimated": true,
+                   "reference_from": "last week", "reference_to": ref_to}),
+            "$.signal.reference_from",
+        ),
+    ] {
+        let bad = json!({"id": "bad", "model": "credit", "signal": signal,
+            "condition": {"op": "<", "value": 0.5}, "window": "1h", "interval": "1s", "severity": "low"});
+        let r = server.post_json("/api/v1/monitors", &bad).await;
+        r.expect_problem(422);
+        assert!(r.error_paths().contains(&path.to_owned()), "{path}: {}", r.text);
+    }
+}
