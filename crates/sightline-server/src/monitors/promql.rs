@@ -1,5 +1,6 @@
 //! Monitors as Prometheus alerting rules, for the signals `/metrics` exposes
-//! (throughput, error rate, latency quantiles, drift distances), so a team that alerts
+//! (throughput, error rate, latency quantiles, drift distances, realized performance,
+//! label coverage), so a team that alerts
 //! with Prometheus and Alertmanager gets the same rules without Sightline evaluating them.
 //!
 //! Drift scores come from the `sightline_feature_drift_score` gauge, which the server
@@ -7,7 +8,9 @@
 //! drift settings: the rule reads the gauge of the monitor's method, so it has data only
 //! where the settings use that method, and it looks at the server's window rather than
 //! the monitor's. Drift tests (ks, chisquare, z) are not exported: their gauge holds
-//! the p-value, while the monitor's signal is the test statistic.
+//! the p-value, while the monitor's signal is the test statistic. Realized performance
+//! metrics and label coverage read their gauges the same way (over the drift window);
+//! estimated metrics and data-quality rates are not in `/metrics`.
 //!
 //! Anomaly conditions become subqueries over the monitor's own evaluation grid. One
 //! difference from Sightline's evaluator: Prometheus's baseline window includes the
@@ -90,6 +93,12 @@ pub fn signal_expr(m: &Monitor) -> Result<String, String> {
             "histogram_quantile({quantile}, sum by ({le}) (rate(sightline_prediction_latency_seconds_bucket{sel}[{w}]))) * 1000"
         )),
         Signal::DriftScore { feature, method } => drift_expr(m, feature, method),
+        // Realized metrics and label coverage: the gauges over the server's drift
+        // window, per version (as the drift gauges).
+        Signal::PerformanceMetric { metric, estimated: false, .. } => {
+            Ok(format!("max{by} (sightline_performance_metric{})", selector(m, &[("metric", metric)])))
+        }
+        Signal::LabelCoverage => Ok(format!("max{by} (sightline_label_coverage{sel})")),
         other => Err(format!("the {} signal is not in /metrics; Sightline evaluates it itself", other.kind())),
     }
 }
@@ -213,6 +222,25 @@ mod tests {
             window = "1h"
             interval = "5m"
             severity = "low"
+
+            [[monitor]]
+            id = "auc"
+            model = "credit"
+            version = "v3"
+            signal = { kind = "performance_metric", metric = "roc_auc" }
+            condition = { op = "<", value = 0.7 }
+            window = "1h"
+            interval = "5m"
+            severity = "high"
+
+            [[monitor]]
+            id = "coverage"
+            model = "credit"
+            signal = "label_coverage"
+            condition = { op = "<", value = 0.5 }
+            window = "1h"
+            interval = "5m"
+            severity = "low"
         "#;
         let monitors = super::super::file::parse(text).expect("parses");
         assert_eq!(
@@ -228,6 +256,14 @@ mod tests {
         assert_eq!(
             alert_expr(&monitors[2]).expect("exportable"),
             "(sum by (version) (rate(sightline_predictions_total{model=\"credit\"}[10m]))) < 1"
+        );
+        assert_eq!(
+            alert_expr(&monitors[4]).expect("exportable"),
+            "(max (sightline_performance_metric{model=\"credit\",version=\"v3\",metric=\"roc_auc\"})) < 0.7"
+        );
+        assert_eq!(
+            alert_expr(&monitors[5]).expect("exportable"),
+            "(max by (version) (sightline_label_coverage{model=\"credit\"})) < 0.5"
         );
         let (file, skipped) = rules_file(&monitors);
         assert_eq!(skipped.len(), 1);

@@ -126,6 +126,25 @@ interval = "1h"
 severity = "low"
 
 [[monitor]]
+id = "credit-auc"
+model = "credit"
+signal = { kind = "performance_metric", metric = "roc_auc" }
+condition = { anomaly = { k = 3.0, window_points = 24, min_points = 6, direction = "below" } }
+window = "1h"
+interval = "1h"
+severity = "high"
+
+[[monitor]]
+id = "credit-coverage"
+model = "credit"
+version = "v3"
+signal = "label_coverage"
+condition = { op = "<", value = 0.5 }
+window = "1h"
+interval = "5m"
+severity = "low"
+
+[[monitor]]
 id = "credit-ks"
 model = "credit"
 signal = { kind = "drift_score", feature = "*", method = "ks" }
@@ -144,7 +163,7 @@ severity = "low"
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("not exported: credit-ks: drift_score with the ks test"), "{stderr}");
     let text = std::fs::read_to_string(&rules).expect("rules written");
-    assert_eq!(text.matches("- alert:").count(), 4, "{text}");
+    assert_eq!(text.matches("- alert:").count(), 6, "{text}");
     assert!(
         text.contains(r#"sightline_feature_drift_score{model=\"credit\",feature=\"age\",method=\"psi\"}"#),
         "{text}"
