@@ -5,6 +5,7 @@
 mod drift_query;
 mod ingest;
 mod lineage;
+mod metrics;
 mod profile;
 mod server_process;
 mod treeshap;
@@ -16,6 +17,9 @@ pub enum Which {
     Ingest(ingest::Args),
     /// Drift and data-quality queries over 30 days of minute-level traffic.
     DriftQuery(drift_query::Args),
+    /// The full binary metric set over 10M labelled predictions (scikit-learn side by
+    /// side: scripts/bench/metrics_sklearn.py on the records it writes).
+    Metrics(metrics::Args),
     /// Lineage graph queries over a warehouse of 100,000 nodes (in-process store).
     Lineage(lineage::Args),
     /// Fold rows into profiles in-process (the aggregator's code), one thread and all cores.
@@ -31,5 +35,6 @@ pub fn run(which: Which) -> anyhow::Result<()> {
         Which::DriftQuery(args) => drift_query::run(args),
         Which::Treeshap(args) => treeshap::run(args),
         Which::Lineage(args) => lineage::run(args),
+        Which::Metrics(args) => metrics::run(args),
     }
 }
