@@ -14,3 +14,4 @@ mod security_headers;
 mod startup;
 mod support;
 mod transport;
+mod ui;
