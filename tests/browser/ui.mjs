@@ -81,6 +81,8 @@ async function main() {
     await page.fill("input[name=password]", password);
     await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
     check(page.url() === `${base}/ui/models/credit-risk`, `after sign-in: ${page.url()}`);
+    // No automatic reloads in the middle of the steps below.
+    await page.evaluate(() => sessionStorage.setItem("sightline-refresh", "off"));
 
     // The demo's hour of history reaches the profiles within seconds; wait for it.
     const deadline = Date.now() + 90000;

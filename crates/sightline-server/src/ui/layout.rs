@@ -15,6 +15,7 @@ pub fn bare(title: &str, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Sightline" }
+                link rel="icon" href="/ui/assets/favicon.svg" type="image/svg+xml";
                 link rel="stylesheet" href="/ui/assets/ui.css";
                 script src="/ui/assets/ui.js" defer {}
             }

@@ -26,6 +26,8 @@ const PERFORMANCE_WINDOWS: i64 = 20;
 /// Latency quantiles read raw latencies from the event log; past this range they would
 /// read too many, so the chart is left out.
 const MAX_LATENCY_RANGE_MS: i64 = 24 * 3_600_000;
+/// Error groups listed.
+const MAX_ISSUES: usize = 20;
 
 /// The range and version a model page (and its feature pages) show.
 #[derive(Debug, Clone)]
@@ -89,6 +91,8 @@ struct Figures {
     prediction: Option<data::Distribution>,
     performance_windows: Vec<(i64, i64)>,
     performance: Option<Vec<WindowPerformance>>,
+    /// Error groups (issues), most recently seen first.
+    issues: Vec<sightline_store::IssueRecord>,
 }
 
 /// The version named in the query, as (id, name); 404 when the model has none such.
@@ -135,6 +139,13 @@ fn gather(
     }
     let performance_windows = choice.range.windows(PERFORMANCE_WINDOWS);
     let performance = data::performance(store, &model.record.spec, model.id, version_id, &performance_windows)?;
+    let issues = store.list_issues(&sightline_store::IssueQuery {
+        model_id: model.id,
+        status: None,
+        version: version_name.map(str::to_owned),
+        before: None,
+        limit: MAX_ISSUES,
+    })?;
     Ok(Figures {
         versions,
         traffic_windows,
@@ -146,6 +157,7 @@ fn gather(
         prediction,
         performance_windows,
         performance,
+        issues,
     })
 }
 
@@ -183,6 +195,8 @@ pub async fn page(
             (drift_section(&f, spec.features.iter().map(|x| x.name.clone()).collect(), &base, &choice))
             h2 { "Realized performance" }
             (performance_section(&f, spec.task))
+            h2 { "Error groups" }
+            (issues(&f.issues))
             h2 { "Versions" }
             table {
                 thead { tr { th { "Version" } th { "Description" } th { "Registered" } } }
@@ -327,5 +341,30 @@ fn performance_section(f: &Figures, task: Task) -> Markup {
     html! {
         (chart_or_note("performance", "Realized performance (by prediction time)", charts::lines(w, &metric_series(task, perf), false)))
         (chart_or_note("label-coverage", "Share of predictions with a label", charts::lines(w, &[coverage], true)))
+    }
+}
+
+fn issues(issues: &[sightline_store::IssueRecord]) -> Markup {
+    if issues.is_empty() {
+        return html! { p.muted { "No errors reported." } };
+    }
+    html! {
+        table #issues {
+            thead { tr { th { "Error" } th { "Type" } th.num { "Occurrences" } th { "First seen" } th { "Last seen" }
+                th { "Versions" } th { "Status" } } }
+            tbody {
+                @for i in issues {
+                    tr {
+                        td { (i.title) }
+                        td { code { (i.kind) } }
+                        td.num { (i.count) }
+                        td { (layout::when(i.first_seen_ms)) }
+                        td { (layout::when(i.last_seen_ms)) }
+                        td { (i.versions.iter().map(|v| format!("{} ({})", v.0, v.1)).collect::<Vec<_>>().join(", ")) }
+                        td { span.badge { (i.status.as_str()) } }
+                    }
+                }
+            }
+        }
     }
 }

@@ -162,6 +162,7 @@ async fn the_demo_fills_every_page_and_the_monitor_form_works() {
         assert!(figure(&page, "throughput").contains("<polyline"));
         assert!(figure(&page, "drift-heatmap").contains("<circle"), "income drifts: a marked cell");
         assert!(page.contains("href=\"/ui/models/credit-risk/features/income?range="), "feature links");
+        assert!(page.contains("id=\"issues\"") && page.contains("TimeoutError"), "error groups");
     }
     let (status, page, _) = d.get("/ui/models/credit-risk?version=v2", &cookies).await;
     assert_eq!(status, StatusCode::OK);
@@ -234,6 +235,9 @@ async fn the_demo_fills_every_page_and_the_monitor_form_works() {
     assert!(page.contains("window") && page.contains("value=\"ui-bad\""), "{page}");
 
     // Assets, unknown pages, signing out.
+    let (status, _, headers) = d.get("/ui/assets/favicon.svg", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers.get("content-type").and_then(|v| v.to_str().ok()), Some("image/svg+xml"));
     let (status, js, headers) = d.get("/ui/assets/ui.js", "").await;
     assert_eq!(status, StatusCode::OK);
     assert!(js.contains("hoverCharts"));
