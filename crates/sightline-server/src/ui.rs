@@ -119,3 +119,12 @@ pub async fn readable_model(app: &Arc<AppState>, p: &Principal, name: &str) -> R
     crate::auth::gate::check_project(p, model.record.project_id, Need::Read, not_found)?;
     Ok(model)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn path_segments_keep_only_safe_characters() {
+        assert_eq!(super::segment("demo-1_a~"), "demo-1_a~");
+        assert_eq!(super::segment("../a b/é?#"), "%2E%2E%2Fa%20b%2F%C3%A9%3F%23");
+    }
+}

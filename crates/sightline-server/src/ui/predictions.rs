@@ -84,7 +84,7 @@ pub async fn list(
     let more = rows.len() > PAGE;
     let shown: Vec<(&sightline_store::StoredPrediction, Value)> =
         rows.iter().take(PAGE).map(|p| (p, to_json(p, &model.index))).collect();
-    let older = more.then(|| shown.last().map(|(p, _)| format!("{}:{}", p.timestamp_ms, p.seq))).flatten();
+    let older = if more { shown.last().map(|(p, _)| format!("{}:{}", p.timestamp_ms, p.seq)) } else { None };
     let keep = |k: &str| q.get(k).cloned().unwrap_or_default();
     let body = html! {
         h1 { "Predictions of " (name) }

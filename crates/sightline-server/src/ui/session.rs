@@ -7,7 +7,7 @@
 //! the session's token — which another site can neither read nor guess.
 
 use super::{Failure, html, layout};
-use crate::auth::gate::{client_address, session_cookie};
+use crate::auth::gate::{client_address, cookie, session_cookie};
 use crate::auth::session::SESSION_COOKIE;
 use crate::auth::{Principal, secret};
 use crate::error::{ApiError, Code};
@@ -16,7 +16,7 @@ use crate::state::{AppState, blocking};
 use crate::wire::time::now_ms;
 use axum::extract::{FromRequestParts, OriginalUri, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::html;
 use std::collections::HashMap;
@@ -52,17 +52,6 @@ impl Viewer {
             )),
         }
     }
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value)
 }
 
 impl FromRequestParts<Arc<AppState>> for Viewer {
@@ -193,4 +182,20 @@ pub async fn sign_out(State(app): State<Arc<AppState>>, viewer: Viewer, request:
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn sign_in_returns_only_to_pages_of_the_ui() {
+        assert_eq!(safe_next(Some("/ui/models/m?range=6h")), "/ui/models/m?range=6h");
+        for bad in
+            ["https://evil.example/", "//evil.example/ui/", "/ui//evil.example", "/ui/\\evil", "/api/v1/models", ""]
+        {
+            assert_eq!(safe_next(Some(bad)), "/ui/", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/ui/");
+    }
 }
