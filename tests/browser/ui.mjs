@@ -95,8 +95,10 @@ async function main() {
     }
     await expectCharts(page, ["throughput", "latency", "errors", "drift-heatmap", "prediction-distribution", "performance", "label-coverage"]);
     // Hover details: the readout under a chart says what is under the pointer.
-    const box = await page.$eval("figure#latency svg", (s) => { const r = s.getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width, h: r.height }; });
-    await page.mouse.move(box.x + box.w * 0.6, box.y + box.h * 0.5);
+    const chart = await page.$("figure#latency svg");
+    await chart.scrollIntoViewIfNeeded();
+    const box = await chart.boundingBox();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.5);
     const readout = await page.$eval("figure#latency .readout", (p) => p.textContent);
     check(/p99/.test(readout), `no hover detail: ${JSON.stringify(readout)}`);
     await shot(page, "02-model");

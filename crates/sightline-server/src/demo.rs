@@ -122,7 +122,7 @@ pub fn spawn(addr: SocketAddr, token: String, config: DemoConfig) -> tokio::task
         let started = async {
             let client = client::Client::new(target, &token)?;
             let mut traffic = traffic::Traffic::new(client, config.seed)?;
-            traffic.setup(config.seed).await?;
+            traffic.setup(config.seed, config.rate).await?;
             Ok::<_, String>(traffic)
         };
         match started.await {

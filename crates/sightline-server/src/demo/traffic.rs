@@ -16,6 +16,8 @@ use std::time::Duration;
 
 /// History generated when the model is new, so that charts have an hour behind them.
 const BACKFILL_MS: i64 = 60 * 60_000;
+/// Most events per second of history: an hour of it stays a few seconds of start-up.
+const BACKFILL_MAX_RATE: f64 = 20.0;
 const REFERENCE_ROWS: usize = 5_000;
 const SPIKE_EVERY_MS: i64 = 10 * 60_000;
 const SPIKE_MS: i64 = 60_000;
@@ -60,7 +62,7 @@ impl Traffic {
 
     /// Creates what is missing (an earlier demo run on the same data directory leaves
     /// it all in place) and, for a new model, an hour of history.
-    pub async fn setup(&mut self, seed: u64) -> Result<(), String> {
+    pub async fn setup(&mut self, seed: u64, rate: f64) -> Result<(), String> {
         let (status, created) = self.client.json(Method::POST, "/models", &model_spec()).await?;
         let model = if status.is_success() {
             created
@@ -84,7 +86,7 @@ impl Traffic {
             self.client.ensure(Method::POST, "/monitors", &monitor).await?;
         }
         if is_new {
-            self.backfill().await?;
+            self.backfill(rate).await?;
         }
         Ok(())
     }
@@ -109,18 +111,20 @@ impl Traffic {
         Ok(())
     }
 
-    /// `[origin, now)` of traffic at one event a second, whatever the live rate: an hour
-    /// of history in a few seconds of start-up.
-    async fn backfill(&mut self) -> Result<(), String> {
+    /// `[origin, now)` of traffic at the live rate, at most [`BACKFILL_MAX_RATE`].
+    async fn backfill(&mut self, rate: f64) -> Result<(), String> {
         let now = now_ms();
-        let mut t = self.origin_ms;
+        let step = 1000.0 / rate.min(BACKFILL_MAX_RATE);
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while t < now {
+        for i in 0_u32.. {
+            let t = self.origin_ms + (i as f64 * step) as i64;
+            if t >= now {
+                break;
+            }
             batch.push(self.event(t));
             if batch.len() == MAX_BATCH {
                 self.post_predictions(std::mem::take(&mut batch)).await?;
             }
-            t += 1_000;
         }
         self.post_predictions(batch).await?;
         self.send_due_labels(now).await

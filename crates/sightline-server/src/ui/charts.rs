@@ -3,6 +3,7 @@
 //! plotting area and its data as JSON, which `ui.js` reads for hover details.
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::{Value, json};
 
 const WIDTH: u32 = 760;
@@ -63,7 +64,23 @@ pub fn number(v: f64) -> String {
         return format!("{v:.0}");
     }
     let digits = (3 - v.abs().log10().floor() as i32).clamp(0, 6) as usize;
-    format!("{v:.digits$}")
+    let text = format!("{v:.digits$}");
+    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_owned() } else { text }
+}
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+/// A legend along the top of the plotting area: a swatch and the name of each series.
+fn legend(root: &Area<'_>, names: &[&str]) -> Result<(), String> {
+    let mut x = (MARGIN + Y_LABELS + 10) as i32;
+    let y = (MARGIN + 6) as i32;
+    for (i, name) in names.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        root.draw(&Rectangle::new([(x, y), (x + 12, y + 10)], color.filled())).map_err(err)?;
+        root.draw(&Text::new(name.to_string(), (x + 16, y - 1), ("sans-serif", 12).into_font())).map_err(err)?;
+        x += 16 + 7 * name.chars().count() as i32 + 18;
+    }
+    Ok(())
 }
 
 fn plot_box(height: u32) -> [u32; 4] {
@@ -131,6 +148,9 @@ pub fn lines(windows: &[(i64, i64)], series: &[Series], y_floor_zero: bool) -> R
                 }
             }
         }
+        if series.len() > 1 {
+            legend(&root, &series.iter().map(|s| s.name.as_str()).collect::<Vec<_>>())?;
+        }
         root.present().map_err(err)?;
     }
     let hover: Vec<Value> = windows
@@ -162,24 +182,26 @@ pub fn bars(labels: &[String], series: &[Series]) -> Result<Chart, String> {
             .y_label_area_size(Y_LABELS)
             .build_cartesian_2d(0.0..n as f64, 0.0..y1)
             .map_err(err)?;
-        let every = n.div_ceil(10);
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(n.min(10) + 1)
-            .x_label_formatter(&|x| {
-                let i = x.floor() as usize;
-                if (x - x.floor() - 0.5).abs() < 1e-9 && i % every == 0 {
-                    labels.get(i).map_or_else(String::new, |l| l.chars().take(14).collect())
-                } else {
-                    String::new()
-                }
-            })
+            .x_labels(0)
             .y_label_formatter(&|v| number(*v))
             .light_line_style(RGBColor(238, 238, 238))
             .bold_line_style(RGBColor(220, 220, 220))
             .draw()
             .map_err(err)?;
+        // Group labels by hand, centred under their groups, every other one lower so
+        // that long bin labels do not overlap.
+        let [left, _, right, bottom] = plot_box(HEIGHT);
+        let group = f64::from(right - left) / n as f64;
+        for (i, label) in labels.iter().enumerate() {
+            let x = f64::from(left) + group * (i as f64 + 0.5);
+            let y = bottom as i32 + 4 + if n > 6 && i % 2 == 1 { 12 } else { 0 };
+            let text: String = label.chars().take(16).collect();
+            let style = TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+            root.draw(&Text::new(text, (x.round() as i32, y), style)).map_err(err)?;
+        }
         let k = series.len().max(1) as f64;
         for (j, s) in series.iter().enumerate() {
             let color = COLORS[j % COLORS.len()];
@@ -190,6 +212,7 @@ pub fn bars(labels: &[String], series: &[Series]) -> Result<Chart, String> {
             });
             chart.draw_series(bars).map_err(err)?;
         }
+        legend(&root, &series.iter().map(|s| s.name.as_str()).collect::<Vec<_>>())?;
         root.present().map_err(err)?;
     }
     let hover: Vec<Value> = labels
@@ -242,7 +265,14 @@ pub fn heatmap(features: &[String], windows: &[(i64, i64)], cells: &[Vec<Option<
             .y_label_area_size(Y_LABELS + 60)
             .build_cartesian_2d(0.0..cols as f64, 0.0..rows as f64)
             .map_err(err)?;
-        chart.configure_mesh().disable_mesh().x_labels(cols.min(8)).y_labels(0).draw().map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(cols.min(8))
+            .x_label_formatter(&|x| windows.get(x.floor() as usize).map_or_else(String::new, |w| time_label(w.0, span)))
+            .y_labels(0)
+            .draw()
+            .map_err(err)?;
         // Row labels by hand, centred on their rows (axis labels sit on grid lines).
         let [_, top, _, bottom] = heatmap_box(height);
         let row_height = f64::from(bottom - top) / rows as f64;
@@ -314,6 +344,7 @@ mod tests {
         assert_eq!(number(3.0), "3");
         assert_eq!(number(0.123456), "0.1235");
         assert_eq!(number(123.456), "123.5");
+        assert_eq!(number(0.2), "0.2");
         assert_eq!(number(f64::NAN), "–");
     }
 }

@@ -102,7 +102,7 @@ fn distribution(f: &Figures) -> Markup {
         ],
     );
     match chart {
-        Ok(c) => figure("distribution", "Reference (blue) and current (orange) share of rows", &c),
+        Ok(c) => figure("distribution", "Share of rows: reference and current", &c),
         Err(e) => html! { p.muted { "The distribution could not be drawn: " (e) } },
     }
 }

@@ -37,7 +37,7 @@ impl Demo {
         let serving = tokio::spawn(server.serve(async move {
             let _ = rx.await;
         }));
-        let traffic = demo::spawn(addr, credentials.token, DemoConfig { rate: 20.0, seed: 7 });
+        let traffic = demo::spawn(addr, credentials.token, DemoConfig { rate: 5.0, seed: 7 });
         let http = Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
         Demo { addr, http, password: credentials.password, stop: Some(tx), serving, traffic, _dir: dir }
     }
@@ -101,7 +101,7 @@ async fn wait_for_data(d: &Demo, cookies: &str) {
         let drift: Value = serde_json::from_str(&text).unwrap_or_default();
         let (_, text, _) = d.get("/api/v1/models/credit-risk/performance", cookies).await;
         let perf: Value = serde_json::from_str(&text).unwrap_or_default();
-        if status == StatusCode::OK && drift["rows"].as_u64() > Some(3000) && perf["labelled"].as_u64() > Some(100) {
+        if status == StatusCode::OK && drift["rows"].as_u64() > Some(10_000) && perf["labelled"].as_u64() > Some(100) {
             return;
         }
         assert!(Instant::now() < deadline, "the demo data did not arrive: {drift} {perf}");
