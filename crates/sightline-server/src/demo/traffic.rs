@@ -93,7 +93,7 @@ impl Traffic {
 
     /// Training data: the undrifted population with v1's predictions.
     async fn upload_reference(&mut self, seed: u64) -> Result<(), String> {
-        let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_0f_7ef);
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_f7ef);
         let mut csv = String::with_capacity(REFERENCE_ROWS * 96);
         csv.push_str(Applicant::csv_header());
         csv.push('\n');
