@@ -3,9 +3,8 @@
 //! realized performance from predictions joined with labels.
 
 use super::charts::Cell;
-use crate::alerting::signals::quantile;
 use crate::analysis::{self, AnalysisError, DriftReport, DriftSettings, Retention};
-use crate::performance::{self, WindowPerformance};
+use crate::performance::{self, WindowPerformance, quantile as sorted_quantile};
 use sightline_core::ModelSpec;
 use sightline_stats::column_drift::ColumnDrift;
 use sightline_stats::profile::Profile;
@@ -45,9 +44,11 @@ pub fn traffic(
                 t.labelled += c.labelled;
             }
             if latencies && t.predictions > 0 {
-                let values: Vec<f64> =
+                let mut values: Vec<f64> =
                     store.window_latencies(model_id, version, from, to)?.into_iter().flat_map(|(_, v)| v).collect();
-                let q = |p: f64| quantile(values.clone(), p);
+                // Sorted once for the three quantiles.
+                values.sort_by(f64::total_cmp);
+                let q = |p: f64| sorted_quantile(&values, p);
                 if let (Some(a), Some(b), Some(c)) = (q(0.5), q(0.9), q(0.99)) {
                     t.latency = Some([a, b, c]);
                 }
