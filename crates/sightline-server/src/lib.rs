@@ -11,6 +11,7 @@ mod analysis;
 pub mod auth;
 pub mod batch;
 pub mod body;
+pub mod demo;
 pub mod encryption;
 pub mod error;
 pub mod export;
@@ -27,6 +28,7 @@ pub mod routes;
 pub mod security_headers;
 pub mod state;
 pub mod tls;
+pub mod ui;
 pub mod wire;
 
 use axum::serve::ListenerExt;

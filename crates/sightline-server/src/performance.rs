@@ -35,7 +35,7 @@ pub enum Metrics {
 }
 
 /// numpy's linear quantile of sorted values.
-fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     let n = sorted.len();
     let pos = q * (n.checked_sub(1)?) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);

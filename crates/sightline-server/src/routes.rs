@@ -3,7 +3,7 @@
 mod admin_keys;
 mod alerts;
 mod audit;
-mod auth_api;
+pub(crate) mod auth_api;
 mod channels;
 mod compare;
 pub mod drift;
@@ -16,7 +16,7 @@ mod incidents;
 mod ingest_endpoint;
 mod lineage;
 mod models;
-mod monitors;
+pub(crate) mod monitors;
 pub mod performance;
 mod predictions;
 mod projects;
@@ -169,6 +169,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let api = build(&state, api_routes()).route_layer(middleware::from_fn_with_state(state.clone(), require_ready));
     build(&state, service_routes())
         .nest("/api/v1", api)
+        .merge(crate::ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(close_after_refusal))

@@ -106,6 +106,13 @@ pub struct ServeArgs {
     /// Seconds between repeats of a firing alert to Alertmanager [default: 60].
     #[arg(long, env = "SIGHTLINE_ALERTMANAGER_RESEND_SECONDS")]
     pub alertmanager_resend_seconds: Option<u64>,
+    /// Create a demo credit-risk model and keep sending it live traffic; prints how to
+    /// sign in to the web UI. Plain HTTP only.
+    #[arg(long)]
+    pub demo: bool,
+    /// Prediction events per second the demo sends [default: 20].
+    #[arg(long, requires = "demo")]
+    pub demo_rate: Option<f64>,
 }
 
 /// The environment variable that may carry the bootstrap admin token. It is read from
@@ -144,6 +151,7 @@ pub struct FileConfig {
 
 pub struct Settings {
     pub server: ServerConfig,
+    pub demo: Option<sightline_server::demo::DemoConfig>,
     pub log_format: LogFormat,
     pub log_level: String,
 }
@@ -293,8 +301,18 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             ..d.alerting.clone()
         },
     };
+    let demo = if args.demo {
+        anyhow::ensure!(server.tls.is_none(), "--demo sends its traffic over plain HTTP; start it without TLS");
+        let d = sightline_server::demo::DemoConfig::default();
+        let rate = args.demo_rate.unwrap_or(d.rate);
+        anyhow::ensure!(rate.is_finite() && rate > 0.0 && rate <= 10_000.0, "demo_rate must be in (0, 10000]");
+        Some(sightline_server::demo::DemoConfig { rate, ..d })
+    } else {
+        None
+    };
     Ok(Settings {
         server,
+        demo,
         log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Pretty),
         log_level: args.log_level.or(file.log_level).unwrap_or_else(|| "info".into()),
     })
@@ -394,5 +412,20 @@ mod tests {
         std::fs::write(&path, "lissten = \"127.0.0.1:9000\"\n").expect("write");
         let err = resolve(args(&["--config", path.to_str().expect("utf-8")])).err().expect("error");
         assert!(format!("{err:#}").contains("lissten"), "{err:#}");
+    }
+
+    #[test]
+    fn the_demo_flags() {
+        assert!(resolve(args(&[])).expect("resolve").demo.is_none());
+        let demo = resolve(args(&["--demo"])).expect("resolve").demo.expect("a demo");
+        assert_eq!(demo.rate, 20.0);
+        let demo = resolve(args(&["--demo", "--demo-rate", "2.5"])).expect("resolve").demo.expect("a demo");
+        assert_eq!(demo.rate, 2.5);
+        for bad in ["0", "-1", "NaN", "inf"] {
+            let flag = format!("--demo-rate={bad}");
+            let err = resolve(args(&["--demo", &flag])).err().expect("refused");
+            assert!(format!("{err:#}").contains("demo_rate"), "{err:#}");
+        }
+        assert!(Wrap::try_parse_from(["serve", "--demo-rate", "5"]).is_err(), "--demo-rate needs --demo");
     }
 }

@@ -93,8 +93,30 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         tracing::info!(data_dir = %settings.server.data_dir.display(), "starting");
         let server = sightline_server::Server::start(settings.server).await?;
-        server.serve(shutdown_signal()).await.context("serving")
+        let demo = match settings.demo {
+            Some(config) => Some(start_demo(&server, config).await?),
+            None => None,
+        };
+        let served = server.serve(shutdown_signal()).await.context("serving");
+        if let Some(task) = demo {
+            task.abort();
+        }
+        served
     })
+}
+
+/// Prepares the demo's user and token, says how to sign in, and starts its traffic.
+async fn start_demo(
+    server: &sightline_server::Server,
+    config: sightline_server::demo::DemoConfig,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let credentials = sightline_server::demo::prepare(server).await?;
+    let addr = server.local_addr().context("reading the listening address")?;
+    println!(
+        "demo: open http://{addr}/ui/ and sign in as {:?} with the password {} (new at every start)",
+        credentials.user, credentials.password
+    );
+    Ok(sightline_server::demo::spawn(addr, credentials.token, config))
 }
 
 /// Completes on SIGINT or SIGTERM.

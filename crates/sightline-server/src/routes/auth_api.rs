@@ -32,21 +32,55 @@ struct Login {
 const MAX_LOGGED_NAME: usize = 128;
 
 pub async fn login(State(app): State<Arc<AppState>>, request: Request) -> Result<Response, ApiError> {
-    let now = now_ms();
     let address = client_address(&request);
     let (parts, body) = request.into_parts();
     let Login { username, password, totp_code } = read_json(&parts.headers, body).await?;
+    let old = session_cookie(&parts.headers).map(str::to_owned);
+    let signed = sign_in(&app, &address, old.as_deref(), &username, &password, totp_code.as_deref()).await?;
+    let body = json!({
+        "user": signed.user.name,
+        "admin": signed.user.is_admin,
+        "csrf_token": signed.csrf,
+        "expires_at": format(signed.expires_ms),
+        "idle_timeout_seconds": app.auth.settings.idle.as_secs(),
+    });
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, signed.cookie);
+    Ok(response)
+}
+
+/// A new session: its user, its CSRF token (in clear, for the client only) and the
+/// `Set-Cookie` value carrying its id.
+pub(crate) struct SignedIn {
+    pub user: UserRecord,
+    pub csrf: String,
+    pub cookie: HeaderValue,
+    pub expires_ms: i64,
+}
+
+/// Checks a password (and second factor) with throttling and audit, and opens a
+/// session, ending the one `old_cookie` names: the login API and the web UI's
+/// sign-in form both sign in here.
+pub(crate) async fn sign_in(
+    app: &Arc<AppState>,
+    address: &str,
+    old_cookie: Option<&str>,
+    username: &str,
+    password: &str,
+    totp_code: Option<&str>,
+) -> Result<SignedIn, ApiError> {
+    let now = now_ms();
     if !app.auth.admin_exists(now).await? {
         return Err(ApiError::new(Code::NoAdmin, "no administrator exists yet: create one with the CLI"));
     }
-    if let Some(wait) = app.login_limiter.check(&username, &address, Instant::now()) {
+    if let Some(wait) = app.login_limiter.check(username, address, Instant::now()) {
         let logged: String = username.chars().take(MAX_LOGGED_NAME).collect();
-        audit(&app, &format!("user:{logged}"), &address, "auth.login", &logged, "refused: throttled", now).await;
+        audit(app, &format!("user:{logged}"), address, "auth.login", &logged, "refused: throttled", now).await;
         return Err(ApiError::new(Code::TooManyAttempts, "too many failed logins; retry after the Retry-After delay")
             .retry_after(u32::try_from(wait).unwrap_or(u32::MAX)));
     }
     let store = app.store.clone();
-    let name = username.clone();
+    let (name, password) = (username.to_owned(), password.to_owned());
     let user = blocking(move || -> Result<Option<UserRecord>, ApiError> {
         let user = store.get_user(&name)?;
         // Verify against a dummy hash for unknown names, so that timing does not tell
@@ -58,12 +92,12 @@ pub async fn login(State(app): State<Arc<AppState>>, request: Request) -> Result
     .await??;
     let logged: String = username.chars().take(MAX_LOGGED_NAME).collect();
     let Some(user) = user else {
-        app.login_limiter.record_failure(&username, &address, Instant::now());
-        audit(&app, &format!("user:{logged}"), &address, "auth.login", &logged, "failure: bad credentials", now).await;
+        app.login_limiter.record_failure(username, address, Instant::now());
+        audit(app, &format!("user:{logged}"), address, "auth.login", &logged, "failure: bad credentials", now).await;
         return Err(ApiError::new(Code::Unauthenticated, "wrong user name or password, or the account is disabled"));
     };
     if let Some(sealed) = &user.totp_secret {
-        let Some(code) = totp_code else {
+        let Some(code) = totp_code.filter(|c| !c.is_empty()) else {
             // The password was right; the client asks for the code and tries again.
             // Not a failure: it does not count against the limits.
             return Err(ApiError::new(
@@ -71,17 +105,17 @@ pub async fn login(State(app): State<Arc<AppState>>, request: Request) -> Result
                 "this account has a second factor: send the current code as totp_code",
             ));
         };
-        if !second_factor_ok(&app, user.id, sealed, &code)? {
-            app.login_limiter.record_failure(&username, &address, Instant::now());
-            audit(&app, &format!("user:{logged}"), &address, "auth.login", &logged, "failure: bad second factor", now)
+        if !second_factor_ok(app, user.id, sealed, code)? {
+            app.login_limiter.record_failure(username, address, Instant::now());
+            audit(app, &format!("user:{logged}"), address, "auth.login", &logged, "failure: bad second factor", now)
                 .await;
             return Err(ApiError::new(Code::Unauthenticated, "wrong or already used second-factor code"));
         }
     }
-    app.login_limiter.record_success(&username);
+    app.login_limiter.record_success(username);
 
     // A new session id at every login: a session id planted before login is useless.
-    let old = session_cookie(&parts.headers).map(secret::digest);
+    let old = old_cookie.map(secret::digest);
     let id = secret::random_secret();
     let csrf = secret::random_secret();
     let record =
@@ -95,21 +129,12 @@ pub async fn login(State(app): State<Arc<AppState>>, request: Request) -> Result
         store.create_session(&hash, &record)
     })
     .await??;
-    audit(&app, &format!("user:{}", user.name), &address, "auth.login", &user.name, "success", now).await;
+    audit(app, &format!("user:{}", user.name), address, "auth.login", &user.name, "success", now).await;
     let absolute = app.auth.settings.absolute;
     let cookie =
         format!("{SESSION_COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}", absolute.as_secs());
-    let body = json!({
-        "user": user.name,
-        "admin": user.is_admin,
-        "csrf_token": csrf,
-        "expires_at": format(now + absolute.as_millis() as i64),
-        "idle_timeout_seconds": app.auth.settings.idle.as_secs(),
-    });
-    let mut response = Json(body).into_response();
-    let value = HeaderValue::from_str(&cookie).map_err(ApiError::internal)?;
-    response.headers_mut().insert(header::SET_COOKIE, value);
-    Ok(response)
+    let cookie = HeaderValue::from_str(&cookie).map_err(ApiError::internal)?;
+    Ok(SignedIn { user, csrf, cookie, expires_ms: now + absolute.as_millis() as i64 })
 }
 
 pub async fn logout(

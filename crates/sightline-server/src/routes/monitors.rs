@@ -43,6 +43,16 @@ async fn parse_monitor(
     body: axum::body::Body,
 ) -> Result<(Monitor, Arc<crate::state::LoadedModel>), ApiError> {
     let declared: file::MonitorIn = read_json(headers, body).await?;
+    check_monitor(app, principal, declared).await
+}
+
+/// Checks a declared monitor, against its model's schema too; the model must be one
+/// the caller may edit.
+async fn check_monitor(
+    app: &Arc<AppState>,
+    principal: &Principal,
+    declared: file::MonitorIn,
+) -> Result<(Monitor, Arc<crate::state::LoadedModel>), ApiError> {
     let monitor = file::monitor(declared).map_err(|problems| {
         let errors: Vec<FieldError> =
             problems.into_iter().map(|(p, message)| FieldError { path: format!("$.{p}"), message }).collect();
@@ -65,9 +75,27 @@ pub async fn create(
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let (monitor, model) = parse_monitor(&app, &principal, &headers, body).await?;
-    let (store, spec, model_id) = (app.store.clone(), doc::to_doc(&monitor).to_string(), model.id);
-    let record = blocking(move || store.create_monitor(&monitor.id, model_id, &spec, false, now_ms())).await??;
+    let record = store_new(&app, monitor, &model).await?;
     Ok((StatusCode::CREATED, Json(monitor_json(&app, &record).await?)).into_response())
+}
+
+async fn store_new(
+    app: &Arc<AppState>,
+    monitor: Monitor,
+    model: &crate::state::LoadedModel,
+) -> Result<MonitorRecord, ApiError> {
+    let (store, spec, model_id) = (app.store.clone(), doc::to_doc(&monitor).to_string(), model.id);
+    Ok(blocking(move || store.create_monitor(&monitor.id, model_id, &spec, false, now_ms())).await??)
+}
+
+/// Creates a monitor from its declaration as the API does (the web UI's form).
+pub(crate) async fn create_declared(
+    app: &Arc<AppState>,
+    principal: &Principal,
+    declared: file::MonitorIn,
+) -> Result<MonitorRecord, ApiError> {
+    let (monitor, model) = check_monitor(app, principal, declared).await?;
+    store_new(app, monitor, &model).await
 }
 
 pub async fn list(

@@ -17,3 +17,4 @@ mod security_headers;
 mod startup;
 mod support;
 mod transport;
+mod ui;

@@ -1,0 +1,130 @@
+//! The web UI: server-rendered pages under `/ui/` (maud templates, SVG charts drawn by
+//! plotters, one small script for refresh, time ranges and hover details).
+//!
+//! Pages read the same code the JSON API does (profiles through `analysis`, realized
+//! performance through `performance`, the signal queries monitors use) and need a
+//! browser session: without one they redirect to the sign-in page. Access to a model is
+//! checked as the API checks it (no role in its project: 404). Forms carry the
+//! session's CSRF token, which the sign-in form keeps in a second HttpOnly cookie.
+
+mod alerts;
+mod assets;
+mod charts;
+mod data;
+mod feature;
+mod layout;
+mod model;
+mod overview;
+mod predictions;
+mod range;
+mod session;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, Code};
+use crate::state::{AppState, LoadedModel};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::Markup;
+use sightline_core::Need;
+use std::sync::Arc;
+
+pub use session::Viewer;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui", get(|| async { Redirect::to("/ui/") }))
+        .route("/ui/", get(overview::page))
+        .route("/ui/sign-in", get(session::form).post(session::sign_in))
+        .route("/ui/sign-out", post(session::sign_out))
+        .route("/ui/assets/{file}", get(assets::serve))
+        .route("/ui/models/{model}", get(model::page))
+        .route("/ui/models/{model}/features/{feature}", get(feature::page))
+        .route("/ui/models/{model}/predictions", get(predictions::list))
+        .route("/ui/models/{model}/predictions/{request_id}", get(predictions::one))
+        .route("/ui/alerts", get(alerts::page))
+        .route("/ui/monitors", post(alerts::create))
+}
+
+/// What a page handler answers when it cannot render its page.
+#[derive(Debug)]
+pub enum Failure {
+    /// Not signed in (or the session ended): to the sign-in page, then back.
+    SignIn {
+        next: String,
+    },
+    Error(ApiError),
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Failure::Error(e)
+    }
+}
+
+impl From<sightline_store::StoreError> for Failure {
+    fn from(e: sightline_store::StoreError) -> Self {
+        Failure::Error(e.into())
+    }
+}
+
+impl From<crate::analysis::AnalysisError> for Failure {
+    fn from(e: crate::analysis::AnalysisError) -> Self {
+        Failure::Error(ApiError::internal(format!("profiles cannot be read: {e}")))
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        match self {
+            Failure::SignIn { next } => {
+                Redirect::to(&format!("/ui/sign-in?{}", session::encode(&[("next", &next)]))).into_response()
+            }
+            Failure::Error(e) => {
+                let status = e.code.status();
+                if status.is_server_error() {
+                    tracing::error!(detail = %e.detail, "a page failed");
+                }
+                // Internal details are logged, not shown.
+                let detail = if status.is_server_error() { "the server could not build this page" } else { &e.detail };
+                (status, Html(layout::error_page(status, detail).into_string())).into_response()
+            }
+        }
+    }
+}
+
+pub type PageResult = Result<Response, Failure>;
+
+/// A rendered page as a response.
+pub fn html(markup: Markup) -> Response {
+    (StatusCode::OK, Html(markup.into_string())).into_response()
+}
+
+/// What a path segment keeps as it is: letters, digits, `-`, `_`, `~`. Dots are
+/// encoded too, so that an id such as `..` cannot become a relative path step.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~');
+
+/// `s` as one segment of a URL path (request ids and feature names may hold anything).
+pub fn segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// The model named in a page's path, if the viewer may read it; otherwise 404 as the
+/// API answers.
+pub async fn readable_model(app: &Arc<AppState>, p: &Principal, name: &str) -> Result<Arc<LoadedModel>, Failure> {
+    let not_found = || ApiError::new(Code::ModelNotFound, format!("model {name:?} does not exist"));
+    let model = app.model(name).await.map_err(|_| not_found())?;
+    crate::auth::gate::check_project(p, model.record.project_id, Need::Read, not_found)?;
+    Ok(model)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn path_segments_keep_only_safe_characters() {
+        assert_eq!(super::segment("demo-1_a~"), "demo-1_a~");
+        assert_eq!(super::segment("../a b/é?#"), "%2E%2E%2Fa%20b%2F%C3%A9%3F%23");
+    }
+}

@@ -1,0 +1,260 @@
+//! Alerts and monitors: the alerts the viewer may see with their state, the monitors,
+//! and a form that creates a monitor through the same checks as `POST
+//! /api/v1/monitors`.
+
+use super::layout::{self, opt_number};
+use super::session::read_form;
+use super::{Failure, PageResult, Viewer, html};
+use crate::error::{ApiError, Code};
+use crate::monitors::file::MonitorIn;
+use crate::routes::monitors::create_declared;
+use crate::state::{AppState, blocking};
+use axum::extract::{Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect};
+use maud::{Markup, html};
+use serde_json::{Map, Value, json};
+use sightline_core::Need;
+use sightline_store::{AlertQuery, AlertRecord, ModelRecord, MonitorRecord, Page};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+struct Lists {
+    alerts: Vec<AlertRecord>,
+    monitors: Vec<MonitorRecord>,
+    /// Models the viewer may add monitors to.
+    models: Vec<ModelRecord>,
+}
+
+async fn lists(app: &Arc<AppState>, viewer: &Viewer) -> Result<Lists, Failure> {
+    let readable = viewer.principal.projects_allowing(Need::Read);
+    let p = viewer.principal.clone();
+    let store = app.store.clone();
+    Ok(blocking(move || -> Result<Lists, ApiError> {
+        let mut alerts = store.list_alerts(&AlertQuery { projects: readable.clone(), ..AlertQuery::default() })?;
+        // Firing first, then pending, then the rest; newest evaluation first within.
+        let rank = |s: &str| match s {
+            "firing" => 0,
+            "pending" => 1,
+            "resolved" => 2,
+            _ => 3,
+        };
+        alerts.sort_by(|a, b| rank(&a.state).cmp(&rank(&b.state)).then(b.last_eval_ms.cmp(&a.last_eval_ms)));
+        let monitors = store.list_monitors(readable.as_deref(), &Page::all())?;
+        let models = store
+            .list_models(None, 1000, readable.as_deref())?
+            .into_iter()
+            .filter(|m| p.allows(m.project_id, Need::Edit))
+            .collect();
+        Ok(Lists { alerts, monitors, models })
+    })
+    .await??)
+}
+
+fn state_badge(state: &str) -> Markup {
+    let class = match state {
+        "firing" => "badge bad",
+        "pending" => "badge warn",
+        "resolved" | "inactive" => "badge ok",
+        _ => "badge",
+    };
+    html! { span class=(class) { (state) } }
+}
+
+/// A monitor's signal and condition in a line, from its stored document.
+fn summary(spec: &Value) -> String {
+    let signal = match &spec["signal"] {
+        Value::String(s) => s.clone(),
+        Value::Object(o) => {
+            let extra: Vec<String> = o
+                .iter()
+                .filter(|(k, _)| *k != "kind")
+                .map(|(k, v)| format!("{k}={}", v.to_string().trim_matches('"')))
+                .collect();
+            format!("{}({})", o.get("kind").and_then(Value::as_str).unwrap_or("?"), extra.join(", "))
+        }
+        _ => "?".into(),
+    };
+    let condition = match &spec["condition"] {
+        Value::Object(o) if o.contains_key("anomaly") => "anomaly".to_owned(),
+        Value::Object(o) => {
+            format!("{} {}", o.get("op").and_then(Value::as_str).unwrap_or("?"), o.get("value").unwrap_or(&Value::Null))
+        }
+        _ => "?".into(),
+    };
+    format!("{signal} {condition} over {}", spec["window"].as_str().unwrap_or("?"))
+}
+
+fn page_body(
+    viewer: &Viewer,
+    l: &Lists,
+    created: Option<&str>,
+    problems: &[String],
+    form: &HashMap<String, String>,
+) -> Markup {
+    let f = |k: &str, default: &str| form.get(k).cloned().unwrap_or_else(|| default.to_owned());
+    html! {
+        div data-refresh="30" {
+            div.toolbar { h1 { "Alerts" } label.refresh { input #auto-refresh type="checkbox"; " refresh every 30 s" } }
+            @if l.alerts.is_empty() { p.muted { "No alerts yet: monitors create one per series when they first evaluate." } } @else {
+                table #alerts {
+                    thead { tr { th { "Monitor" } th { "Labels" } th { "State" } th { "Since" } th.num { "Last value" } th { "Silenced" } th { "Acknowledged" } } }
+                    tbody {
+                        @for a in &l.alerts {
+                            tr {
+                                td { (a.monitor_id) }
+                                td.muted { (a.labels) }
+                                td { (state_badge(&a.state)) }
+                                td { (a.since_ms.map(layout::when).unwrap_or_default()) }
+                                td.num { (opt_number(a.value)) }
+                                td { (if a.silenced { "yes" } else { "" }) }
+                                td { (a.acknowledged_by.clone().unwrap_or_default()) }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Monitors" }
+            @if let Some(id) = created { p.notice role="status" { "Monitor " code { (id) } " created." } }
+            @if l.monitors.is_empty() { p.muted { "No monitors yet." } } @else {
+                table #monitors {
+                    thead { tr { th { "Id" } th { "Model" } th { "Watches" } th { "Severity" } th { "Every" } th { "Source" } } }
+                    tbody {
+                        @for m in &l.monitors {
+                            @let spec: Value = serde_json::from_str(&m.spec).unwrap_or_default();
+                            tr {
+                                td { code { (m.id) } }
+                                td { a href={ "/ui/models/" (spec["model"].as_str().unwrap_or("")) } { (spec["model"].as_str().unwrap_or("")) } }
+                                td { (summary(&spec)) }
+                                td { (spec["severity"].as_str().unwrap_or("")) }
+                                td { (spec["interval"].as_str().unwrap_or("")) }
+                                td { (if m.from_file { "monitors file" } else { "API / UI" }) }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "New monitor" }
+            @if l.models.is_empty() { p.muted { "You need the editor role on a model's project to add monitors." } }
+            @else if let Some(csrf) = &viewer.csrf {
+                @if !problems.is_empty() {
+                    div.problem role="alert" { "The monitor was not created:" ul { @for p in problems { li { (p) } } } }
+                }
+                form.stack #new-monitor method="post" action="/ui/monitors" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label { "Id" input name="id" required value=(f("id", "")) placeholder="credit-risk-throughput"; }
+                    label { "Model" select name="model" {
+                        @for m in &l.models { option value=(m.spec.name) selected[f("model", "") == m.spec.name] { (m.spec.name) } }
+                    } }
+                    label { "Version (empty: every version)" input name="version" value=(f("version", "")); }
+                    label { "Signal" select name="signal" {
+                        @for (v, label) in SIGNALS { option value=(v) selected[f("signal", "error_rate") == *v] { (label) } }
+                    } }
+                    label { "Quantile (latency)" input name="quantile" value=(f("quantile", "0.99")); }
+                    label { "Feature (drift; * for all)" input name="feature" value=(f("feature", "*")); }
+                    label { "Method (drift, optional)" input name="method" value=(f("method", "")); }
+                    label { "Condition" select name="op" {
+                        @for op in [">", ">=", "<", "<="] { option value=(op) selected[f("op", ">") == op] { (op) } }
+                    } }
+                    label { "Threshold" input name="value" required value=(f("value", "")) inputmode="decimal"; }
+                    label { "Window" input name="window" required value=(f("window", "5m")); }
+                    label { "Every" input name="interval" required value=(f("interval", "1m")); }
+                    label { "For" input name="for" value=(f("for", "0s")); }
+                    label { "Severity" select name="severity" {
+                        @for s in ["info", "low", "medium", "high", "critical"] { option value=(s) selected[f("severity", "medium") == s] { (s) } }
+                    } }
+                    button type="submit" { "Create monitor" }
+                }
+            } @else {
+                p.muted { "Your session was opened outside this page; " a href="/ui/sign-in?next=/ui/alerts" { "sign in again" } " to use forms." }
+            }
+        }
+    }
+}
+
+/// Signals the form offers: (value, label).
+const SIGNALS: &[(&str, &str)] = &[
+    ("error_rate", "error rate"),
+    ("throughput", "throughput (per second)"),
+    ("label_coverage", "label coverage"),
+    ("latency_quantile", "latency quantile (ms)"),
+    ("drift_score", "drift score"),
+];
+
+pub async fn page(
+    State(app): State<Arc<AppState>>,
+    viewer: Viewer,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let l = lists(&app, &viewer).await?;
+    let created = q.get("created").map(String::as_str);
+    let body = page_body(&viewer, &l, created, &[], &HashMap::new());
+    Ok(html(layout::page(&viewer, "Alerts & monitors", &[], body)))
+}
+
+/// The form's fields as the monitors API's document.
+fn declared(form: &HashMap<String, String>) -> Result<MonitorIn, Vec<String>> {
+    let text = |k: &str| form.get(k).map(|s| s.trim().to_owned()).unwrap_or_default();
+    let number = |k: &str| -> Result<f64, String> {
+        text(k).parse::<f64>().map_err(|_| format!("{k}: {:?} is not a number", text(k)))
+    };
+    let mut problems = Vec::new();
+    let signal = match text("signal").as_str() {
+        "latency_quantile" => match number("quantile") {
+            Ok(q) => json!({ "kind": "latency_quantile", "quantile": q }),
+            Err(e) => {
+                problems.push(e);
+                Value::Null
+            }
+        },
+        "drift_score" => {
+            let mut o = Map::new();
+            o.insert("kind".into(), json!("drift_score"));
+            o.insert("feature".into(), json!(if text("feature").is_empty() { "*".into() } else { text("feature") }));
+            if !text("method").is_empty() {
+                o.insert("method".into(), json!(text("method")));
+            }
+            Value::Object(o)
+        }
+        other => json!(other),
+    };
+    let value = number("value").map_err(|e| problems.push(e)).unwrap_or(0.0);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut doc = json!({
+        "id": text("id"), "model": text("model"), "signal": signal,
+        "condition": { "op": text("op"), "value": value },
+        "window": text("window"), "interval": text("interval"), "severity": text("severity"),
+    });
+    if !text("version").is_empty() {
+        doc["version"] = json!(text("version"));
+    }
+    if !text("for").is_empty() {
+        doc["for"] = json!(text("for"));
+    }
+    serde_json::from_value(doc).map_err(|e| vec![e.to_string()])
+}
+
+pub async fn create(State(app): State<Arc<AppState>>, viewer: Viewer, request: Request) -> PageResult {
+    let form = read_form(request.into_body()).await?;
+    viewer.check_csrf(form.get("csrf").map(String::as_str))?;
+    let problems = match declared(&form) {
+        Err(problems) => problems,
+        Ok(monitor) => match create_declared(&app, &viewer.principal, monitor).await {
+            Ok(record) => {
+                let to = format!("/ui/alerts?{}", super::session::encode(&[("created", &record.id)]));
+                return Ok(Redirect::to(&to).into_response());
+            }
+            Err(e) if e.code == Code::ValidationFailed => {
+                e.errors.iter().map(|x| format!("{}: {}", x.path.trim_start_matches("$."), x.message)).collect()
+            }
+            Err(e) if matches!(e.code, Code::Conflict | Code::ModelNotFound | Code::Forbidden) => vec![e.detail],
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let l = lists(&app, &viewer).await?;
+    let body = page_body(&viewer, &l, None, &problems, &form);
+    let page = layout::page(&viewer, "Alerts & monitors", &[], body);
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response())
+}

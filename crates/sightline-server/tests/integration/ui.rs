@@ -1,0 +1,253 @@
+//! The web UI and the demo end to end: a real server with `serve --demo`'s user, model
+//! and traffic; pages fetched as a browser would (session cookie, redirects not
+//! followed), their content, their SVG charts and the monitor form with its CSRF check.
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+use sightline_server::demo::{self, DemoConfig};
+use sightline_server::{Server, ServerConfig};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+struct Demo {
+    addr: SocketAddr,
+    http: Client,
+    password: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+    traffic: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl Demo {
+    async fn start() -> Demo {
+        let dir = tempfile::tempdir().expect("a temporary data dir");
+        let mut config = ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("an address"),
+            data_dir: dir.path().to_path_buf(),
+            ..ServerConfig::default()
+        };
+        config.analysis.aggregator.flush_interval = Duration::from_millis(100);
+        config.analysis.aggregator.poll_interval = Duration::from_millis(50);
+        let server = Server::start(config).await.expect("the server starts");
+        let credentials = demo::prepare(&server).await.expect("the demo user and token");
+        let addr = server.local_addr().expect("an address");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(server.serve(async move {
+            let _ = rx.await;
+        }));
+        let traffic = demo::spawn(addr, credentials.token, DemoConfig { rate: 5.0, seed: 7 });
+        let http = Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
+        Demo { addr, http, password: credentials.password, stop: Some(tx), serving, traffic, _dir: dir }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn get(&self, path: &str, cookies: &str) -> (StatusCode, String, reqwest::header::HeaderMap) {
+        let r = self.http.get(self.url(path)).header(COOKIE, cookies).send().await.expect("an answer");
+        let (status, headers) = (r.status(), r.headers().clone());
+        (status, r.text().await.expect("a body"), headers)
+    }
+
+    async fn post_form(&self, path: &str, cookies: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let body = serde_urlencoded::to_string(form).expect("a form");
+        self.http
+            .post(self.url(path))
+            .header(COOKIE, cookies)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("an answer")
+    }
+
+    /// Signs in through the form; answers the `Cookie` header value and the CSRF token.
+    async fn sign_in(&self) -> (String, String) {
+        let r = self
+            .post_form("/ui/sign-in", "", &[("username", "demo"), ("password", &self.password), ("next", "/ui/alerts")])
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/ui/alerts"));
+        let pairs: Vec<String> = r
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(pairs.len(), 2, "the session and the CSRF cookie: {pairs:?}");
+        let csrf =
+            pairs.iter().find_map(|p| p.strip_prefix("__Host-sightline_csrf=")).expect("the CSRF cookie").to_owned();
+        (pairs.join("; "), csrf)
+    }
+
+    async fn stop(mut self) {
+        self.traffic.abort();
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.serving.await.expect("no panic").expect("a clean stop");
+    }
+}
+
+/// Waits until the demo's history is folded into profiles and some labels arrived.
+async fn wait_for_data(d: &Demo, cookies: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, text, _) = d.get("/api/v1/models/credit-risk/drift", cookies).await;
+        let drift: Value = serde_json::from_str(&text).unwrap_or_default();
+        let (_, text, _) = d.get("/api/v1/models/credit-risk/performance", cookies).await;
+        let perf: Value = serde_json::from_str(&text).unwrap_or_default();
+        if status == StatusCode::OK && drift["rows"].as_u64() > Some(10_000) && perf["labelled"].as_u64() > Some(100) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the demo data did not arrive: {drift} {perf}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Every `<svg …>…</svg>` of a page.
+fn svgs(html: &str) -> Vec<&str> {
+    html.match_indices("<svg").filter_map(|(i, _)| html[i..].find("</svg>").map(|end| &html[i..i + end])).collect()
+}
+
+fn figure<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("figure {id} is on the page"));
+    let end = html[start..].find("</figure>").map_or(html.len(), |e| start + e);
+    &html[start..end]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_demo_fills_every_page_and_the_monitor_form_works() {
+    let d = Demo::start().await;
+
+    // Without a session, pages send the browser to sign in and back.
+    let (status, _, headers) = d.get("/ui/models/credit-risk?range=6h", "").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        headers.get(LOCATION).and_then(|v| v.to_str().ok()),
+        Some("/ui/sign-in?next=%2Fui%2Fmodels%2Fcredit-risk%3Frange%3D6h")
+    );
+    let (status, _, headers) = d.get("/", "").await;
+    assert_eq!((status, headers.get(LOCATION).and_then(|v| v.to_str().ok())), (StatusCode::SEE_OTHER, Some("/ui/")));
+    let (status, page, headers) = d.get("/ui/sign-in?next=https://evil.example/", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("name=\"password\"") && page.contains("value=\"/ui/\""), "{page}");
+    assert!(headers.get("content-security-policy").is_some());
+    let r = d.post_form("/ui/sign-in", "", &[("username", "demo"), ("password", "not the password")]).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.expect("a body").contains("Wrong user name or password"));
+
+    let (cookies, csrf) = d.sign_in().await;
+    wait_for_data(&d, &cookies).await;
+
+    let (status, page, _) = d.get("/ui/", &cookies).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("href=\"/ui/models/credit-risk\""), "{page}");
+
+    // The model page: every chart drawn, with data in it.
+    for range in ["1h", "6h", "15m"] {
+        let (status, page, _) = d.get(&format!("/ui/models/credit-risk?range={range}"), &cookies).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for id in ["throughput", "latency", "errors", "drift-heatmap", "prediction-distribution", "performance"] {
+            let f = figure(&page, id);
+            let svg = svgs(f);
+            assert_eq!(svg.len(), 1, "{id}: one chart");
+            assert!(svg[0].len() > 2000, "{id}: a drawn chart, not an empty frame");
+            assert!(f.contains("data-hover=\"["), "{id}: hover data");
+        }
+        assert!(figure(&page, "throughput").contains("<polyline"));
+        assert!(figure(&page, "drift-heatmap").contains("<circle"), "income drifts: a marked cell");
+        assert!(page.contains("href=\"/ui/models/credit-risk/features/income?range="), "feature links");
+        assert!(page.contains("id=\"issues\"") && page.contains("TimeoutError"), "error groups");
+    }
+    let (status, page, _) = d.get("/ui/models/credit-risk?version=v2", &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("class=\"on\" href=\"/ui/models/credit-risk?range=1h&amp;version=v2\""), "{page}");
+    let (status, _, _) = d.get("/ui/models/credit-risk?version=v9", &cookies).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A feature page.
+    let (status, page, _) = d.get("/ui/models/credit-risk/features/purpose?range=1h", &cookies).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(svgs(figure(&page, "distribution"))[0].contains("<rect"));
+    assert!(page.contains("Data quality") && page.contains("debt_consolidation"));
+    assert!(svgs(figure(&page, "drift-history"))[0].contains("<polyline"));
+    let (status, _, _) = d.get("/ui/models/credit-risk/features/nope", &cookies).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Predictions: the list, the search by request id, one prediction.
+    let (status, page, _) = d.get("/ui/models/credit-risk/predictions?version=v1", &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    let start = page.find("/ui/models/credit-risk/predictions/demo-").expect("a prediction link");
+    let id: String =
+        page[start + "/ui/models/credit-risk/predictions/".len()..].chars().take_while(|c| *c != '"').collect();
+    let (status, _, headers) = d.get(&format!("/ui/models/credit-risk/predictions?request_id={id}"), &cookies).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let target = headers.get(LOCATION).and_then(|v| v.to_str().ok()).expect("a location").to_owned();
+    let (status, page, _) = d.get(&target, &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&id) && page.contains("debt_to_income") && page.contains(">v1<"), "{page}");
+    let (status, page, _) = d.get("/ui/models/credit-risk/predictions/no-such-id", &cookies).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("no prediction with request id"));
+
+    // Alerts and monitors, and the form.
+    let (status, page, _) = d.get("/ui/alerts", &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("credit-risk-errors") && page.contains("id=\"new-monitor\""));
+    let form = [
+        ("id", "ui-made"),
+        ("model", "credit-risk"),
+        ("signal", "latency_quantile"),
+        ("quantile", "0.9"),
+        ("op", ">"),
+        ("value", "40"),
+        ("window", "5m"),
+        ("interval", "1m"),
+        ("for", "0s"),
+        ("severity", "low"),
+    ];
+    let r = d.post_form("/ui/monitors", &cookies, &form).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "no CSRF field");
+    let mut with_csrf = form.to_vec();
+    with_csrf.push(("csrf", "a guess"));
+    assert_eq!(d.post_form("/ui/monitors", &cookies, &with_csrf).await.status(), StatusCode::FORBIDDEN);
+    with_csrf.pop();
+    with_csrf.push(("csrf", &csrf));
+    let r = d.post_form("/ui/monitors", &cookies, &with_csrf).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/ui/alerts?created=ui-made"));
+    let (_, page, _) = d.get("/ui/alerts?created=ui-made", &cookies).await;
+    assert!(page.contains("<code>ui-made</code>") && page.contains("latency_quantile(quantile=0.9)"), "{page}");
+    let (_, text, _) = d.get("/api/v1/monitors/ui-made", &cookies).await;
+    assert!(text.contains("\"quantile\":0.9"), "{text}");
+    // Invalid input is shown on the form, which keeps what was typed.
+    let mut bad = with_csrf.clone();
+    bad[0] = ("id", "ui-bad");
+    bad[6] = ("window", "five minutes");
+    let r = d.post_form("/ui/monitors", &cookies, &bad).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.expect("a body");
+    assert!(page.contains("window") && page.contains("value=\"ui-bad\""), "{page}");
+
+    // Assets, unknown pages, signing out.
+    let (status, _, headers) = d.get("/ui/assets/favicon.svg", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers.get("content-type").and_then(|v| v.to_str().ok()), Some("image/svg+xml"));
+    let (status, js, headers) = d.get("/ui/assets/ui.js", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(js.contains("hoverCharts"));
+    assert_eq!(headers.get("content-type").and_then(|v| v.to_str().ok()), Some("text/javascript; charset=utf-8"));
+    let (status, _, _) = d.get("/ui/models/nope", &cookies).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let r = d.post_form("/ui/sign-out", &cookies, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (status, _, _) = d.get("/ui/", &cookies).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the session ended");
+
+    d.stop().await;
+}
