@@ -12,7 +12,7 @@ mod errors;
 mod export;
 mod feedback;
 mod health;
-mod incidents;
+pub(crate) mod incidents;
 mod ingest_endpoint;
 mod lineage;
 mod models;

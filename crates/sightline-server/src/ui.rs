@@ -12,6 +12,7 @@ mod assets;
 mod charts;
 mod data;
 mod feature;
+mod incidents;
 mod layout;
 mod model;
 mod overview;
@@ -46,6 +47,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/models/{model}/predictions/{request_id}", get(predictions::one))
         .route("/ui/alerts", get(alerts::page))
         .route("/ui/monitors", post(alerts::create))
+        .route("/ui/incidents", get(incidents::list))
+        .route("/ui/incidents/{incident}", get(incidents::one))
 }
 
 /// What a page handler answers when it cannot render its page.

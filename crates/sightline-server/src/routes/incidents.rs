@@ -195,7 +195,12 @@ pub async fn stats(
     })))
 }
 
-async fn find(app: &Arc<AppState>, principal: &Principal, raw: &str, need: Need) -> Result<IncidentRecord, ApiError> {
+pub(crate) async fn find(
+    app: &Arc<AppState>,
+    principal: &Principal,
+    raw: &str,
+    need: Need,
+) -> Result<IncidentRecord, ApiError> {
     let not_found = || ApiError::new(Code::IncidentNotFound, format!("incident {raw:?} does not exist"));
     let id: i64 = raw.parse().map_err(|_| not_found())?;
     let store = app.store.clone();

@@ -34,6 +34,7 @@ pub fn page(viewer: &Viewer, title: &str, crumbs: &[(&str, String)], body: Marku
                     a.brand href="/ui/" { "Sightline" }
                     a href="/ui/" { "Overview" }
                     a href="/ui/alerts" { "Alerts & monitors" }
+                    a href="/ui/incidents" { "Incidents" }
                 }
                 div.user {
                     span { (viewer.name()) }

@@ -14,6 +14,8 @@ struct Demo {
     addr: SocketAddr,
     http: Client,
     password: String,
+    /// The demo's server-wide editor token (its traffic generator's).
+    token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     serving: tokio::task::JoinHandle<std::io::Result<()>>,
     traffic: tokio::task::JoinHandle<()>,
@@ -37,9 +39,10 @@ impl Demo {
         let serving = tokio::spawn(server.serve(async move {
             let _ = rx.await;
         }));
+        let token = credentials.token.clone();
         let traffic = demo::spawn(addr, credentials.token, DemoConfig { rate: 5.0, seed: 7 });
         let http = Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().expect("a client");
-        Demo { addr, http, password: credentials.password, stop: Some(tx), serving, traffic, _dir: dir }
+        Demo { addr, http, password: credentials.password, token, stop: Some(tx), serving, traffic, _dir: dir }
     }
 
     fn url(&self, path: &str) -> String {
@@ -233,6 +236,33 @@ async fn the_demo_fills_every_page_and_the_monitor_form_works() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = r.text().await.expect("a body");
     assert!(page.contains("window") && page.contains("value=\"ui-bad\""), "{page}");
+
+    // Incidents: the list and one incident with its links and timeline.
+    let incident = serde_json::json!({"title": "scores look off", "severity": "high", "assignee": "demo",
+        "links": {"versions": ["credit-risk/v2"]}});
+    let r = d
+        .http
+        .post(d.url("/api/v1/incidents"))
+        .bearer_auth(&d.token)
+        .header("content-type", "application/json")
+        .body(incident.to_string())
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let doc: Value = serde_json::from_str(&r.text().await.expect("a body")).expect("json");
+    let id = doc["id"].as_i64().expect("an id");
+    let (status, page, _) = d.get("/ui/incidents", &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("scores look off") && page.contains(&format!("href=\"/ui/incidents/{id}\"")), "{page}");
+    let (status, page, _) = d.get(&format!("/ui/incidents/{id}"), &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"timeline\"") && page.contains("opened"), "{page}");
+    assert!(page.contains("href=\"/ui/models/credit-risk?version=v2\""), "{page}");
+    let (status, _, _) = d.get("/ui/incidents/999999", &cookies).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = d.get("/ui/incidents?status=sleeping", &cookies).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // Assets, unknown pages, signing out.
     let (status, _, headers) = d.get("/ui/assets/favicon.svg", "").await;
