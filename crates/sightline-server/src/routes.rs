@@ -15,7 +15,7 @@ mod health;
 pub(crate) mod incidents;
 mod ingest_endpoint;
 mod lineage;
-mod models;
+pub(crate) mod models;
 pub(crate) mod monitors;
 pub mod performance;
 mod predictions;

@@ -14,6 +14,7 @@ mod data;
 mod feature;
 mod incidents;
 mod layout;
+mod lineage;
 mod model;
 mod overview;
 mod predictions;
@@ -48,6 +49,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/alerts", get(alerts::page))
         .route("/ui/monitors", post(alerts::create))
         .route("/ui/incidents", get(incidents::list))
+        .route("/ui/lineage", get(lineage::page))
         .route("/ui/incidents/{incident}", get(incidents::one))
 }
 

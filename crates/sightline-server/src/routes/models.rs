@@ -53,7 +53,7 @@ pub(super) fn project_not_found(name: &str) -> ApiError {
 
 /// The project a new model goes to: the named one; else the caller's only project (a
 /// project-scoped token); else the default project.
-pub(super) async fn owning_project(
+pub(crate) async fn owning_project(
     app: &Arc<AppState>,
     principal: &Principal,
     named: Option<String>,

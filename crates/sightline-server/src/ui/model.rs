@@ -81,6 +81,10 @@ pub fn toolbar(base: &str, choice: &Choice, versions: &[VersionRecord]) -> Marku
 /// Everything the page draws, read in one blocking task.
 struct Figures {
     versions: Vec<VersionRecord>,
+    /// Versions that are nodes of the lineage graph (a training job named them).
+    in_lineage: std::collections::HashSet<String>,
+    /// The model's project, for links into its lineage.
+    project: String,
     traffic_windows: Vec<(i64, i64)>,
     traffic: Vec<Traffic>,
     latencies: bool,
@@ -120,6 +124,20 @@ fn gather(
     let version_id = version.as_ref().map(|v| v.0);
     let version_name = version.as_ref().map(|v| v.1.as_str());
     let versions = store.list_versions(model.id, None, 100)?;
+    let mut in_lineage = std::collections::HashSet::new();
+    for v in &versions {
+        let name = format!("{}/{}", model.record.spec.name, v.name);
+        let node = store.lineage_node(
+            model.record.project_id,
+            sightline_store::NodeKind::Dataset,
+            crate::lineage::MODEL_NAMESPACE,
+            &name,
+        )?;
+        if node.is_some() {
+            in_lineage.insert(v.name.clone());
+        }
+    }
+    let project = store.get_project_by_id(model.record.project_id)?.map(|p| p.name).unwrap_or_default();
     let traffic_windows = choice.range.windows(TRAFFIC_WINDOWS);
     let latencies = choice.range.to - choice.range.from <= MAX_LATENCY_RANGE_MS;
     let traffic = data::traffic(store, model.id, version_name, &traffic_windows, latencies)?;
@@ -148,6 +166,8 @@ fn gather(
     })?;
     Ok(Figures {
         versions,
+        in_lineage,
+        project,
         traffic_windows,
         traffic,
         latencies,
@@ -199,13 +219,16 @@ pub async fn page(
             (issues(&f.issues))
             h2 { "Versions" }
             table {
-                thead { tr { th { "Version" } th { "Description" } th { "Registered" } } }
+                thead { tr { th { "Version" } th { "Description" } th { "Registered" } th { "Lineage" } } }
                 tbody {
                     @for v in &f.versions {
                         tr {
                             td { a href={ (base) "?" (choice.query(choice.range.key, Some(&v.name))) } { (v.name) } }
                             td { (v.description) }
                             td { (layout::when(v.created_ms)) }
+                            td { @if f.in_lineage.contains(&v.name) {
+                                a href={ "/ui/lineage?" (super::session::encode(&[("nodeId", &format!("dataset:{}:{}/{}", crate::lineage::MODEL_NAMESPACE, spec.name, v.name)), ("project", &f.project)])) } { "trained from…" }
+                            } }
                         }
                     }
                 }

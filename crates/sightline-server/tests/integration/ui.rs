@@ -264,6 +264,34 @@ async fn the_demo_fills_every_page_and_the_monitor_form_works() {
     let (status, _, _) = d.get("/ui/incidents?status=sleeping", &cookies).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
+    // Lineage: a training job that produced v2 from a feature table.
+    let event = serde_json::json!({
+        "eventType": "COMPLETE", "eventTime": "2026-11-27T10:00:00Z", "producer": "https://example.com/test",
+        "run": {"runId": "r-1"}, "job": {"namespace": "ml", "name": "train_credit"},
+        "inputs": [{"namespace": "lake", "name": "features"}],
+        "outputs": [{"namespace": "sightline", "name": "credit-risk/v2"}],
+    });
+    let r = d
+        .http
+        .post(d.url("/api/v1/lineage"))
+        .bearer_auth(&d.token)
+        .header("content-type", "application/json")
+        .body(event.to_string())
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let (_, page, _) = d.get("/ui/models/credit-risk", &cookies).await;
+    let link = "/ui/lineage?nodeId=dataset%3Asightline%3Acredit-risk%2Fv2&amp;project=default";
+    assert!(page.contains(link), "the v2 row links to its lineage: {page}");
+    let (status, page, _) = d.get(&link.replace("&amp;", "&"), &cookies).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let svg = svgs(&page).into_iter().find(|s| s.contains("lineage-graph")).expect("the lineage graph");
+    assert_eq!(svg.matches("<rect").count(), 3, "{svg}");
+    assert!(svg.contains("train_credit") && svg.contains("features"), "{svg}");
+    let (status, _, _) = d.get("/ui/lineage?nodeId=dataset:lake:nothing", &cookies).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     // Assets, unknown pages, signing out.
     let (status, _, headers) = d.get("/ui/assets/favicon.svg", "").await;
     assert_eq!(status, StatusCode::OK);
