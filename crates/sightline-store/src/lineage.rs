@@ -154,8 +154,6 @@ pub trait LineageStore {
     ) -> Result<LineageGraph>;
     /// The latest run of each of these jobs that has one (in any order).
     fn latest_runs(&self, job_ids: &[i64]) -> Result<Vec<LineageRun>>;
-    /// A run by its id.
-    fn lineage_run(&self, project_id: i64, run_id: &str) -> Result<Option<LineageRun>>;
     /// Column lineage into the given datasets.
     fn column_lineage(&self, dataset_ids: &[i64]) -> Result<Vec<ColumnEdge>>;
     /// Nodes by id (in any order).

@@ -69,7 +69,7 @@ impl OutcomeSignals {
         if let Some(found) = self.estimators.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(found.clone());
         }
-        let query = OutcomeQuery { model_id, version_id: Some(version_id), from_ms, to_ms, limit: MAX_ROWS };
+        let query = OutcomeQuery { model_id, version_id: Some(version_id), from_ms, to_ms, limit: MAX_ROWS + 1 };
         let reference = self.store.outcomes(&query).map_err(|e| e.to_string())?;
         let fitted = Arc::new(if reference.len() > MAX_ROWS {
             Err(format!("the reference range holds more than {MAX_ROWS} predictions"))
@@ -171,9 +171,13 @@ impl SignalSource for OutcomeSignals {
             version_id,
             from_ms: now_ms.saturating_sub(m.window_ms),
             to_ms: now_ms.saturating_add(1),
-            limit: MAX_ROWS,
+            limit: MAX_ROWS + 1,
         };
         let rows = self.store.outcomes(&query).map_err(|e| e.to_string())?;
+        // A cut window would give a wrong value: it is no value, said in the log.
+        if rows.len() > MAX_ROWS {
+            return Err(format!("the window holds more than {MAX_ROWS} predictions; use a shorter window"));
+        }
         let mut by_version: BTreeMap<i64, Vec<&sightline_store::OutcomeRow>> = BTreeMap::new();
         for r in &rows {
             by_version.entry(r.version_id).or_default().push(r);

@@ -91,6 +91,15 @@ fn finish(svg: String, height: u32, hover: Value) -> Chart {
     Chart { svg, plot: plot_box(height), hover }
 }
 
+/// The hover readout of point `i`: every series' name and value there.
+fn readout(series: &[Series], i: usize) -> String {
+    let parts: Vec<String> = series
+        .iter()
+        .map(|s| format!("{} {}", s.name, s.values.get(i).copied().flatten().map_or("–".into(), number)))
+        .collect();
+    parts.join(" · ")
+}
+
 /// Lines over the windows `[(from, to)]`, each point at its window's start.
 pub fn lines(windows: &[(i64, i64)], series: &[Series], y_floor_zero: bool) -> Result<Chart, String> {
     let mut svg = String::new();
@@ -156,13 +165,7 @@ pub fn lines(windows: &[(i64, i64)], series: &[Series], y_floor_zero: bool) -> R
     let hover: Vec<Value> = windows
         .iter()
         .enumerate()
-        .map(|(i, w)| {
-            let parts: Vec<String> = series
-                .iter()
-                .map(|s| format!("{} {}", s.name, s.values.get(i).copied().flatten().map_or("–".into(), number)))
-                .collect();
-            json!(format!("{} · {}", time_label(w.0, x1 - x0), parts.join(" · ")))
-        })
+        .map(|(i, w)| json!(format!("{} · {}", time_label(w.0, x1 - x0), readout(series, i))))
         .collect();
     Ok(finish(svg, HEIGHT, json!(hover)))
 }
@@ -215,17 +218,8 @@ pub fn bars(labels: &[String], series: &[Series]) -> Result<Chart, String> {
         legend(&root, &series.iter().map(|s| s.name.as_str()).collect::<Vec<_>>())?;
         root.present().map_err(err)?;
     }
-    let hover: Vec<Value> = labels
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let parts: Vec<String> = series
-                .iter()
-                .map(|s| format!("{} {}", s.name, s.values.get(i).copied().flatten().map_or("–".into(), number)))
-                .collect();
-            json!(format!("{l} · {}", parts.join(" · ")))
-        })
-        .collect();
+    let hover: Vec<Value> =
+        labels.iter().enumerate().map(|(i, l)| json!(format!("{l} · {}", readout(series, i)))).collect();
     Ok(finish(svg, HEIGHT, json!(hover)))
 }
 

@@ -171,35 +171,6 @@ fn fold(c: &Connection, u: &LineageUpdate, at: i64) -> Result<()> {
     Ok(())
 }
 
-fn fetch_run(c: &Connection, project_id: i64, run_id: &str) -> Result<Option<LineageRun>> {
-    let run = c
-        .prepare_cached(
-            "SELECT run_id, job_id, state, started_ms, ended_ms, updated_ms FROM lineage_runs
-             WHERE project_id = ?1 AND run_id = ?2",
-        )?
-        .query_row(params![project_id, run_id], |r| {
-            Ok(LineageRun {
-                run_id: r.get(0)?,
-                job_id: r.get(1)?,
-                state: r.get(2)?,
-                started_ms: r.get(3)?,
-                ended_ms: r.get(4)?,
-                updated_ms: r.get(5)?,
-                io: Vec::new(),
-            })
-        })
-        .optional()?;
-    let Some(mut run) = run else { return Ok(None) };
-    run.io = c
-        .prepare_cached(
-            "SELECT dataset_id, direction, version FROM lineage_run_io WHERE project_id = ?1 AND run_id = ?2
-             ORDER BY direction, dataset_id",
-        )?
-        .query_map(params![project_id, run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(Some(run))
-}
-
 fn ids_json(ids: &[i64]) -> String {
     serde_json::Value::from(ids.to_vec()).to_string()
 }
@@ -353,10 +324,6 @@ impl LineageStore for SqliteStore {
             }
             Ok(runs.into_iter().map(|(_, r)| r).collect())
         })
-    }
-
-    fn lineage_run(&self, project_id: i64, run_id: &str) -> Result<Option<LineageRun>> {
-        self.with_reader(|c| fetch_run(c, project_id, run_id))
     }
 
     fn column_lineage(&self, dataset_ids: &[i64]) -> Result<Vec<ColumnEdge>> {
