@@ -14,6 +14,7 @@ pub mod body;
 pub mod demo;
 pub mod encryption;
 pub mod error;
+pub mod explain;
 pub mod export;
 pub mod ingest;
 pub mod lineage;

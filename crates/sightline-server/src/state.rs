@@ -79,6 +79,10 @@ pub struct AppState {
     pub aggregator: Arc<crate::aggregate::Control>,
     /// How drift and quality queries and the drift gauges run.
     pub analysis: AnalysisConfig,
+    /// Versions' explainers, parsed once.
+    pub explainers: crate::explain::loaded::Explainers,
+    /// Computed explanations, by explainer, request and rows.
+    pub explanations: crate::explain::cache::ResultCache,
     models: RwLock<HashMap<String, Arc<LoadedModel>>>,
     /// Project names by id; projects are never renamed, so entries never go stale.
     project_names: RwLock<HashMap<i64, Arc<str>>>,
@@ -111,6 +115,8 @@ impl AppState {
             ingest_audit: Default::default(),
             aggregator: Default::default(),
             analysis: AnalysisConfig::default(),
+            explainers: Default::default(),
+            explanations: Default::default(),
             models: RwLock::new(HashMap::new()),
             project_names: RwLock::new(HashMap::new()),
             ready: AtomicBool::new(false),

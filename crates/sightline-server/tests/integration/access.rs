@@ -74,6 +74,14 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("POST", "/api/v1/models/{model}/features"), edit.clone()),
         (("GET", "/api/v1/models/{model}/versions"), read.clone()),
         (("POST", "/api/v1/models/{model}/versions"), edit.clone()),
+        (("GET", "/api/v1/models/{model}/versions/{version}/explainer"), read.clone()),
+        (("DELETE", "/api/v1/models/{model}/versions/{version}/explainer"), edit.clone()),
+        (("PUT", "/api/v1/models/{model}/versions/{version}/explainer/model-file"), edit.clone()),
+        (("PUT", "/api/v1/models/{model}/versions/{version}/explainer/endpoint"), edit.clone()),
+        (("POST", "/api/v1/models/{model}/versions/{version}/explain"), read.clone()),
+        (("GET", "/api/v1/models/{model}/versions/{version}/importance"), read.clone()),
+        (("POST", "/api/v1/models/{model}/versions/{version}/partial-dependence"), read.clone()),
+        (("POST", "/api/v1/models/{model}/versions/{version}/permutation-importance"), read.clone()),
         (("GET", "/api/v1/models/{model}/predictions"), read.clone()),
         (("POST", "/api/v1/models/{model}/predictions"), ingest.clone()),
         (("GET", "/api/v1/models/{model}/predictions/{request_id}"), read.clone()),
@@ -241,7 +249,8 @@ async fn concrete(world: &World, method: &str, template: &str, n: usize) -> (Str
         .replace("{user}", "carol")
         .replace("{request_id}", "r1")
         .replace("{issue}", "1")
-        .replace("{policy}", "p1");
+        .replace("{policy}", "p1")
+        .replace("{version}", "v1");
     for (param, value) in &world.ids {
         path = path.replace(param, value);
     }

@@ -377,6 +377,21 @@ const MIGRATIONS: &[&str] = &[
         updated_ms INTEGER NOT NULL,
         PRIMARY KEY (dataset_id, field, source_id, source_field)
     ) WITHOUT ROWID;",
+    // 9: what each version is explained with (a sealed model file or an endpoint).
+    "CREATE TABLE explainers (
+        version_id INTEGER PRIMARY KEY REFERENCES versions(id),
+        features TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        format TEXT,
+        sha256 TEXT,
+        data BLOB,
+        url TEXT,
+        timeout_ms INTEGER,
+        max_calls INTEGER,
+        batch_rows INTEGER,
+        updated_ms INTEGER NOT NULL,
+        updated_by TEXT NOT NULL
+    );",
 ];
 
 /// The schema version this build expects.
