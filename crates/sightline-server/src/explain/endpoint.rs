@@ -170,10 +170,10 @@ mod tests {
         assert_eq!(parse_answer(b"[0.5, 1]", 2), Ok(vec![vec![0.5], vec![1.0]]));
         assert_eq!(parse_answer(br#"{"predictions": [[0.1, 0.9]]}"#, 1), Ok(vec![vec![0.1, 0.9]]));
         assert_eq!(parse_answer(br#"{"outputs": [2]}"#, 1), Ok(vec![vec![2.0]]));
-        assert!(parse_answer(b"[1]", 2).unwrap_err().contains("1 predictions for 2 rows"));
-        assert!(parse_answer(b"not json", 1).unwrap_err().contains("not JSON"));
-        assert!(parse_answer(br#"["x"]"#, 1).unwrap_err().contains("prediction 0"));
-        assert!(parse_answer(br#"[[]]"#, 1).unwrap_err().contains("empty"));
-        assert!(parse_answer(br#"{"result": 1}"#, 1).unwrap_err().contains("predictions"));
+        assert!(parse_answer(b"[1]", 2).expect_err("refused").contains("1 predictions for 2 rows"));
+        assert!(parse_answer(b"not json", 1).expect_err("refused").contains("not JSON"));
+        assert!(parse_answer(br#"["x"]"#, 1).expect_err("refused").contains("prediction 0"));
+        assert!(parse_answer(br#"[[]]"#, 1).expect_err("refused").contains("empty"));
+        assert!(parse_answer(br#"{"result": 1}"#, 1).expect_err("refused").contains("predictions"));
     }
 }

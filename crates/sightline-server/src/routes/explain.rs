@@ -898,7 +898,7 @@ pub async fn permutation(
         }
     };
     let size = b.size.unwrap_or(DEFAULT_DATA_ROWS);
-    if size < 2 || size > MAX_DATA_ROWS {
+    if !(2..=MAX_DATA_ROWS).contains(&size) {
         return Err(invalid("$.size", format!("must be between 2 and {MAX_DATA_ROWS}")));
     }
     let n_repeats = b.n_repeats.unwrap_or(5);
