@@ -5,5 +5,6 @@
 pub mod cache;
 pub mod compute;
 pub mod endpoint;
+pub mod importance;
 pub mod loaded;
 pub mod rows;

@@ -3,9 +3,11 @@
 //! drops its cached copy and the cache never serves a stale one.
 
 use super::endpoint::Endpoint;
+use crate::error::{ApiError, Code};
+use crate::state::{AppState, blocking};
 use sightline_explain::Ensemble;
 use sightline_explain::formats::Format;
-use sightline_store::{ExplainerRecord, ExplainerSource};
+use sightline_store::{ExplainerRecord, ExplainerSource, VersionRecord};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -106,4 +108,25 @@ impl Explainers {
     pub fn forget(&self, version_id: i64) {
         self.loaded.lock().unwrap_or_else(|p| p.into_inner()).remove(&version_id);
     }
+}
+
+/// The version's explainer, parsed once; `explainer_not_found` when it has none.
+pub async fn for_version(app: &Arc<AppState>, version: &VersionRecord) -> Result<Arc<Loaded>, ApiError> {
+    if let Some(loaded) = app.explainers.get(version.id) {
+        return Ok(loaded);
+    }
+    let (store, id) = (app.store.clone(), version.id);
+    let record = blocking(move || store.get_explainer(id)).await??.ok_or_else(|| {
+        ApiError::new(
+            Code::ExplainerNotFound,
+            format!(
+                "version {:?} has no explainer: upload its model file (PUT …/explainer/model-file) or set its \
+                 prediction endpoint (PUT …/explainer/endpoint)",
+                version.name
+            ),
+        )
+    })?;
+    let loaded = Arc::new(blocking(move || Loaded::from_record(record)).await?.map_err(ApiError::internal)?);
+    app.explainers.insert(id, loaded.clone());
+    Ok(loaded)
 }

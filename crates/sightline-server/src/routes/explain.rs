@@ -9,9 +9,9 @@ use crate::auth::principal::Principal;
 use crate::error::{ApiError, Code};
 use crate::explain::cache::{ENDPOINT_TTL, KeyBuilder};
 use crate::explain::compute::{self, Explanation, Method, Model};
-use crate::explain::endpoint;
-use crate::explain::loaded::{Kind, Loaded};
+use crate::explain::loaded::{Kind, Loaded, for_version};
 use crate::explain::rows::{self, Columns, RowError};
+use crate::explain::{endpoint, importance};
 use crate::monitors::file::parse_duration;
 use crate::routes::ingest_endpoint::read_body;
 use crate::state::{AppState, LoadedModel, blocking};
@@ -64,27 +64,6 @@ async fn model_and_version(app: &Arc<AppState>, p: VersionPath) -> Result<(Arc<L
         ApiError::new(Code::VersionNotFound, format!("model {model_name:?} has no version {version_name:?}"))
     })?;
     Ok((model, version))
-}
-
-/// The version's explainer, parsed (once).
-async fn explainer(app: &Arc<AppState>, version: &VersionRecord) -> Result<Arc<Loaded>, ApiError> {
-    if let Some(loaded) = app.explainers.get(version.id) {
-        return Ok(loaded);
-    }
-    let (store, id) = (app.store.clone(), version.id);
-    let record = blocking(move || store.get_explainer(id)).await??.ok_or_else(|| {
-        ApiError::new(
-            Code::ExplainerNotFound,
-            format!(
-                "version {:?} has no explainer: upload its model file (PUT …/explainer/model-file) or set its \
-                 prediction endpoint (PUT …/explainer/endpoint)",
-                version.name
-            ),
-        )
-    })?;
-    let loaded = Arc::new(blocking(move || Loaded::from_record(record)).await?.map_err(ApiError::internal)?);
-    app.explainers.insert(id, loaded.clone());
-    Ok(loaded)
 }
 
 async fn store_explainer(app: &Arc<AppState>, record: ExplainerRecord) -> Result<Arc<Loaded>, ApiError> {
@@ -233,7 +212,7 @@ pub async fn put_endpoint(
 
 pub async fn get_explainer(State(app): State<Arc<AppState>>, p: VersionPath) -> Result<Json<Value>, ApiError> {
     let (_, version) = model_and_version(&app, p).await?;
-    Ok(Json(explainer(&app, &version).await?.describe()))
+    Ok(Json(for_version(&app, &version).await?.describe()))
 }
 
 pub async fn delete_explainer(State(app): State<Arc<AppState>>, p: VersionPath) -> Result<StatusCode, ApiError> {
@@ -418,7 +397,7 @@ pub async fn explain(
 ) -> Result<Json<Value>, ApiError> {
     let (model, version) = model_and_version(&app, p).await?;
     let b: ExplainBody = read_json(&headers, body).await?;
-    let loaded = explainer(&app, &version).await?;
+    let loaded = for_version(&app, &version).await?;
     let remote = matches!(loaded.kind, Kind::Endpoint(_));
     let method = match &b.method {
         None if remote => Method::Kernelshap,
@@ -586,15 +565,7 @@ fn mean_abs(shap: &TreeShap<'_>, rows: &[Vec<f64>], outputs: usize, features: us
 fn shares(mean_abs: &[Vec<f64>]) -> Vec<f64> {
     let features = mean_abs.first().map_or(0, Vec::len);
     let per_feature: Vec<f64> = (0..features).map(|f| mean_abs.iter().map(|o| o[f]).sum()).collect();
-    let total: f64 = per_feature.iter().sum();
-    per_feature.iter().map(|v| if total > 0.0 { v / total } else { 0.0 }).collect()
-}
-
-/// Attribution drift: the total variation distance between two importance profiles
-/// (half the summed absolute difference of the features' shares), from 0 (the model
-/// decides for the same reasons) to 1 (for entirely different ones).
-pub fn attribution_drift(baseline: &[f64], current: &[f64]) -> f64 {
-    baseline.iter().zip(current).map(|(a, b)| (a - b).abs()).sum::<f64>() / 2.0
+    importance::shares(&per_feature)
 }
 
 /// `GET …/importance?from=&to=&step=&sample=`: global importance (mean |SHAP| of the
@@ -638,7 +609,7 @@ pub async fn importance(
                 ApiError::new(Code::InvalidQuery, format!("sample: must be between 1 and {MAX_SAMPLE}"))
             })?,
         };
-    let loaded = explainer(&app, &version).await?;
+    let loaded = for_version(&app, &version).await?;
     let Kind::Trees { .. } = loaded.kind else {
         return Err(ApiError::new(
             Code::InvalidQuery,
@@ -713,7 +684,7 @@ pub async fn importance(
                 "to": format(*end),
                 "rows": n,
                 "outputs": as_outputs(means),
-                "drift": baseline.as_ref().map(|b| attribution_drift(b, &shares(means))),
+                "drift": baseline.as_ref().map(|b| importance::attribution_drift(b, &shares(means))),
             }),
         })
         .collect();
@@ -771,7 +742,7 @@ pub async fn pdp(
 ) -> Result<Json<Value>, ApiError> {
     let (model, version) = model_and_version(&app, p).await?;
     let b: PdpBody = read_json(&headers, body).await?;
-    let loaded = explainer(&app, &version).await?;
+    let loaded = for_version(&app, &version).await?;
     let columns = Columns::new(&model.index, &loaded.features).map_err(ApiError::internal)?;
     let feature = columns
         .column_of(&b.feature)
@@ -881,7 +852,7 @@ pub async fn permutation(
 ) -> Result<Json<Value>, ApiError> {
     let (model, version) = model_and_version(&app, p).await?;
     let b: PermutationBody = read_json(&headers, body).await?;
-    let loaded = explainer(&app, &version).await?;
+    let loaded = for_version(&app, &version).await?;
     let columns = Columns::new(&model.index, &loaded.features).map_err(ApiError::internal)?;
     let task = model.index.spec.task;
     let scoring = match b.scoring.as_deref() {

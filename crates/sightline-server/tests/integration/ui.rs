@@ -198,6 +198,36 @@ async fn the_demo_fills_every_page_and_the_monitor_form_works() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(page.contains("no prediction with request id"));
 
+    // Explanations: v2 has the demo's XGBoost model file, v1 none.
+    let (status, page, _) = d.get("/ui/models/credit-risk/versions/v2/explain?range=1h", &cookies).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("xgboost-json") && page.contains("binary:logistic"), "{page}");
+    for id in ["importance", "beeswarm", "attribution-drift", "pdp", "tree"] {
+        let svg = svgs(figure(&page, id));
+        assert_eq!(svg.len(), 1, "{id}: one chart");
+        assert!(svg[0].len() > 2000, "{id}: a drawn chart, not an empty frame");
+    }
+    assert!(svgs(figure(&page, "importance"))[0].contains("<rect"), "importance bars");
+    assert!(svgs(figure(&page, "beeswarm"))[0].contains("<circle"), "beeswarm dots");
+    assert!(svgs(figure(&page, "pdp"))[0].contains("<polyline"), "pd and ice curves");
+    let (status, page, _) =
+        d.get("/ui/models/credit-risk/versions/v2/explain?range=1h&feature=income&tree=59", &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Tree 59 of 60") && page.contains("as income varies"), "{page}");
+    let (status, page, _) = d.get("/ui/models/credit-risk/versions/v1/explain", &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"no-explainer\""), "{page}");
+    let (status, _, _) = d.get("/ui/models/credit-risk/versions/v9/explain", &cookies).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, page, _) = d.get("/ui/models/credit-risk?range=1h", &cookies).await;
+    assert!(page.contains("href=\"/ui/models/credit-risk/versions/v2/explain\""), "the versions table links them");
+    let (_, page, _) = d.get("/ui/models/credit-risk/predictions?version=v2", &cookies).await;
+    let start = page.find("/ui/models/credit-risk/predictions/demo-").expect("a v2 prediction link");
+    let link: String = page[start..].chars().take_while(|c| *c != '"').collect();
+    let (status, page, _) = d.get(&link, &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(svgs(figure(&page, "waterfall"))[0].contains("<rect"), "the prediction's waterfall: {page}");
+
     // Alerts and monitors, and the form.
     let (status, page, _) = d.get("/ui/alerts", &cookies).await;
     assert_eq!(status, StatusCode::OK);
