@@ -578,7 +578,7 @@ pub async fn importance(
 ) -> Result<Json<Value>, ApiError> {
     let (model, version) = model_and_version(&app, p).await?;
     let params = query(q)?;
-    if let Some(key) = params.keys().find(|k| !["from", "to", "step", "sample"].contains(&k.as_str())) {
+    if let Some(key) = params.keys().find(|k| !["from", "to", "step", "sample", "source"].contains(&k.as_str())) {
         return Err(ApiError::new(Code::InvalidQuery, format!("{key}: unknown query parameter")));
     }
     let to = time(&params, "to")?.unwrap_or_else(now_ms);
@@ -609,13 +609,27 @@ pub async fn importance(
                 ApiError::new(Code::InvalidQuery, format!("sample: must be between 1 and {MAX_SAMPLE}"))
             })?,
         };
-    let loaded = for_version(&app, &version).await?;
-    let Kind::Trees { .. } = loaded.kind else {
-        return Err(ApiError::new(
-            Code::InvalidQuery,
-            "global importance explains every sampled prediction with TreeSHAP: upload the version's model file \
-             (explaining windows of traffic through an endpoint would cost thousands of calls)",
-        ));
+    let source = params.get("source").map(String::as_str);
+    if !matches!(source, None | Some("model_file" | "logged")) {
+        return Err(ApiError::new(Code::InvalidQuery, "source: must be model_file or logged"));
+    }
+    let loaded = match (source, for_version(&app, &version).await) {
+        (Some("logged"), _) => None,
+        (_, Ok(loaded)) if matches!(loaded.kind, Kind::Trees { .. }) => Some(loaded),
+        // Without a model file, the attributions clients logged are the only source.
+        (None, Err(e)) if e.code == Code::ExplainerNotFound => None,
+        (_, Err(e)) => return Err(e),
+        (_, Ok(_)) => {
+            return Err(ApiError::new(
+                Code::InvalidQuery,
+                "global importance explains every sampled prediction with TreeSHAP: upload the version's model \
+                 file (explaining windows of traffic through an endpoint would cost thousands of calls), or log \
+                 attributions with the predictions and ask for source=logged",
+            ));
+        }
+    };
+    let Some(loaded) = loaded else {
+        return logged_importance(&app, &model, &version, (from, to, step), sample).await.map(Json);
     };
     let columns = Columns::new(&model.index, &loaded.features).map_err(ApiError::internal)?;
     let mut windows = Vec::new();
@@ -689,6 +703,7 @@ pub async fn importance(
         })
         .collect();
     let computed = Arc::new(json!({
+        "source": "model_file",
         "method": "treeshap",
         "features": loaded.features,
         "from": format(from),
@@ -699,6 +714,85 @@ pub async fn importance(
     }));
     app.explanations.put(key, computed.clone(), None);
     Ok(Json(answer(&computed, false)))
+}
+
+/// Global importance from the attributions clients logged with their predictions (the
+/// newest `sample` of each window that carry some; a feature without one counts 0).
+async fn logged_importance(
+    app: &Arc<AppState>,
+    model: &LoadedModel,
+    version: &VersionRecord,
+    (from, to, step): (i64, i64, i64),
+    sample: usize,
+) -> Result<Value, ApiError> {
+    let features: Vec<String> = model.index.spec.features.iter().map(|f| f.name.clone()).collect();
+    let mut windows = Vec::new();
+    let mut start = from;
+    while start < to {
+        let end = (start + step).min(to);
+        // Read past predictions without attributions, up to a bound.
+        let events = logged(app, model, version, (Some(start), Some(end)), sample.saturating_mul(10)).await?;
+        let rows: Vec<Vec<f64>> = events
+            .iter()
+            .filter(|e| !e.attributions.is_empty())
+            .take(sample)
+            .map(|e| {
+                let mut row = vec![0.0; features.len()];
+                for &(ordinal, v) in &e.attributions {
+                    if let Some(slot) = row.get_mut(ordinal as usize) {
+                        *slot = v;
+                    }
+                }
+                row
+            })
+            .collect();
+        windows.push((start, end, rows));
+        start = end;
+    }
+    let total: Vec<&Vec<f64>> = windows.iter().flat_map(|(_, _, rows)| rows).collect();
+    if total.is_empty() {
+        return Err(ApiError::new(
+            Code::ExplainerNotFound,
+            format!(
+                "version {:?} has no model file and no predictions in the range carry attributions: upload the \
+                 model file, or log attributions with the predictions",
+                version.name
+            ),
+        ));
+    }
+    let overall = importance::mean_abs(total.iter().copied(), features.len());
+    let window_means: Vec<Option<Vec<f64>>> = windows
+        .iter()
+        .map(|(_, _, rows)| (!rows.is_empty()).then(|| importance::mean_abs(rows, features.len())))
+        .collect();
+    let baseline = window_means.iter().flatten().next().map(|m| importance::shares(m));
+    let window_json: Vec<Value> = windows
+        .iter()
+        .zip(&window_means)
+        .map(|((start, end, rows), means)| match means {
+            None => json!({"from": format(*start), "to": format(*end), "rows": 0, "outputs": null, "drift": null}),
+            Some(m) => json!({
+                "from": format(*start),
+                "to": format(*end),
+                "rows": rows.len(),
+                "outputs": [{"output": "logged", "mean_abs_shap": m}],
+                "drift": baseline.as_ref().map(|b| importance::attribution_drift(b, &importance::shares(m))),
+            }),
+        })
+        .collect();
+    Ok(json!({
+        "model": model.record.spec.name,
+        "version": version.name,
+        "source": "logged",
+        "method": "logged",
+        "features": features,
+        "from": format(from),
+        "to": format(to),
+        "sample": sample,
+        "overall": {"rows": total.len(), "outputs": [{"output": "logged", "mean_abs_shap": overall}]},
+        "windows": window_json,
+        "cached": false,
+    }))
 }
 
 /// A model as the inspection methods call it: after the link, as scikit-learn's wrappers.

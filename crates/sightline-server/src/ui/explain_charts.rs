@@ -15,7 +15,7 @@ use sightline_explain::{Condition, NodeKind, SplitRule, Tree};
 const WIDTH: u32 = 760;
 const MARGIN: u32 = 12;
 /// Room for feature names left of the plot.
-const NAMES: u32 = 150;
+const NAMES: u32 = 200;
 const X_LABELS: u32 = 28;
 const ROW: u32 = 24;
 
@@ -35,7 +35,7 @@ fn plot_box(rows: usize) -> [u32; 4] {
 fn row_names(root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>, names: &[String]) -> Result<(), String> {
     let [left, top, _, _] = plot_box(names.len());
     for (i, name) in names.iter().enumerate() {
-        let text: String = name.chars().take(22).collect();
+        let text: String = name.chars().take(32).collect();
         let y = top as i32 + (ROW as i32) * i as i32 + ROW as i32 / 2;
         let style = TextStyle::from(("sans-serif", 12).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
         root.draw(&Text::new(text, (left as i32 - 6, y), style)).map_err(err)?;

@@ -226,7 +226,7 @@ async fn a_model_file_explains_rows_as_xgboost_and_logged_traffic_globally() {
 }
 
 /// A linear model served on loopback, `2a − 3b + c/2`, counting its calls; `/broken`
-/// answers 500 and `/garbage` answers a string.
+/// answers 500, `/garbage` answers a string and `/slow` answers after 3 s.
 async fn linear_endpoint() -> (String, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
@@ -253,7 +253,14 @@ async fn linear_endpoint() -> (String, Arc<AtomicUsize>) {
             }),
         )
         .route("/broken", axum::routing::post(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
-        .route("/garbage", axum::routing::post(|| async { axum::Json(json!("nope")) }));
+        .route("/garbage", axum::routing::post(|| async { axum::Json(json!("nope")) }))
+        .route(
+            "/slow",
+            axum::routing::post(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                axum::Json(json!({"predictions": [0.0]}))
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -324,6 +331,11 @@ async fn a_prediction_endpoint_is_explained_with_kernelshap_and_its_failures_are
         assert_eq!(r.json["code"], "model_endpoint_failed", "{}", r.text);
         assert!(r.expect_problem(502).contains(needle), "{}", r.text);
     }
+    // A server too slow for the timeout.
+    let slow = json!({"url": format!("{url}/slow"), "timeout_ms": 200});
+    put_json(&server, &format!("{base}/explainer/endpoint"), &slow).await.expect_status(200);
+    let r = server.post_json(&format!("{base}/explain"), &body_with_new_row(&background)).await;
+    assert_eq!(r.json["code"], "model_endpoint_failed", "{}", r.text);
     let r = put_json(
         &server,
         &format!("{base}/explainer/endpoint"),
@@ -337,4 +349,48 @@ async fn a_prediction_endpoint_is_explained_with_kernelshap_and_its_failures_are
 
 fn body_with_new_row(background: &Value) -> Value {
     json!({"rows": [{"a": 5, "b": 1, "c": 0}], "background": background})
+}
+
+#[tokio::test]
+async fn attributions_logged_with_predictions_give_global_importance_without_a_model_file() {
+    let server = TestServer::start().await;
+    let features: Vec<Value> = ["a", "b", "c"].iter().map(|f| json!({"name": f, "type": "numeric"})).collect();
+    server.create_model(&json!({"name": "ext", "task": "regression", "features": features})).await;
+    let now = now_ms();
+    let events: Vec<Value> = (0..10)
+        .map(|i| {
+            json!({"request_id": format!("e{i}"), "timestamp": now - 1_000 + i, "version": "v1",
+                "features": {"a": i, "b": 1, "c": 2}, "prediction": 1.5,
+                "attributions": {"a": if i % 2 == 0 { 1.0 } else { -3.0 }, "c": 0.5}})
+        })
+        .collect();
+    server.ingest("ext", &events).await.expect_status(200);
+    let r = server.get("/api/v1/models/ext/predictions/e1").await;
+    assert_eq!(r.json["attributions"], json!({"a": -3.0, "c": 0.5}), "{}", r.text);
+    let r = server.get("/api/v1/models/ext/versions/v1/importance?source=logged").await;
+    r.expect_status(200);
+    assert_eq!(r.json["source"], "logged");
+    assert_eq!(r.json["features"], json!(["a", "b", "c"]));
+    assert_eq!(r.json["overall"]["rows"], 10);
+    assert_eq!(r.json["overall"]["outputs"][0]["mean_abs_shap"], json!([2.0, 0.0, 0.5]));
+    // Without a model file the logged attributions are the source by default too.
+    let r = server.get("/api/v1/models/ext/versions/v1/importance").await;
+    assert_eq!(r.json["source"], "logged", "{}", r.text);
+    let r = server.get("/api/v1/models/ext/versions/v1/importance?source=magic").await;
+    r.expect_problem(400);
+
+    // Bad attributions are refused with the field named; the rest of the batch is stored.
+    let bad = [
+        json!({"request_id": "x1", "version": "v1", "features": {"a": 1}, "prediction": 1.0, "attributions": {"zz": 1}}),
+        json!({"request_id": "x2", "version": "v1", "features": {"a": 1}, "prediction": 1.0, "attributions": {"a": "big"}}),
+        json!({"request_id": "x3", "version": "v1", "features": {"a": 1}, "prediction": 1.0, "attributions": [1, 2]}),
+        json!({"request_id": "x4", "version": "v1", "features": {"a": 1}, "prediction": 1.0}),
+    ];
+    let r = server.post_json("/api/v1/models/ext/predictions", &json!({"events": bad})).await;
+    assert_eq!(r.json["accepted"], 1, "{}", r.text);
+    assert!(r.text.contains("attributions.zz") && r.text.contains("attributions.a"), "{}", r.text);
+    assert!(r.text.contains("[2].attributions\""), "{}", r.text);
+    let r = server.get("/api/v1/models/ext/predictions/x4").await;
+    r.expect_status(200);
+    assert!(r.json.get("attributions").is_none(), "{}", r.text);
 }

@@ -392,6 +392,8 @@ const MIGRATIONS: &[&str] = &[
         updated_ms INTEGER NOT NULL,
         updated_by TEXT NOT NULL
     );",
+    // 10: attributions a client logged with its prediction (encoded as scores are).
+    "ALTER TABLE predictions ADD COLUMN attributions BLOB;",
 ];
 
 /// The schema version this build expects.
