@@ -173,7 +173,7 @@ pub fn beeswarm(names: &[String], points: &[Vec<(f64, Option<f64>)>]) -> Result<
             let placed = dots.iter().map(|&(v, t)| {
                 let bin = ((v - x0) / (x1 - x0) * 120.0).floor() as i64;
                 let k = stacked.entry(bin).or_insert(0);
-                let offset = (((*k as f64) + 1.0) / 2.0).floor() * if *k % 2 == 0 { 1.0 } else { -1.0 };
+                let offset = (((*k as f64) + 1.0) / 2.0).floor() * if (*k).is_multiple_of(2) { 1.0 } else { -1.0 };
                 *k += 1;
                 let y = row as f64 + 0.5 + (offset * 0.06).clamp(-0.42, 0.42);
                 let color = t.map_or(RGBColor(150, 150, 150), low_high);
@@ -265,57 +265,9 @@ pub fn tree(tree: &Tree, names: &[String], rule: SplitRule) -> Result<Chart, Str
     let levels = tree.depth().min(TREE_LEVELS) + 1;
     let level_height = 70;
     let total_height = 2 * MARGIN + level_height * levels as u32;
-    // In-order positions: leaves (or cut subtrees) take one slot each, splits sit over
-    // the middle of their children.
-    struct Placed {
-        x: f64,
-        level: usize,
-        text: String,
-        sub: String,
-        leaf: bool,
-        parent: Option<usize>,
-    }
-    let mut placed: Vec<Placed> = Vec::new();
-    let mut slot = 0.0;
-    fn place(
-        tree: &Tree,
-        names: &[String],
-        rule: SplitRule,
-        index: usize,
-        level: usize,
-        parent: Option<usize>,
-        slot: &mut f64,
-        placed: &mut Vec<Placed>,
-    ) -> f64 {
-        let node = &tree.nodes()[index];
-        let at = placed.len();
-        placed.push(Placed { x: 0.0, level, text: String::new(), sub: String::new(), leaf: true, parent });
-        let x = match &node.kind {
-            NodeKind::Leaf { value } => {
-                placed[at].text = format!("leaf {}", number(*value));
-                placed[at].sub = format!("cover {}", number(node.cover));
-                *slot += 1.0;
-                *slot - 0.5
-            }
-            NodeKind::Split(_) if level + 1 >= TREE_LEVELS => {
-                placed[at].text = "…".into();
-                placed[at].sub = format!("cover {}", number(node.cover));
-                *slot += 1.0;
-                *slot - 0.5
-            }
-            NodeKind::Split(split) => {
-                placed[at].text = split_text(names, split.feature, &split.condition, rule);
-                placed[at].sub = format!("cover {}", number(node.cover));
-                placed[at].leaf = false;
-                let l = place(tree, names, rule, split.left, level + 1, Some(at), slot, placed);
-                let r = place(tree, names, rule, split.right, level + 1, Some(at), slot, placed);
-                (l + r) / 2.0
-            }
-        };
-        placed[at].x = x;
-        x
-    }
-    place(tree, names, rule, 0, 0, None, &mut slot, &mut placed);
+    let mut layout = Layout { tree, names, rule, slot: 0.0, placed: Vec::new() };
+    layout.place(0, 0, None);
+    let Layout { slot, placed, .. } = layout;
     let slots = slot.max(1.0);
     // Wide trees get a wider drawing (scrolled in the page) rather than unreadable boxes.
     let width = (WIDTH as f64).max(slots * 96.0) as u32;
@@ -346,4 +298,56 @@ pub fn tree(tree: &Tree, names: &[String], rule: SplitRule) -> Result<Chart, Str
         root.present().map_err(err)?;
     }
     Ok(Chart { svg, plot: [0, 0, width, total_height], hover: json!([]) })
+}
+
+/// A node's place in the tree view.
+struct Placed {
+    x: f64,
+    level: usize,
+    text: String,
+    sub: String,
+    leaf: bool,
+    parent: Option<usize>,
+}
+
+/// In-order positions: leaves (or cut subtrees) take one slot each, splits sit over the
+/// middle of their children.
+struct Layout<'a> {
+    tree: &'a Tree,
+    names: &'a [String],
+    rule: SplitRule,
+    slot: f64,
+    placed: Vec<Placed>,
+}
+
+impl Layout<'_> {
+    /// Places node `index` and its subtree; its x (in slots).
+    fn place(&mut self, index: usize, level: usize, parent: Option<usize>) -> f64 {
+        let Some(node) = self.tree.nodes().get(index) else { return self.slot };
+        let at = self.placed.len();
+        let cover = format!("cover {}", number(node.cover));
+        self.placed.push(Placed { x: 0.0, level, text: String::new(), sub: cover, leaf: true, parent });
+        let x = match &node.kind {
+            NodeKind::Leaf { value } => {
+                self.placed[at].text = format!("leaf {}", number(*value));
+                self.slot += 1.0;
+                self.slot - 0.5
+            }
+            NodeKind::Split(_) if level + 1 >= TREE_LEVELS => {
+                self.placed[at].text = "…".into();
+                self.slot += 1.0;
+                self.slot - 0.5
+            }
+            NodeKind::Split(split) => {
+                self.placed[at].text = split_text(self.names, split.feature, &split.condition, self.rule);
+                self.placed[at].leaf = false;
+                let (left, right) = (split.left, split.right);
+                let l = self.place(left, level + 1, Some(at));
+                let r = self.place(right, level + 1, Some(at));
+                (l + r) / 2.0
+            }
+        };
+        self.placed[at].x = x;
+        x
+    }
 }
