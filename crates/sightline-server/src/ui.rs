@@ -51,6 +51,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/models/{model}/predictions/{request_id}", get(predictions::one))
         .route("/ui/alerts", get(alerts::page))
         .route("/ui/monitors", post(alerts::create))
+        .route("/ui/monitors/{monitor}", get(alerts::view).post(alerts::update))
+        .route("/ui/monitors/{monitor}/delete", post(alerts::remove))
         .route("/ui/incidents", get(incidents::list))
         .route("/ui/lineage", get(lineage::page))
         .route("/ui/incidents/{incident}", get(incidents::one))

@@ -267,6 +267,36 @@ async fn the_demo_fills_every_page_and_the_monitor_form_works() {
     let page = r.text().await.expect("a body");
     assert!(page.contains("window") && page.contains("value=\"ui-bad\""), "{page}");
 
+    // Editing and deleting the monitor through its page.
+    let (status, page, _) = d.get("/ui/monitors/ui-made", &cookies).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("id=\"edit-monitor\"") && page.contains("value=\"40\""), "{page}");
+    let (_, page, _) = d.get("/ui/alerts", &cookies).await;
+    assert!(page.contains("href=\"/ui/monitors/ui-made\""), "the monitors table links to it");
+    let mut edited = with_csrf.clone();
+    edited[5] = ("value", "55");
+    let r = d.post_form("/ui/monitors/ui-made", &cookies, &edited[..edited.len() - 1]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "no CSRF field");
+    let r = d.post_form("/ui/monitors/ui-made", &cookies, &edited).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/ui/alerts?updated=ui-made"));
+    let (_, text, _) = d.get("/api/v1/monitors/ui-made", &cookies).await;
+    assert!(text.contains("\"value\":55"), "{text}");
+    let mut broken = edited.clone();
+    broken[7] = ("interval", "sometimes");
+    let r = d.post_form("/ui/monitors/ui-made", &cookies, &broken).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.expect("a body");
+    assert!(page.contains("interval") && page.contains("value=\"sometimes\""), "{page}");
+    let r = d.post_form("/ui/monitors/ui-made/delete", &cookies, &[("csrf", "a guess")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = d.post_form("/ui/monitors/ui-made/delete", &cookies, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (status, _, _) = d.get("/api/v1/monitors/ui-made", &cookies).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = d.get("/ui/monitors/ui-made", &cookies).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     // Incidents: the list and one incident with its links and timeline.
     let incident = serde_json::json!({"title": "scores look off", "severity": "high", "assignee": "demo",
         "links": {"versions": ["credit-risk/v2"]}});
