@@ -22,6 +22,7 @@ mod overview;
 mod predictions;
 mod range;
 mod session;
+mod settings;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, Code};
@@ -56,6 +57,12 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/incidents", get(incidents::list))
         .route("/ui/lineage", get(lineage::page))
         .route("/ui/incidents/{incident}", get(incidents::one))
+        .route("/ui/settings", get(settings::page))
+        .route("/ui/settings/members", post(settings::set_member))
+        .route("/ui/settings/tokens", post(settings::make_token))
+        .route("/ui/settings/tokens/{token}/revoke", post(settings::revoke_token))
+        .route("/ui/settings/channels/{channel}/test", post(settings::test_channel))
+        .route("/ui/settings/channels/{channel}/delete", post(settings::delete_channel))
 }
 
 /// What a page handler answers when it cannot render its page.

@@ -133,10 +133,16 @@ pub async fn delete(
     Extension(principal): Extension<Arc<Principal>>,
     p: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let channel = find(&app, &principal, &path(p)?).await?;
+    delete_for(&app, &principal, &path(p)?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Deletes a channel as `DELETE /channels/{id}` does (the web UI's settings too).
+pub(crate) async fn delete_for(app: &Arc<AppState>, principal: &Principal, raw: &str) -> Result<(), ApiError> {
+    let channel = find(app, principal, raw).await?;
     let store = app.store.clone();
     blocking(move || store.delete_channel(channel.id)).await??;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(())
 }
 
 /// Longest a test notification may take.
@@ -150,8 +156,14 @@ pub async fn test(
     Extension(principal): Extension<Arc<Principal>>,
     p: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    Ok(Json(test_for(&app, &principal, &path(p)?).await?))
+}
+
+/// Sends a test notification as `POST /channels/{id}/test` does (the web UI's settings
+/// too); the answer's document.
+pub(crate) async fn test_for(app: &Arc<AppState>, principal: &Principal, raw: &str) -> Result<Value, ApiError> {
     use crate::notify::{Notification, Status, dispatcher, worker};
-    let channel = find(&app, &principal, &path(p)?).await?;
+    let channel = find(app, principal, raw).await?;
     let config =
         ChannelConfig::open(&app.keys.current(), &channel.kind, channel.project_id, &channel.name, &channel.config)
             .map_err(ApiError::internal)?;
@@ -194,5 +206,5 @@ pub async fn test(
     };
     let store = app.store.clone();
     blocking(move || store.record_delivery(&record)).await??;
-    Ok(Json(json!({ "delivered": outcome.is_ok(), "error": outcome.err() })))
+    Ok(json!({ "delivered": outcome.is_ok(), "error": outcome.err() }))
 }

@@ -99,28 +99,44 @@ pub async fn set_member(
 ) -> Result<Json<Value>, ApiError> {
     let (project_name, user_name) = path(p)?;
     let SetMember { role } = read_json(&headers, body).await?;
-    let project = project(&app, project_name).await?;
-    if !principal.can_grant(Some(project.id), role) {
-        return Err(ApiError::new(Code::Forbidden, format!("you cannot grant the {role} role")));
-    }
-    let user = user_id(&app, &user_name).await?;
-    let store = app.store.clone();
-    blocking(move || store.set_membership(project.id, user, Some(role))).await??;
-    app.auth.invalidate();
+    set_membership_for(&app, &principal, &project_name, &user_name, Some(role)).await?;
     Ok(Json(json!({ "user": user_name, "role": role.as_str() })))
 }
 
 pub async fn remove_member(
     State(app): State<Arc<AppState>>,
+    Extension(principal): Extension<Arc<Principal>>,
     p: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let (project_name, user_name) = path(p)?;
-    let project = project(&app, project_name).await?;
-    let user = user_id(&app, &user_name).await?;
-    let store = app.store.clone();
-    blocking(move || store.set_membership(project.id, user, None)).await??;
-    app.auth.invalidate();
+    set_membership_for(&app, &principal, &project_name, &user_name, None).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Gives a user a role in a project, or removes them (`None`), as the members routes do
+/// (the web UI's settings too): project administrators only, granting no more than the
+/// caller may.
+pub(crate) async fn set_membership_for(
+    app: &Arc<AppState>,
+    principal: &Principal,
+    project_name: &str,
+    user_name: &str,
+    role: Option<Role>,
+) -> Result<(), ApiError> {
+    let project = project(app, project_name.to_owned()).await?;
+    crate::auth::gate::check_project(principal, project.id, sightline_core::Need::Admin, || {
+        ApiError::new(Code::ProjectNotFound, format!("project {project_name:?} does not exist"))
+    })?;
+    if let Some(role) = role
+        && !principal.can_grant(Some(project.id), role)
+    {
+        return Err(ApiError::new(Code::Forbidden, format!("you cannot grant the {role} role")));
+    }
+    let user = user_id(app, user_name).await?;
+    let store = app.store.clone();
+    blocking(move || store.set_membership(project.id, user, role)).await??;
+    app.auth.invalidate();
+    Ok(())
 }
 
 pub async fn user_id(app: &Arc<AppState>, name: &str) -> Result<i64, ApiError> {

@@ -18,7 +18,7 @@ use sightline_core::{Need, Role};
 use sightline_store::{NewToken, ProjectRecord, TokenFilter, TokenRecord};
 use std::sync::Arc;
 
-async fn token_json(app: &Arc<AppState>, t: &TokenRecord) -> Result<Value, ApiError> {
+pub(crate) async fn token_json(app: &Arc<AppState>, t: &TokenRecord) -> Result<Value, ApiError> {
     let project = match t.project_id {
         Some(id) => Some(app.project_name(id).await?.to_string()),
         None => None,
@@ -94,13 +94,13 @@ pub async fn list(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateToken {
-    name: String,
+pub(crate) struct CreateToken {
+    pub name: String,
     /// `None`: a server-wide token (server administrators only).
-    project: Option<String>,
-    role: Role,
+    pub project: Option<String>,
+    pub role: Role,
     /// RFC 3339 or epoch milliseconds.
-    expires_at: Option<String>,
+    pub expires_at: Option<String>,
 }
 
 pub async fn create(
@@ -110,6 +110,19 @@ pub async fn create(
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let req: CreateToken = read_json(&headers, body).await?;
+    let (record, token) = create_for(&app, &principal, req).await?;
+    let mut doc = token_json(&app, &record).await?;
+    doc["token"] = Value::String(token);
+    Ok((StatusCode::CREATED, Json(doc)).into_response())
+}
+
+/// Makes a token as `POST /tokens` does (the web UI's settings too): the record and
+/// the secret, which exists only in this answer.
+pub(crate) async fn create_for(
+    app: &Arc<AppState>,
+    principal: &Principal,
+    req: CreateToken,
+) -> Result<(TokenRecord, String), ApiError> {
     let now = now_ms();
     if req.name.trim().is_empty() || req.name.len() > 128 {
         return Err(invalid("$.name", "must be 1 to 128 characters"));
@@ -119,7 +132,7 @@ pub async fn create(
         return Err(invalid("$.expires_at", "must be in the future"));
     }
     let project = match &req.project {
-        Some(name) => Some(project_by_name(&app, &principal, name, Need::Read).await?),
+        Some(name) => Some(project_by_name(app, principal, name, Need::Read).await?),
         None => None,
     };
     let project_id = project.as_ref().map(|p| p.id);
@@ -140,9 +153,7 @@ pub async fn create(
     };
     let store = app.store.clone();
     let record = blocking(move || store.create_token(&new)).await??;
-    let mut doc = token_json(&app, &record).await?;
-    doc["token"] = Value::String(token);
-    Ok((StatusCode::CREATED, Json(doc)).into_response())
+    Ok((record, token))
 }
 
 /// Revokes a token: its owner, an administrator of its project, or a server
@@ -152,7 +163,12 @@ pub async fn revoke(
     Extension(principal): Extension<Arc<Principal>>,
     p: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let raw = path(p)?;
+    revoke_for(&app, &principal, &path(p)?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Revokes a token as `DELETE /tokens/{id}` does (the web UI's settings too).
+pub(crate) async fn revoke_for(app: &Arc<AppState>, principal: &Principal, raw: &str) -> Result<(), ApiError> {
     let not_found = || ApiError::new(Code::TokenNotFound, format!("token {raw:?} does not exist"));
     let id: i64 = raw.parse().map_err(|_| not_found())?;
     let store = app.store.clone();
@@ -174,5 +190,5 @@ pub async fn revoke(
     let store = app.store.clone();
     blocking(move || store.revoke_token(id, now_ms())).await??;
     app.auth.invalidate();
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(())
 }

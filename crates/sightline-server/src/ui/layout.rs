@@ -35,6 +35,7 @@ pub fn page(viewer: &Viewer, title: &str, crumbs: &[(&str, String)], body: Marku
                     a href="/ui/" { "Overview" }
                     a href="/ui/alerts" { "Alerts & monitors" }
                     a href="/ui/incidents" { "Incidents" }
+                    a href="/ui/settings" { "Settings" }
                 }
                 div.user {
                     span { (viewer.name()) }

@@ -297,6 +297,59 @@ async fn the_demo_fills_every_page_and_the_monitor_form_works() {
     let (status, _, _) = d.get("/ui/monitors/ui-made", &cookies).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // Settings: a token made (its secret shown once) and revoked, a member's role set.
+    let (status, page, _) = d.get("/ui/settings", &cookies).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("id=\"projects\"") && page.contains("id=\"tokens\"") && page.contains("demo"), "{page}");
+    let r = d
+        .post_form("/ui/settings/tokens", &cookies, &[("name", "ui-token"), ("project", "default"), ("role", "ingest")])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "no CSRF field");
+    let r = d
+        .post_form(
+            "/ui/settings/tokens",
+            &cookies,
+            &[("csrf", &csrf), ("name", "ui-token"), ("project", "default"), ("role", "ingest")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let page = r.text().await.expect("a body");
+    let at = page.find("id=\"token-secret\">").expect("the secret, once") + "id=\"token-secret\">".len();
+    let secret: String = page[at..].chars().take_while(|c| *c != '<').collect();
+    let works = |secret: String| {
+        let http = d.http.clone();
+        let url = d.url("/api/v1/models/credit-risk/predictions");
+        async move {
+            let body = serde_json::json!({"events": []}).to_string();
+            http.post(url)
+                .bearer_auth(secret)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("an answer")
+                .status()
+        }
+    };
+    assert_ne!(works(secret.clone()).await, StatusCode::UNAUTHORIZED, "the new token works");
+    let (_, page, _) = d.get("/ui/settings", &cookies).await;
+    assert!(!page.contains(&secret), "the secret is not shown again");
+    let row = page.find("ui-token").expect("the token is listed");
+    let start = page[row..].find("/ui/settings/tokens/").expect("a revoke form") + row;
+    let revoke: String = page[start..].chars().take_while(|c| *c != '"').collect();
+    let r = d.post_form(&revoke, &cookies, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(works(secret).await, StatusCode::UNAUTHORIZED, "revoked");
+    let r = d
+        .post_form(
+            "/ui/settings/members",
+            &cookies,
+            &[("csrf", &csrf), ("project", "default"), ("user", "nobody"), ("role", "viewer")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.expect("a body").contains("nobody"), "the refusal names the user");
+
     // Incidents: the list and one incident with its links and timeline.
     let incident = serde_json::json!({"title": "scores look off", "severity": "high", "assignee": "demo",
         "links": {"versions": ["credit-risk/v2"]}});
