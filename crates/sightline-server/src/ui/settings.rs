@@ -64,7 +64,7 @@ async fn load(app: &Arc<AppState>, viewer: &Viewer) -> Result<Data, Failure> {
                 }
             }
         }
-        tokens.sort_by(|a, b| b.id.cmp(&a.id));
+        tokens.sort_by_key(|t| std::cmp::Reverse(t.id));
         let admin_projects = p.projects_allowing(Need::Admin);
         let channels = store.list_channels(admin_projects.as_deref(), &Page::all())?;
         Ok(Data { projects, members, tokens, channels, project_names })
