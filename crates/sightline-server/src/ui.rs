@@ -9,7 +9,7 @@
 
 mod alerts;
 mod assets;
-mod charts;
+pub mod charts;
 mod data;
 mod explain;
 mod explain_charts;

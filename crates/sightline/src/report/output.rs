@@ -4,6 +4,7 @@ use serde::Serialize;
 use sightline_stats::default_method::ColumnKind;
 
 use super::compute::{Chart, Report};
+use sightline_server::ui::charts::{Series, bars};
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
@@ -118,81 +119,23 @@ fn escape(text: &str) -> String {
     out
 }
 
-const REFERENCE_COLOUR: &str = "#4c72b0";
-const CURRENT_COLOUR: &str = "#dd8452";
-
-/// A grouped bar chart as inline SVG: per bin a reference and a current bar, shares on
-/// the y axis, `labels` under the first, middle and last bins (or every bar for categories).
-fn svg(title: &str, reference: &[f64], current: &[f64], labels: &[String], every_label: bool) -> String {
-    let (width, height, left, bottom, top) = (720.0, 260.0, 48.0, if every_label { 90.0 } else { 28.0 }, 12.0);
-    let plot_w = width - left - 8.0;
-    let plot_h = height - bottom - top;
-    let max = reference.iter().chain(current).copied().fold(0.0_f64, f64::max).max(1e-12);
-    let n = reference.len().max(1) as f64;
-    let slot = plot_w / n;
-    let bar = (slot * 0.4).max(0.5);
-    let mut out = format!(
-        "<svg viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"{}\">",
-        escape(title)
-    );
-    out.push_str(&format!(
-        "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{}\" stroke=\"#888\"/><line x1=\"{left}\" y1=\"{0}\" \
-         x2=\"{1}\" y2=\"{0}\" stroke=\"#888\"/>",
-        top + plot_h,
-        left + plot_w
-    ));
-    for (frac, label) in [(0.0, 0.0), (0.5, max / 2.0), (1.0, max)] {
-        let y = top + plot_h * (1.0 - frac);
-        out.push_str(&format!(
-            "<text x=\"{}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{:.1}%</text>",
-            left - 4.0,
-            y + 3.0,
-            label * 100.0
-        ));
-    }
-    for (i, (r, c)) in reference.iter().zip(current).enumerate() {
-        let x = left + slot * i as f64 + slot * 0.1;
-        for (j, (v, colour)) in [(r, REFERENCE_COLOUR), (c, CURRENT_COLOUR)].into_iter().enumerate() {
-            let h = plot_h * v / max;
-            out.push_str(&format!(
-                "<rect x=\"{:.2}\" y=\"{:.2}\" width=\"{bar:.2}\" height=\"{h:.2}\" fill=\"{colour}\"><title>{:.2}%</title></rect>",
-                x + bar * j as f64,
-                top + plot_h - h,
-                v * 100.0
-            ));
-        }
-    }
-    let y = top + plot_h + 12.0;
-    if every_label {
-        for (i, label) in labels.iter().enumerate() {
-            let x = left + slot * (i as f64 + 0.5);
-            let short: String = label.chars().take(24).collect();
-            out.push_str(&format!(
-                "<text x=\"{x:.1}\" y=\"{y:.1}\" font-size=\"10\" text-anchor=\"end\" transform=\"rotate(-40 {x:.1} {y:.1})\">{}</text>",
-                escape(&short)
-            ));
-        }
-    } else if let (Some(first), Some(last)) = (labels.first(), labels.last()) {
-        out.push_str(&format!("<text x=\"{left}\" y=\"{y:.1}\" font-size=\"10\">{}</text>", escape(first)));
-        out.push_str(&format!(
-            "<text x=\"{}\" y=\"{y:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
-            left + plot_w,
-            escape(last)
-        ));
-    }
-    out.push_str("</svg>");
-    out
-}
-
+/// A column's chart, drawn by the web UI's chart code (`sightline_server::ui::charts`):
+/// grouped bars of the reference's and the current file's shares per bin or category.
 fn chart_svg(name: &str, chart: &Chart) -> String {
-    match chart {
+    let (labels, reference, current) = match chart {
         Chart::Histogram { edges, reference, current } => {
-            let ends: Vec<String> = [edges.first(), edges.last()].iter().flatten().map(|e| number(**e)).collect();
-            svg(&format!("distribution of {name}"), reference, current, &ends, false)
+            let labels: Vec<String> = edges.windows(2).map(|w| format!("{}–{}", number(w[0]), number(w[1]))).collect();
+            (labels, reference, current)
         }
-        Chart::Bars { labels, reference, current } => {
-            svg(&format!("categories of {name}"), reference, current, labels, true)
-        }
+        Chart::Bars { labels, reference, current } => (labels.clone(), reference, current),
+    };
+    let series =
+        |name: &str, values: &[f64]| Series { name: name.into(), values: values.iter().copied().map(Some).collect() };
+    match bars(&labels, &[series("reference", reference), series("current", current)]) {
+        // Inline SVG in HTML needs no namespace declaration: dropping it keeps the page
+        // free of any URL at all.
+        Ok(chart) => chart.svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1),
+        Err(e) => format!("<p>the chart of {} cannot be drawn: {}</p>", escape(name), escape(&e)),
     }
 }
 
@@ -241,10 +184,7 @@ pub fn html(report: &Report, reference: &str, current: &str) -> String {
     for s in &report.skipped {
         out.push_str(&format!("<p>{}: not compared, {}</p>\n", escape(&s.name), s.reason));
     }
-    out.push_str(&format!(
-        "<p class=\"key\"><span style=\"background:{REFERENCE_COLOUR}\"></span>reference\
-         <span style=\"background:{CURRENT_COLOUR}\"></span>current (share of each file's non-missing values)</p>\n"
-    ));
+    out.push_str("<p>Charts: the share of each file's non-missing values per bin or category.</p>\n");
     for (i, c) in report.columns.iter().enumerate() {
         out.push_str(&format!(
             "<section id=\"column-{i}\">\n<h2>{}</h2>\n<p>{} · {} {} · drifted: {}</p>\n",
