@@ -141,6 +141,21 @@ async function main() {
     check((await page.textContent("main")).includes("debt_to_income"), "the prediction's features are not shown");
     await shot(page, "08-prediction");
 
+    // The challenger's explanations: from the model page's versions table.
+    await page.goto(`${base}/ui/models/credit-risk`);
+    await Promise.all([page.waitForNavigation(), page.click("a[href='/ui/models/credit-risk/versions/v2/explain']")]);
+    await expectCharts(page, ["importance", "beeswarm", "attribution-drift", "pdp", "tree"]);
+    await page.selectOption("select[name=feature]", "credit_score");
+    await Promise.all([page.waitForNavigation(), page.click("form.stack:has(select[name=feature]) button[type=submit]")]);
+    check(page.url().includes("feature=credit_score"), `feature not chosen: ${page.url()}`);
+    check((await page.textContent("#pdp figcaption")).includes("credit_score"), "the PD chart is not credit_score's");
+    await shot(page, "09-explanations");
+
+    // Settings.
+    await page.goto(`${base}/ui/settings`);
+    check(await page.$("#tokens"), "the settings page lists no tokens");
+    await shot(page, "10-settings");
+
     // Broken links: every same-origin link of the pages visited answers.
     const links = new Set();
     for (const url of visited) {
