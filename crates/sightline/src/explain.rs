@@ -120,6 +120,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // Said in the command line's terms before the shared engine says it in general ones.
+    if background.is_none() {
+        if file == ModelFile::Onnx && method == compute::Method::Treeshap {
+            bail!(
+                "an onnx model carries no covers: give --background (the training data or a sample of it) to count \
+                 them on, or use --method interventional"
+            );
+        }
+        if method != compute::Method::Treeshap {
+            bail!("--method {} needs --background", method.name());
+        }
+    }
     let threads = match args.threads {
         Some(0) => bail!("--threads must be at least 1"),
         Some(n) => n,
