@@ -191,6 +191,7 @@ fn mlflow_routes() -> Vec<Route> {
         (Method::POST, "/api/2.0/mlflow/runs/delete-tag", InHandler(Edit), post(t::delete_tag)),
         (Method::POST, "/api/2.0/mlflow/runs/log-inputs", InHandler(Edit), post(t::log_inputs)),
         (Method::GET, "/api/2.0/mlflow/metrics/get-history", InHandler(Read), get(t::metric_history)),
+        (Method::POST, "/api/2.0/mlflow/logged-models/search", InHandler(Read), post(t::search_logged_models)),
         (Method::POST, "/api/2.0/mlflow/registered-models/create", InHandler(Edit), post(r::create_model)),
         (Method::GET, "/api/2.0/mlflow/registered-models/get", InHandler(Read), get(r::get_model)),
         (Method::GET, "/api/2.0/mlflow/registered-models/search", InHandler(Read), get(r::search_models)),
@@ -292,8 +293,14 @@ async fn require_ready(State(state): State<Arc<AppState>>, request: Request, nex
     }
 }
 
-async fn not_found(request: Request) -> ApiError {
-    ApiError::new(Code::NotFound, format!("no route for {} {}", request.method(), request.uri().path()))
+async fn not_found(request: Request) -> Response {
+    let message = format!("no route for {} {}", request.method(), request.uri().path());
+    if request.uri().path().starts_with("/api/2.0/") {
+        // The MLflow client reads `error_code` (and probes endpoints it may lack).
+        let body = serde_json::json!({"error_code": "ENDPOINT_NOT_FOUND", "message": message});
+        return (axum::http::StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    }
+    ApiError::new(Code::NotFound, message).into_response()
 }
 
 /// The router adds the `Allow` header to this answer.

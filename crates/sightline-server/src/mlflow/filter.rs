@@ -187,7 +187,14 @@ impl Filter {
     pub fn matches(&self, value: &dyn Fn(&str) -> Option<String>) -> bool {
         self.0.iter().all(|c| {
             let field = c.field.strip_prefix("attributes.").unwrap_or(&c.field);
-            let Some(v) = value(field) else { return false };
+            // MLflow writes both `tag.x` and `tags.x` (the client itself adds
+            // ``tag.`mlflow.prompt.is_prompt` != 'true'`` to model searches).
+            let field = match field.strip_prefix("tag.") {
+                Some(k) => format!("tags.{k}"),
+                None => field.to_owned(),
+            };
+            // A missing tag or param is "not equal" to anything, as in MLflow.
+            let Some(v) = value(&field) else { return c.op == Op::Ne };
             let want = &c.values[0];
             let num = || Some((v.parse::<f64>().ok()?, want.parse::<f64>().ok()?));
             match c.op {
@@ -232,6 +239,9 @@ mod tests {
         check("metrics.auc <= 0.9", &m, false);
         check("attributes.run_id = 'abc'", &m, true);
         check("tags.missing = 'x'", &m, false);
+        check("tags.missing != 'x'", &m, true);
+        check("name LIKE 'churn%' AND tag.`mlflow.prompt.is_prompt` != 'true'", &m, true);
+        check("tag.team = 'risk'", &m, true);
         check("", &m, true);
     }
 

@@ -589,3 +589,19 @@ pub async fn metric_history(
         .collect();
     Ok(Json(json!({"metrics": items})))
 }
+
+/// MLflow 3's logged models are not kept (models are logged as run artifacts); the
+/// client searches them while listing a run's artifacts, so the search answers empty.
+pub async fn search_logged_models(
+    State(app): State<Arc<AppState>>,
+    Extension(p): Extension<Arc<Principal>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Answer {
+    let params = Params::read(&uri, &headers, body).await?;
+    for s in params.list("experiment_ids")? {
+        experiment(&app, &p, parse_experiment_id("experiment_ids", &s)?, Need::Read).await?;
+    }
+    Ok(Json(json!({"models": []})))
+}
