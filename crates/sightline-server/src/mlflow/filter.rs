@@ -58,19 +58,31 @@ impl<'a> Lexer<'a> {
         Some(w)
     }
 
+    /// A field: dotted segments, each bare or backquoted (`tags.x`, ``tags.`a b` ``,
+    /// `` `tags`.`x` ``).
     fn field(&mut self) -> Result<String, ApiError> {
         self.skip();
-        if let Some(rest) = self.rest.strip_prefix('`') {
-            let end = rest.find('`').ok_or_else(|| bad("has an unclosed '`'".into()))?;
-            self.rest = &rest[end + 1..];
-            return Ok(rest[..end].to_owned());
+        let mut out = String::new();
+        loop {
+            if let Some(rest) = self.rest.strip_prefix('`') {
+                let end = rest.find('`').ok_or_else(|| bad("has an unclosed '`'".into()))?;
+                out.push_str(&rest[..end]);
+                self.rest = &rest[end + 1..];
+            } else {
+                let w = self.word().ok_or_else(|| bad(format!("expected a field at {:?}", self.rest)))?;
+                out.push_str(w);
+            }
+            if out.ends_with('.') && self.rest.starts_with('`') {
+                continue;
+            }
+            match self.rest.strip_prefix('.') {
+                Some(rest) => {
+                    out.push('.');
+                    self.rest = rest;
+                }
+                None => return Ok(out),
+            }
         }
-        let w = self.word().ok_or_else(|| bad(format!("expected a field at {:?}", self.rest)))?;
-        // `tags.`name with spaces``
-        if w.ends_with('.') && self.rest.starts_with('`') {
-            return Ok(format!("{w}{}", self.field()?));
-        }
-        Ok(w.to_owned())
     }
 
     fn op(&mut self) -> Result<Op, ApiError> {
@@ -234,7 +246,8 @@ mod tests {
         check("run_id='abc' AND name != 'x'", &m, true);
         check("run_id IN ('x', 'abc')", &m, true);
         check("tags.team = 'risk'", &m, true);
-        check("`tags`.`team` = 'risk'", &m, false);
+        check("`tags`.`team` = 'risk'", &m, true);
+        check("tags.`team` = 'risk'", &m, true);
         check("metrics.auc > 0.9", &m, true);
         check("metrics.auc <= 0.9", &m, false);
         check("attributes.run_id = 'abc'", &m, true);

@@ -133,9 +133,9 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("GET", "/api/v1/incidents/stats"), authenticated.clone()),
         (("GET", "/api/v1/incidents/{incident}"), read.clone()),
         (("PATCH", "/api/v1/incidents/{incident}"), edit.clone()),
-        (("POST", "/api/v1/incidents/{incident}/notes"), edit),
+        (("POST", "/api/v1/incidents/{incident}/notes"), edit.clone()),
         // Lineage: in the project named by ?project=.
-        (("POST", "/api/v1/lineage"), ingest),
+        (("POST", "/api/v1/lineage"), ingest.clone()),
         (("GET", "/api/v1/lineage"), read.clone()),
         (("GET", "/api/v1/lineage/columns"), read.clone()),
         (("GET", "/api/v1/lineage/impact"), read.clone()),

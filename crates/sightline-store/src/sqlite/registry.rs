@@ -469,6 +469,13 @@ impl RegistryStore for SqliteStore {
             for v in versions {
                 delete_version_rows(&tx, v)?;
             }
+            let fk = |e: rusqlite::Error| match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    StoreError::InUse("the model has monitoring data (references, monitors, policies...)".into())
+                }
+                e => e.into(),
+            };
+            tx.execute("DELETE FROM versions WHERE model_id = ?1", [model_id]).map_err(fk)?;
             // Other tables that refer to the model (references, monitors...) make the
             // delete fail on their foreign key: such a model is monitored, not deleted.
             match tx.execute("DELETE FROM models WHERE id = ?1", [model_id]) {
