@@ -361,7 +361,7 @@ async fn concrete(world: &World, method: &str, template: &str, n: usize) -> (Str
         .replace("{issue}", "1")
         .replace("{policy}", "p1")
         .replace("{version}", "v1")
-        .replace("{alias}", "champion")
+        .replace("{alias}", "staging")
         .replace("{*path}", "model/MLmodel");
     for (param, value) in &world.ids {
         path = path.replace(param, value);
