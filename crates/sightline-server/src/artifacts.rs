@@ -55,7 +55,8 @@ impl BlobStore {
         let mut stream = body.into_data_stream();
         let written: Result<(), ApiError> = async {
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| ApiError::new(Code::InvalidQuery, format!("cannot read the body: {e}")))?;
+                let chunk =
+                    chunk.map_err(|e| ApiError::new(Code::InvalidQuery, format!("cannot read the body: {e}")))?;
                 size += chunk.len() as u64;
                 if size > MAX_ARTIFACT_BYTES {
                     return Err(ApiError::new(

@@ -191,9 +191,7 @@ impl From<sightline_store::StoreError> for ApiError {
                 ApiError::new(Code::Conflict, format!("{what} already exists"))
             }
             e @ sightline_store::StoreError::Changed(_) => ApiError::new(Code::Conflict, format!("{e}; retry")),
-            sightline_store::StoreError::InUse(what) => {
-                ApiError::new(Code::Conflict, format!("cannot delete: {what}"))
-            }
+            sightline_store::StoreError::InUse(what) => ApiError::new(Code::Conflict, format!("cannot delete: {what}")),
             other => ApiError::internal(other),
         }
     }

@@ -71,10 +71,15 @@ impl Params {
 
     pub fn opt_i64(&self, field: &str) -> Result<Option<i64>, ApiError> {
         match self.0.get(field) {
-            Some(Value::Number(n)) => {
-                n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)).map(Some).ok_or_else(|| invalid(field, "must be an integer"))
-            }
-            _ => self.opt(field)?.map(|s| s.trim().parse::<i64>().map_err(|_| invalid(field, "must be an integer"))).transpose(),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .or_else(|| n.as_f64().map(|f| f as i64))
+                .map(Some)
+                .ok_or_else(|| invalid(field, "must be an integer")),
+            _ => self
+                .opt(field)?
+                .map(|s| s.trim().parse::<i64>().map_err(|_| invalid(field, "must be an integer")))
+                .transpose(),
         }
     }
 
@@ -131,7 +136,8 @@ impl Params {
             .into_iter()
             .enumerate()
             .map(|(i, o)| {
-                let key = Params(o.clone()).req("key").map_err(|_| invalid(&format!("{field}[{i}].key"), "is missing"))?;
+                let key =
+                    Params(o.clone()).req("key").map_err(|_| invalid(&format!("{field}[{i}].key"), "is missing"))?;
                 let value = Params(o).opt("value")?.unwrap_or_default();
                 check_key(&format!("{field}[{i}].key"), &key)?;
                 Ok((key, value))
@@ -221,10 +227,10 @@ pub async fn error_layer(request: Request, next: Next) -> Response {
     let mut message = doc["detail"].as_str().unwrap_or("error").to_owned();
     if let Some(errors) = doc["errors"].as_array() {
         for e in errors {
-            if let (Some(p), Some(m)) = (e["path"].as_str(), e["message"].as_str()) {
-                if !message.contains(m) {
-                    message.push_str(&format!("; {p}: {m}"));
-                }
+            if let (Some(p), Some(m)) = (e["path"].as_str(), e["message"].as_str())
+                && !message.contains(m)
+            {
+                message.push_str(&format!("; {p}: {m}"));
             }
         }
     }

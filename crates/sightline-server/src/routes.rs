@@ -20,8 +20,8 @@ pub(crate) mod monitors;
 pub mod performance;
 mod predictions;
 mod projects;
-mod registry;
 mod reference;
+mod registry;
 mod retraining;
 mod silences;
 pub(crate) mod support;
@@ -165,9 +165,9 @@ fn api_routes() -> Vec<Route> {
 /// MLflow's REST API, at the paths the MLflow client calls. Each handler checks the
 /// need against the project of the experiment, run or model it acts on.
 fn mlflow_routes() -> Vec<Route> {
+    use crate::mlflow::{artifacts as a, registry as r, tracking as t};
     use Access::Handler as InHandler;
     use Need::{Edit, Read};
-    use crate::mlflow::{artifacts as a, registry as r, tracking as t};
     vec![
         (Method::POST, "/api/2.0/mlflow/experiments/create", InHandler(Edit), post(t::create_experiment)),
         (Method::GET, "/api/2.0/mlflow/experiments/get", InHandler(Read), get(t::get_experiment)),
@@ -200,8 +200,18 @@ fn mlflow_routes() -> Vec<Route> {
         (Method::DELETE, "/api/2.0/mlflow/registered-models/delete", InHandler(Edit), delete(r::delete_model)),
         (Method::POST, "/api/2.0/mlflow/registered-models/set-tag", InHandler(Edit), post(r::set_model_tag)),
         (Method::DELETE, "/api/2.0/mlflow/registered-models/delete-tag", InHandler(Edit), delete(r::delete_model_tag)),
-        (Method::POST, "/api/2.0/mlflow/registered-models/get-latest-versions", InHandler(Read), post(r::latest_versions)),
-        (Method::GET, "/api/2.0/mlflow/registered-models/get-latest-versions", InHandler(Read), get(r::latest_versions)),
+        (
+            Method::POST,
+            "/api/2.0/mlflow/registered-models/get-latest-versions",
+            InHandler(Read),
+            post(r::latest_versions),
+        ),
+        (
+            Method::GET,
+            "/api/2.0/mlflow/registered-models/get-latest-versions",
+            InHandler(Read),
+            get(r::latest_versions),
+        ),
         (Method::POST, "/api/2.0/mlflow/registered-models/alias", InHandler(Edit), post(r::set_alias)),
         (Method::DELETE, "/api/2.0/mlflow/registered-models/alias", InHandler(Edit), delete(r::delete_alias)),
         (Method::GET, "/api/2.0/mlflow/registered-models/alias", InHandler(Read), get(r::get_by_alias)),

@@ -22,7 +22,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Checks the path and the caller's access to the experiment it starts with.
-async fn authorize(app: &Arc<AppState>, p: &Principal, path: &str, need: Need, allow_root: bool) -> Result<(), ApiError> {
+async fn authorize(
+    app: &Arc<AppState>,
+    p: &Principal,
+    path: &str,
+    need: Need,
+    allow_root: bool,
+) -> Result<(), ApiError> {
     check_path("path", path, false)?;
     let first = path.split('/').next().unwrap_or_default();
     let id = first.parse::<i64>().map_err(|_| invalid("path", "must start with an experiment id"))?;
@@ -126,7 +132,8 @@ mod tests {
     #[test]
     fn lists_one_level() {
         let a = |p: &str, size| ArtifactRecord { path: p.into(), sha256: String::new(), size, created_ms: 0 };
-        let all = [a("0/r/artifacts/model/MLmodel", 10), a("0/r/artifacts/model/code/x.py", 3), a("0/r/artifacts/y", 1)];
+        let all =
+            [a("0/r/artifacts/model/MLmodel", 10), a("0/r/artifacts/model/code/x.py", 3), a("0/r/artifacts/y", 1)];
         let got = list_entries("0/r/artifacts/model", &all);
         assert_eq!(got.len(), 2);
         assert_eq!(got[0]["path"], "MLmodel");

@@ -49,7 +49,8 @@ impl<'a> Lexer<'a> {
 
     fn word(&mut self) -> Option<&'a str> {
         self.skip();
-        let end = self.rest.find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '-'))).unwrap_or(self.rest.len());
+        let end =
+            self.rest.find(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '-'))).unwrap_or(self.rest.len());
         if end == 0 {
             return None;
         }
@@ -87,7 +88,8 @@ impl<'a> Lexer<'a> {
 
     fn op(&mut self) -> Result<Op, ApiError> {
         self.skip();
-        for (text, op) in [("!=", Op::Ne), ("<=", Op::Le), (">=", Op::Ge), ("=", Op::Eq), ("<", Op::Lt), (">", Op::Gt)] {
+        for (text, op) in [("!=", Op::Ne), ("<=", Op::Le), (">=", Op::Ge), ("=", Op::Eq), ("<", Op::Lt), (">", Op::Gt)]
+        {
             if let Some(rest) = self.rest.strip_prefix(text) {
                 self.rest = rest;
                 return Ok(op);
@@ -214,7 +216,10 @@ impl Filter {
                 Op::Ne => &v != want,
                 Op::In => c.values.contains(&v),
                 Op::Like => like(&want.chars().collect::<Vec<_>>(), &v.chars().collect::<Vec<_>>()),
-                Op::ILike => like(&want.to_lowercase().chars().collect::<Vec<_>>(), &v.to_lowercase().chars().collect::<Vec<_>>()),
+                Op::ILike => like(
+                    &want.to_lowercase().chars().collect::<Vec<_>>(),
+                    &v.to_lowercase().chars().collect::<Vec<_>>(),
+                ),
                 Op::Lt => num().is_some_and(|(a, b)| a < b),
                 Op::Le => num().is_some_and(|(a, b)| a <= b),
                 Op::Gt => num().is_some_and(|(a, b)| a > b),

@@ -181,7 +181,10 @@ pub async fn search_models(
     let params = Params::read(&uri, &headers, body).await?;
     let filter = super::filter::parse(&params.opt("filter")?.unwrap_or_default())?;
     let max = params.opt_i64("max_results")?.unwrap_or(100);
-    let max = usize::try_from(max).ok().filter(|m| (1..=1000).contains(m)).ok_or_else(|| invalid("max_results", "must be between 1 and 1000"))?;
+    let max = usize::try_from(max)
+        .ok()
+        .filter(|m| (1..=1000).contains(m))
+        .ok_or_else(|| invalid("max_results", "must be between 1 and 1000"))?;
     let readable = p.projects_allowing(Need::Read);
     let store = app.store.clone();
     let all = blocking(move || store.list_models(None, 100_000, readable.as_deref())).await??;
@@ -347,10 +350,10 @@ pub async fn create_version(
     let source = params.req("source")?;
     check_source(&source)?;
     let mut run_id = params.opt("run_id")?.unwrap_or_default();
-    if run_id.is_empty() {
-        if let Some(rest) = source.strip_prefix("runs:/") {
-            run_id = rest.split('/').next().unwrap_or_default().to_owned();
-        }
+    if run_id.is_empty()
+        && let Some(rest) = source.strip_prefix("runs:/")
+    {
+        run_id = rest.split('/').next().unwrap_or_default().to_owned();
     }
     let mut change = VersionChange {
         description: params.opt("description")?,
@@ -407,7 +410,10 @@ pub async fn search_versions(
     let params = Params::read(&uri, &headers, body).await?;
     let filter = super::filter::parse(&params.opt("filter")?.unwrap_or_default())?;
     let max = params.opt_i64("max_results")?.unwrap_or(10_000);
-    let max = usize::try_from(max).ok().filter(|m| (1..=200_000).contains(m)).ok_or_else(|| invalid("max_results", "must be between 1 and 200000"))?;
+    let max = usize::try_from(max)
+        .ok()
+        .filter(|m| (1..=200_000).contains(m))
+        .ok_or_else(|| invalid("max_results", "must be between 1 and 200000"))?;
     let readable = p.projects_allowing(Need::Read);
     let store = app.store.clone();
     let found = blocking(move || -> sightline_store::Result<Vec<(String, Vec<VersionDetails>)>> {
@@ -483,7 +489,8 @@ async fn version_tag(app: Arc<AppState>, p: &Principal, params: &Params, set: bo
     let store = app.store.clone();
     let id = d.version.id;
     if set {
-        let change = VersionChange { tags: vec![(key, params.opt("value")?.unwrap_or_default())], ..Default::default() };
+        let change =
+            VersionChange { tags: vec![(key, params.opt("value")?.unwrap_or_default())], ..Default::default() };
         blocking(move || store.update_version(id, &change, now_ms())).await??;
     } else {
         blocking(move || store.delete_version_tag(id, &key)).await??;
@@ -634,12 +641,13 @@ pub async fn get_by_alias(
     let store = app.store.clone();
     let id = m.record.id;
     let aliases = blocking(move || store.aliases(id)).await??;
-    let a = aliases
-        .into_iter()
-        .find(|a| a.alias == alias)
-        .ok_or_else(|| not_found(format!("registered model alias {alias:?} of {:?} does not exist", m.record.spec.name)))?;
+    let a = aliases.into_iter().find(|a| a.alias == alias).ok_or_else(|| {
+        not_found(format!("registered model alias {alias:?} of {:?} does not exist", m.record.spec.name))
+    })?;
     let store = app.store.clone();
-    let d = blocking(move || store.version_details(a.version_id)).await??.ok_or_else(|| not_found("the version is gone".into()))?;
+    let d = blocking(move || store.version_details(a.version_id))
+        .await??
+        .ok_or_else(|| not_found("the version is gone".into()))?;
     Ok(Json(json!({"model_version": version_json(&m.record.spec.name, &d)})))
 }
 
@@ -660,7 +668,11 @@ pub async fn download_uri(
             let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
             let r = run(&app, &p, run_id, Need::Read).await?;
             let root = artifact_root(&r);
-            if path.is_empty() { format!("mlflow-artifacts:/{root}") } else { format!("mlflow-artifacts:/{root}/{path}") }
+            if path.is_empty() {
+                format!("mlflow-artifacts:/{root}")
+            } else {
+                format!("mlflow-artifacts:/{root}/{path}")
+            }
         }
         None => d.source.clone(),
     };

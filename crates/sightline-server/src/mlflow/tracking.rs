@@ -63,7 +63,11 @@ pub fn run_json(r: &RunRecord) -> Value {
         .inputs
         .iter()
         .map(|i| {
-            let tags = if i.context.is_empty() { json!([]) } else { json!([{"key": "mlflow.data.context", "value": i.context}]) };
+            let tags = if i.context.is_empty() {
+                json!([])
+            } else {
+                json!([{"key": "mlflow.data.context", "value": i.context}])
+            };
             json!({"tags": tags, "dataset": {
                 "name": i.name, "digest": i.digest, "source_type": i.source_type, "source": i.source,
                 "schema": i.schema, "profile": i.profile,
@@ -190,7 +194,12 @@ fn lifecycle_matches(view: &str, lifecycle: &str) -> bool {
     }
 }
 
-async fn experiment_change(app: Arc<AppState>, p: &Principal, params: &Params, lifecycle: Option<&'static str>) -> Answer {
+async fn experiment_change(
+    app: Arc<AppState>,
+    p: &Principal,
+    params: &Params,
+    lifecycle: Option<&'static str>,
+) -> Answer {
     let id = parse_experiment_id("experiment_id", &params.req("experiment_id")?)?;
     experiment(&app, p, id, Need::Edit).await?;
     if id == 0 && lifecycle == Some("deleted") {
@@ -261,7 +270,8 @@ pub async fn create_run(
     body: Body,
 ) -> Answer {
     let params = Params::read(&uri, &headers, body).await?;
-    let experiment_id = parse_experiment_id("experiment_id", &params.opt("experiment_id")?.unwrap_or_else(|| "0".into()))?;
+    let experiment_id =
+        parse_experiment_id("experiment_id", &params.opt("experiment_id")?.unwrap_or_else(|| "0".into()))?;
     let e = experiment(&app, &p, experiment_id, Need::Edit).await?;
     if e.lifecycle != "active" {
         return Err(invalid("experiment_id", "names a deleted experiment"));
@@ -316,10 +326,10 @@ pub async fn update_run(
     let id = params.opt("run_id")?.or(params.opt("run_uuid")?).ok_or_else(|| invalid("run_id", "is missing"))?;
     run(&app, &p, &id, Need::Edit).await?;
     let status = params.opt("status")?;
-    if let Some(s) = &status {
-        if !STATUSES.contains(&s.as_str()) {
-            return Err(invalid("status", &format!("must be one of {}", STATUSES.join(", "))));
-        }
+    if let Some(s) = &status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(invalid("status", &format!("must be one of {}", STATUSES.join(", "))));
     }
     let end = params.opt_i64("end_time")?;
     let name = params.opt("run_name")?;
@@ -381,9 +391,10 @@ pub async fn search_runs(
     let view = params.opt("run_view_type")?.unwrap_or_else(|| "ACTIVE_ONLY".into());
     let filter = super::filter::parse(&params.opt("filter")?.unwrap_or_default())?;
     let max = params.opt_i64("max_results")?.unwrap_or(1000);
-    let max = usize::try_from(max).ok().filter(|m| (1..=MAX_RUNS).contains(m)).ok_or_else(|| {
-        invalid("max_results", &format!("must be between 1 and {MAX_RUNS}"))
-    })?;
+    let max = usize::try_from(max)
+        .ok()
+        .filter(|m| (1..=MAX_RUNS).contains(m))
+        .ok_or_else(|| invalid("max_results", &format!("must be between 1 and {MAX_RUNS}")))?;
     let store = app.store.clone();
     let runs = blocking(move || store.list_runs(&ids, MAX_RUNS)).await??;
     let items: Vec<Value> = runs

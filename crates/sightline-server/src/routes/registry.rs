@@ -186,16 +186,21 @@ pub async fn list_artifacts(
     for prefix in prefixes {
         let store = app.store.clone();
         let dir = format!("{prefix}/");
-        let found = blocking(move || store.list_artifacts(&dir)).await??;
+        let scan = dir.clone();
+        let found = blocking(move || store.list_artifacts(&scan)).await??;
         for a in &found {
-            let relative = a.path[prefix.len() + 1..].to_owned();
-            items.entry(relative.clone()).or_insert_with(|| artifact_json(&relative, a));
+            let Some(relative) = a.path.strip_prefix(&dir) else { continue };
+            items.entry(relative.to_owned()).or_insert_with(|| artifact_json(relative, a));
         }
     }
     Ok(Json(json!({"items": items.into_iter().map(|(_, v)| v).collect::<Vec<_>>()})))
 }
 
-async fn find_artifact(app: &Arc<AppState>, d: &VersionDetails, path: &str) -> Result<Option<ArtifactRecord>, ApiError> {
+async fn find_artifact(
+    app: &Arc<AppState>,
+    d: &VersionDetails,
+    path: &str,
+) -> Result<Option<ArtifactRecord>, ApiError> {
     let mut prefixes = vec![native_prefix(d)];
     prefixes.extend(source_prefix(app, d).await?);
     for prefix in prefixes {

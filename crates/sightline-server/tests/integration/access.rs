@@ -329,9 +329,15 @@ async fn world() -> World {
     r.expect_status(200);
     let run = r.json["run"]["info"]["run_id"].as_str().expect("run id").to_owned();
     let version = json!({"name": "ma", "source": format!("runs:/{run}/model")});
-    server.request_as(editor, Method::POST, &format!("{mlflow}/model-versions/create"), Some(&version)).await.expect_status(200);
+    server
+        .request_as(editor, Method::POST, &format!("{mlflow}/model-versions/create"), Some(&version))
+        .await
+        .expect_status(200);
     let alias = json!({"name": "ma", "alias": "champion", "version": "1"});
-    server.request_as(editor, Method::POST, &format!("{mlflow}/registered-models/alias"), Some(&alias)).await.expect_status(200);
+    server
+        .request_as(editor, Method::POST, &format!("{mlflow}/registered-models/alias"), Some(&alias))
+        .await
+        .expect_status(200);
     let file = format!("/api/2.0/mlflow-artifacts/artifacts/{exp}/{run}/artifacts/x.txt");
     server.request_as(editor, Method::PUT, &file, Some(&json!("x"))).await.expect_status(200);
     ids.insert("{exp}", exp);

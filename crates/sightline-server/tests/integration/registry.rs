@@ -41,19 +41,27 @@ async fn mlflow_runs_models_versions_aliases_and_artifacts() {
         "tags": [{"key": "mlflow.source.git.commit", "value": "abc123"}],
     });
     ok(&s, Method::POST, "/runs/log-batch", batch).await;
-    let again = mlflow(&s, Method::POST, "/runs/log-parameter", &json!({"run_id": run_id, "key": "lr", "value": "0.2"})).await;
+    let again =
+        mlflow(&s, Method::POST, "/runs/log-parameter", &json!({"run_id": run_id, "key": "lr", "value": "0.2"})).await;
     assert_eq!((again.status, error_code(&again)), (400, "INVALID_PARAMETER_VALUE"), "{}", again.text);
-    let history = ok(&s, Method::GET, &format!("/metrics/get-history?run_id={run_id}&metric_key=loss"), Value::Null).await;
+    let history =
+        ok(&s, Method::GET, &format!("/metrics/get-history?run_id={run_id}&metric_key=loss"), Value::Null).await;
     assert_eq!(history["metrics"][0]["value"], 0.5);
     assert_eq!(history["metrics"][1]["value"], "NaN");
 
     // An artifact of the run, uploaded, listed and downloaded through the proxy.
     let root = format!("0/{run_id}/artifacts");
     let put = s
-        .request(Method::PUT, &format!("/api/2.0/mlflow-artifacts/artifacts/{root}/model/MLmodel"), &[], Some(b"flavors: {}\n".to_vec()))
+        .request(
+            Method::PUT,
+            &format!("/api/2.0/mlflow-artifacts/artifacts/{root}/model/MLmodel"),
+            &[],
+            Some(b"flavors: {}\n".to_vec()),
+        )
         .await;
     assert_eq!(put.status, 200, "{}", put.text);
-    let list = ok(&s, Method::GET, &format!("/api/2.0/mlflow-artifacts/artifacts?path={root}/model"), Value::Null).await;
+    let list =
+        ok(&s, Method::GET, &format!("/api/2.0/mlflow-artifacts/artifacts?path={root}/model"), Value::Null).await;
     assert_eq!(list["files"], json!([{"path": "MLmodel", "is_dir": false, "file_size": 12}]));
     let got = s.get(&format!("/api/2.0/mlflow-artifacts/artifacts/{root}/model/MLmodel")).await;
     assert_eq!((got.status, got.text.as_str()), (200, "flavors: {}\n"));
@@ -65,23 +73,47 @@ async fn mlflow_runs_models_versions_aliases_and_artifacts() {
     let missing = mlflow(&s, Method::GET, "/registered-models/get?name=nope", &Value::Null).await;
     assert_eq!((missing.status, error_code(&missing)), (404, "RESOURCE_DOES_NOT_EXIST"));
 
-    let v = ok(&s, Method::POST, "/model-versions/create", json!({"name": "churn", "source": format!("runs:/{run_id}/model"), "run_id": run_id})).await;
+    let v = ok(
+        &s,
+        Method::POST,
+        "/model-versions/create",
+        json!({"name": "churn", "source": format!("runs:/{run_id}/model"), "run_id": run_id}),
+    )
+    .await;
     assert_eq!(v["model_version"]["version"], "1");
-    let v2 = ok(&s, Method::POST, "/model-versions/create", json!({"name": "churn", "source": format!("mlflow-artifacts:/{root}/model")})).await;
+    let v2 = ok(
+        &s,
+        Method::POST,
+        "/model-versions/create",
+        json!({"name": "churn", "source": format!("mlflow-artifacts:/{root}/model")}),
+    )
+    .await;
     assert_eq!(v2["model_version"]["version"], "2");
     let uri = ok(&s, Method::GET, "/model-versions/get-download-uri?name=churn&version=1", Value::Null).await;
     assert_eq!(uri["artifact_uri"], format!("mlflow-artifacts:/{root}/model"));
 
-    ok(&s, Method::POST, "/registered-models/alias", json!({"name": "churn", "alias": "production", "version": "2"})).await;
-    ok(&s, Method::POST, "/registered-models/alias", json!({"name": "churn", "alias": "production", "version": "1"})).await;
+    ok(&s, Method::POST, "/registered-models/alias", json!({"name": "churn", "alias": "production", "version": "2"}))
+        .await;
+    ok(&s, Method::POST, "/registered-models/alias", json!({"name": "churn", "alias": "production", "version": "1"}))
+        .await;
     let by_alias = ok(&s, Method::GET, "/registered-models/alias?name=churn&alias=production", Value::Null).await;
     assert_eq!(by_alias["model_version"]["version"], "1");
-    ok(&s, Method::POST, "/model-versions/transition-stage", json!({"name": "churn", "version": "2", "stage": "staging"})).await;
-    let latest = ok(&s, Method::POST, "/registered-models/get-latest-versions", json!({"name": "churn", "stages": ["Staging"]})).await;
+    ok(
+        &s,
+        Method::POST,
+        "/model-versions/transition-stage",
+        json!({"name": "churn", "version": "2", "stage": "staging"}),
+    )
+    .await;
+    let latest =
+        ok(&s, Method::POST, "/registered-models/get-latest-versions", json!({"name": "churn", "stages": ["Staging"]}))
+            .await;
     assert_eq!(latest["model_versions"][0]["version"], "2");
-    let found = ok(&s, Method::GET, &format!("/model-versions/search?filter=run_id%3D%27{run_id}%27"), Value::Null).await;
+    let found =
+        ok(&s, Method::GET, &format!("/model-versions/search?filter=run_id%3D%27{run_id}%27"), Value::Null).await;
     assert_eq!(found["model_versions"].as_array().map(Vec::len), Some(1));
-    let models = ok(&s, Method::GET, "/registered-models/search?filter=name%20LIKE%20%27%25hur%25%27", Value::Null).await;
+    let models =
+        ok(&s, Method::GET, "/registered-models/search?filter=name%20LIKE%20%27%25hur%25%27", Value::Null).await;
     assert_eq!(models["registered_models"][0]["name"], "churn");
     let bad_filter = mlflow(&s, Method::GET, "/registered-models/search?filter=name%20~%20x", &Value::Null).await;
     assert_eq!((bad_filter.status, error_code(&bad_filter)), (400, "INVALID_PARAMETER_VALUE"));
@@ -129,12 +161,26 @@ async fn native_registry_facts_artifacts_stages_and_rollback() {
         "git_commit": "deadbeef", "params": {"depth": "6"}, "metrics": {"auc": 0.9},
         "tags": {"owner": "risk"}, "data": [{"kind": "dvc", "name": "train.csv", "version": "md5:0a1b"}],
     });
-    let r = s.request(Method::PATCH, "/api/v1/models/credit/versions/v2", &[("content-type", "application/json")], Some(patch.to_string().into_bytes())).await;
+    let r = s
+        .request(
+            Method::PATCH,
+            "/api/v1/models/credit/versions/v2",
+            &[("content-type", "application/json")],
+            Some(patch.to_string().into_bytes()),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["metrics"], json!({"auc": 0.9}));
     assert_eq!(r.json["data"][0]["version"], "md5:0a1b");
 
-    let up = s.request(Method::PUT, "/api/v1/models/credit/versions/v2/artifacts/model/weights.bin", &[], Some(b"abc".to_vec())).await;
+    let up = s
+        .request(
+            Method::PUT,
+            "/api/v1/models/credit/versions/v2/artifacts/model/weights.bin",
+            &[],
+            Some(b"abc".to_vec()),
+        )
+        .await;
     assert_eq!(up.status, 201, "{}", up.text);
     assert_eq!(up.json["sha256"], "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     assert_eq!(up.json["size"], 3);
@@ -143,13 +189,27 @@ async fn native_registry_facts_artifacts_stages_and_rollback() {
 
     for (alias, version) in [("production", "v1"), ("production", "v2"), ("production", "v1")] {
         let body = json!({"version": version, "reason": "release"}).to_string().into_bytes();
-        let r = s.request(Method::PUT, &format!("/api/v1/models/credit/aliases/{alias}"), &[("content-type", "application/json")], Some(body)).await;
+        let r = s
+            .request(
+                Method::PUT,
+                &format!("/api/v1/models/credit/aliases/{alias}"),
+                &[("content-type", "application/json")],
+                Some(body),
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.text);
     }
     let aliases = s.get("/api/v1/models/credit/aliases").await;
     assert_eq!(aliases.json["items"][0]["version"], "v1", "rolled back");
     let stage = json!({"stage": "Production", "reason": "passed review"}).to_string().into_bytes();
-    let r = s.request(Method::PUT, "/api/v1/models/credit/versions/v2/stage", &[("content-type", "application/json")], Some(stage)).await;
+    let r = s
+        .request(
+            Method::PUT,
+            "/api/v1/models/credit/versions/v2/stage",
+            &[("content-type", "application/json")],
+            Some(stage),
+        )
+        .await;
     assert_eq!(r.json["stage"], "Production", "{}", r.text);
     let history = s.get("/api/v1/models/credit/registry-history").await;
     let items = history.json["items"].as_array().expect("items");
@@ -189,12 +249,26 @@ async fn traversal_in_artifact_paths_and_sources_is_refused() {
         .await;
     assert_eq!(put.status, 422, "{}", put.text);
     s.post_json(&format!("{M}/registered-models/create"), &json!({"name": "m"})).await.expect_status(200);
-    for source in ["/etc/passwd", "file:///etc/passwd", "runs:/x/../../y", "mlflow-artifacts:/0/%2e%2e/x", "s3://b/../k", "a\u{0}b"] {
+    for source in [
+        "/etc/passwd",
+        "file:///etc/passwd",
+        "runs:/x/../../y",
+        "mlflow-artifacts:/0/%2e%2e/x",
+        "s3://b/../k",
+        "a\u{0}b",
+    ] {
         let r = mlflow(&s, Method::POST, "/model-versions/create", &json!({"name": "m", "source": source})).await;
         assert_eq!((r.status, error_code(&r)), (400, "INVALID_PARAMETER_VALUE"), "{source}: {}", r.text);
     }
     let patch = json!({"source": "../../secret"}).to_string().into_bytes();
-    let r = s.request(Method::PATCH, "/api/v1/models/credit/versions/v1", &[("content-type", "application/json")], Some(patch)).await;
+    let r = s
+        .request(
+            Method::PATCH,
+            "/api/v1/models/credit/versions/v1",
+            &[("content-type", "application/json")],
+            Some(patch),
+        )
+        .await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert!(r.text.contains("$.source"), "{}", r.text);
 }
@@ -208,13 +282,22 @@ async fn mlflow_refusals_keep_mlflow_shape_and_roles() {
     assert_eq!((r.status, error_code(&r)), (401, "UNAUTHENTICATED"));
     let viewer = s.post_json("/api/v1/tokens", &json!({"name": "v", "project": "default", "role": "viewer"})).await;
     let token = viewer.json["token"].as_str().expect("token").to_owned();
-    let r = s.request_as(Some(&token), Method::POST, &format!("{M}/runs/create"), Some(&json!({"experiment_id": "0"}))).await;
+    let r = s
+        .request_as(Some(&token), Method::POST, &format!("{M}/runs/create"), Some(&json!({"experiment_id": "0"})))
+        .await;
     assert_eq!((r.status, error_code(&r)), (403, "PERMISSION_DENIED"), "{}", r.text);
     let r = s.request_as(Some(&token), Method::GET, &format!("{M}/experiments/get?experiment_id=0"), None).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = mlflow(&s, Method::POST, "/runs/create", &json!({"experiment_id": "zero"})).await;
     assert_eq!((r.status, error_code(&r)), (400, "INVALID_PARAMETER_VALUE"));
-    let r = s.request(Method::POST, &format!("{M}/runs/create"), &[("content-type", "application/json")], Some(b"{not json".to_vec())).await;
+    let r = s
+        .request(
+            Method::POST,
+            &format!("{M}/runs/create"),
+            &[("content-type", "application/json")],
+            Some(b"{not json".to_vec()),
+        )
+        .await;
     assert_eq!((r.status, error_code(&r)), (400, "INVALID_PARAMETER_VALUE"));
     let r = mlflow(&s, Method::GET, "/runs/get?run_id=nope", &Value::Null).await;
     assert_eq!((r.status, error_code(&r)), (404, "RESOURCE_DOES_NOT_EXIST"));

@@ -3,8 +3,8 @@
 use super::{SqliteStore, is_unique_violation};
 use crate::record::VersionRecord;
 use crate::registry::{
-    AliasRecord, ArtifactRecord, DataVersion, ExperimentRecord, MetricPoint, NO_STAGE, NewRun, RegistryStore,
-    RunInput, RunLog, RunRecord, Transition, TransitionRecord, VersionChange, VersionDetails,
+    AliasRecord, ArtifactRecord, DataVersion, ExperimentRecord, MetricPoint, NO_STAGE, NewRun, RegistryStore, RunInput,
+    RunLog, RunRecord, Transition, TransitionRecord, VersionChange, VersionDetails,
 };
 use crate::{Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -42,7 +42,8 @@ fn experiment(c: &Connection, r: &Row<'_>) -> Result<ExperimentRecord> {
 }
 
 fn experiments_where(c: &Connection, clause: &str, key: &dyn rusqlite::ToSql) -> Result<Vec<ExperimentRecord>> {
-    let mut stmt = c.prepare_cached(&format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments WHERE {clause} ORDER BY id"))?;
+    let mut stmt =
+        c.prepare_cached(&format!("SELECT {EXPERIMENT_COLUMNS} FROM experiments WHERE {clause} ORDER BY id"))?;
     let mut rows = stmt.query([key])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
@@ -186,7 +187,10 @@ fn apply_change(c: &Connection, version_id: i64, change: &VersionChange, now_ms:
         ("user_id", &change.user_id),
     ] {
         if let Some(v) = value {
-            c.execute(&format!("UPDATE version_registry SET {column} = ?2 WHERE version_id = ?1"), params![version_id, v])?;
+            c.execute(
+                &format!("UPDATE version_registry SET {column} = ?2 WHERE version_id = ?1"),
+                params![version_id, v],
+            )?;
         }
     }
     for (k, v) in &change.params {
@@ -212,7 +216,15 @@ fn apply_change(c: &Connection, version_id: i64, change: &VersionChange, now_ms:
     Ok(())
 }
 
-fn record_transition(c: &Connection, model_id: i64, kind: &str, name: &str, from: Option<&str>, to: Option<&str>, t: &Transition<'_>) -> Result<()> {
+fn record_transition(
+    c: &Connection,
+    model_id: i64,
+    kind: &str,
+    name: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    t: &Transition<'_>,
+) -> Result<()> {
     c.prepare_cached(
         "INSERT INTO registry_transitions (model_id, kind, name, from_value, to_value, actor, reason, ts_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -268,7 +280,10 @@ impl RegistryStore for SqliteStore {
     fn update_experiment(&self, id: i64, name: Option<&str>, lifecycle: Option<&str>, now_ms: i64) -> Result<()> {
         self.with_reader(|c| {
             if let Some(name) = name {
-                match c.execute("UPDATE experiments SET name = ?2, updated_ms = ?3 WHERE id = ?1", params![id, name, now_ms]) {
+                match c.execute(
+                    "UPDATE experiments SET name = ?2, updated_ms = ?3 WHERE id = ?1",
+                    params![id, name, now_ms],
+                ) {
                     Ok(_) => {}
                     Err(e) if is_unique_violation(&e) => {
                         return Err(StoreError::Conflict(format!("experiment {name:?}")));
@@ -277,7 +292,10 @@ impl RegistryStore for SqliteStore {
                 }
             }
             if let Some(l) = lifecycle {
-                c.execute("UPDATE experiments SET lifecycle = ?2, updated_ms = ?3 WHERE id = ?1", params![id, l, now_ms])?;
+                c.execute(
+                    "UPDATE experiments SET lifecycle = ?2, updated_ms = ?3 WHERE id = ?1",
+                    params![id, l, now_ms],
+                )?;
             }
             Ok(())
         })
@@ -371,13 +389,18 @@ impl RegistryStore for SqliteStore {
                     }
                     Some(_) => {}
                     None => {
-                        tx.execute("INSERT INTO run_params (run_id, key, value) VALUES (?1, ?2, ?3)", params![run_id, k, v])?;
+                        tx.execute(
+                            "INSERT INTO run_params (run_id, key, value) VALUES (?1, ?2, ?3)",
+                            params![run_id, k, v],
+                        )?;
                     }
                 }
             }
             for m in &log.metrics {
-                tx.prepare_cached("INSERT INTO run_metrics (run_id, key, value, ts_ms, step) VALUES (?1, ?2, ?3, ?4, ?5)")?
-                    .execute(params![run_id, m.key, finite(m.value), m.ts_ms, m.step])?;
+                tx.prepare_cached(
+                    "INSERT INTO run_metrics (run_id, key, value, ts_ms, step) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![run_id, m.key, finite(m.value), m.ts_ms, m.step])?;
             }
             for (k, v) in &log.tags {
                 set_tag(&tx, "run_tags", "run_id", &run_id, k, v)?;
@@ -403,7 +426,16 @@ impl RegistryStore for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (run_id, name, digest) DO UPDATE SET context = excluded.context",
                 )?
-                .execute(params![run_id, i.name, i.digest, i.source_type, i.source, i.schema, i.profile, i.context])?;
+                .execute(params![
+                    run_id,
+                    i.name,
+                    i.digest,
+                    i.source_type,
+                    i.source,
+                    i.schema,
+                    i.profile,
+                    i.context
+                ])?;
             }
             tx.commit()?;
             Ok(())
@@ -481,7 +513,9 @@ impl RegistryStore for SqliteStore {
             match tx.execute("DELETE FROM models WHERE id = ?1", [model_id]) {
                 Ok(_) => {}
                 Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
-                    return Err(StoreError::InUse("the model has monitoring data (references, monitors, policies...)".into()));
+                    return Err(StoreError::InUse(
+                        "the model has monitoring data (references, monitors, policies...)".into(),
+                    ));
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -634,7 +668,10 @@ impl RegistryStore for SqliteStore {
                     Some(tx.query_row("SELECT name FROM versions WHERE id = ?1", [id], |r| r.get(0))?)
                 }
                 None => {
-                    tx.execute("DELETE FROM model_aliases WHERE model_id = ?1 AND alias = ?2", params![model_id, alias])?;
+                    tx.execute(
+                        "DELETE FROM model_aliases WHERE model_id = ?1 AND alias = ?2",
+                        params![model_id, alias],
+                    )?;
                     None
                 }
             };
