@@ -200,10 +200,12 @@ pub fn tags_json(tags: &[(String, String)]) -> Value {
 fn mlflow_code(code: &str, status: StatusCode) -> (&'static str, StatusCode) {
     match code {
         "conflict" => ("RESOURCE_ALREADY_EXISTS", StatusCode::BAD_REQUEST),
-        "unauthenticated" | "second_factor_required" => ("UNAUTHENTICATED", StatusCode::UNAUTHORIZED),
+        // No administrator yet is a 503 elsewhere; the MLflow client would retry a 503
+        // for minutes, so it is told at once that nobody can authenticate yet.
+        "unauthenticated" | "second_factor_required" | "no_admin" => ("UNAUTHENTICATED", StatusCode::UNAUTHORIZED),
         "forbidden" => ("PERMISSION_DENIED", StatusCode::FORBIDDEN),
         "too_many_attempts" | "overloaded" => ("REQUEST_LIMIT_EXCEEDED", StatusCode::TOO_MANY_REQUESTS),
-        "not_ready" | "no_admin" => ("TEMPORARILY_UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
+        "not_ready" => ("TEMPORARILY_UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
         "method_not_allowed" => ("ENDPOINT_NOT_FOUND", StatusCode::METHOD_NOT_ALLOWED),
         "payload_too_large" => ("INVALID_PARAMETER_VALUE", StatusCode::PAYLOAD_TOO_LARGE),
         "internal" => ("INTERNAL_ERROR", StatusCode::INTERNAL_SERVER_ERROR),

@@ -194,7 +194,8 @@ pub trait RegistryStore {
 
     fn model_tags(&self, model_id: i64) -> Result<Vec<(String, String)>>;
     fn set_model_tag(&self, model_id: i64, key: &str, value: Option<&str>) -> Result<()>;
-    /// Renames a model (its spec's name too); `Conflict` if the name is taken.
+    /// Renames a model (its spec's name too); `Conflict` if the name is taken, `InUse`
+    /// if predictions, monitors or retraining policies refer to it.
     fn rename_model(&self, model_id: i64, new_name: &str) -> Result<()>;
     /// Deletes a model and its registry data if nothing else refers to it (no
     /// predictions, references, monitors...); `InUse` when something does.

@@ -244,7 +244,12 @@ pub async fn rename_model(
     check_slug(&new_name).map_err(|e| invalid("new_name", &format!("{new_name:?}: {e}")))?;
     let store = app.store.clone();
     let (id, target) = (m.record.id, new_name.clone());
-    blocking(move || store.rename_model(id, &target)).await??;
+    match blocking(move || store.rename_model(id, &target)).await? {
+        Err(sightline_store::StoreError::InUse(why)) => {
+            return Err(ApiError::new(Code::InvalidQuery, format!("cannot rename: {why}")));
+        }
+        other => other?,
+    }
     app.forget(&m.record.spec.name);
     let renamed = model(&app, &p, &new_name, Need::Read).await?;
     Ok(Json(json!({"registered_model": model_json(&app, &renamed).await?})))

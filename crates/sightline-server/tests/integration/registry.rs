@@ -217,6 +217,10 @@ async fn native_registry_facts_artifacts_stages_and_rollback() {
     assert_eq!(items[3]["reason"], "passed review");
     assert!(items.iter().all(|h| h["actor"].as_str().is_some_and(|a| !a.is_empty())));
 
+    // A monitored model keeps its name: monitors and clients refer to it by name.
+    let rename =
+        mlflow(&s, Method::POST, "/registered-models/rename", &json!({"name": "credit", "new_name": "c2"})).await;
+    assert_eq!((rename.status, error_code(&rename)), (400, "INVALID_PARAMETER_VALUE"), "{}", rename.text);
     // A version that served predictions is not deleted through MLflow.
     let del = mlflow(&s, Method::DELETE, "/model-versions/delete", &json!({"name": "credit", "version": "v1"})).await;
     assert_eq!((del.status, error_code(&del)), (400, "INVALID_PARAMETER_VALUE"), "{}", del.text);

@@ -470,14 +470,31 @@ impl RegistryStore for SqliteStore {
 
     fn rename_model(&self, model_id: i64, new_name: &str) -> Result<()> {
         self.with_reader(|c| {
-            match c.execute(
+            let tx = immediate(c)?;
+            // Monitors and policies name their model in their definitions, and clients
+            // log to a model by name: such a model keeps its name.
+            for (sql, what) in [
+                ("SELECT COUNT(*) FROM predictions WHERE model_id = ?1", "the model has logged predictions"),
+                ("SELECT COUNT(*) FROM monitors WHERE model_id = ?1", "monitors refer to the model"),
+                (
+                    "SELECT COUNT(*) FROM retraining_policies WHERE model_id = ?1",
+                    "retraining policies refer to the model",
+                ),
+            ] {
+                if count(&tx, sql, model_id)? > 0 {
+                    return Err(StoreError::InUse(what.into()));
+                }
+            }
+            match tx.execute(
                 "UPDATE models SET name = ?2, spec = json_set(spec, '$.name', ?2) WHERE id = ?1",
                 params![model_id, new_name],
             ) {
-                Ok(_) => Ok(()),
-                Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!("model {new_name:?}"))),
-                Err(e) => Err(e.into()),
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Err(StoreError::Conflict(format!("model {new_name:?}"))),
+                Err(e) => return Err(e.into()),
             }
+            tx.commit()?;
+            Ok(())
         })
     }
 
