@@ -145,6 +145,16 @@ impl Params {
             .collect()
     }
 
+    /// `max_results`: at least 1; above `cap` it is capped (the client asks for up to
+    /// 100,000 runs by default and pages on what it gets).
+    pub fn max_results(&self, default: usize, cap: usize) -> Result<usize, ApiError> {
+        match self.opt_i64("max_results")? {
+            None => Ok(default.min(cap)),
+            Some(n) if n < 1 => Err(invalid("max_results", "must be at least 1")),
+            Some(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX).min(cap)),
+        }
+    }
+
     pub fn sub(map: Map<String, Value>) -> Params {
         Params(map)
     }

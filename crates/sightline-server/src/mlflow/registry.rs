@@ -180,11 +180,7 @@ pub async fn search_models(
 ) -> Answer {
     let params = Params::read(&uri, &headers, body).await?;
     let filter = super::filter::parse(&params.opt("filter")?.unwrap_or_default())?;
-    let max = params.opt_i64("max_results")?.unwrap_or(100);
-    let max = usize::try_from(max)
-        .ok()
-        .filter(|m| (1..=1000).contains(m))
-        .ok_or_else(|| invalid("max_results", "must be between 1 and 1000"))?;
+    let max = params.max_results(100, 1000)?;
     let readable = p.projects_allowing(Need::Read);
     let store = app.store.clone();
     let all = blocking(move || store.list_models(None, 100_000, readable.as_deref())).await??;
@@ -414,11 +410,7 @@ pub async fn search_versions(
 ) -> Answer {
     let params = Params::read(&uri, &headers, body).await?;
     let filter = super::filter::parse(&params.opt("filter")?.unwrap_or_default())?;
-    let max = params.opt_i64("max_results")?.unwrap_or(10_000);
-    let max = usize::try_from(max)
-        .ok()
-        .filter(|m| (1..=200_000).contains(m))
-        .ok_or_else(|| invalid("max_results", "must be between 1 and 200000"))?;
+    let max = params.max_results(10_000, 200_000)?;
     let readable = p.projects_allowing(Need::Read);
     let store = app.store.clone();
     let found = blocking(move || -> sightline_store::Result<Vec<(String, Vec<VersionDetails>)>> {

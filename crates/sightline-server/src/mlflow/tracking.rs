@@ -390,11 +390,7 @@ pub async fn search_runs(
     }
     let view = params.opt("run_view_type")?.unwrap_or_else(|| "ACTIVE_ONLY".into());
     let filter = super::filter::parse(&params.opt("filter")?.unwrap_or_default())?;
-    let max = params.opt_i64("max_results")?.unwrap_or(1000);
-    let max = usize::try_from(max)
-        .ok()
-        .filter(|m| (1..=MAX_RUNS).contains(m))
-        .ok_or_else(|| invalid("max_results", &format!("must be between 1 and {MAX_RUNS}")))?;
+    let max = params.max_results(1000, MAX_RUNS)?;
     let store = app.store.clone();
     let runs = blocking(move || store.list_runs(&ids, MAX_RUNS)).await??;
     let items: Vec<Value> = runs
