@@ -16,6 +16,7 @@ pub mod demo;
 pub mod encryption;
 pub mod error;
 pub mod export;
+pub mod gate;
 pub mod ingest;
 pub mod lineage;
 pub mod metrics;

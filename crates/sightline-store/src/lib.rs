@@ -52,8 +52,8 @@ pub use record::{
     VersionRecord, WriteBatch,
 };
 pub use registry::{
-    AliasRecord, ArtifactRecord, DataVersion, ExperimentRecord, MetricPoint, NewRun, RegistryStore, RunInput, RunLog,
-    RunRecord, Transition, TransitionRecord, VersionChange, VersionDetails,
+    AliasRecord, ArtifactRecord, DataVersion, ExperimentRecord, MetricPoint, NewRun, PromotionReport, RegistryStore,
+    RunInput, RunLog, RunRecord, Transition, TransitionRecord, VersionChange, VersionDetails,
 };
 pub use retraining::{PolicyRecord, RetrainingStore, TriggerRecord};
 pub use sealed::{EncryptionState, ResealProgress, Resealed, StoredPayload};

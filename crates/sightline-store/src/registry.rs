@@ -162,6 +162,18 @@ pub struct ArtifactRecord {
     pub created_ms: i64,
 }
 
+/// One evaluation of a model's promotion gate for a version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromotionReport {
+    pub seq: i64,
+    pub version_id: i64,
+    pub passed: bool,
+    /// The report (JSON document, as the API shows it).
+    pub report: String,
+    pub actor: String,
+    pub ts_ms: i64,
+}
+
 pub trait RegistryStore {
     /// `Conflict` if the name is taken.
     fn create_experiment(&self, project_id: i64, name: &str, tags: &[(String, String)], now_ms: i64) -> Result<i64>;
@@ -239,4 +251,12 @@ pub trait RegistryStore {
     /// Artifacts whose path starts with `prefix` (a directory path ending in `/`, or
     /// empty for all), by path.
     fn list_artifacts(&self, prefix: &str) -> Result<Vec<ArtifactRecord>>;
+
+    /// A model's promotion gate (JSON document), if one is set; `None` removes it.
+    fn set_promotion_gate(&self, model_id: i64, spec: Option<&str>, now_ms: i64) -> Result<()>;
+    fn promotion_gate(&self, model_id: i64) -> Result<Option<String>>;
+    /// Keeps a gate evaluation with the version; returns its sequence number.
+    fn add_promotion_report(&self, model_id: i64, report: &PromotionReport) -> Result<i64>;
+    /// A version's gate evaluations, oldest first.
+    fn promotion_reports(&self, version_id: i64) -> Result<Vec<PromotionReport>>;
 }

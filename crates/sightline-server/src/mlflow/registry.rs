@@ -537,6 +537,9 @@ pub async fn transition_stage(
     let m = model(&app, &p, &params.req("name")?, Need::Edit).await?;
     let d = version(&app, &m, &params.req("version")?).await?;
     let stage = stage_name("stage", &params.req("stage")?)?;
+    if crate::gate::is_production(stage) {
+        crate::gate::enforce(&app, &m, &d, &p.actor).await?;
+    }
     let archive = params.opt_bool("archive_existing_versions")?.unwrap_or(false);
     let reason = params.opt("comment")?.unwrap_or_default();
     let store = app.store.clone();
@@ -595,6 +598,9 @@ pub async fn set_alias(
     let alias = params.req("alias")?;
     check_alias(&alias)?;
     let d = version(&app, &m, &params.req("version")?).await?;
+    if crate::gate::is_production(&alias) {
+        crate::gate::enforce(&app, &m, &d, &p.actor).await?;
+    }
     let store = app.store.clone();
     let (model_id, id, actor) = (m.record.id, d.version.id, p.actor.clone());
     blocking(move || {

@@ -278,6 +278,9 @@ pub async fn set_stage(
     let req: StageIn = read_json(&headers, body).await?;
     let stage = stage_name("$.stage", &req.stage).map_err(|e| invalid("$.stage", e.detail))?;
     let d = version(&app, &model, &name).await?;
+    if crate::gate::is_production(stage) {
+        crate::gate::enforce(&app, &model, &d, &principal.actor).await?;
+    }
     let store = app.store.clone();
     let (model_id, id, actor) = (model.id, d.version.id, principal.actor.clone());
     let updated = blocking(move || {
@@ -326,6 +329,9 @@ pub async fn set_alias(
     let model = app.model(&model).await?;
     let req: AliasIn = read_json(&headers, body).await?;
     let d = version(&app, &model, &req.version).await.map_err(|e| invalid("$.version", e.detail))?;
+    if crate::gate::is_production(&alias) {
+        crate::gate::enforce(&app, &model, &d, &principal.actor).await?;
+    }
     let store = app.store.clone();
     let (model_id, id, actor) = (model.id, d.version.id, principal.actor.clone());
     blocking(move || {
@@ -374,6 +380,63 @@ pub async fn history(
                 "kind": t.kind, "name": t.name, "from": t.from, "to": t.to,
                 "actor": t.actor, "reason": t.reason, "at": format(t.ts_ms),
             })
+        })
+        .collect();
+    Ok(Json(json!({"items": items})))
+}
+
+pub async fn get_gate(
+    State(app): State<Arc<AppState>>,
+    p: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let model = app.model(&path_of(p)?).await?;
+    let store = app.store.clone();
+    let id = model.id;
+    let text = blocking(move || store.promotion_gate(id)).await??;
+    let text = text.ok_or_else(|| ApiError::new(Code::NotFound, "the model has no promotion gate"))?;
+    let spec: Value = serde_json::from_str(&text).map_err(|e| ApiError::internal(format!("stored gate: {e}")))?;
+    Ok(Json(spec))
+}
+
+/// Sets the model's promotion gate (see `crate::gate`); `{}` keeps no checks.
+pub async fn put_gate(
+    State(app): State<Arc<AppState>>,
+    p: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let model = app.model(&path_of(p)?).await?;
+    let spec: crate::gate::GateSpec = read_json(&headers, body).await?;
+    let problems = spec.validate();
+    if !problems.is_empty() {
+        let errors =
+            problems.into_iter().map(|(path, message)| crate::error::FieldError { path, message }).collect::<Vec<_>>();
+        return Err(ApiError::validation("the promotion gate is not valid", errors));
+    }
+    let doc = serde_json::to_value(&spec).map_err(ApiError::internal)?;
+    let text = doc.to_string();
+    let store = app.store.clone();
+    let id = model.id;
+    blocking(move || store.set_promotion_gate(id, Some(&text), now_ms())).await??;
+    Ok(Json(doc))
+}
+
+/// Every evaluation of the gate for this version, oldest first.
+pub async fn promotion_reports(
+    State(app): State<Arc<AppState>>,
+    p: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let (model, name) = path_of(p)?;
+    let model = app.model(&model).await?;
+    let d = version(&app, &model, &name).await?;
+    let store = app.store.clone();
+    let id = d.version.id;
+    let reports = blocking(move || store.promotion_reports(id)).await??;
+    let items: Vec<Value> = reports
+        .iter()
+        .map(|r| {
+            let report: Value = serde_json::from_str(&r.report).unwrap_or(Value::Null);
+            json!({"seq": r.seq, "passed": r.passed, "actor": r.actor, "at": format(r.ts_ms), "report": report})
         })
         .collect();
     Ok(Json(json!({"items": items})))

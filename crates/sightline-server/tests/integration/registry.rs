@@ -306,3 +306,55 @@ async fn mlflow_refusals_keep_mlflow_shape_and_roles() {
     let r = mlflow(&s, Method::GET, "/runs/get?run_id=nope", &Value::Null).await;
     assert_eq!((r.status, error_code(&r)), (404, "RESOURCE_DOES_NOT_EXIST"));
 }
+
+#[tokio::test]
+async fn promotion_gates_block_failing_versions_and_keep_their_reports() {
+    let s = TestServer::start().await;
+    s.create_model(&credit_model("credit")).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("a clock").as_millis() as i64;
+    s.ingest("credit", &[crate::support::with(event("r1"), "/timestamp", json!(now - 60_000))])
+        .await
+        .expect_status(200);
+    let labels = json!({"labels": [{"request_id": "r1", "label": "good"}]});
+    s.post_json("/api/v1/models/credit/feedback", &labels).await.expect_status(200);
+    let put_json = |path: &'static str, body: Value| {
+        let s = &s;
+        async move {
+            s.request(Method::PUT, path, &[("content-type", "application/json")], Some(body.to_string().into_bytes()))
+                .await
+        }
+    };
+    let bad = put_json("/api/v1/models/credit/promotion-gate", json!({"lookback_hours": 0})).await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert!(bad.text.contains("$.lookback_hours"), "{}", bad.text);
+
+    // Accuracy is 1.0, but there is no reference to measure drift against: blocked.
+    let gate = json!({"performance": {"accuracy": {"min": 0.9}}, "max_share_drifted": 0.5});
+    put_json("/api/v1/models/credit/promotion-gate", gate).await.expect_status(200);
+    let r = put_json("/api/v1/models/credit/versions/v1/stage", json!({"stage": "Production"})).await;
+    assert_eq!((r.status, r.json["code"].as_str()), (409, Some("promotion_blocked")), "{}", r.text);
+    let checks = r.json["report"]["checks"].as_array().expect("the report is in the answer");
+    assert_eq!(checks[0]["check"], "performance.accuracy");
+    assert_eq!((checks[0]["value"].as_f64(), &checks[0]["passed"]), (Some(1.0), &json!(true)));
+    assert_eq!(checks[1]["passed"], false);
+    let alias = mlflow(
+        &s,
+        Method::POST,
+        "/registered-models/alias",
+        &json!({"name": "credit", "alias": "production", "version": "v1"}),
+    )
+    .await;
+    assert_eq!((alias.status, error_code(&alias)), (400, "INVALID_PARAMETER_VALUE"), "{}", alias.text);
+    assert!(s.get("/api/v1/models/credit/aliases").await.json["items"].as_array().is_some_and(Vec::is_empty));
+
+    // Performance alone: passes, and the move happens.
+    put_json("/api/v1/models/credit/promotion-gate", json!({"performance": {"accuracy": {"min": 0.9}}}))
+        .await
+        .expect_status(200);
+    let r = put_json("/api/v1/models/credit/versions/v1/stage", json!({"stage": "Production"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let reports = s.get("/api/v1/models/credit/versions/v1/promotion-reports").await;
+    let passed: Vec<&Value> = reports.json["items"].as_array().expect("items").iter().map(|i| &i["passed"]).collect();
+    assert_eq!(passed, [&json!(false), &json!(false), &json!(true)], "{}", reports.text);
+    assert_eq!(s.get("/api/v1/models/credit/promotion-gate").await.json["lookback_hours"], 168);
+}

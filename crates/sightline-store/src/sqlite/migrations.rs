@@ -511,6 +511,23 @@ const MIGRATIONS: &[&str] = &[
         size INTEGER NOT NULL,
         created_ms INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // 10: promotion gates (the checks a move to production must pass, one JSON document
+    // per model) and the report of every evaluation, kept with the version.
+    "CREATE TABLE promotion_gates (
+        model_id INTEGER PRIMARY KEY REFERENCES models(id),
+        spec TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE promotion_reports (
+        seq INTEGER PRIMARY KEY,
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        passed INTEGER NOT NULL,
+        report TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL
+    );
+    CREATE INDEX promotion_reports_by_version ON promotion_reports (version_id, seq);",
 ];
 
 /// The schema version this build expects.

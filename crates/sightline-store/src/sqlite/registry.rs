@@ -3,8 +3,8 @@
 use super::{SqliteStore, is_unique_violation};
 use crate::record::VersionRecord;
 use crate::registry::{
-    AliasRecord, ArtifactRecord, DataVersion, ExperimentRecord, MetricPoint, NO_STAGE, NewRun, RegistryStore, RunInput,
-    RunLog, RunRecord, Transition, TransitionRecord, VersionChange, VersionDetails,
+    AliasRecord, ArtifactRecord, DataVersion, ExperimentRecord, MetricPoint, NO_STAGE, NewRun, PromotionReport,
+    RegistryStore, RunInput, RunLog, RunRecord, Transition, TransitionRecord, VersionChange, VersionDetails,
 };
 use crate::{Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -508,6 +508,7 @@ impl RegistryStore for SqliteStore {
                 "DELETE FROM registry_transitions WHERE model_id = ?1",
                 "DELETE FROM model_aliases WHERE model_id = ?1",
                 "DELETE FROM model_tags WHERE model_id = ?1",
+                "DELETE FROM promotion_gates WHERE model_id = ?1",
             ] {
                 tx.execute(sql, [model_id])?;
             }
@@ -766,6 +767,58 @@ impl RegistryStore for SqliteStore {
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
+
+    fn set_promotion_gate(&self, model_id: i64, spec: Option<&str>, now_ms: i64) -> Result<()> {
+        self.with_reader(|c| {
+            match spec {
+                Some(spec) => c.execute(
+                    "INSERT INTO promotion_gates (model_id, spec, updated_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (model_id) DO UPDATE SET spec = excluded.spec, updated_ms = excluded.updated_ms",
+                    params![model_id, spec, now_ms],
+                )?,
+                None => c.execute("DELETE FROM promotion_gates WHERE model_id = ?1", [model_id])?,
+            };
+            Ok(())
+        })
+    }
+
+    fn promotion_gate(&self, model_id: i64) -> Result<Option<String>> {
+        self.with_reader(|c| {
+            Ok(c.query_row("SELECT spec FROM promotion_gates WHERE model_id = ?1", [model_id], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
+    fn add_promotion_report(&self, model_id: i64, r: &PromotionReport) -> Result<i64> {
+        self.with_reader(|c| {
+            c.execute(
+                "INSERT INTO promotion_reports (model_id, version_id, passed, report, actor, ts_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![model_id, r.version_id, r.passed, r.report, r.actor, r.ts_ms],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    fn promotion_reports(&self, version_id: i64) -> Result<Vec<PromotionReport>> {
+        self.with_reader(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, version_id, passed, report, actor, ts_ms FROM promotion_reports
+                 WHERE version_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([version_id], |r| {
+                Ok(PromotionReport {
+                    seq: r.get(0)?,
+                    version_id: r.get(1)?,
+                    passed: r.get(2)?,
+                    report: r.get(3)?,
+                    actor: r.get(4)?,
+                    ts_ms: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
 }
 
 fn artifact(r: &Row<'_>) -> rusqlite::Result<ArtifactRecord> {
@@ -780,6 +833,7 @@ fn delete_version_rows(c: &Connection, version_id: i64) -> Result<()> {
         "DELETE FROM version_data WHERE version_id = ?1",
         "DELETE FROM model_aliases WHERE version_id = ?1",
         "DELETE FROM version_registry WHERE version_id = ?1",
+        "DELETE FROM promotion_reports WHERE version_id = ?1",
     ] {
         c.execute(sql, [version_id])?;
     }
