@@ -14,6 +14,7 @@ pub fn run_all(store: &dyn Store) {
     versions_are_numbered_and_carry_registry_facts(store);
     stages_and_aliases_are_recorded(store);
     artifacts_map_paths_to_hashes(store);
+    gates_and_reports(store);
 }
 
 fn runs_keep_params_metric_history_tags_and_inputs(store: &dyn Store) {
@@ -135,4 +136,28 @@ fn artifacts_map_paths_to_hashes(store: &dyn Store) {
     assert_eq!(paths, ["0/r/artifacts/model/MLmodel", "0/r/artifacts/model/x%_y"]);
     assert_eq!(store.get_artifact("0/r/artifacts/model/MLmodel").expect("get").expect("exists").size, 11);
     assert!(store.get_artifact("0/r/artifacts/nope").expect("get").is_none());
+}
+
+pub fn gates_and_reports(store: &dyn Store) {
+    let m = store.create_model(&crate::conformance::binary_model("gated"), 1, 10).expect("model");
+    let v = store.create_registry_version(m.id, None, &VersionChange::default(), 11).expect("1");
+    assert_eq!(store.promotion_gate(m.id).expect("gate"), None);
+    store.set_promotion_gate(m.id, Some("{\"a\":1}"), 12).expect("set");
+    assert_eq!(store.promotion_gate(m.id).expect("gate").as_deref(), Some("{\"a\":1}"));
+    for (passed, ts) in [(false, 13), (true, 14)] {
+        let r = sightline_store::PromotionReport {
+            seq: 0,
+            version_id: v.id,
+            passed,
+            report: "{}".into(),
+            actor: "alice".into(),
+            ts_ms: ts,
+        };
+        store.add_promotion_report(m.id, &r).expect("report");
+    }
+    let reports = store.promotion_reports(v.id).expect("reports");
+    assert_eq!(reports.iter().map(|r| (r.passed, r.ts_ms)).collect::<Vec<_>>(), [(false, 13), (true, 14)]);
+    store.set_promotion_gate(m.id, None, 15).expect("remove");
+    assert_eq!(store.promotion_gate(m.id).expect("gate"), None);
+    store.delete_model(m.id).expect("a model with reports and no traffic is deleted");
 }
