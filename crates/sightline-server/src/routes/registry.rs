@@ -61,13 +61,53 @@ async fn version(app: &Arc<AppState>, model: &LoadedModel, name: &str) -> Result
     found.ok_or_else(|| ApiError::new(Code::VersionNotFound, format!("version {name:?} does not exist")))
 }
 
+/// Data versions the lineage graph knows for a version: the inputs, with their dataset
+/// versions, of the latest run of each job that outputs the dataset
+/// `sightline:<model>/<version>` (how OpenLineage emitters name a model version).
+async fn lineage_data(app: &Arc<AppState>, model: &LoadedModel, version: &str) -> Result<Vec<Value>, ApiError> {
+    use sightline_store::NodeKind;
+    use sightline_store::lineage::Direction;
+    let store = app.store.clone();
+    let (project, name) = (model.record.project_id, format!("{}/{}", model.record.spec.name, version));
+    let found = blocking(move || -> sightline_store::Result<Vec<Value>> {
+        let Some(node) = store.lineage_node(project, NodeKind::Dataset, "sightline", &name)? else {
+            return Ok(Vec::new());
+        };
+        let graph = store.lineage_graph(node.id, 1, Direction::Upstream, None, 1_000)?;
+        let jobs: Vec<i64> = graph.nodes.iter().filter(|n| n.kind == NodeKind::Job).map(|n| n.id).collect();
+        let runs = store.latest_runs(&jobs)?;
+        let inputs: Vec<(i64, String)> = runs
+            .iter()
+            .flat_map(|r| r.io.iter())
+            .filter(|(_, direction, _)| direction == "input")
+            .filter_map(|(id, _, v)| v.clone().map(|v| (*id, v)))
+            .collect();
+        let ids: Vec<i64> = inputs.iter().map(|(id, _)| *id).collect();
+        let nodes = store.lineage_nodes(&ids)?;
+        Ok(inputs
+            .into_iter()
+            .filter_map(|(id, v)| {
+                let n = nodes.iter().find(|n| n.id == id)?;
+                Some(json!({"kind": "openlineage", "name": format!("{}:{}", n.namespace, n.name), "version": v}))
+            })
+            .collect())
+    })
+    .await??;
+    Ok(found)
+}
+
 pub async fn get_version(
     State(app): State<Arc<AppState>>,
     p: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let (model, name) = path_of(p)?;
     let model = app.model(&model).await?;
-    Ok(Json(details_json(&version(&app, &model, &name).await?)))
+    let mut doc = details_json(&version(&app, &model, &name).await?);
+    let from_lineage = lineage_data(&app, &model, &name).await?;
+    if let Some(data) = doc["data"].as_array_mut() {
+        data.extend(from_lineage);
+    }
+    Ok(Json(doc))
 }
 
 #[derive(Debug, Deserialize)]

@@ -173,6 +173,21 @@ async fn native_registry_facts_artifacts_stages_and_rollback() {
     assert_eq!(r.json["metrics"], json!({"auc": 0.9}));
     assert_eq!(r.json["data"][0]["version"], "md5:0a1b");
 
+    // A training run that OpenLineage reports as producing v2 adds the versions it read.
+    let event = json!({
+        "eventType": "COMPLETE", "eventTime": "2026-11-27T10:00:00Z", "producer": "https://example.com/test",
+        "run": {"runId": "0193a0c0-0000-7000-8000-000000000009"},
+        "job": {"namespace": "ml", "name": "train_credit"},
+        "inputs": [{"namespace": "db", "name": "loans", "facets": {"version": {"datasetVersion": "42"}}}],
+        "outputs": [{"namespace": "sightline", "name": "credit/v2"}],
+    });
+    s.post_json("/api/v1/lineage", &event).await.expect_status(201);
+    let details = s.get("/api/v1/models/credit/versions/v2").await;
+    let expected = json!([
+        {"kind": "dvc", "name": "train.csv", "version": "md5:0a1b"},
+        {"kind": "openlineage", "name": "db:loans", "version": "42"},
+    ]);
+    assert_eq!(details.json["data"], expected, "{}", details.text);
     let up = s
         .request(
             Method::PUT,
