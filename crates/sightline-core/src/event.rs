@@ -37,6 +37,8 @@ pub struct PredictionEvent {
     pub latency_ms: Option<f64>,
     pub tags: Vec<(String, String)>,
     pub error: Option<ErrorInfo>,
+    /// Attributions the client computed (SHAP values, say) by feature ordinal, ascending.
+    pub attributions: Vec<(u32, f64)>,
 }
 
 /// A validated ground-truth label for an earlier (or later) prediction.

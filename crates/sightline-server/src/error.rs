@@ -33,6 +33,7 @@ pub enum Code {
     SilenceNotFound,
     ChannelNotFound,
     IncidentNotFound,
+    ExplainerNotFound,
     NotFound,
     Unauthenticated,
     SecondFactorRequired,
@@ -46,6 +47,7 @@ pub enum Code {
     NotReady,
     InvalidKeyFile,
     KeyInUse,
+    ModelEndpointFailed,
     Internal,
 }
 
@@ -69,6 +71,7 @@ impl Code {
             Code::SilenceNotFound => "silence_not_found",
             Code::ChannelNotFound => "channel_not_found",
             Code::IncidentNotFound => "incident_not_found",
+            Code::ExplainerNotFound => "explainer_not_found",
             Code::NotFound => "not_found",
             Code::Unauthenticated => "unauthenticated",
             Code::SecondFactorRequired => "second_factor_required",
@@ -82,6 +85,7 @@ impl Code {
             Code::NotReady => "not_ready",
             Code::InvalidKeyFile => "invalid_key_file",
             Code::KeyInUse => "key_in_use",
+            Code::ModelEndpointFailed => "model_endpoint_failed",
             Code::Internal => "internal",
         }
     }
@@ -104,6 +108,7 @@ impl Code {
             | Code::SilenceNotFound
             | Code::ChannelNotFound
             | Code::IncidentNotFound
+            | Code::ExplainerNotFound
             | Code::NotFound => StatusCode::NOT_FOUND,
             Code::Unauthenticated | Code::SecondFactorRequired => StatusCode::UNAUTHORIZED,
             Code::Forbidden => StatusCode::FORBIDDEN,
@@ -114,6 +119,7 @@ impl Code {
             Code::InvalidKeyFile => StatusCode::UNPROCESSABLE_ENTITY,
             Code::Overloaded => StatusCode::TOO_MANY_REQUESTS,
             Code::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            Code::ModelEndpointFailed => StatusCode::BAD_GATEWAY,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -137,6 +143,7 @@ impl Code {
             Code::SilenceNotFound => "silence not found",
             Code::ChannelNotFound => "channel not found",
             Code::IncidentNotFound => "incident not found",
+            Code::ExplainerNotFound => "explainer not found",
             Code::NotFound => "not found",
             Code::Unauthenticated => "authentication required",
             Code::SecondFactorRequired => "a second-factor code is required",
@@ -150,6 +157,7 @@ impl Code {
             Code::NotReady => "server not ready",
             Code::InvalidKeyFile => "the master key file cannot be used",
             Code::KeyInUse => "a key that stored data needs is missing",
+            Code::ModelEndpointFailed => "the model's prediction endpoint failed",
             Code::Internal => "internal error",
         }
     }

@@ -15,6 +15,7 @@ pub mod body;
 pub mod demo;
 pub mod encryption;
 pub mod error;
+pub mod explain;
 pub mod export;
 pub mod gate;
 pub mod ingest;
@@ -72,6 +73,9 @@ pub struct ServerConfig {
     /// A token (made by `sightline admin generate-token`) that becomes a server-wide
     /// admin token on a start when no administrator exists; for automation.
     pub bootstrap_token: Option<String>,
+    /// This process creates an administrator right after start (`serve --demo`), so a
+    /// database without one is expected and not warned about.
+    pub admin_arriving: bool,
     pub sessions: auth::session::SessionSettings,
     pub login_limits: auth::limiter::LimiterSettings,
     /// The aggregator, profile retention and drift gauges.
@@ -96,6 +100,7 @@ impl Default for ServerConfig {
             tls_handshake_timeout: std::time::Duration::from_secs(10),
             master_key_file: None,
             bootstrap_token: None,
+            admin_arriving: false,
             sessions: auth::session::SessionSettings::default(),
             login_limits: auth::limiter::LimiterSettings::default(),
             analysis: state::AnalysisConfig::default(),
@@ -198,7 +203,9 @@ impl Server {
         let probe = store.clone();
         tokio::task::spawn_blocking(move || probe.append_audit(&started)).await??;
         let probe = store.clone();
-        if !tokio::task::spawn_blocking(move || probe.has_admin(wire::time::now_ms())).await?? {
+        if !config.admin_arriving
+            && !tokio::task::spawn_blocking(move || probe.has_admin(wire::time::now_ms())).await??
+        {
             tracing::warn!(
                 "no administrator exists: the API refuses requests until one does; create one with \
                  `sightline admin create-user --name NAME --role admin` (password on stdin), or start with \

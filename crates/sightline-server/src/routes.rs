@@ -9,6 +9,7 @@ mod compare;
 pub mod drift;
 pub mod drift_settings;
 mod errors;
+mod explain;
 mod export;
 mod feedback;
 mod health;
@@ -80,6 +81,29 @@ fn api_routes() -> Vec<Route> {
         (Method::POST, "/models/{model}/features", Model(Edit), post(models::add_features)),
         (Method::GET, "/models/{model}/versions", Model(Read), get(models::list_versions)),
         (Method::POST, "/models/{model}/versions", Model(Edit), post(models::create_version)),
+        (Method::GET, "/models/{model}/versions/{version}/explainer", Model(Read), get(explain::get_explainer)),
+        (
+            Method::DELETE,
+            "/models/{model}/versions/{version}/explainer",
+            Model(Edit),
+            delete(explain::delete_explainer),
+        ),
+        (
+            Method::PUT,
+            "/models/{model}/versions/{version}/explainer/model-file",
+            Model(Edit),
+            put(explain::put_model_file),
+        ),
+        (Method::PUT, "/models/{model}/versions/{version}/explainer/endpoint", Model(Edit), put(explain::put_endpoint)),
+        (Method::POST, "/models/{model}/versions/{version}/explain", Model(Read), post(explain::explain)),
+        (Method::GET, "/models/{model}/versions/{version}/importance", Model(Read), get(explain::importance)),
+        (Method::POST, "/models/{model}/versions/{version}/partial-dependence", Model(Read), post(explain::pdp)),
+        (
+            Method::POST,
+            "/models/{model}/versions/{version}/permutation-importance",
+            Model(Read),
+            post(explain::permutation),
+        ),
         (Method::GET, "/models/{model}/versions/{version}", Model(Read), get(registry::get_version)),
         (Method::PATCH, "/models/{model}/versions/{version}", Model(Edit), patch(registry::patch_version)),
         (Method::PUT, "/models/{model}/versions/{version}/stage", Model(Edit), put(registry::set_stage)),

@@ -79,6 +79,10 @@ pub struct AppState {
     pub aggregator: Arc<crate::aggregate::Control>,
     /// How drift and quality queries and the drift gauges run.
     pub analysis: AnalysisConfig,
+    /// Versions' explainers, parsed once.
+    pub explainers: crate::explain::loaded::Explainers,
+    /// Computed explanations, by explainer, request and rows.
+    pub explanations: crate::explain::cache::ResultCache,
     /// Where artifact bytes are kept (under the data dir).
     pub blobs: crate::artifacts::BlobStore,
     models: RwLock<HashMap<String, Arc<LoadedModel>>>,
@@ -113,6 +117,8 @@ impl AppState {
             ingest_audit: Default::default(),
             aggregator: Default::default(),
             analysis: AnalysisConfig::default(),
+            explainers: Default::default(),
+            explanations: Default::default(),
             blobs: crate::artifacts::BlobStore::new(std::path::Path::new("sightline-data")),
             models: RwLock::new(HashMap::new()),
             project_names: RwLock::new(HashMap::new()),

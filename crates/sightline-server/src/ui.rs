@@ -11,6 +11,8 @@ mod alerts;
 mod assets;
 mod charts;
 mod data;
+mod explain;
+mod explain_charts;
 mod feature;
 mod incidents;
 mod layout;
@@ -44,10 +46,13 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/assets/{file}", get(assets::serve))
         .route("/ui/models/{model}", get(model::page))
         .route("/ui/models/{model}/features/{feature}", get(feature::page))
+        .route("/ui/models/{model}/versions/{version}/explain", get(explain::page))
         .route("/ui/models/{model}/predictions", get(predictions::list))
         .route("/ui/models/{model}/predictions/{request_id}", get(predictions::one))
         .route("/ui/alerts", get(alerts::page))
         .route("/ui/monitors", post(alerts::create))
+        .route("/ui/monitors/{monitor}", get(alerts::view).post(alerts::update))
+        .route("/ui/monitors/{monitor}/delete", post(alerts::remove))
         .route("/ui/incidents", get(incidents::list))
         .route("/ui/lineage", get(lineage::page))
         .route("/ui/incidents/{incident}", get(incidents::one))

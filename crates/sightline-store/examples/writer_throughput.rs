@@ -46,6 +46,7 @@ fn event(i: usize) -> PredictionEvent {
         latency_ms: Some(3.0),
         tags: vec![("region".into(), cities[i % 5].into())],
         error: None,
+        attributions: Vec::new(),
     }
 }
 
@@ -65,6 +66,7 @@ fn prepare_unsealed(e: PredictionEvent) -> PreparedPrediction {
         latency_ms: e.latency_ms,
         features,
         error: e.error,
+        attributions: None,
     }
 }
 

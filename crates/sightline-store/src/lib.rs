@@ -13,6 +13,7 @@ pub mod alerting;
 pub mod audit;
 pub mod channels;
 pub mod crypto;
+pub mod explainers;
 pub mod incidents;
 pub mod issues;
 pub mod lineage;
@@ -34,6 +35,7 @@ pub use alerting::{AlertEventRecord, AlertQuery, AlertRecord, AlertingStore, Mon
 pub use audit::{AuditEntry, AuditQuery, AuditRecord, AuditStore};
 pub use channels::{ChannelRecord, ChannelStore, DeliveryRecord};
 pub use crypto::{CryptoError, KeyFileError, KeyId, KeyRing, Keys};
+pub use explainers::{ExplainerRecord, ExplainerSource, ExplainerStore};
 pub use incidents::{
     IncidentChange, IncidentRecord, IncidentStats, IncidentStatus, IncidentStore, NewIncident, TimelineEntry,
 };
@@ -95,6 +97,7 @@ pub trait Store:
     + OutcomeStore
     + AlertingStore
     + ChannelStore
+    + ExplainerStore
     + IncidentStore
     + LineageStore
     + SignalStore

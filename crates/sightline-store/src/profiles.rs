@@ -137,8 +137,8 @@ pub trait ProfileStore {
     /// `false` if there was none.
     fn delete_reference(&self, model_id: i64, version: &str) -> Result<bool>;
 
-    /// Seals every stored profile and reference that is under another key again under
-    /// the active one (part of a key rotation's pass). A value changed meanwhile is left
+    /// Seals every stored profile, reference and model file that is under another key
+    /// again under the active one (part of a key rotation's pass). A value changed meanwhile is left
     /// to its writer, which seals under the active key. Returns how many were resealed.
     fn reseal_profiles(&self) -> Result<usize>;
 

@@ -41,6 +41,8 @@ pub struct PreparedPrediction {
     /// Tags as a JSON array of `[key, value]` pairs, sealed; absent when there are none.
     pub tags: Option<Vec<u8>>,
     pub error: Option<ErrorInfo>,
+    /// `codec::encode_scores` of the attributions by feature ordinal, absent when none.
+    pub attributions: Option<Vec<u8>>,
 }
 
 impl PreparedPrediction {
@@ -54,6 +56,11 @@ impl PreparedPrediction {
         let scores = (!e.scores.is_empty()).then(|| {
             let mut buf = Vec::with_capacity(4 + e.scores.len() * 10);
             sightline_core::codec::encode_scores(&e.scores, &mut buf);
+            buf
+        });
+        let attributions = (!e.attributions.is_empty()).then(|| {
+            let mut buf = Vec::with_capacity(4 + e.attributions.len() * 10);
+            sightline_core::codec::encode_scores(&e.attributions, &mut buf);
             buf
         });
         let tags = if e.tags.is_empty() {
@@ -73,6 +80,7 @@ impl PreparedPrediction {
             features,
             tags,
             error: e.error,
+            attributions,
         })
     }
 }
@@ -182,6 +190,8 @@ pub struct StoredPrediction {
     pub tags: Vec<(String, String)>,
     pub error: Option<ErrorInfo>,
     pub label: Option<StoredLabel>,
+    /// Attributions logged with the prediction, by feature ordinal.
+    pub attributions: Vec<(u32, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

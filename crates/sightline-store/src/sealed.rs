@@ -93,6 +93,14 @@ pub fn reference_aad(model_id: i64, version: &str) -> Vec<u8> {
     out
 }
 
+/// The associated data of a version's model file: its label, a NUL, the version id.
+pub fn explainer_aad(version_id: i64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32);
+    out.extend_from_slice(b"sightline/explainers\0");
+    out.extend_from_slice(&version_id.to_be_bytes());
+    out
+}
+
 /// Seals an encoded bucket profile under `ring`'s active key, bound to its place.
 pub fn seal_profile(ring: &KeyRing, key: &ProfileKey, plain: &[u8]) -> Result<Vec<u8>, CryptoError> {
     ring.seal(plain, &profile_aad(key))
@@ -118,6 +126,13 @@ impl Opener {
         self.ring
             .open(stored, &reference_aad(model_id, version))
             .map_err(|e| StoreError::Corrupt(format!("reference of model {model_id} version {version:?}: {e}")))
+    }
+
+    /// Opens a version's stored model file.
+    pub fn open_explainer(&self, version_id: i64, stored: &[u8]) -> Result<Vec<u8>> {
+        self.ring
+            .open(stored, &explainer_aad(version_id))
+            .map_err(|e| StoreError::Corrupt(format!("model file of version {version_id}: {e}")))
     }
 }
 

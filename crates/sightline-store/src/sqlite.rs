@@ -5,6 +5,7 @@ mod access;
 mod alerting;
 mod audit;
 mod channels;
+mod explainers;
 mod incidents;
 mod issues;
 mod lineage;

@@ -235,6 +235,8 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         (None, Some(_)) => anyhow::bail!("tls_key is set but tls_cert is not; TLS needs both"),
     };
     let server = ServerConfig {
+        // The demo creates its administrator right after start: no warning that none exists.
+        admin_arriving: args.demo,
         listen: args.listen.or(file.listen).unwrap_or(d.listen),
         data_dir: args.data_dir.or(file.data_dir).unwrap_or(d.data_dir),
         synchronous: match args.synchronous.or(file.synchronous) {
@@ -417,7 +419,10 @@ mod tests {
     #[test]
     fn the_demo_flags() {
         assert!(resolve(args(&[])).expect("resolve").demo.is_none());
-        let demo = resolve(args(&["--demo"])).expect("resolve").demo.expect("a demo");
+        let settings = resolve(args(&["--demo"])).expect("resolve");
+        assert!(settings.server.admin_arriving);
+        assert!(!resolve(args(&[])).expect("resolve").server.admin_arriving);
+        let demo = settings.demo.expect("a demo");
         assert_eq!(demo.rate, 20.0);
         let demo = resolve(args(&["--demo", "--demo-rate", "2.5"])).expect("resolve").demo.expect("a demo");
         assert_eq!(demo.rate, 2.5);

@@ -8,7 +8,6 @@
 //! missing values; KernelSHAP explains the margin too, LIME the prediction (as `lime`
 //! explains `predict_proba`), and both need complete rows and a background.
 
-pub(crate) mod compute;
 pub(crate) mod data;
 mod output;
 
@@ -18,6 +17,7 @@ use anyhow::{Context, bail};
 use sightline_explain::formats::Format as ModelFile;
 
 use crate::report::input::Format;
+pub(crate) use sightline_server::explain::compute;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Method {
@@ -32,20 +32,14 @@ pub enum Method {
     Lime,
 }
 
-impl Method {
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Treeshap => "treeshap",
-            Method::Interventional => "interventional",
-            Method::Kernelshap => "kernelshap",
-            Method::Lime => "lime",
+impl From<Method> for compute::Method {
+    fn from(method: Method) -> Self {
+        match method {
+            Method::Treeshap => compute::Method::Treeshap,
+            Method::Interventional => compute::Method::Interventional,
+            Method::Kernelshap => compute::Method::Kernelshap,
+            Method::Lime => compute::Method::Lime,
         }
-    }
-
-    /// Whether missing values may reach the method: trees route them; the model-agnostic
-    /// methods mix rows with the background, where a missing value has no meaning.
-    fn accepts_missing(self) -> bool {
-        matches!(self, Method::Treeshap | Method::Interventional)
     }
 }
 
@@ -112,7 +106,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let ensemble =
         file.load(&bytes).with_context(|| format!("cannot load {} as {}", args.model.display(), file.name()))?;
 
-    let accepts_missing = args.method.accepts_missing();
+    let method = compute::Method::from(args.method);
+    let accepts_missing = method.accepts_missing();
     let data = data::read(&args.data, Format::of(&args.data, args.format)?, ensemble.num_features(), accepts_missing)?;
     let background = match &args.background {
         Some(path) => {
@@ -131,9 +126,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => std::thread::available_parallelism().map_or(1, usize::from),
     };
     let request = compute::Request {
-        method: args.method,
-        ensemble: &ensemble,
-        needs_covers: file == ModelFile::Onnx,
+        method,
+        model: compute::Model::Trees { ensemble: &ensemble, needs_covers: file == ModelFile::Onnx },
         rows: &data.rows,
         background: background.as_deref(),
         threads,
@@ -144,7 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let report = output::Report {
         file,
         ensemble: &ensemble,
-        method: args.method,
+        method,
         names: &data.names,
         rows: &data.rows,
         explanations: &explanations,

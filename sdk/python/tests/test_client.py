@@ -173,6 +173,19 @@ def test_log_predictions_wait_returns_result(client, model):
     assert count_predictions(client, model) == 10
 
 
+def test_attributions_logged_with_a_prediction_feed_global_importance(client, model):
+    for i in range(6):
+        client.log_prediction(model, row(i), "yes", request_id=f"attr-{i}",
+                              attributions={"age": 0.5 if i % 2 else -1.5, "income": 0.25})
+    assert client.flush(10)
+    assert client.get_prediction(model, "attr-1")["attributions"] == {"age": 0.5, "income": 0.25}
+    importance = client.importance(model, "v1", source="logged")
+    features = importance["features"]
+    means = dict(zip(features, importance["overall"]["outputs"][0]["mean_abs_shap"]))
+    assert importance["overall"]["rows"] == 6
+    assert means["age"] == 1.0 and means["income"] == 0.25 and means["city"] == 0.0
+
+
 def test_token_is_sent_as_bearer(proxy, model, monkeypatch):
     token = os.environ["SIGHTLINE_TOKEN"]
     monkeypatch.delenv("SIGHTLINE_TOKEN")

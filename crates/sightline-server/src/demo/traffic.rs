@@ -1,4 +1,4 @@
-//! The demo's setup (model, versions, reference, monitors) and its endless traffic:
+//! The demo's setup (model, versions, the challenger's model file, reference, monitors) and its endless traffic:
 //! predictions at the configured rate with a latency spike every ten minutes, a burst
 //! of errors every seven, and each label sent two to six minutes after its prediction.
 
@@ -27,6 +27,10 @@ const BURST_MS: i64 = 30_000;
 /// needs more than rate × six minutes).
 const MAX_PENDING_LABELS: usize = 500_000;
 const MAX_BATCH: usize = 5_000;
+/// The challenger's model file and the features it reads, in its column order.
+const V2_MODEL: &[u8] = include_bytes!("credit_risk_v2.json");
+const EXPLAINED_FEATURES: &str =
+    "age,income,loan_amount,credit_score,debt_to_income,employment_years,open_accounts,has_cosigner";
 
 /// A label to send once its time has come: (due time, request id, label).
 type Pending = Reverse<(i64, String, &'static str)>;
@@ -77,6 +81,14 @@ impl Traffic {
         for (name, description) in VERSIONS {
             let body = json!({ "name": name, "description": description });
             self.client.ensure(Method::POST, &format!("/models/{MODEL}/versions"), &body).await?;
+        }
+        // The challenger is a real XGBoost model (`scripts/demo/train_explainer.py`): its
+        // file lets every explanation page show something.
+        let path = format!("/models/{MODEL}/versions/v2/explainer/model-file?features={EXPLAINED_FEATURES}");
+        let (status, answer) =
+            self.client.send(Method::PUT, &path, "application/octet-stream", V2_MODEL.to_vec()).await?;
+        if !status.is_success() {
+            return Err(format!("cannot upload the demo's v2 model file: {status} {answer}"));
         }
         let references = self.client.ensure(Method::GET, &format!("/models/{MODEL}/reference"), &Value::Null).await?;
         if references["items"].as_array().is_none_or(|items| items.is_empty()) {

@@ -149,19 +149,47 @@ pub async fn replace(
     body: axum::body::Body,
 ) -> Result<Json<Value>, ApiError> {
     let id = path(p)?;
-    let current = find(&app, &principal, &id, Need::Edit).await?;
+    editable(&app, &principal, &id).await?;
+    let declared: file::MonitorIn = read_json(&headers, body).await?;
+    let record = replace_declared(&app, &principal, &id, declared).await?;
+    Ok(Json(monitor_json(&app, &record).await?))
+}
+
+/// The monitor of the path if the caller may change it: one of the API's, not the
+/// monitors file's.
+async fn editable(app: &Arc<AppState>, principal: &Principal, id: &str) -> Result<MonitorRecord, ApiError> {
+    let current = find(app, principal, id, Need::Edit).await?;
     if current.from_file {
-        return Err(read_only(&id));
+        return Err(read_only(id));
     }
-    let (monitor, model) = parse_monitor(&app, &principal, &headers, body).await?;
+    Ok(current)
+}
+
+/// Replaces a monitor with a declaration, as `PUT /monitors/{id}` does (the web UI's
+/// edit form too).
+pub(crate) async fn replace_declared(
+    app: &Arc<AppState>,
+    principal: &Principal,
+    id: &str,
+    declared: file::MonitorIn,
+) -> Result<MonitorRecord, ApiError> {
+    editable(app, principal, id).await?;
+    let (monitor, model) = check_monitor(app, principal, declared).await?;
     if monitor.id != id {
         return Err(super::support::invalid("$.id", format!("must be {id:?}, the monitor of the path")));
     }
     let (store, spec, model_id) = (app.store.clone(), doc::to_doc(&monitor).to_string(), model.id);
-    let record = blocking(move || store.update_monitor(&monitor.id, model_id, &spec, now_ms()))
+    blocking(move || store.update_monitor(&monitor.id, model_id, &spec, now_ms()))
         .await??
-        .ok_or_else(|| monitor_not_found(&id))?;
-    Ok(Json(monitor_json(&app, &record).await?))
+        .ok_or_else(|| monitor_not_found(id))
+}
+
+/// Deletes a monitor, as `DELETE /monitors/{id}` does (the web UI's delete button too).
+pub(crate) async fn delete_declared(app: &Arc<AppState>, principal: &Principal, id: &str) -> Result<(), ApiError> {
+    let current = editable(app, principal, id).await?;
+    let store = app.store.clone();
+    blocking(move || store.delete_monitor(&current.id)).await??;
+    Ok(())
 }
 
 pub async fn delete(
@@ -169,12 +197,6 @@ pub async fn delete(
     Extension(principal): Extension<Arc<Principal>>,
     p: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let id = path(p)?;
-    let current = find(&app, &principal, &id, Need::Edit).await?;
-    if current.from_file {
-        return Err(read_only(&id));
-    }
-    let store = app.store.clone();
-    blocking(move || store.delete_monitor(&current.id)).await??;
+    delete_declared(&app, &principal, &path(p)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,15 +1,16 @@
 //! Alerts and monitors: the alerts the viewer may see with their state, the monitors,
-//! and a form that creates a monitor through the same checks as `POST
-//! /api/v1/monitors`.
+//! a form that creates a monitor through the same checks as `POST /api/v1/monitors`,
+//! and a monitor's page, where one made through the API or here is changed (`PUT`'s
+//! checks) or deleted.
 
 use super::layout::{self, opt_number};
 use super::session::read_form;
 use super::{Failure, PageResult, Viewer, html};
 use crate::error::{ApiError, Code};
 use crate::monitors::file::MonitorIn;
-use crate::routes::monitors::create_declared;
+use crate::routes::monitors::{create_declared, delete_declared, find, replace_declared};
 use crate::state::{AppState, blocking};
-use axum::extract::{Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect};
 use maud::{Markup, html};
@@ -88,11 +89,10 @@ fn summary(spec: &Value) -> String {
 fn page_body(
     viewer: &Viewer,
     l: &Lists,
-    created: Option<&str>,
+    notice: Option<String>,
     problems: &[String],
     form: &HashMap<String, String>,
 ) -> Markup {
-    let f = |k: &str, default: &str| form.get(k).cloned().unwrap_or_else(|| default.to_owned());
     html! {
         div data-refresh="30" {
             div.toolbar { h1 { "Alerts" } label.refresh { input #auto-refresh type="checkbox"; " refresh every 30 s" } }
@@ -115,10 +115,10 @@ fn page_body(
                 }
             }
             h2 { "Monitors" }
-            @if let Some(id) = created { p.notice role="status" { "Monitor " code { (id) } " created." } }
+            @if let Some(notice) = &notice { p.notice role="status" { (notice) } }
             @if l.monitors.is_empty() { p.muted { "No monitors yet." } } @else {
                 table #monitors {
-                    thead { tr { th { "Id" } th { "Model" } th { "Watches" } th { "Severity" } th { "Every" } th { "Source" } } }
+                    thead { tr { th { "Id" } th { "Model" } th { "Watches" } th { "Severity" } th { "Every" } th { "Source" } th {} } }
                     tbody {
                         @for m in &l.monitors {
                             @let spec: Value = serde_json::from_str(&m.spec).unwrap_or_default();
@@ -129,6 +129,7 @@ fn page_body(
                                 td { (spec["severity"].as_str().unwrap_or("")) }
                                 td { (spec["interval"].as_str().unwrap_or("")) }
                                 td { (if m.from_file { "monitors file" } else { "API / UI" }) }
+                                td { a href={ "/ui/monitors/" (super::segment(&m.id)) } { (if m.from_file { "view" } else { "edit" }) } }
                             }
                         }
                     }
@@ -140,36 +141,101 @@ fn page_body(
                 @if !problems.is_empty() {
                     div.problem role="alert" { "The monitor was not created:" ul { @for p in problems { li { (p) } } } }
                 }
-                form.stack #new-monitor method="post" action="/ui/monitors" {
-                    input type="hidden" name="csrf" value=(csrf);
-                    label { "Id" input name="id" required value=(f("id", "")) placeholder="credit-risk-throughput"; }
-                    label { "Model" select name="model" {
-                        @for m in &l.models { option value=(m.spec.name) selected[f("model", "") == m.spec.name] { (m.spec.name) } }
-                    } }
-                    label { "Version (empty: every version)" input name="version" value=(f("version", "")); }
-                    label { "Signal" select name="signal" {
-                        @for (v, label) in SIGNALS { option value=(v) selected[f("signal", "error_rate") == *v] { (label) } }
-                    } }
-                    label { "Quantile (latency)" input name="quantile" value=(f("quantile", "0.99")); }
-                    label { "Feature (drift; * for all)" input name="feature" value=(f("feature", "*")); }
-                    label { "Method (drift, optional)" input name="method" value=(f("method", "")); }
-                    label { "Condition" select name="op" {
-                        @for op in [">", ">=", "<", "<="] { option value=(op) selected[f("op", ">") == op] { (op) } }
-                    } }
-                    label { "Threshold" input name="value" required value=(f("value", "")) inputmode="decimal"; }
-                    label { "Window" input name="window" required value=(f("window", "5m")); }
-                    label { "Every" input name="interval" required value=(f("interval", "1m")); }
-                    label { "For" input name="for" value=(f("for", "0s")); }
-                    label { "Severity" select name="severity" {
-                        @for s in ["info", "low", "medium", "high", "critical"] { option value=(s) selected[f("severity", "medium") == s] { (s) } }
-                    } }
-                    button type="submit" { "Create monitor" }
-                }
+                (monitor_form(&MonitorForm { id: "new-monitor", action: "/ui/monitors", submit: "Create monitor", csrf, models: &l.models, values: form, fixed_id: false }))
             } @else {
                 p.muted { "Your session was opened outside this page; " a href="/ui/sign-in?next=/ui/alerts" { "sign in again" } " to use forms." }
             }
         }
     }
+}
+
+/// Where a monitor form posts and what it starts with.
+pub struct MonitorForm<'a> {
+    pub id: &'a str,
+    pub action: &'a str,
+    pub submit: &'a str,
+    pub csrf: &'a str,
+    pub models: &'a [ModelRecord],
+    pub values: &'a HashMap<String, String>,
+    /// Editing: the id is the monitor's and cannot change.
+    pub fixed_id: bool,
+}
+
+/// The monitor form: the fields of the monitors API's document the UI covers.
+pub fn monitor_form(m: &MonitorForm<'_>) -> Markup {
+    let f = |k: &str, default: &str| m.values.get(k).cloned().unwrap_or_else(|| default.to_owned());
+    html! {
+        form.stack id=(m.id) method="post" action=(m.action) {
+            input type="hidden" name="csrf" value=(m.csrf);
+            @if m.fixed_id {
+                input type="hidden" name="id" value=(f("id", ""));
+            } @else {
+                label { "Id" input name="id" required value=(f("id", "")) placeholder="credit-risk-throughput"; }
+            }
+            label { "Model" select name="model" {
+                @for model in m.models { option value=(model.spec.name) selected[f("model", "") == model.spec.name] { (model.spec.name) } }
+            } }
+            label { "Version (empty: every version)" input name="version" value=(f("version", "")); }
+            label { "Signal" select name="signal" {
+                @for (v, label) in SIGNALS { option value=(v) selected[f("signal", "error_rate") == *v] { (label) } }
+            } }
+            label { "Quantile (latency)" input name="quantile" value=(f("quantile", "0.99")); }
+            label { "Feature (drift; * for all)" input name="feature" value=(f("feature", "*")); }
+            label { "Method (drift, optional)" input name="method" value=(f("method", "")); }
+            label { "Condition" select name="op" {
+                @for op in [">", ">=", "<", "<="] { option value=(op) selected[f("op", ">") == op] { (op) } }
+            } }
+            label { "Threshold" input name="value" required value=(f("value", "")) inputmode="decimal"; }
+            label { "Window" input name="window" required value=(f("window", "5m")); }
+            label { "Every" input name="interval" required value=(f("interval", "1m")); }
+            label { "For" input name="for" value=(f("for", "0s")); }
+            label { "Severity" select name="severity" {
+                @for s in ["info", "low", "medium", "high", "critical"] { option value=(s) selected[f("severity", "medium") == s] { (s) } }
+            } }
+            button type="submit" { (m.submit) }
+        }
+    }
+}
+
+/// The form's fields of a stored monitor document, when the form can express all of
+/// it (checked by building the document again from them); `None` for monitors using
+/// options the form lacks (estimated metrics, anomaly conditions, labels, runbooks…).
+pub fn form_values(spec: &Value) -> Option<HashMap<String, String>> {
+    let mut v = HashMap::new();
+    let text = |x: &Value| x.as_str().map(str::to_owned);
+    v.insert("id".into(), text(&spec["id"])?);
+    v.insert("model".into(), text(&spec["model"])?);
+    if let Some(version) = text(&spec["version"]) {
+        v.insert("version".into(), version);
+    }
+    match &spec["signal"] {
+        Value::String(s) => {
+            v.insert("signal".into(), s.clone());
+        }
+        Value::Object(o) => {
+            let kind = o.get("kind").and_then(Value::as_str)?;
+            v.insert("signal".into(), kind.to_owned());
+            if let Some(q) = o.get("quantile").and_then(Value::as_f64) {
+                v.insert("quantile".into(), q.to_string());
+            }
+            if let Some(feature) = o.get("feature").and_then(Value::as_str) {
+                v.insert("feature".into(), feature.to_owned());
+            }
+            if let Some(method) = o.get("method").and_then(Value::as_str) {
+                v.insert("method".into(), method.to_owned());
+            }
+        }
+        _ => return None,
+    }
+    v.insert("op".into(), text(&spec["condition"]["op"])?);
+    v.insert("value".into(), spec["condition"]["value"].as_f64()?.to_string());
+    for key in ["window", "interval", "for", "severity"] {
+        if let Some(x) = text(&spec[key]) {
+            v.insert(key.into(), x);
+        }
+    }
+    let rebuilt = crate::monitors::file::monitor(declared(&v).ok()?).ok()?;
+    (crate::monitors::doc::to_doc(&rebuilt) == *spec).then_some(v)
 }
 
 /// Signals the form offers: (value, label).
@@ -187,8 +253,10 @@ pub async fn page(
     Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
     let l = lists(&app, &viewer).await?;
-    let created = q.get("created").map(String::as_str);
-    let body = page_body(&viewer, &l, created, &[], &HashMap::new());
+    let notice = [("created", "created"), ("updated", "saved"), ("deleted", "deleted")]
+        .iter()
+        .find_map(|(key, done)| q.get(*key).map(|id| format!("Monitor {id} {done}.")));
+    let body = page_body(&viewer, &l, notice, &[], &HashMap::new());
     Ok(html(layout::page(&viewer, "Alerts & monitors", &[], body)))
 }
 
@@ -257,4 +325,96 @@ pub async fn create(State(app): State<Arc<AppState>>, viewer: Viewer, request: R
     let body = page_body(&viewer, &l, None, &problems, &form);
     let page = layout::page(&viewer, "Alerts & monitors", &[], body);
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response())
+}
+
+/// A monitor's page: its document, and for one the API made, the form to change it
+/// (when the form covers its options) and a delete button.
+async fn monitor_page(
+    app: &Arc<AppState>,
+    viewer: &Viewer,
+    id: &str,
+    problems: &[String],
+    typed: Option<&HashMap<String, String>>,
+) -> Result<Markup, Failure> {
+    let record = find(app, &viewer.principal, id, Need::Read).await?;
+    let spec: Value = serde_json::from_str(&record.spec).map_err(ApiError::internal)?;
+    let models = lists(app, viewer).await?.models;
+    let can_edit = viewer.principal.allows(record.project_id, Need::Edit) && !record.from_file;
+    let action = format!("/ui/monitors/{}", super::segment(id));
+    let values = typed.cloned().or_else(|| form_values(&spec));
+    let body = html! {
+        h1 { "Monitor " code { (id) } }
+        p { (summary(&spec)) " · severity " (spec["severity"].as_str().unwrap_or("")) " · updated " (layout::when(record.updated_ms)) }
+        pre #monitor-document { (serde_json::to_string_pretty(&spec).unwrap_or_default()) }
+        @if record.from_file {
+            p.muted { "Declared in the monitors file: change it there and restart the server." }
+        } @else if !can_edit {
+            p.muted { "You need the editor role on the model's project to change this monitor." }
+        } @else if let Some(csrf) = &viewer.csrf {
+            @if !problems.is_empty() {
+                div.problem role="alert" { "The monitor was not saved:" ul { @for p in problems { li { (p) } } } }
+            }
+            @if let Some(values) = &values {
+                h2 { "Change" }
+                (monitor_form(&MonitorForm { id: "edit-monitor", action: &action, submit: "Save monitor", csrf, models: &models, values, fixed_id: true }))
+            } @else {
+                p.muted { "This monitor uses options the form does not offer; change it with " code { "PUT /api/v1/monitors/" (id) } "." }
+            }
+            form #delete-monitor method="post" action={ (action) "/delete" } {
+                input type="hidden" name="csrf" value=(csrf);
+                button.danger type="submit" { "Delete monitor" }
+            }
+        } @else {
+            p.muted { "Your session was opened outside this page; " a href="/ui/sign-in?next=/ui/alerts" { "sign in again" } " to use forms." }
+        }
+    };
+    Ok(layout::page(
+        viewer,
+        &format!("Monitor {id}"),
+        &[("alerts", "/ui/alerts".to_owned()), (id, action.clone())],
+        body,
+    ))
+}
+
+pub async fn view(State(app): State<Arc<AppState>>, viewer: Viewer, Path(id): Path<String>) -> PageResult {
+    Ok(html(monitor_page(&app, &viewer, &id, &[], None).await?))
+}
+
+pub async fn update(
+    State(app): State<Arc<AppState>>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    request: Request,
+) -> PageResult {
+    let form = read_form(request.into_body()).await?;
+    viewer.check_csrf(form.get("csrf").map(String::as_str))?;
+    let problems = match declared(&form) {
+        Err(problems) => problems,
+        Ok(monitor) => match replace_declared(&app, &viewer.principal, &id, monitor).await {
+            Ok(record) => {
+                let to = format!("/ui/alerts?{}", super::session::encode(&[("updated", &record.id)]));
+                return Ok(Redirect::to(&to).into_response());
+            }
+            Err(e) if e.code == Code::ValidationFailed => {
+                e.errors.iter().map(|x| format!("{}: {}", x.path.trim_start_matches("$."), x.message)).collect()
+            }
+            Err(e) if matches!(e.code, Code::ModelNotFound | Code::Conflict) => vec![e.detail],
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let page = monitor_page(&app, &viewer, &id, &problems, Some(&form)).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.into_string())).into_response())
+}
+
+pub async fn remove(
+    State(app): State<Arc<AppState>>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    request: Request,
+) -> PageResult {
+    let form = read_form(request.into_body()).await?;
+    viewer.check_csrf(form.get("csrf").map(String::as_str))?;
+    delete_declared(&app, &viewer.principal, &id).await?;
+    let to = format!("/ui/alerts?{}", super::session::encode(&[("deleted", &id)]));
+    Ok(Redirect::to(&to).into_response())
 }

@@ -219,7 +219,7 @@ pub async fn page(
             (issues(&f.issues))
             h2 { "Versions" }
             table {
-                thead { tr { th { "Version" } th { "Description" } th { "Registered" } th { "Lineage" } } }
+                thead { tr { th { "Version" } th { "Description" } th { "Registered" } th { "Lineage" } th { "Explanations" } } }
                 tbody {
                     @for v in &f.versions {
                         tr {
@@ -229,6 +229,7 @@ pub async fn page(
                             td { @if f.in_lineage.contains(&v.name) {
                                 a href={ "/ui/lineage?" (super::session::encode(&[("nodeId", &format!("dataset:{}:{}/{}", crate::lineage::MODEL_NAMESPACE, spec.name, v.name)), ("project", &f.project)])) } { "trained from…" }
                             } }
+                            td { a href={ "/ui/models/" (super::segment(&spec.name)) "/versions/" (super::segment(&v.name)) "/explain" } { "explain…" } }
                         }
                     }
                 }

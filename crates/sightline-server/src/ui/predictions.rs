@@ -156,6 +156,7 @@ pub async fn one(
         .into());
     };
     let v = to_json(&p, &model.index);
+    let why = super::explain::waterfall(&app, &model, &p).await;
     let list = format!("/ui/models/{name}/predictions");
     let body = html! {
         h1 { "Prediction " code #request-id { (p.request_id) } }
@@ -176,6 +177,7 @@ pub async fn one(
                 h2 { "Tags" } (object_table(&v["tags"]))
             }
         }
+        @if let Some(why) = &why { (why) }
     };
     let here = format!("{list}/{}", super::segment(&request_id));
     let crumbs = [(name.as_str(), format!("/ui/models/{name}")), ("predictions", list), (request_id.as_str(), here)];

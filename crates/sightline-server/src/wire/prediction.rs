@@ -11,8 +11,18 @@ use sightline_core::{ErrorInfo, FeatureValue, ModelIndex, PredictionEvent, Probl
 use sightline_store::StoredPrediction;
 use std::borrow::Cow;
 
-const FIELDS: [&str; 9] =
-    ["request_id", "timestamp", "version", "features", "prediction", "scores", "latency_ms", "tags", "error"];
+const FIELDS: [&str; 10] = [
+    "request_id",
+    "timestamp",
+    "version",
+    "features",
+    "prediction",
+    "scores",
+    "latency_ms",
+    "tags",
+    "error",
+    "attributions",
+];
 const REQUEST_ID: usize = 0;
 const TIMESTAMP: usize = 1;
 const VERSION: usize = 2;
@@ -22,6 +32,7 @@ const SCORES: usize = 5;
 const LATENCY_MS: usize = 6;
 const TAGS: usize = 7;
 const ERROR: usize = 8;
+const ATTRIBUTIONS: usize = 9;
 
 /// Reports unknown and repeated keys of an object.
 pub fn key_problems<const N: usize>(
@@ -92,6 +103,7 @@ pub fn parse(value: Loose<'_>, model: &ModelIndex, received_ms: i64) -> Result<P
     };
     let tags = tags(f.take(TAGS), &mut problems);
     let error = error(f.take(ERROR), &mut problems);
+    let attributions = attributions(f.take(ATTRIBUTIONS), model, &mut problems);
     let prediction = match f.take(PREDICTION) {
         None => None,
         Some(v) => match scalar(v) {
@@ -132,6 +144,7 @@ pub fn parse(value: Loose<'_>, model: &ModelIndex, received_ms: i64) -> Result<P
             latency_ms,
             tags,
             error,
+            attributions,
         }),
         Ok(_) => Err(problems),
         Err(more) => {
@@ -206,6 +219,37 @@ fn scalars_of<'a>(
                 format!("expected a single value, got {kind}"),
             )),
         }
+    }
+    out
+}
+
+/// Attributions the client computed: an object of feature name to a finite number,
+/// kept by feature ordinal, ascending.
+fn attributions(value: Option<Loose<'_>>, model: &ModelIndex, problems: &mut Vec<Problem>) -> Vec<(u32, f64)> {
+    let entries = match value {
+        None | Some(Loose::Null) => return Vec::new(),
+        Some(Loose::Object(entries)) => entries,
+        Some(other) => {
+            problems.push(wrong_type("attributions", "an object of feature name to number", &other));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        let path = field_path("attributions", &key);
+        let Some(ordinal) = model.feature_index(&key) else {
+            problems.push(Problem::new(path, Reason::UnknownFeature, "not a feature of the model"));
+            continue;
+        };
+        match value {
+            Loose::Int(i) => out.push((ordinal as u32, i as f64)),
+            Loose::Float(x) if x.is_finite() => out.push((ordinal as u32, x)),
+            other => problems.push(wrong_type(&path, "a finite number", &other)),
+        }
+    }
+    out.sort_by_key(|(ordinal, _)| *ordinal);
+    if out.windows(2).any(|w| w[0].0 == w[1].0) {
+        problems.push(Problem::new("attributions", Reason::InvalidValue, "a feature appears more than once"));
     }
     out
 }
@@ -323,7 +367,12 @@ pub fn to_json(p: &StoredPrediction, model: &ModelIndex) -> Value {
         .filter_map(|(i, s)| model.spec.classes.get(*i as usize).map(|c| (c.clone(), json!(s))))
         .collect();
     let tags: Map<String, Value> = p.tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
-    json!({
+    let attributions: Map<String, Value> = p
+        .attributions
+        .iter()
+        .filter_map(|(i, v)| model.spec.features.get(*i as usize).map(|f| (f.name.clone(), json!(v))))
+        .collect();
+    let mut doc = json!({
         "request_id": p.request_id,
         "timestamp": super::time::format(p.timestamp_ms),
         "received_at": super::time::format(p.received_ms),
@@ -339,5 +388,10 @@ pub fn to_json(p: &StoredPrediction, model: &ModelIndex) -> Value {
             "timestamp": super::time::format(l.timestamp_ms),
             "received_at": super::time::format(l.received_ms),
         })),
-    })
+    });
+    // Only events that carried attributions show them.
+    if !attributions.is_empty() {
+        doc["attributions"] = Value::Object(attributions);
+    }
+    doc
 }

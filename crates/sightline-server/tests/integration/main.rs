@@ -8,6 +8,7 @@ mod concurrency;
 mod drift;
 mod encryption;
 mod errors;
+mod explain;
 mod export;
 mod lineage;
 mod performance;

@@ -198,6 +198,36 @@ async fn the_demo_fills_every_page_and_the_monitor_form_works() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(page.contains("no prediction with request id"));
 
+    // Explanations: v2 has the demo's XGBoost model file, v1 none.
+    let (status, page, _) = d.get("/ui/models/credit-risk/versions/v2/explain?range=1h", &cookies).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("xgboost-json") && page.contains("binary:logistic"), "{page}");
+    for id in ["importance", "beeswarm", "attribution-drift", "pdp", "tree"] {
+        let svg = svgs(figure(&page, id));
+        assert_eq!(svg.len(), 1, "{id}: one chart");
+        assert!(svg[0].len() > 2000, "{id}: a drawn chart, not an empty frame");
+    }
+    assert!(svgs(figure(&page, "importance"))[0].contains("<rect"), "importance bars");
+    assert!(svgs(figure(&page, "beeswarm"))[0].contains("<circle"), "beeswarm dots");
+    assert!(svgs(figure(&page, "pdp"))[0].contains("<polyline"), "pd and ice curves");
+    let (status, page, _) =
+        d.get("/ui/models/credit-risk/versions/v2/explain?range=1h&feature=income&tree=59", &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Tree 59 of 60") && page.contains("as income varies"), "{page}");
+    let (status, page, _) = d.get("/ui/models/credit-risk/versions/v1/explain", &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"no-explainer\""), "{page}");
+    let (status, _, _) = d.get("/ui/models/credit-risk/versions/v9/explain", &cookies).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, page, _) = d.get("/ui/models/credit-risk?range=1h", &cookies).await;
+    assert!(page.contains("href=\"/ui/models/credit-risk/versions/v2/explain\""), "the versions table links them");
+    let (_, page, _) = d.get("/ui/models/credit-risk/predictions?version=v2", &cookies).await;
+    let start = page.find("/ui/models/credit-risk/predictions/demo-").expect("a v2 prediction link");
+    let link: String = page[start..].chars().take_while(|c| *c != '"').collect();
+    let (status, page, _) = d.get(&link, &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(svgs(figure(&page, "waterfall"))[0].contains("<rect"), "the prediction's waterfall: {page}");
+
     // Alerts and monitors, and the form.
     let (status, page, _) = d.get("/ui/alerts", &cookies).await;
     assert_eq!(status, StatusCode::OK);
@@ -236,6 +266,36 @@ async fn the_demo_fills_every_page_and_the_monitor_form_works() {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = r.text().await.expect("a body");
     assert!(page.contains("window") && page.contains("value=\"ui-bad\""), "{page}");
+
+    // Editing and deleting the monitor through its page.
+    let (status, page, _) = d.get("/ui/monitors/ui-made", &cookies).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("id=\"edit-monitor\"") && page.contains("value=\"40\""), "{page}");
+    let (_, page, _) = d.get("/ui/alerts", &cookies).await;
+    assert!(page.contains("href=\"/ui/monitors/ui-made\""), "the monitors table links to it");
+    let mut edited = with_csrf.clone();
+    edited[5] = ("value", "55");
+    let r = d.post_form("/ui/monitors/ui-made", &cookies, &edited[..edited.len() - 1]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "no CSRF field");
+    let r = d.post_form("/ui/monitors/ui-made", &cookies, &edited).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers().get(LOCATION).and_then(|v| v.to_str().ok()), Some("/ui/alerts?updated=ui-made"));
+    let (_, text, _) = d.get("/api/v1/monitors/ui-made", &cookies).await;
+    assert!(text.contains("\"value\":55"), "{text}");
+    let mut broken = edited.clone();
+    broken[7] = ("interval", "sometimes");
+    let r = d.post_form("/ui/monitors/ui-made", &cookies, &broken).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.expect("a body");
+    assert!(page.contains("interval") && page.contains("value=\"sometimes\""), "{page}");
+    let r = d.post_form("/ui/monitors/ui-made/delete", &cookies, &[("csrf", "a guess")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = d.post_form("/ui/monitors/ui-made/delete", &cookies, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (status, _, _) = d.get("/api/v1/monitors/ui-made", &cookies).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = d.get("/ui/monitors/ui-made", &cookies).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Incidents: the list and one incident with its links and timeline.
     let incident = serde_json::json!({"title": "scores look off", "severity": "high", "assignee": "demo",

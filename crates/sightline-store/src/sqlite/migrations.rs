@@ -377,7 +377,24 @@ const MIGRATIONS: &[&str] = &[
         updated_ms INTEGER NOT NULL,
         PRIMARY KEY (dataset_id, field, source_id, source_field)
     ) WITHOUT ROWID;",
-    // 9: the model registry and MLflow tracking. Registered models and versions are
+    // 9: what each version is explained with (a sealed model file or an endpoint).
+    "CREATE TABLE explainers (
+        version_id INTEGER PRIMARY KEY REFERENCES versions(id),
+        features TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        format TEXT,
+        sha256 TEXT,
+        data BLOB,
+        url TEXT,
+        timeout_ms INTEGER,
+        max_calls INTEGER,
+        batch_rows INTEGER,
+        updated_ms INTEGER NOT NULL,
+        updated_by TEXT NOT NULL
+    );",
+    // 10: attributions a client logged with its prediction (encoded as scores are).
+    "ALTER TABLE predictions ADD COLUMN attributions BLOB;",
+    // 11: the model registry and MLflow tracking. Registered models and versions are
     // the rows of `models` and `versions`; these tables add what a registry keeps about
     // them (tags, aliases, stages, training parameters and metrics, data versions, the
     // transition history) and MLflow's experiments and runs. Experiment 0 is MLflow's
@@ -511,7 +528,7 @@ const MIGRATIONS: &[&str] = &[
         size INTEGER NOT NULL,
         created_ms INTEGER NOT NULL
     ) WITHOUT ROWID;",
-    // 10: promotion gates (the checks a move to production must pass, one JSON document
+    // 12: promotion gates (the checks a move to production must pass, one JSON document
     // per model) and the report of every evaluation, kept with the version.
     "CREATE TABLE promotion_gates (
         model_id INTEGER PRIMARY KEY REFERENCES models(id),

@@ -222,7 +222,7 @@ impl ProfileStore for SqliteStore {
     }
 
     fn reseal_profiles(&self) -> Result<usize> {
-        Ok(self.reseal_bucket_profiles()? + self.reseal_references()?)
+        Ok(self.reseal_bucket_profiles()? + self.reseal_references()? + self.reseal_explainers()?)
     }
 
     fn delete_reference(&self, model_id: i64, version: &str) -> Result<bool> {

@@ -1,4 +1,4 @@
-//! The model registry and experiment tracking on SQLite (tables of migration 9).
+//! The model registry and experiment tracking on SQLite (tables of migrations 11 and 12).
 
 use super::{SqliteStore, is_unique_violation};
 use crate::record::VersionRecord;

@@ -11,7 +11,7 @@ use sightline_core::{ErrorInfo, Target};
 
 const SELECT: &str = "SELECT p.seq, p.request_id, p.ts_ms, p.received_ms, v.name, p.pred_class, p.pred_num,
         p.scores, p.latency_ms, p.features, p.tags, p.error_type, p.error_message,
-        l.label_class, l.label_num, l.ts_ms, l.received_ms, p.model_id, p.version_id
+        l.label_class, l.label_num, l.ts_ms, l.received_ms, p.model_id, p.version_id, p.attributions
     FROM predictions p
     JOIN versions v ON v.id = p.version_id
     LEFT JOIN labels l ON l.model_id = p.model_id AND l.request_id = p.request_id";
@@ -107,6 +107,7 @@ struct RawRow {
     label_received: Option<i64>,
     model_id: i64,
     version_id: i64,
+    attributions: Option<Vec<u8>>,
 }
 
 fn target(class: Option<String>, num: Option<f64>) -> Option<Target> {
@@ -135,6 +136,7 @@ impl RawRow {
             label_received: r.get(16)?,
             model_id: r.get(17)?,
             version_id: r.get(18)?,
+            attributions: r.get(19)?,
         })
     }
 
@@ -147,6 +149,10 @@ impl RawRow {
         let features = decode_features(&features).map_err(|e| corrupt("features", &e))?;
         let scores = match &self.scores {
             Some(b) => decode_scores(b).map_err(|e| corrupt("scores", &e))?,
+            None => Vec::new(),
+        };
+        let attributions = match &self.attributions {
+            Some(b) => decode_scores(b).map_err(|e| corrupt("attributions", &e))?,
             None => Vec::new(),
         };
         let tags = match self.tags {
@@ -180,6 +186,7 @@ impl RawRow {
             tags,
             error,
             label,
+            attributions,
         })
     }
 }

@@ -108,8 +108,8 @@ fn insert_predictions(
 ) -> Result<Vec<bool>> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO predictions (model_id, request_id, version_id, ts_ms, received_ms, pred_class, pred_num,
-            scores, latency_ms, features, tags, error_type, error_message)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+            scores, latency_ms, features, tags, error_type, error_message, attributions)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (model_id, request_id) DO NOTHING",
     )?;
     let mut inserted = Vec::with_capacity(events.len());
@@ -139,6 +139,7 @@ fn insert_predictions(
             e.tags,
             e.error.as_ref().map(|x| x.kind.as_str()),
             e.error.as_ref().map(|x| x.message.as_str()),
+            e.attributions.as_deref(),
         ])?;
         // An error reported with the prediction joins the model's issues too.
         if changed == 1

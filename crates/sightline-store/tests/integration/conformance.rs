@@ -36,6 +36,7 @@ pub fn raw_event(request_id: &str, ts: i64, version: &str) -> PredictionEvent {
         latency_ms: Some(3.5),
         tags: vec![("region".into(), "eu".into())],
         error: None,
+        attributions: vec![(0, -0.5), (1, 0.25)],
     }
 }
 
@@ -209,7 +210,10 @@ fn predictions_are_idempotent_and_round_trip(store: &dyn Store) {
         (got.request_id, got.timestamp_ms, got.received_ms, got.version),
         (want.request_id, want.timestamp_ms, 1000, want.version)
     );
-    assert_eq!((got.features, got.prediction, got.scores), (want.features, want.prediction, want.scores));
+    assert_eq!(
+        (got.features, got.prediction, got.scores, got.attributions),
+        (want.features, want.prediction, want.scores, want.attributions)
+    );
     assert_eq!((got.latency_ms, got.tags, got.error, got.label), (want.latency_ms, want.tags, None, None));
     // An event naming an unknown version registers it.
     let versions: Vec<_> = store.list_versions(m.id, None, 10).expect("list").into_iter().map(|v| v.name).collect();

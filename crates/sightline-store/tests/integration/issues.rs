@@ -97,6 +97,7 @@ pub fn run_all(store: &dyn Store, ring: &KeyRing) {
         latency_ms: None,
         tags: vec![],
         error: Some(ErrorInfo { kind: "TimeoutError".into(), message: "model took 5003 ms".into() }),
+        attributions: vec![],
     };
     let mut writer = store.writer().expect("writer");
     for _ in 0..2 {

@@ -6,8 +6,7 @@ use serde::Serialize;
 use sightline_explain::Ensemble;
 use sightline_explain::formats::Format as ModelFile;
 
-use super::Method;
-use super::compute::{Explanation, Explanations};
+use super::compute::{Explanation, Explanations, Method};
 
 pub struct Report<'a> {
     pub file: ModelFile,

@@ -9,7 +9,7 @@ import datetime as _dt
 import io
 import os
 import zlib
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._encode import encode_rows, rfc3339, timestamp_ms
 from ._http import BodySource, call_with_retries
@@ -299,6 +299,54 @@ class AnalysisMixin:
         query["threshold"] = threshold
         query.update(params)
         return self._call("GET", f"/api/v1/models/{self._q(model)}/performance", query=query)
+
+    def explain(
+        self,
+        model: str,
+        version: str,
+        rows: Optional[Sequence[Mapping[str, Any]]] = None,
+        *,
+        request_ids: Optional[Sequence[str]] = None,
+        method: Optional[str] = None,
+        background: Optional[Mapping[str, Any]] = None,
+        **options: Any,
+    ) -> Dict[str, Any]:
+        """Explains ``rows`` (feature dicts) or logged ``request_ids`` with the
+        version's explainer: ``method`` is ``treeshap`` (the default with a model
+        file), ``interventional``, ``kernelshap`` (the default with an endpoint) or
+        ``lime``; ``background`` is ``{"rows": [...]}`` or a logged range
+        ``{"from", "to", "size"}``. Further body fields (``lime_samples``, ``seed``)
+        pass through ``options``."""
+        doc: Dict[str, Any] = dict(options)
+        if rows is not None:
+            doc["rows"] = [dict(r) for r in rows]
+        if request_ids is not None:
+            doc["request_ids"] = list(request_ids)
+        if method is not None:
+            doc["method"] = method
+        if background is not None:
+            doc["background"] = dict(background)
+        path = f"/api/v1/models/{self._q(model)}/versions/{self._q(version)}/explain"
+        return self._call("POST", path, doc)
+
+    def importance(
+        self,
+        model: str,
+        version: str,
+        *,
+        start: Any = None,
+        end: Any = None,
+        step: Any = None,
+        sample: Optional[int] = None,
+        source: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Global importance (mean |SHAP|) of the version's logged predictions per
+        window and its attribution drift; ``source="logged"`` reads attributions
+        logged with the predictions instead of the model file."""
+        query = _window(start, end, step, None)
+        query.update({"sample": sample, "source": source})
+        path = f"/api/v1/models/{self._q(model)}/versions/{self._q(version)}/importance"
+        return self._call("GET", path, query=query)
 
     def get_drift_settings(self, model: str) -> Dict[str, Any]:
         """The model's stored drift defaults (methods and thresholds)."""

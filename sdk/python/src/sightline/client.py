@@ -375,6 +375,7 @@ class Client(AnalysisMixin):
         latency_ms: Optional[float] = None,
         tags: Optional[Mapping[str, Any]] = None,
         error: Any = None,
+        attributions: Optional[Mapping[str, float]] = None,
     ) -> str:
         """Queues one prediction event and returns its request id (generated unless
         given). Never blocks and never raises for a server-side problem.
@@ -382,7 +383,9 @@ class Client(AnalysisMixin):
         ``scores`` are class probabilities ``{class: p}`` (or, for a binary
         classifier, the positive class's probability as a number); ``timestamp``
         defaults to now; ``error`` is a message or ``{"type", "message"}`` for a
-        failed prediction (then ``prediction`` may be None)."""
+        failed prediction (then ``prediction`` may be None); ``attributions`` are
+        per-feature attributions computed elsewhere (SHAP values, say), which the
+        server's global importance reads."""
         if request_id is None:
             request_id = new_request_id()
         if not self.enabled:
@@ -403,6 +406,8 @@ class Client(AnalysisMixin):
             ev["tags"] = tags
         if error is not None:
             ev["error"] = error
+        if attributions:
+            ev["attributions"] = {k: float(v) for k, v in attributions.items()}
         self._enqueue((PREDICTION, model, ev))
         return request_id
 
@@ -473,7 +478,7 @@ class Client(AnalysisMixin):
     ) -> Union[List[str], BatchResult]:
         """Logs many events given as dicts with the ``log_prediction`` keys
         (``features``, ``prediction``, ``scores``, ``request_id``, ``timestamp``,
-        ``latency_ms``, ``tags``, ``error``, ``version``).
+        ``latency_ms``, ``tags``, ``error``, ``attributions``, ``version``).
 
         By default they are queued like ``log_prediction`` and their request ids
         returned. With ``wait=True`` they are sent now, from this thread, in batches
@@ -697,6 +702,7 @@ _EVENT_KEYS = frozenset(
         "latency_ms",
         "tags",
         "error",
+        "attributions",
     )
 )
 

@@ -1,4 +1,5 @@
-//! Runs the chosen method over every row, spread over threads.
+//! Runs the chosen method over every row, spread over threads: the one engine behind
+//! `sightline explain` and the server's explain endpoint.
 //!
 //! Rows are explained independently, so each thread takes a contiguous block and the
 //! blocks are joined in order: the result is the same as a serial run, bit for bit.
@@ -7,14 +8,71 @@ use anyhow::{Context, bail};
 use sightline_explain::kernelshap::{Budget, KernelShap};
 use sightline_explain::lime::{LimeOptions, LimeTabular};
 use sightline_explain::{Ensemble, InterventionalTreeShap, TreeShap};
+use sightline_explain::{PredictError, Predictor};
 
-use super::Method;
+/// How a prediction is explained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Path-dependent TreeSHAP (the training covers; an ONNX model's from the background).
+    Treeshap,
+    /// Interventional TreeSHAP against the background rows.
+    Interventional,
+    /// KernelSHAP with every coalition enumerated, against the background rows.
+    Kernelshap,
+    /// LIME for tabular data with lime's defaults, discretized on the background rows.
+    Lime,
+}
+
+impl Method {
+    pub const ALL: [Method; 4] = [Method::Treeshap, Method::Interventional, Method::Kernelshap, Method::Lime];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Treeshap => "treeshap",
+            Method::Interventional => "interventional",
+            Method::Kernelshap => "kernelshap",
+            Method::Lime => "lime",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Whether missing values may reach the method: trees route them; the model-agnostic
+    /// methods mix rows with the background, where a missing value has no meaning.
+    pub fn accepts_missing(self) -> bool {
+        matches!(self, Method::Treeshap | Method::Interventional)
+    }
+
+    /// Whether the method reads the model's trees (and so needs a model file).
+    pub fn needs_trees(self) -> bool {
+        matches!(self, Method::Treeshap | Method::Interventional)
+    }
+}
+
+/// A model called in batches that returns every output per row (the caller's endpoint).
+pub trait RemoteModel: Sync {
+    fn predict(&self, rows: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, PredictError>;
+    /// Rows per call and calls per explanation.
+    fn budget(&self) -> Budget;
+}
+
+/// What is explained: a tree ensemble Sightline evaluates, or a remote model.
+#[derive(Clone, Copy)]
+pub enum Model<'a> {
+    /// `needs_covers`: the file carries none (ONNX): path-dependent TreeSHAP counts them
+    /// on the background.
+    Trees {
+        ensemble: &'a Ensemble,
+        needs_covers: bool,
+    },
+    Remote(&'a dyn RemoteModel),
+}
 
 pub struct Request<'a> {
     pub method: Method,
-    pub ensemble: &'a Ensemble,
-    /// The file carries no covers (ONNX): path-dependent TreeSHAP counts them on the background.
-    pub needs_covers: bool,
+    pub model: Model<'a>,
     pub rows: &'a [Vec<f64>],
     pub background: Option<&'a [Vec<f64>]>,
     pub threads: usize,
@@ -33,20 +91,27 @@ pub enum Explanation {
 /// `[row][output]`.
 pub type Explanations = Vec<Vec<Explanation>>;
 
-/// Rows per KernelSHAP model call: the model is local, so the batch only bounds memory.
+/// Rows per KernelSHAP model call on a local model: the batch only bounds memory.
 const KERNEL_BATCH_ROWS: usize = 8192;
 
+/// A remote model as the model-agnostic methods call it.
+struct Remote<'a>(&'a dyn RemoteModel);
+
+impl Predictor for Remote<'_> {
+    fn predict(&self, rows: &[Vec<f64>]) -> Result<Vec<Vec<f64>>, PredictError> {
+        self.0.predict(rows)
+    }
+}
+
 pub fn explain(request: &Request<'_>) -> anyhow::Result<Explanations> {
-    let background =
-        || request.background.with_context(|| format!("--method {} needs --background", request.method.name()));
-    let ensemble = request.ensemble;
-    match request.method {
-        Method::Treeshap => {
+    let background = || request.background.with_context(|| format!("{} needs a background", request.method.name()));
+    match (request.method, request.model) {
+        (Method::Treeshap, Model::Trees { ensemble, needs_covers }) => {
             let counted;
-            let model = if request.needs_covers {
+            let model = if needs_covers {
                 let background = request.background.context(
-                    "an onnx model carries no covers: give --background (the training data or a sample of it) \
-                     to count them on, or use --method interventional",
+                    "an onnx model carries no covers: give a background (the training data or a sample of it) \
+                     to count them on, or use the interventional method",
                 )?;
                 counted = ensemble.with_covers_from(background)?;
                 &counted
@@ -57,24 +122,40 @@ pub fn explain(request: &Request<'_>) -> anyhow::Result<Explanations> {
             let explained = in_parallel_batches(request.rows, request.threads, |batch| Ok(shap.explain_batch(batch)?))?;
             Ok(explained.iter().map(|attributions| shap_outputs(attributions, model)).collect())
         }
-        Method::Interventional => {
+        (Method::Interventional, Model::Trees { ensemble, .. }) => {
             let shap = InterventionalTreeShap::new(ensemble, background()?)?;
             in_parallel(request.rows, request.threads, |row| Ok(shap_outputs(&shap.explain(row)?, ensemble)))
         }
-        Method::Kernelshap => {
-            let kernel =
-                KernelShap::new(background()?, Budget { batch_rows: KERNEL_BATCH_ROWS, max_calls: usize::MAX })?;
+        (Method::Treeshap | Method::Interventional, Model::Remote(_)) => {
+            bail!("{} reads the model's trees: upload the version's model file", request.method.name())
+        }
+        (Method::Kernelshap, model) => {
+            let budget = match model {
+                Model::Trees { .. } => Budget { batch_rows: KERNEL_BATCH_ROWS, max_calls: usize::MAX },
+                Model::Remote(remote) => remote.budget(),
+            };
+            let kernel = KernelShap::new(background()?, budget)?;
+            let outputs = output_count(model, request.rows)?;
             in_parallel(request.rows, request.threads, |row| {
-                (0..ensemble.num_outputs())
+                (0..outputs)
                     .map(|output| -> anyhow::Result<Explanation> {
-                        // A margin that cannot be computed is NaN, which KernelSHAP reports.
-                        let model = |batch: &[Vec<f64>]| {
-                            batch
-                                .iter()
-                                .map(|r| ensemble.predict_margin(r).map_or(f64::NAN, |m| m[output]))
-                                .collect::<Vec<_>>()
+                        // An output that cannot be computed is NaN, which KernelSHAP reports.
+                        let call = |batch: &[Vec<f64>]| -> Vec<f64> {
+                            match model {
+                                Model::Trees { ensemble, .. } => batch
+                                    .iter()
+                                    .map(|r| ensemble.predict_margin(r).map_or(f64::NAN, |m| m[output]))
+                                    .collect(),
+                                Model::Remote(remote) => match remote.predict(batch) {
+                                    Ok(answer) => answer
+                                        .iter()
+                                        .map(|values| values.get(output).copied().unwrap_or(f64::NAN))
+                                        .collect(),
+                                    Err(_) => vec![f64::NAN; batch.len()],
+                                },
+                            }
                         };
-                        let explained = kernel.explain(model, row)?;
+                        let explained = kernel.explain(call, row)?;
                         Ok(Explanation::Shap {
                             expected_value: explained.expected_value(),
                             margin: explained.prediction(),
@@ -84,18 +165,27 @@ pub fn explain(request: &Request<'_>) -> anyhow::Result<Explanations> {
                     .collect()
             })
         }
-        Method::Lime => {
+        (Method::Lime, model) => {
             if request.lime_samples < 2 {
-                bail!("--lime-samples must be at least 2");
+                bail!("lime_samples must be at least 2");
             }
             let lime = LimeTabular::new(background()?)?;
-            let options = LimeOptions { num_features: ensemble.num_features(), ..LimeOptions::default() };
+            let outputs = output_count(model, request.rows)?;
+            let remote;
+            let predictor: &(dyn Predictor + Sync) = match model {
+                Model::Trees { ensemble, .. } => ensemble,
+                Model::Remote(r) => {
+                    remote = Remote(r);
+                    &remote
+                }
+            };
+            let options = LimeOptions { num_features: lime.num_features(), ..LimeOptions::default() };
             in_parallel(request.rows, request.threads, |row| {
                 let neighborhood = lime.sample(row, request.lime_samples, request.seed)?;
-                (0..ensemble.num_outputs())
+                (0..outputs)
                     .map(|output| -> anyhow::Result<Explanation> {
-                        let fit = lime.explain(ensemble, &neighborhood, output, &options)?;
-                        let mut weights = vec![0.0; ensemble.num_features()];
+                        let fit = lime.explain(predictor, &neighborhood, output, &options)?;
+                        let mut weights = vec![0.0; lime.num_features()];
                         for &(feature, weight) in &fit.weights {
                             if let Some(slot) = weights.get_mut(feature) {
                                 *slot = weight;
@@ -111,6 +201,22 @@ pub fn explain(request: &Request<'_>) -> anyhow::Result<Explanations> {
                     })
                     .collect()
             })
+        }
+    }
+}
+
+/// How many outputs each row's explanation has: the ensemble's, or what the remote
+/// model answers for the first row.
+fn output_count(model: Model<'_>, rows: &[Vec<f64>]) -> anyhow::Result<usize> {
+    match model {
+        Model::Trees { ensemble, .. } => Ok(ensemble.num_outputs()),
+        Model::Remote(remote) => {
+            let Some(first) = rows.first() else { return Ok(0) };
+            let answer = remote.predict(std::slice::from_ref(first)).map_err(|e| anyhow::anyhow!("{e}"))?;
+            match answer.first() {
+                Some(values) if !values.is_empty() => Ok(values.len()),
+                _ => bail!("the model endpoint returned no outputs for a row"),
+            }
         }
     }
 }
