@@ -42,6 +42,7 @@ pub enum Code {
     NoAdmin,
     MethodNotAllowed,
     Conflict,
+    PromotionBlocked,
     Overloaded,
     NotReady,
     InvalidKeyFile,
@@ -79,6 +80,7 @@ impl Code {
             Code::NoAdmin => "no_admin",
             Code::MethodNotAllowed => "method_not_allowed",
             Code::Conflict => "conflict",
+            Code::PromotionBlocked => "promotion_blocked",
             Code::Overloaded => "overloaded",
             Code::NotReady => "not_ready",
             Code::InvalidKeyFile => "invalid_key_file",
@@ -113,7 +115,7 @@ impl Code {
             Code::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             Code::NoAdmin => StatusCode::SERVICE_UNAVAILABLE,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Code::Conflict | Code::KeyInUse => StatusCode::CONFLICT,
+            Code::Conflict | Code::KeyInUse | Code::PromotionBlocked => StatusCode::CONFLICT,
             Code::InvalidKeyFile => StatusCode::UNPROCESSABLE_ENTITY,
             Code::Overloaded => StatusCode::TOO_MANY_REQUESTS,
             Code::NotReady => StatusCode::SERVICE_UNAVAILABLE,
@@ -150,6 +152,7 @@ impl Code {
             Code::NoAdmin => "no administrator exists yet",
             Code::MethodNotAllowed => "method not allowed",
             Code::Conflict => "already exists",
+            Code::PromotionBlocked => "the version failed its promotion gate",
             Code::Overloaded => "server overloaded, retry later",
             Code::NotReady => "server not ready",
             Code::InvalidKeyFile => "the master key file cannot be used",
@@ -199,6 +202,7 @@ impl From<sightline_store::StoreError> for ApiError {
                 ApiError::new(Code::Conflict, format!("{what} already exists"))
             }
             e @ sightline_store::StoreError::Changed(_) => ApiError::new(Code::Conflict, format!("{e}; retry")),
+            sightline_store::StoreError::InUse(what) => ApiError::new(Code::Conflict, format!("cannot delete: {what}")),
             other => ApiError::internal(other),
         }
     }

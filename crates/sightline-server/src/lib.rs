@@ -8,6 +8,7 @@
 pub mod aggregate;
 pub mod alerting;
 mod analysis;
+pub mod artifacts;
 pub mod auth;
 pub mod batch;
 pub mod body;
@@ -16,9 +17,11 @@ pub mod encryption;
 pub mod error;
 pub mod explain;
 pub mod export;
+pub mod gate;
 pub mod ingest;
 pub mod lineage;
 pub mod metrics;
+pub mod mlflow;
 pub mod monitors;
 pub mod notify;
 pub mod performance;
@@ -239,7 +242,8 @@ impl Server {
         let limiter = auth::limiter::LoginLimiter::new(config.login_limits.clone());
         let state = Arc::new(
             AppState::new(store, limits, metrics, queue, encryption, authenticator, limiter)
-                .with_analysis(config.analysis.clone()),
+                .with_analysis(config.analysis.clone())
+                .with_data_dir(&config.data_dir),
         );
 
         let listener = tokio::net::TcpListener::bind(config.listen)

@@ -22,9 +22,10 @@ pub mod performance;
 mod predictions;
 pub(crate) mod projects;
 mod reference;
+mod registry;
 mod retraining;
 mod silences;
-mod support;
+pub(crate) mod support;
 pub(crate) mod tokens;
 mod users;
 
@@ -103,6 +104,34 @@ fn api_routes() -> Vec<Route> {
             Model(Read),
             post(explain::permutation),
         ),
+        (Method::GET, "/models/{model}/versions/{version}", Model(Read), get(registry::get_version)),
+        (Method::PATCH, "/models/{model}/versions/{version}", Model(Edit), patch(registry::patch_version)),
+        (Method::PUT, "/models/{model}/versions/{version}/stage", Model(Edit), put(registry::set_stage)),
+        (Method::GET, "/models/{model}/versions/{version}/artifacts", Model(Read), get(registry::list_artifacts)),
+        (
+            Method::GET,
+            "/models/{model}/versions/{version}/artifacts/{*path}",
+            Model(Read),
+            get(registry::download_artifact),
+        ),
+        (
+            Method::PUT,
+            "/models/{model}/versions/{version}/artifacts/{*path}",
+            Model(Edit),
+            put(registry::upload_artifact),
+        ),
+        (Method::GET, "/models/{model}/aliases", Model(Read), get(registry::list_aliases)),
+        (Method::PUT, "/models/{model}/aliases/{alias}", Model(Edit), put(registry::set_alias)),
+        (Method::DELETE, "/models/{model}/aliases/{alias}", Model(Edit), delete(registry::delete_alias)),
+        (Method::GET, "/models/{model}/registry-history", Model(Read), get(registry::history)),
+        (Method::GET, "/models/{model}/promotion-gate", Model(Read), get(registry::get_gate)),
+        (Method::PUT, "/models/{model}/promotion-gate", Model(Edit), put(registry::put_gate)),
+        (
+            Method::GET,
+            "/models/{model}/versions/{version}/promotion-reports",
+            Model(Read),
+            get(registry::promotion_reports),
+        ),
         (Method::GET, "/models/{model}/predictions", Model(Read), get(predictions::list)),
         (Method::POST, "/models/{model}/predictions", Model(Ingest), post(predictions::ingest)),
         (Method::GET, "/models/{model}/predictions/{request_id}", Model(Read), get(predictions::get)),
@@ -165,6 +194,74 @@ fn api_routes() -> Vec<Route> {
     ]
 }
 
+/// MLflow's REST API, at the paths the MLflow client calls. Each handler checks the
+/// need against the project of the experiment, run or model it acts on.
+fn mlflow_routes() -> Vec<Route> {
+    use crate::mlflow::{artifacts as a, registry as r, tracking as t};
+    use Access::Handler as InHandler;
+    use Need::{Edit, Read};
+    vec![
+        (Method::POST, "/api/2.0/mlflow/experiments/create", InHandler(Edit), post(t::create_experiment)),
+        (Method::GET, "/api/2.0/mlflow/experiments/get", InHandler(Read), get(t::get_experiment)),
+        (Method::GET, "/api/2.0/mlflow/experiments/get-by-name", InHandler(Read), get(t::get_experiment_by_name)),
+        (Method::POST, "/api/2.0/mlflow/experiments/search", InHandler(Read), post(t::search_experiments)),
+        (Method::GET, "/api/2.0/mlflow/experiments/search", InHandler(Read), get(t::search_experiments)),
+        (Method::POST, "/api/2.0/mlflow/experiments/update", InHandler(Edit), post(t::update_experiment)),
+        (Method::POST, "/api/2.0/mlflow/experiments/delete", InHandler(Edit), post(t::delete_experiment)),
+        (Method::POST, "/api/2.0/mlflow/experiments/restore", InHandler(Edit), post(t::restore_experiment)),
+        (Method::POST, "/api/2.0/mlflow/experiments/set-experiment-tag", InHandler(Edit), post(t::set_experiment_tag)),
+        (Method::POST, "/api/2.0/mlflow/runs/create", InHandler(Edit), post(t::create_run)),
+        (Method::GET, "/api/2.0/mlflow/runs/get", InHandler(Read), get(t::get_run)),
+        (Method::POST, "/api/2.0/mlflow/runs/update", InHandler(Edit), post(t::update_run)),
+        (Method::POST, "/api/2.0/mlflow/runs/delete", InHandler(Edit), post(t::delete_run)),
+        (Method::POST, "/api/2.0/mlflow/runs/restore", InHandler(Edit), post(t::restore_run)),
+        (Method::POST, "/api/2.0/mlflow/runs/search", InHandler(Read), post(t::search_runs)),
+        (Method::POST, "/api/2.0/mlflow/runs/log-parameter", InHandler(Edit), post(t::log_param)),
+        (Method::POST, "/api/2.0/mlflow/runs/log-metric", InHandler(Edit), post(t::log_metric)),
+        (Method::POST, "/api/2.0/mlflow/runs/log-batch", InHandler(Edit), post(t::log_batch)),
+        (Method::POST, "/api/2.0/mlflow/runs/set-tag", InHandler(Edit), post(t::set_tag)),
+        (Method::POST, "/api/2.0/mlflow/runs/delete-tag", InHandler(Edit), post(t::delete_tag)),
+        (Method::POST, "/api/2.0/mlflow/runs/log-inputs", InHandler(Edit), post(t::log_inputs)),
+        (Method::GET, "/api/2.0/mlflow/metrics/get-history", InHandler(Read), get(t::metric_history)),
+        (Method::POST, "/api/2.0/mlflow/logged-models/search", InHandler(Read), post(t::search_logged_models)),
+        (Method::POST, "/api/2.0/mlflow/registered-models/create", InHandler(Edit), post(r::create_model)),
+        (Method::GET, "/api/2.0/mlflow/registered-models/get", InHandler(Read), get(r::get_model)),
+        (Method::GET, "/api/2.0/mlflow/registered-models/search", InHandler(Read), get(r::search_models)),
+        (Method::PATCH, "/api/2.0/mlflow/registered-models/update", InHandler(Edit), patch(r::update_model)),
+        (Method::POST, "/api/2.0/mlflow/registered-models/rename", InHandler(Edit), post(r::rename_model)),
+        (Method::DELETE, "/api/2.0/mlflow/registered-models/delete", InHandler(Edit), delete(r::delete_model)),
+        (Method::POST, "/api/2.0/mlflow/registered-models/set-tag", InHandler(Edit), post(r::set_model_tag)),
+        (Method::DELETE, "/api/2.0/mlflow/registered-models/delete-tag", InHandler(Edit), delete(r::delete_model_tag)),
+        (
+            Method::POST,
+            "/api/2.0/mlflow/registered-models/get-latest-versions",
+            InHandler(Read),
+            post(r::latest_versions),
+        ),
+        (
+            Method::GET,
+            "/api/2.0/mlflow/registered-models/get-latest-versions",
+            InHandler(Read),
+            get(r::latest_versions),
+        ),
+        (Method::POST, "/api/2.0/mlflow/registered-models/alias", InHandler(Edit), post(r::set_alias)),
+        (Method::DELETE, "/api/2.0/mlflow/registered-models/alias", InHandler(Edit), delete(r::delete_alias)),
+        (Method::GET, "/api/2.0/mlflow/registered-models/alias", InHandler(Read), get(r::get_by_alias)),
+        (Method::POST, "/api/2.0/mlflow/model-versions/create", InHandler(Edit), post(r::create_version)),
+        (Method::GET, "/api/2.0/mlflow/model-versions/get", InHandler(Read), get(r::get_version)),
+        (Method::GET, "/api/2.0/mlflow/model-versions/search", InHandler(Read), get(r::search_versions)),
+        (Method::PATCH, "/api/2.0/mlflow/model-versions/update", InHandler(Edit), patch(r::update_version)),
+        (Method::DELETE, "/api/2.0/mlflow/model-versions/delete", InHandler(Edit), delete(r::delete_version)),
+        (Method::POST, "/api/2.0/mlflow/model-versions/set-tag", InHandler(Edit), post(r::set_version_tag)),
+        (Method::DELETE, "/api/2.0/mlflow/model-versions/delete-tag", InHandler(Edit), delete(r::delete_version_tag)),
+        (Method::POST, "/api/2.0/mlflow/model-versions/transition-stage", InHandler(Edit), post(r::transition_stage)),
+        (Method::GET, "/api/2.0/mlflow/model-versions/get-download-uri", InHandler(Read), get(r::download_uri)),
+        (Method::GET, "/api/2.0/mlflow-artifacts/artifacts", InHandler(Read), get(a::list)),
+        (Method::GET, "/api/2.0/mlflow-artifacts/artifacts/{*path}", InHandler(Read), get(a::download)),
+        (Method::PUT, "/api/2.0/mlflow-artifacts/artifacts/{*path}", InHandler(Edit), put(a::upload)),
+    ]
+}
+
 /// Routes outside `/api/v1`: probes, metrics, the API description.
 fn service_routes() -> Vec<Route> {
     vec![
@@ -178,7 +275,8 @@ fn service_routes() -> Vec<Route> {
 /// Every (method, full path, access) the server answers, for tests and documentation.
 pub fn route_list() -> Vec<(Method, String, Access)> {
     let api = api_routes().into_iter().map(|(m, p, a, _)| (m, format!("/api/v1{p}"), a));
-    api.chain(service_routes().into_iter().map(|(m, p, a, _)| (m, p.to_owned(), a))).collect()
+    let outside = service_routes().into_iter().chain(mlflow_routes());
+    api.chain(outside.map(|(m, p, a, _)| (m, p.to_owned(), a))).collect()
 }
 
 fn build(state: &Arc<AppState>, routes: Vec<Route>) -> Router<Arc<AppState>> {
@@ -191,8 +289,13 @@ fn build(state: &Arc<AppState>, routes: Vec<Route>) -> Router<Arc<AppState>> {
 
 pub fn router(state: Arc<AppState>) -> Router {
     let api = build(&state, api_routes()).route_layer(middleware::from_fn_with_state(state.clone(), require_ready));
+    // MLflow's routes answer errors in MLflow's shape, the gate's refusals included.
+    let mlflow = build(&state, mlflow_routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_ready))
+        .layer(middleware::from_fn(crate::mlflow::error_layer));
     build(&state, service_routes())
         .nest("/api/v1", api)
+        .merge(mlflow)
         .merge(crate::ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -232,8 +335,14 @@ async fn require_ready(State(state): State<Arc<AppState>>, request: Request, nex
     }
 }
 
-async fn not_found(request: Request) -> ApiError {
-    ApiError::new(Code::NotFound, format!("no route for {} {}", request.method(), request.uri().path()))
+async fn not_found(request: Request) -> Response {
+    let message = format!("no route for {} {}", request.method(), request.uri().path());
+    if request.uri().path().starts_with("/api/2.0/") {
+        // The MLflow client reads `error_code` (and probes endpoints it may lack).
+        let body = serde_json::json!({"error_code": "ENDPOINT_NOT_FOUND", "message": message});
+        return (axum::http::StatusCode::NOT_FOUND, axum::Json(body)).into_response();
+    }
+    ApiError::new(Code::NotFound, message).into_response()
 }
 
 /// The router adds the `Allow` header to this answer.
@@ -255,7 +364,9 @@ mod tests {
                 documented.insert((method.to_uppercase(), path.clone()));
             }
         }
-        let served: BTreeSet<_> = route_list().into_iter().map(|(m, p, _)| (m.to_string(), p)).collect();
+        // OpenAPI writes a catch-all `{*path}` as `{path}`.
+        let served: BTreeSet<_> =
+            route_list().into_iter().map(|(m, p, _)| (m.to_string(), p.replace("{*", "{"))).collect();
         assert_eq!(documented, served, "openapi.json and the route table differ");
     }
 }

@@ -83,6 +83,8 @@ pub struct AppState {
     pub explainers: crate::explain::loaded::Explainers,
     /// Computed explanations, by explainer, request and rows.
     pub explanations: crate::explain::cache::ResultCache,
+    /// Where artifact bytes are kept (under the data dir).
+    pub blobs: crate::artifacts::BlobStore,
     models: RwLock<HashMap<String, Arc<LoadedModel>>>,
     /// Project names by id; projects are never renamed, so entries never go stale.
     project_names: RwLock<HashMap<i64, Arc<str>>>,
@@ -117,10 +119,17 @@ impl AppState {
             analysis: AnalysisConfig::default(),
             explainers: Default::default(),
             explanations: Default::default(),
+            blobs: crate::artifacts::BlobStore::new(std::path::Path::new("sightline-data")),
             models: RwLock::new(HashMap::new()),
             project_names: RwLock::new(HashMap::new()),
             ready: AtomicBool::new(false),
         }
+    }
+
+    /// Keeps artifacts under this data dir.
+    pub fn with_data_dir(mut self, data_dir: &std::path::Path) -> AppState {
+        self.blobs = crate::artifacts::BlobStore::new(data_dir);
+        self
     }
 
     /// Replaces the default drift and quality settings.

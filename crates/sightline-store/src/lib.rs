@@ -21,6 +21,7 @@ pub mod outcomes;
 pub mod page;
 pub mod profiles;
 pub mod record;
+pub mod registry;
 pub mod retraining;
 pub mod sealed;
 pub mod signals;
@@ -52,6 +53,10 @@ pub use record::{
     BatchOutcome, LabelInsert, ModelRecord, PredictionQuery, PreparedPrediction, StoredLabel, StoredPrediction,
     VersionRecord, WriteBatch,
 };
+pub use registry::{
+    AliasRecord, ArtifactRecord, DataVersion, ExperimentRecord, MetricPoint, NewRun, PromotionReport, RegistryStore,
+    RunInput, RunLog, RunRecord, Transition, TransitionRecord, VersionChange, VersionDetails,
+};
 pub use retraining::{PolicyRecord, RetrainingStore, TriggerRecord};
 pub use sealed::{EncryptionState, ResealProgress, Resealed, StoredPayload};
 pub use signals::{SignalStore, WindowCounts};
@@ -67,6 +72,9 @@ pub enum StoreError {
     /// The object changed between read and write (optimistic concurrency); retry.
     #[error("{0} was changed by another request at the same time")]
     Changed(String),
+    /// The object cannot be deleted: other data refers to it (the message says what).
+    #[error("{0}")]
+    InUse(String),
     /// A stored value could not be decoded: the database was written by something else
     /// or damaged.
     #[error("corrupt stored data: {0}")]
@@ -94,6 +102,7 @@ pub trait Store:
     + LineageStore
     + SignalStore
     + RetrainingStore
+    + RegistryStore
     + Send
     + Sync
     + 'static

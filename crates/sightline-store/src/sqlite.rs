@@ -12,6 +12,7 @@ mod lineage;
 mod migrations;
 mod outcomes;
 mod profiles;
+mod registry;
 mod retraining;
 mod rows;
 mod signals;

@@ -35,7 +35,7 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
     let edit = vec![Editor, Admin, ServerAdmin];
     let admin = vec![Admin, ServerAdmin];
     let server_admin = vec![ServerAdmin];
-    BTreeMap::from([
+    let mut map = BTreeMap::from([
         (("GET", "/healthz"), public.clone()),
         (("GET", "/readyz"), public.clone()),
         (("GET", "/api/v1/openapi.json"), public.clone()),
@@ -82,6 +82,19 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("GET", "/api/v1/models/{model}/versions/{version}/importance"), read.clone()),
         (("POST", "/api/v1/models/{model}/versions/{version}/partial-dependence"), read.clone()),
         (("POST", "/api/v1/models/{model}/versions/{version}/permutation-importance"), read.clone()),
+        (("GET", "/api/v1/models/{model}/versions/{version}"), read.clone()),
+        (("PATCH", "/api/v1/models/{model}/versions/{version}"), edit.clone()),
+        (("PUT", "/api/v1/models/{model}/versions/{version}/stage"), edit.clone()),
+        (("GET", "/api/v1/models/{model}/versions/{version}/artifacts"), read.clone()),
+        (("GET", "/api/v1/models/{model}/versions/{version}/artifacts/{*path}"), read.clone()),
+        (("PUT", "/api/v1/models/{model}/versions/{version}/artifacts/{*path}"), edit.clone()),
+        (("GET", "/api/v1/models/{model}/aliases"), read.clone()),
+        (("PUT", "/api/v1/models/{model}/aliases/{alias}"), edit.clone()),
+        (("DELETE", "/api/v1/models/{model}/aliases/{alias}"), edit.clone()),
+        (("GET", "/api/v1/models/{model}/registry-history"), read.clone()),
+        (("GET", "/api/v1/models/{model}/promotion-gate"), read.clone()),
+        (("PUT", "/api/v1/models/{model}/promotion-gate"), edit.clone()),
+        (("GET", "/api/v1/models/{model}/versions/{version}/promotion-reports"), read.clone()),
         (("GET", "/api/v1/models/{model}/predictions"), read.clone()),
         (("POST", "/api/v1/models/{model}/predictions"), ingest.clone()),
         (("GET", "/api/v1/models/{model}/predictions/{request_id}"), read.clone()),
@@ -131,14 +144,99 @@ fn expected_access() -> BTreeMap<(&'static str, &'static str), Vec<Who>> {
         (("GET", "/api/v1/incidents/stats"), authenticated.clone()),
         (("GET", "/api/v1/incidents/{incident}"), read.clone()),
         (("PATCH", "/api/v1/incidents/{incident}"), edit.clone()),
-        (("POST", "/api/v1/incidents/{incident}/notes"), edit),
+        (("POST", "/api/v1/incidents/{incident}/notes"), edit.clone()),
         // Lineage: in the project named by ?project=.
-        (("POST", "/api/v1/lineage"), ingest),
+        (("POST", "/api/v1/lineage"), ingest.clone()),
         (("GET", "/api/v1/lineage"), read.clone()),
         (("GET", "/api/v1/lineage/columns"), read.clone()),
-        (("GET", "/api/v1/lineage/impact"), read),
-    ])
+        (("GET", "/api/v1/lineage/impact"), read.clone()),
+    ]);
+    // MLflow's API: the need in the project of the experiment, run or model named in
+    // the query or body; new experiments and models go to the caller's own project.
+    let creators = vec![Editor, Admin, OtherAdmin, ServerAdmin];
+    for (method, path) in MLFLOW_ROUTES {
+        let who = match *path {
+            "/api/2.0/mlflow/experiments/create" | "/api/2.0/mlflow/registered-models/create" => creators.clone(),
+            "/api/2.0/mlflow/experiments/search"
+            | "/api/2.0/mlflow/registered-models/search"
+            | "/api/2.0/mlflow/model-versions/search" => authenticated.clone(),
+            _ if MLFLOW_READS.contains(&(*method, *path)) => read.clone(),
+            _ => edit.clone(),
+        };
+        map.insert((*method, *path), who);
+    }
+    map
 }
+
+/// MLflow's routes, written out by hand as the matrix above is.
+const MLFLOW_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/2.0/mlflow/experiments/create"),
+    ("GET", "/api/2.0/mlflow/experiments/get"),
+    ("GET", "/api/2.0/mlflow/experiments/get-by-name"),
+    ("POST", "/api/2.0/mlflow/experiments/search"),
+    ("GET", "/api/2.0/mlflow/experiments/search"),
+    ("POST", "/api/2.0/mlflow/experiments/update"),
+    ("POST", "/api/2.0/mlflow/experiments/delete"),
+    ("POST", "/api/2.0/mlflow/experiments/restore"),
+    ("POST", "/api/2.0/mlflow/experiments/set-experiment-tag"),
+    ("POST", "/api/2.0/mlflow/runs/create"),
+    ("GET", "/api/2.0/mlflow/runs/get"),
+    ("POST", "/api/2.0/mlflow/runs/update"),
+    ("POST", "/api/2.0/mlflow/runs/delete"),
+    ("POST", "/api/2.0/mlflow/runs/restore"),
+    ("POST", "/api/2.0/mlflow/runs/search"),
+    ("POST", "/api/2.0/mlflow/runs/log-parameter"),
+    ("POST", "/api/2.0/mlflow/runs/log-metric"),
+    ("POST", "/api/2.0/mlflow/runs/log-batch"),
+    ("POST", "/api/2.0/mlflow/runs/set-tag"),
+    ("POST", "/api/2.0/mlflow/runs/delete-tag"),
+    ("POST", "/api/2.0/mlflow/runs/log-inputs"),
+    ("GET", "/api/2.0/mlflow/metrics/get-history"),
+    ("POST", "/api/2.0/mlflow/logged-models/search"),
+    ("POST", "/api/2.0/mlflow/registered-models/create"),
+    ("GET", "/api/2.0/mlflow/registered-models/get"),
+    ("GET", "/api/2.0/mlflow/registered-models/search"),
+    ("PATCH", "/api/2.0/mlflow/registered-models/update"),
+    ("POST", "/api/2.0/mlflow/registered-models/rename"),
+    ("DELETE", "/api/2.0/mlflow/registered-models/delete"),
+    ("POST", "/api/2.0/mlflow/registered-models/set-tag"),
+    ("DELETE", "/api/2.0/mlflow/registered-models/delete-tag"),
+    ("POST", "/api/2.0/mlflow/registered-models/get-latest-versions"),
+    ("GET", "/api/2.0/mlflow/registered-models/get-latest-versions"),
+    ("POST", "/api/2.0/mlflow/registered-models/alias"),
+    ("DELETE", "/api/2.0/mlflow/registered-models/alias"),
+    ("GET", "/api/2.0/mlflow/registered-models/alias"),
+    ("POST", "/api/2.0/mlflow/model-versions/create"),
+    ("GET", "/api/2.0/mlflow/model-versions/get"),
+    ("GET", "/api/2.0/mlflow/model-versions/search"),
+    ("PATCH", "/api/2.0/mlflow/model-versions/update"),
+    ("DELETE", "/api/2.0/mlflow/model-versions/delete"),
+    ("POST", "/api/2.0/mlflow/model-versions/set-tag"),
+    ("DELETE", "/api/2.0/mlflow/model-versions/delete-tag"),
+    ("POST", "/api/2.0/mlflow/model-versions/transition-stage"),
+    ("GET", "/api/2.0/mlflow/model-versions/get-download-uri"),
+    ("GET", "/api/2.0/mlflow-artifacts/artifacts"),
+    ("GET", "/api/2.0/mlflow-artifacts/artifacts/{*path}"),
+    ("PUT", "/api/2.0/mlflow-artifacts/artifacts/{*path}"),
+];
+
+/// The MLflow routes that only read (some by POST, as MLflow has them).
+const MLFLOW_READS: &[(&str, &str)] = &[
+    ("GET", "/api/2.0/mlflow/experiments/get"),
+    ("GET", "/api/2.0/mlflow/experiments/get-by-name"),
+    ("GET", "/api/2.0/mlflow/runs/get"),
+    ("POST", "/api/2.0/mlflow/runs/search"),
+    ("GET", "/api/2.0/mlflow/metrics/get-history"),
+    ("POST", "/api/2.0/mlflow/logged-models/search"),
+    ("GET", "/api/2.0/mlflow/registered-models/get"),
+    ("POST", "/api/2.0/mlflow/registered-models/get-latest-versions"),
+    ("GET", "/api/2.0/mlflow/registered-models/get-latest-versions"),
+    ("GET", "/api/2.0/mlflow/registered-models/alias"),
+    ("GET", "/api/2.0/mlflow/model-versions/get"),
+    ("GET", "/api/2.0/mlflow/model-versions/get-download-uri"),
+    ("GET", "/api/2.0/mlflow-artifacts/artifacts"),
+    ("GET", "/api/2.0/mlflow-artifacts/artifacts/{*path}"),
+];
 
 /// Project `alpha` (model `ma`, prediction `r1`, user `carol`, monitor `wm` with a
 /// firing alert, a silence, a channel, an incident), project `beta` (model `mb`), and a
@@ -226,6 +324,35 @@ async fn world() -> World {
     ids.insert("{incident}", r.json["id"].to_string());
     let r = server.post_json("/api/v1/lineage?project=alpha", &lineage_event()).await;
     r.expect_status(201);
+    // MLflow objects in alpha: an experiment and a run (created with alpha's editor
+    // token, so they land in alpha), a version of `ma` from the run with an alias, and
+    // an artifact.
+    let editor = tokens.get(&Editor).map(String::as_str);
+    let mlflow = "/api/2.0/mlflow";
+    let r = server
+        .request_as(editor, Method::POST, &format!("{mlflow}/experiments/create"), Some(&json!({"name": "alpha-exp"})))
+        .await;
+    r.expect_status(200);
+    let exp = r.json["experiment_id"].as_str().expect("experiment id").to_owned();
+    let r = server
+        .request_as(editor, Method::POST, &format!("{mlflow}/runs/create"), Some(&json!({"experiment_id": exp})))
+        .await;
+    r.expect_status(200);
+    let run = r.json["run"]["info"]["run_id"].as_str().expect("run id").to_owned();
+    let version = json!({"name": "ma", "source": format!("runs:/{run}/model")});
+    server
+        .request_as(editor, Method::POST, &format!("{mlflow}/model-versions/create"), Some(&version))
+        .await
+        .expect_status(200);
+    let alias = json!({"name": "ma", "alias": "champion", "version": "1"});
+    server
+        .request_as(editor, Method::POST, &format!("{mlflow}/registered-models/alias"), Some(&alias))
+        .await
+        .expect_status(200);
+    let file = format!("/api/2.0/mlflow-artifacts/artifacts/{exp}/{run}/artifacts/x.txt");
+    server.request_as(editor, Method::PUT, &file, Some(&json!("x"))).await.expect_status(200);
+    ids.insert("{exp}", exp);
+    ids.insert("{run}", run);
     World { server, tokens, ids }
 }
 
@@ -250,7 +377,9 @@ async fn concrete(world: &World, method: &str, template: &str, n: usize) -> (Str
         .replace("{request_id}", "r1")
         .replace("{issue}", "1")
         .replace("{policy}", "p1")
-        .replace("{version}", "v1");
+        .replace("{version}", "v1")
+        .replace("{alias}", "staging")
+        .replace("{*path}", "model/MLmodel");
     for (param, value) in &world.ids {
         path = path.replace(param, value);
     }
@@ -264,6 +393,9 @@ async fn concrete(world: &World, method: &str, template: &str, n: usize) -> (Str
         let r = world.server.post_json("/api/v1/channels", &webhook_channel(&format!("victim-{n}"))).await;
         r.expect_status(201);
         path = format!("/api/v1/channels/{}", r.json["id"]);
+    }
+    if template.starts_with("/api/2.0/") {
+        return mlflow_request(world, method, template, n);
     }
     if path.starts_with("/api/v1/lineage") {
         path.push_str(if method == "GET" { "?project=alpha&nodeId=dataset:db:loans" } else { "?project=alpha" });
@@ -299,8 +431,65 @@ async fn concrete(world: &World, method: &str, template: &str, n: usize) -> (Str
     (path, body)
 }
 
+/// An MLflow request naming alpha's objects: its query (GET) or body.
+fn mlflow_request(world: &World, method: &str, template: &str, n: usize) -> (String, Option<Value>) {
+    let (e, r) = (world.ids["{exp}"].as_str(), world.ids["{run}"].as_str());
+    let root = format!("{e}/{r}/artifacts");
+    let name = template.rsplit("/mlflow/").next().unwrap_or_default();
+    let args = match name {
+        "experiments/create" => json!({"name": format!("exp-{n}")}),
+        "experiments/get" | "experiments/update" | "experiments/delete" | "experiments/restore" => {
+            json!({"experiment_id": e})
+        }
+        "experiments/get-by-name" => json!({"experiment_name": "alpha-exp"}),
+        "experiments/set-experiment-tag" => json!({"experiment_id": e, "key": "k", "value": "v"}),
+        "runs/create" => json!({"experiment_id": e}),
+        "runs/search" | "logged-models/search" => json!({"experiment_ids": [e]}),
+        "runs/log-parameter" => json!({"run_id": r, "key": format!("p{n}"), "value": "1"}),
+        "runs/log-metric" => json!({"run_id": r, "key": "m", "value": 1.0}),
+        "runs/set-tag" | "runs/delete-tag" => json!({"run_id": r, "key": "k", "value": "v"}),
+        "runs/log-inputs" => json!({"run_id": r, "datasets": []}),
+        "metrics/get-history" => json!({"run_id": r, "metric_key": "m"}),
+        n if n.starts_with("runs/") => json!({"run_id": r}),
+        "registered-models/create" => json!({"name": format!("reg-{n}")}),
+        // An invalid new name: the access check comes first, and `ma` keeps its name.
+        "registered-models/rename" => json!({"name": "ma", "new_name": "not a name"}),
+        "registered-models/set-tag" | "registered-models/delete-tag" => json!({"name": "ma", "key": "k", "value": "v"}),
+        "registered-models/alias" if method == "DELETE" => json!({"name": "ma", "alias": "other"}),
+        "registered-models/alias" => json!({"name": "ma", "alias": "champion", "version": "1"}),
+        "model-versions/create" => json!({"name": "ma", "source": format!("runs:/{r}/model")}),
+        "model-versions/delete" => json!({"name": "ma", "version": "v1"}),
+        "model-versions/set-tag" | "model-versions/delete-tag" => {
+            json!({"name": "ma", "version": "1", "key": "k", "value": "v"})
+        }
+        "model-versions/transition-stage" => json!({"name": "ma", "version": "1", "stage": "Staging"}),
+        "model-versions/get" | "model-versions/update" | "model-versions/get-download-uri" => {
+            json!({"name": "ma", "version": "1"})
+        }
+        n if n.ends_with("/search") => json!({}),
+        n if n.starts_with("registered-models/") => json!({"name": "ma"}),
+        _ => json!({}),
+    };
+    if template == "/api/2.0/mlflow-artifacts/artifacts" {
+        return (format!("{template}?path={root}"), None);
+    }
+    if template.ends_with("{*path}") {
+        let body = (method == "PUT").then(|| json!("bytes"));
+        return (template.replace("{*path}", &format!("{root}/x.txt")), body);
+    }
+    if method == "GET" {
+        let query: Vec<String> = args
+            .as_object()
+            .map(|o| o.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect())
+            .unwrap_or_default();
+        return (format!("{template}?{}", query.join("&")), None);
+    }
+    (template.to_owned(), Some(args))
+}
+
 fn denied(r: &Reply) -> bool {
-    matches!(r.status, 401 | 403)
+    r.json["error_code"] == json!("RESOURCE_DOES_NOT_EXIST")
+        || matches!(r.status, 401 | 403)
         || matches!(
             r.json["code"].as_str(),
             Some(
@@ -354,7 +543,8 @@ async fn every_route_against_every_role() {
                 let names_alpha = ["{model}", "{project}", "{token}"].iter().any(|p| template.contains(p))
                     || world.ids.keys().any(|p| template.contains(p))
                     || body.as_ref().is_some_and(|b| b["project"] == json!("alpha") || b["model"] == json!("ma"))
-                    || path.contains("project=alpha");
+                    || path.contains("project=alpha")
+                    || template.starts_with("/api/2.0/");
                 let expected_status = match who {
                     Anonymous => 401,
                     OtherAdmin if names_alpha => 404,

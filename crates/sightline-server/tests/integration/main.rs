@@ -13,6 +13,7 @@ mod export;
 mod lineage;
 mod performance;
 mod pki;
+mod registry;
 mod retraining;
 mod security_headers;
 mod startup;

@@ -394,6 +394,157 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 10: attributions a client logged with its prediction (encoded as scores are).
     "ALTER TABLE predictions ADD COLUMN attributions BLOB;",
+    // 11: the model registry and MLflow tracking. Registered models and versions are
+    // the rows of `models` and `versions`; these tables add what a registry keeps about
+    // them (tags, aliases, stages, training parameters and metrics, data versions, the
+    // transition history) and MLflow's experiments and runs. Experiment 0 is MLflow's
+    // default experiment, in the default project. Artifact bytes live in files named by
+    // their SHA-256; `artifacts` maps paths to them.
+    "CREATE TABLE experiments (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        name TEXT NOT NULL UNIQUE,
+        lifecycle TEXT NOT NULL DEFAULT 'active',
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    INSERT INTO experiments (id, project_id, name, created_ms, updated_ms) VALUES (0, 1, 'Default', 0, 0);
+    CREATE TABLE experiment_tags (
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (experiment_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        experiment_id INTEGER NOT NULL REFERENCES experiments(id),
+        name TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER,
+        lifecycle TEXT NOT NULL DEFAULT 'active'
+    ) WITHOUT ROWID;
+    CREATE INDEX runs_by_experiment ON runs (experiment_id, start_ms);
+    CREATE TABLE run_params (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE run_tags (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    -- Every logged point; NaN is stored as NULL.
+    CREATE TABLE run_metrics (
+        seq INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        key TEXT NOT NULL,
+        value REAL,
+        ts_ms INTEGER NOT NULL,
+        step INTEGER NOT NULL
+    );
+    CREATE INDEX run_metrics_by_key ON run_metrics (run_id, key, seq);
+    CREATE TABLE run_inputs (
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        name TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        source_type TEXT NOT NULL,
+        source TEXT NOT NULL,
+        schema TEXT NOT NULL,
+        profile TEXT NOT NULL,
+        context TEXT NOT NULL,
+        PRIMARY KEY (run_id, name, digest)
+    ) WITHOUT ROWID;
+    CREATE TABLE model_tags (
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (model_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE version_registry (
+        version_id INTEGER PRIMARY KEY REFERENCES versions(id),
+        source TEXT NOT NULL DEFAULT '',
+        run_id TEXT NOT NULL DEFAULT '',
+        git_commit TEXT NOT NULL DEFAULT '',
+        stage TEXT NOT NULL DEFAULT 'None',
+        user_id TEXT NOT NULL DEFAULT '',
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE version_params (
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (version_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE version_metrics (
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        key TEXT NOT NULL,
+        value REAL,
+        PRIMARY KEY (version_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE version_tags (
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (version_id, key)
+    ) WITHOUT ROWID;
+    -- The data a version was trained on: kind is `dvc`, `openlineage`, `mlflow` or
+    -- another label; version is the md5, etag, dataset version or digest.
+    CREATE TABLE version_data (
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        PRIMARY KEY (version_id, kind, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE model_aliases (
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        alias TEXT NOT NULL,
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (model_id, alias)
+    ) WITHOUT ROWID;
+    -- Every stage change and alias move: kind `stage` (name = version, from/to =
+    -- stages) or `alias` (name = alias, from/to = version names, NULL when unset).
+    CREATE TABLE registry_transitions (
+        seq INTEGER PRIMARY KEY,
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        from_value TEXT,
+        to_value TEXT,
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL
+    );
+    CREATE INDEX registry_transitions_by_model ON registry_transitions (model_id, seq);
+    CREATE TABLE artifacts (
+        path TEXT PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;",
+    // 12: promotion gates (the checks a move to production must pass, one JSON document
+    // per model) and the report of every evaluation, kept with the version.
+    "CREATE TABLE promotion_gates (
+        model_id INTEGER PRIMARY KEY REFERENCES models(id),
+        spec TEXT NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE promotion_reports (
+        seq INTEGER PRIMARY KEY,
+        model_id INTEGER NOT NULL REFERENCES models(id),
+        version_id INTEGER NOT NULL REFERENCES versions(id),
+        passed INTEGER NOT NULL,
+        report TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL
+    );
+    CREATE INDEX promotion_reports_by_version ON promotion_reports (version_id, seq);",
 ];
 
 /// The schema version this build expects.

@@ -52,6 +52,7 @@ pub fn run_all(store: &dyn Store, keys: &Keys) {
     crate::issues::run_all(store, &keys.current());
     crate::alerting::run_all(store);
     crate::retraining::run_all(store);
+    crate::registry::run_all(store);
     payloads_are_sealed_and_bound_to_their_rows(store);
     // Last: it changes the store's keys.
     rotation_reseals_every_payload_and_old_keys_can_go(store, keys);

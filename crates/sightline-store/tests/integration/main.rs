@@ -4,5 +4,6 @@ mod access;
 mod alerting;
 mod conformance;
 mod issues;
+mod registry;
 mod retraining;
 mod sqlite;
