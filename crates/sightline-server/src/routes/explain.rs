@@ -311,6 +311,16 @@ async fn data_rows(
     Ok(rows)
 }
 
+/// A computed (or cached) result as answered: with the model, the version and whether
+/// it came from the cache.
+fn stamped(computed: &Value, model: &LoadedModel, version: &VersionRecord, cached: bool) -> Value {
+    let mut out = computed.clone();
+    out["model"] = json!(model.record.spec.name);
+    out["version"] = json!(version.name);
+    out["cached"] = json!(cached);
+    out
+}
+
 /// Names of the explained outputs: the classes, the positive class, or `prediction`.
 fn output_names(model: &LoadedModel, count: usize) -> Vec<String> {
     let spec = &model.index.spec;
@@ -487,10 +497,7 @@ pub async fn explain(
         .numbers(background.iter().flatten())
         .finish();
     let answer = |computed: &Value, cached: bool| {
-        let mut out = computed.clone();
-        out["model"] = json!(model.record.spec.name);
-        out["version"] = json!(version.name);
-        out["cached"] = json!(cached);
+        let mut out = stamped(computed, &model, &version, cached);
         if let Some(ids) = &request_ids
             && let Some(items) = out["explanations"].as_array_mut()
         {
@@ -647,13 +654,7 @@ pub async fn importance(
         .text(&format!("{from}:{to}:{step}:{sample}"))
         .numbers(windows.iter().flat_map(|(_, _, rows)| rows))
         .finish();
-    let answer = |computed: &Value, cached: bool| {
-        let mut out = computed.clone();
-        out["model"] = json!(model.record.spec.name);
-        out["version"] = json!(version.name);
-        out["cached"] = json!(cached);
-        out
-    };
+    let answer = |computed: &Value, cached: bool| stamped(computed, &model, &version, cached);
     if let Some(hit) = app.explanations.get(&key) {
         return Ok(Json(answer(&hit, true)));
     }
@@ -875,13 +876,7 @@ pub async fn pdp(
         .text(&format!("{feature}:{options:?}:{individual}"))
         .numbers(&rows)
         .finish();
-    let answer = |computed: &Value, cached: bool| {
-        let mut out = computed.clone();
-        out["model"] = json!(model.record.spec.name);
-        out["version"] = json!(version.name);
-        out["cached"] = json!(cached);
-        out
-    };
+    let answer = |computed: &Value, cached: bool| stamped(computed, &model, &version, cached);
     if let Some(hit) = app.explanations.get(&key) {
         return Ok(Json(answer(&hit, true)));
     }
@@ -994,13 +989,7 @@ pub async fn permutation(
         .numbers(&rows)
         .numbers(std::iter::once(&targets))
         .finish();
-    let answer = |computed: &Value, cached: bool| {
-        let mut out = computed.clone();
-        out["model"] = json!(model.record.spec.name);
-        out["version"] = json!(version.name);
-        out["cached"] = json!(cached);
-        out
-    };
+    let answer = |computed: &Value, cached: bool| stamped(computed, &model, &version, cached);
     if let Some(hit) = app.explanations.get(&key) {
         return Ok(Json(answer(&hit, true)));
     }

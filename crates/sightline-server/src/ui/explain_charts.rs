@@ -7,6 +7,7 @@
 //! than the time charts; their hover data is one entry per row, top to bottom.
 
 use super::charts::{COLORS, Chart, number};
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde_json::json;
@@ -50,11 +51,17 @@ fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
-/// Horizontal bars, one per row (row 0 at the top), each labelled with its value.
-pub fn hbars(names: &[String], values: &[f64]) -> Result<Chart, String> {
+type RowsChart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart of one row per name (row 0 at the top) over x in `span`: the frame, the x
+/// axis and the names; `marks` draws what the rows show.
+fn rows_chart(
+    names: &[String],
+    (x0, x1): (f64, f64),
+    marks: impl FnOnce(&mut RowsChart<'_, '_>) -> Result<(), String>,
+) -> Result<String, String> {
     let rows = names.len();
     let mut svg = String::new();
-    let (x0, x1) = span(values.iter().copied());
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height(rows))).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
@@ -72,16 +79,24 @@ pub fn hbars(names: &[String], values: &[f64]) -> Result<Chart, String> {
             .light_line_style(RGBColor(238, 238, 238))
             .draw()
             .map_err(err)?;
+        marks(&mut chart)?;
+        row_names(&root, names)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Horizontal bars, one per row (row 0 at the top), each labelled with its value.
+pub fn hbars(names: &[String], values: &[f64]) -> Result<Chart, String> {
+    let svg = rows_chart(names, span(values.iter().copied()), |chart| {
         let bars = values
             .iter()
             .enumerate()
             .map(|(i, &v)| Rectangle::new([(0.0, i as f64 + 0.2), (v, i as f64 + 0.8)], COLORS[0].mix(0.85).filled()));
-        chart.draw_series(bars).map_err(err)?;
-        row_names(&root, names)?;
-        root.present().map_err(err)?;
-    }
+        chart.draw_series(bars).map(|_| ()).map_err(err)
+    })?;
     let hover: Vec<String> = names.iter().zip(values).map(|(n, v)| format!("{n} · {}", number(*v))).collect();
-    Ok(Chart { svg, plot: plot_box(rows), hover: json!(hover) })
+    Ok(Chart { svg, plot: plot_box(names.len()), hover: json!(hover) })
 }
 
 /// A prediction's attributions as a waterfall: from the expected value (top row), each
@@ -101,34 +116,15 @@ pub fn waterfall(expected: f64, steps: &[(String, f64)], margin: f64) -> Result<
         running = next;
     }
     spans.push((0.0_f64.min(margin), 0.0_f64.max(margin), COLORS[5]));
-    let mut svg = String::new();
     let (x0, x1) = span(spans.iter().flat_map(|(a, b, _)| [*a, *b]));
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height(rows))).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(MARGIN)
-            .x_label_area_size(X_LABELS)
-            .y_label_area_size(NAMES)
-            .build_cartesian_2d(x0..x1, rows as f64..0.0)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_label_formatter(&|v| number(*v))
-            .light_line_style(RGBColor(238, 238, 238))
-            .draw()
-            .map_err(err)?;
+    let svg = rows_chart(&names, (x0, x1), |chart| {
         let bars = spans.iter().enumerate().map(|(i, &(a, b, color))| {
             // A zero contribution still shows as a hairline.
             let b = if b - a < (x1 - x0) * 0.002 { a + (x1 - x0) * 0.002 } else { b };
             Rectangle::new([(a, i as f64 + 0.2), (b, i as f64 + 0.8)], color.mix(0.9).filled())
         });
-        chart.draw_series(bars).map_err(err)?;
-        row_names(&root, &names)?;
-        root.present().map_err(err)?;
-    }
+        chart.draw_series(bars).map(|_| ()).map_err(err)
+    })?;
     let mut hover = vec![format!("expected value · {}", number(expected))];
     hover.extend(steps.iter().map(|(n, v)| format!("{n} · {}", number(*v))));
     hover.push(format!("margin · {}", number(margin)));
@@ -146,26 +142,8 @@ fn low_high(t: f64) -> RGBColor {
 /// vertically where dots crowd, coloured by the feature's value (`t`: its rank among
 /// the sample, 0 low, 1 high; `None` for a missing value, drawn grey).
 pub fn beeswarm(names: &[String], points: &[Vec<(f64, Option<f64>)>]) -> Result<Chart, String> {
-    let rows = names.len();
-    let mut svg = String::new();
     let (x0, x1) = span(points.iter().flatten().map(|(v, _)| *v));
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height(rows))).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .margin(MARGIN)
-            .x_label_area_size(X_LABELS)
-            .y_label_area_size(NAMES)
-            .build_cartesian_2d(x0..x1, rows as f64..0.0)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(0)
-            .x_label_formatter(&|v| number(*v))
-            .light_line_style(RGBColor(238, 238, 238))
-            .draw()
-            .map_err(err)?;
+    let svg = rows_chart(names, (x0, x1), |chart| {
         for (row, dots) in points.iter().enumerate() {
             // Deterministic spread: dots falling in the same of 120 x-bins stack up and
             // down from the row's centre line.
@@ -181,9 +159,8 @@ pub fn beeswarm(names: &[String], points: &[Vec<(f64, Option<f64>)>]) -> Result<
             });
             chart.draw_series(placed).map_err(err)?;
         }
-        row_names(&root, names)?;
-        root.present().map_err(err)?;
-    }
+        Ok(())
+    })?;
     let hover: Vec<String> = names
         .iter()
         .zip(points)
@@ -192,7 +169,7 @@ pub fn beeswarm(names: &[String], points: &[Vec<(f64, Option<f64>)>]) -> Result<
             format!("{n} · mean |SHAP| {}", number(mean))
         })
         .collect();
-    Ok(Chart { svg, plot: plot_box(rows), hover: json!(hover) })
+    Ok(Chart { svg, plot: plot_box(names.len()), hover: json!(hover) })
 }
 
 const CURVE_HEIGHT: u32 = 280;

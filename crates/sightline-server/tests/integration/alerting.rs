@@ -293,6 +293,12 @@ async fn silences_hold_back_notifications_and_failing_channels_retry_then_give_u
         got.lock().expect("lock").iter().any(|(d, _)| d["labels"]["monitor"] == "loud")
     })
     .await;
+    // The two monitors evaluate independently: the quiet one may fire a moment after the
+    // loud one's webhook arrived.
+    wait_until("the quiet alert fires", Duration::from_secs(10), || async {
+        s.get("/api/v1/alerts?monitor=quiet").await.json["items"][0]["state"] == "firing"
+    })
+    .await;
     let r = s.get("/api/v1/alerts?monitor=quiet").await;
     assert_eq!(r.json["items"][0]["state"], "firing");
     assert_eq!(r.json["items"][0]["silenced"], true);
