@@ -41,6 +41,8 @@ pub enum KernelShapError {
     RowLength { expected: usize, got: usize },
     #[error("batch size is zero; the model must be given at least one row per call")]
     ZeroBatch,
+    #[error("background weights must be {rows} finite non-negative numbers with a positive sum")]
+    Weights { rows: usize },
     #[error("the row differs from the background in {varying} features; exact enumeration supports at most {limit}")]
     TooManyFeatures { varying: usize, limit: usize },
     #[error("explaining this row takes {needed} model calls of at most {batch_rows} rows; the budget is {budget}")]
@@ -97,6 +99,8 @@ impl KernelAttributions {
 #[derive(Debug, Clone)]
 pub struct KernelShap<'a> {
     background: &'a [Vec<f64>],
+    /// Each background row's share of the expectation, summing to 1; `None`: equal.
+    weights: Option<Vec<f64>>,
     num_features: usize,
     budget: Budget,
 }
@@ -114,7 +118,25 @@ impl<'a> KernelShap<'a> {
         if budget.batch_rows == 0 {
             return Err(KernelShapError::ZeroBatch);
         }
-        Ok(KernelShap { background, num_features, budget })
+        Ok(KernelShap { background, weights: None, num_features, budget })
+    }
+
+    /// As [`KernelShap::new`], with a weight per background row (a summarized
+    /// background: k-means centroids weighted by their cluster sizes, as shap's
+    /// `kmeans` gives them). Weights must be finite, non-negative and sum above 0;
+    /// they are normalized to sum to 1.
+    pub fn weighted(background: &'a [Vec<f64>], weights: &[f64], budget: Budget) -> Result<Self, KernelShapError> {
+        let mut shap = KernelShap::new(background, budget)?;
+        let total: f64 = weights.iter().sum();
+        let valid = weights.len() == background.len()
+            && weights.iter().all(|w| w.is_finite() && *w >= 0.0)
+            && total.is_finite()
+            && total > 0.0;
+        if !valid {
+            return Err(KernelShapError::Weights { rows: background.len() });
+        }
+        shap.weights = Some(weights.iter().map(|w| w / total).collect());
+        Ok(shap)
     }
 
     pub fn num_features(&self) -> usize {
@@ -171,20 +193,23 @@ impl<'a> KernelShap<'a> {
         // "any size", i.e. usize::MAX rows, which could not be allocated up front).
         let batch_rows = self.budget.batch_rows.min(total_rows);
         let mut evaluator = Evaluator::new(&model, batch_rows, row_slot + 1);
-        evaluator.push(row.to_vec(), row_slot)?;
+        evaluator.push(row.to_vec(), row_slot, 1.0)?;
         for mask in 0..full.max(1) {
-            for background in self.background {
+            for (index, background) in self.background.iter().enumerate() {
                 let mut synthetic = background.clone();
                 for (bit, &feature) in varying.iter().enumerate() {
                     if mask & (1 << bit) != 0 {
                         synthetic[feature] = row[feature];
                     }
                 }
-                evaluator.push(synthetic, mask)?;
+                // Unweighted rows count 1 and the sums are divided by their number below,
+                // which keeps the equal-weight arithmetic exactly shap's.
+                let weight = self.weights.as_ref().map_or(1.0, |w| w[index]);
+                evaluator.push(synthetic, mask, weight)?;
             }
         }
         let (sums, calls, rows) = evaluator.finish()?;
-        let count = self.background.len() as f64;
+        let count = if self.weights.is_some() { 1.0 } else { self.background.len() as f64 };
         let prediction = sums[row_slot];
         let expected_value = sums[0] / count;
         let means: Vec<f64> = sums[..full].iter().map(|sum| sum / count).collect();
@@ -216,8 +241,8 @@ struct Evaluator<'m, F> {
     model: &'m F,
     batch_rows: usize,
     batch: Vec<Vec<f64>>,
-    /// Coalition (accumulator index) of each row in `batch`.
-    targets: Vec<usize>,
+    /// Coalition (accumulator index) of each row in `batch`, and the row's weight.
+    targets: Vec<(usize, f64)>,
     sums: Vec<f64>,
     calls: usize,
     rows: usize,
@@ -239,9 +264,9 @@ where
         }
     }
 
-    fn push(&mut self, row: Vec<f64>, target: usize) -> Result<(), KernelShapError> {
+    fn push(&mut self, row: Vec<f64>, target: usize, weight: f64) -> Result<(), KernelShapError> {
         self.batch.push(row);
-        self.targets.push(target);
+        self.targets.push((target, weight));
         if self.batch.len() == self.batch_rows { self.flush() } else { Ok(()) }
     }
 
@@ -256,11 +281,11 @@ where
         if outputs.len() != self.batch.len() {
             return Err(KernelShapError::OutputCount { expected: self.batch.len(), got: outputs.len() });
         }
-        for (row, (&value, &target)) in outputs.iter().zip(&self.targets).enumerate() {
+        for (row, (&value, &(target, weight))) in outputs.iter().zip(&self.targets).enumerate() {
             if !value.is_finite() {
                 return Err(KernelShapError::NonFinite { call, row, value });
             }
-            self.sums[target] += value;
+            self.sums[target] += if weight == 1.0 { value } else { weight * value };
         }
         self.batch.clear();
         self.targets.clear();
@@ -398,6 +423,31 @@ mod tests {
         assert_eq!(kernel_weight(4, 2), 0.125);
         assert_eq!(kernel_weight(4, 3), 0.25);
         assert_eq!(binomial(11, 5), 462.0);
+    }
+
+    #[test]
+    fn weights_act_as_repeated_background_rows() {
+        // A model with interactions, so the background's weighting matters everywhere.
+        let model = |rows: &[Vec<f64>]| rows.iter().map(|r| r[0] * r[1] + (r[2] - r[0]).powi(2) + r[1]).collect();
+        let rows = vec![vec![0.0, 1.0, 2.0], vec![2.0, 3.0, 0.0], vec![-1.0, 0.5, 1.0]];
+        let weights = [3.0, 1.0, 2.0];
+        let repeated: Vec<Vec<f64>> =
+            rows.iter().zip(weights).flat_map(|(r, w)| std::iter::repeat_n(r.clone(), w as usize)).collect();
+        let row = [1.5, -2.0, 0.25];
+        let weighted = KernelShap::weighted(&rows, &weights, BUDGET).expect("valid weights").explain(model, &row);
+        let plain = KernelShap::new(&repeated, BUDGET).expect("valid background").explain(model, &row);
+        let (weighted, plain) = (weighted.expect("explains"), plain.expect("explains"));
+        for (a, b) in weighted.values().iter().zip(plain.values()) {
+            assert!((a - b).abs() < 1e-12 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        assert!((weighted.expected_value() - plain.expected_value()).abs() < 1e-12);
+        assert_eq!(weighted.rows(), 1 + 7 * rows.len(), "three rows evaluated per coalition, not six");
+        for bad in [vec![1.0, 1.0], vec![1.0, -1.0, 1.0], vec![0.0, 0.0, 0.0], vec![f64::NAN, 1.0, 1.0]] {
+            assert_eq!(
+                KernelShap::weighted(&rows, &bad, BUDGET).expect_err("refused"),
+                KernelShapError::Weights { rows: 3 }
+            );
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod model;
 pub mod pdp;
 pub mod permutation;
 mod rng;
+pub mod summarize;
 mod treeshap;
 
 pub use ensemble::{

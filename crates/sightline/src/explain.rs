@@ -142,6 +142,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         model: compute::Model::Trees { ensemble: &ensemble, needs_covers: file == ModelFile::Onnx },
         rows: &data.rows,
         background: background.as_deref(),
+        background_weights: None,
         threads,
         lime_samples: args.lime_samples,
         seed: args.seed,

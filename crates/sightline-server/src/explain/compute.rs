@@ -75,6 +75,8 @@ pub struct Request<'a> {
     pub model: Model<'a>,
     pub rows: &'a [Vec<f64>],
     pub background: Option<&'a [Vec<f64>]>,
+    /// A weight per background row (a summarized background); KernelSHAP only.
+    pub background_weights: Option<&'a [f64]>,
     pub threads: usize,
     pub lime_samples: usize,
     pub seed: u64,
@@ -134,7 +136,10 @@ pub fn explain(request: &Request<'_>) -> anyhow::Result<Explanations> {
                 Model::Trees { .. } => Budget { batch_rows: KERNEL_BATCH_ROWS, max_calls: usize::MAX },
                 Model::Remote(remote) => remote.budget(),
             };
-            let kernel = KernelShap::new(background()?, budget)?;
+            let kernel = match request.background_weights {
+                Some(weights) => KernelShap::weighted(background()?, weights, budget)?,
+                None => KernelShap::new(background()?, budget)?,
+            };
             let outputs = output_count(model, request.rows)?;
             in_parallel(request.rows, request.threads, |row| {
                 (0..outputs)

@@ -234,6 +234,8 @@ pub struct DataBody {
     from: Option<Value>,
     to: Option<Value>,
     size: Option<usize>,
+    /// Summarize the rows into this many weighted rows (KernelSHAP backgrounds only).
+    summarize: Option<usize>,
 }
 
 fn time_field(value: Option<&Value>, path: &str) -> Result<Option<i64>, ApiError> {
@@ -277,6 +279,9 @@ async fn data_rows(
     max_size: usize,
     accepts_missing: bool,
 ) -> Result<Vec<Vec<f64>>, ApiError> {
+    if data.summarize.is_some() {
+        return Err(invalid(&format!("{path}.summarize"), "only a kernelshap background is summarized"));
+    }
     if let Some(rows) = data.rows {
         if data.from.is_some() || data.to.is_some() || data.size.is_some() {
             return Err(invalid(path, "give either rows or a logged range (from, to, size), not both"));
@@ -406,7 +411,7 @@ pub async fn explain(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let (model, version) = model_and_version(&app, p).await?;
-    let b: ExplainBody = read_json(&headers, body).await?;
+    let mut b: ExplainBody = read_json(&headers, body).await?;
     let loaded = for_version(&app, &version).await?;
     let remote = matches!(loaded.kind, Kind::Endpoint(_));
     let method = match &b.method {
@@ -457,6 +462,14 @@ pub async fn explain(
     };
     let needs_background =
         method != Method::Treeshap || matches!(loaded.kind, Kind::Trees { format: Format::Onnx, .. });
+    // A summarized background: k weighted rows for the many it stands for.
+    let summarize = b.background.as_mut().and_then(|data| data.summarize.take());
+    if summarize.is_some() && method != Method::Kernelshap {
+        return Err(invalid("$.background.summarize", "only kernelshap weighs a summarized background"));
+    }
+    if summarize.is_some_and(|k| !(1..=MAX_BACKGROUND_ROWS).contains(&k)) {
+        return Err(invalid("$.background.summarize", format!("must be between 1 and {MAX_BACKGROUND_ROWS}")));
+    }
     let background = match (b.background, needs_background) {
         (Some(data), _) => Some(
             data_rows(
@@ -488,6 +501,14 @@ pub async fn explain(
         ),
         (None, false) => None,
     };
+    let (background, background_weights) = match (background, summarize) {
+        (Some(rows), Some(k)) => {
+            let summary = sightline_explain::summarize::summarize(&rows, k, b.seed.unwrap_or(0))
+                .map_err(|e| invalid("$.background", e.to_string()))?;
+            (Some(summary.rows), Some(summary.weights))
+        }
+        (background, _) => (background, None),
+    };
     let key = KeyBuilder::default()
         .text("explain")
         .text(&loaded.fingerprint())
@@ -495,6 +516,7 @@ pub async fn explain(
         .text(&format!("{lime_samples}:{seed}"))
         .numbers(&rows)
         .numbers(background.iter().flatten())
+        .numbers(background_weights.iter())
         .finish();
     let answer = |computed: &Value, cached: bool| {
         let mut out = stamped(computed, &model, &version, cached);
@@ -512,12 +534,14 @@ pub async fn explain(
     }
     let explained_rows = rows.clone();
     let background_rows = background.as_ref().map_or(0, Vec::len);
+    let weighted = background_weights.is_some();
     let (explanations, calls) = with_model(loaded.clone(), "$", move |model| {
         compute::explain(&compute::Request {
             method,
             model,
             rows: &explained_rows,
             background: background.as_deref(),
+            background_weights: background_weights.as_deref(),
             threads: if matches!(model, Model::Remote(_)) { 1 } else { threads() },
             lime_samples,
             seed,
@@ -546,6 +570,7 @@ pub async fn explain(
         "features": loaded.features,
         "outputs": outputs,
         "background_rows": background_rows,
+        "background_weighted": weighted,
         "endpoint_calls": calls,
         "explanations": items,
     }));

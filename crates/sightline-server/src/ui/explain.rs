@@ -57,6 +57,7 @@ fn explain_rows(loaded: &Loaded, rows: &[Vec<f64>]) -> Result<Vec<Vec<Explanatio
         rows,
         // An ONNX file has no covers: they are counted on the traffic explained.
         background: needs_covers.then_some(rows),
+        background_weights: None,
         threads: std::thread::available_parallelism().map_or(1, usize::from),
         lime_samples: 0,
         seed: 0,

@@ -301,6 +301,24 @@ async fn a_prediction_endpoint_is_explained_with_kernelshap_and_its_failures_are
     assert!(r.json["endpoint_calls"].as_u64().expect("calls") >= 2);
     assert_eq!(calls.load(Ordering::Relaxed) as u64, r.json["endpoint_calls"].as_u64().expect("calls"));
 
+    // A summarized background: the distinct rows weighted by their counts.
+    let zero = json!({"a": 0, "b": 0, "c": 0});
+    let two = json!({"a": 2, "b": 2, "c": 2});
+    let repeated = json!({"rows": [zero, zero, zero, two], "summarize": 5});
+    let body = json!({"rows": [{"a": 1, "b": 2, "c": 3}], "background": repeated});
+    let r = server.post_json(&format!("{base}/explain"), &body).await;
+    r.expect_status(200);
+    assert_eq!((r.json["background_rows"].as_u64(), r.json["background_weighted"].as_bool()), (Some(2), Some(true)));
+    let out = &r.json["explanations"][0]["outputs"][0];
+    let got: Vec<f64> = out["attributions"].as_array().expect("values").iter().filter_map(Value::as_f64).collect();
+    for (g, want) in got.iter().zip([1.0, -4.5, 1.25]) {
+        assert!((g - want).abs() < 1e-9, "{got:?}");
+    }
+    assert!((out["expected_value"].as_f64().expect("ev") + 0.25).abs() < 1e-9);
+    let lime = json!({"method": "lime", "rows": [{"a": 1, "b": 2, "c": 3}], "background": repeated});
+    let r = server.post_json(&format!("{base}/explain"), &lime).await;
+    assert_eq!(r.error_paths(), vec!["$.background.summarize"], "{}", r.text);
+
     // LIME through the endpoint; tree methods need the model file.
     let lime =
         json!({"method": "lime", "rows": [{"a": 1, "b": 2, "c": 3}], "background": background, "lime_samples": 200});
