@@ -81,6 +81,8 @@ pub fn toolbar(base: &str, choice: &Choice, versions: &[VersionRecord]) -> Marku
 /// Everything the page draws, read in one blocking task.
 struct Figures {
     versions: Vec<VersionRecord>,
+    /// Each version's registry stage and the aliases pointing at it, by version id.
+    registry: std::collections::HashMap<i64, (String, Vec<String>)>,
     /// Versions that are nodes of the lineage graph (a training job named them).
     in_lineage: std::collections::HashSet<String>,
     /// The model's project, for links into its lineage.
@@ -124,6 +126,8 @@ fn gather(
     let version_id = version.as_ref().map(|v| v.0);
     let version_name = version.as_ref().map(|v| v.1.as_str());
     let versions = store.list_versions(model.id, None, 100)?;
+    let registry =
+        store.model_version_details(model.id)?.into_iter().map(|d| (d.version.id, (d.stage, d.aliases))).collect();
     let mut in_lineage = std::collections::HashSet::new();
     for v in &versions {
         let name = format!("{}/{}", model.record.spec.name, v.name);
@@ -166,6 +170,7 @@ fn gather(
     })?;
     Ok(Figures {
         versions,
+        registry,
         in_lineage,
         project,
         traffic_windows,
@@ -219,11 +224,14 @@ pub async fn page(
             (issues(&f.issues))
             h2 { "Versions" }
             table {
-                thead { tr { th { "Version" } th { "Description" } th { "Registered" } th { "Lineage" } th { "Explanations" } } }
+                thead { tr { th { "Version" } th { "Stage" } th { "Aliases" } th { "Description" } th { "Registered" } th { "Lineage" } th { "Explanations" } } }
                 tbody {
                     @for v in &f.versions {
                         tr {
                             td { a href={ (base) "?" (choice.query(choice.range.key, Some(&v.name))) } { (v.name) } }
+                            @let (stage, aliases) = f.registry.get(&v.id).cloned().unwrap_or_default();
+                            td { (stage) }
+                            td.aliases { @for a in &aliases { code { "@" (a) } " " } }
                             td { (v.description) }
                             td { (layout::when(v.created_ms)) }
                             td { @if f.in_lineage.contains(&v.name) {

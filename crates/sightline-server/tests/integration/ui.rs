@@ -219,8 +219,20 @@ async fn the_demo_fills_every_page_and_the_monitor_form_works() {
     assert!(page.contains("id=\"no-explainer\""), "{page}");
     let (status, _, _) = d.get("/ui/models/credit-risk/versions/v9/explain", &cookies).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let alias = serde_json::json!({"version": "v2", "reason": "challenger wins"}).to_string();
+    let r = d
+        .http
+        .put(d.url("/api/v1/models/credit-risk/aliases/production"))
+        .bearer_auth(&d.token)
+        .header("content-type", "application/json")
+        .body(alias)
+        .send()
+        .await
+        .expect("an answer");
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
     let (_, page, _) = d.get("/ui/models/credit-risk?range=1h", &cookies).await;
     assert!(page.contains("href=\"/ui/models/credit-risk/versions/v2/explain\""), "the versions table links them");
+    assert!(page.contains("<code>@production</code>"), "the versions table shows aliases");
     let (_, page, _) = d.get("/ui/models/credit-risk/predictions?version=v2", &cookies).await;
     let start = page.find("/ui/models/credit-risk/predictions/demo-").expect("a v2 prediction link");
     let link: String = page[start..].chars().take_while(|c| *c != '"').collect();
