@@ -4,7 +4,6 @@
 //! checks) or deleted.
 
 use super::layout::{self, opt_number};
-use super::session::read_form;
 use super::{Failure, PageResult, Viewer, html};
 use crate::error::{ApiError, Code};
 use crate::monitors::file::MonitorIn;
@@ -305,8 +304,7 @@ fn declared(form: &HashMap<String, String>) -> Result<MonitorIn, Vec<String>> {
 }
 
 pub async fn create(State(app): State<Arc<AppState>>, viewer: Viewer, request: Request) -> PageResult {
-    let form = read_form(request.into_body()).await?;
-    viewer.check_csrf(form.get("csrf").map(String::as_str))?;
+    let form = viewer.checked_form(request).await?;
     let problems = match declared(&form) {
         Err(problems) => problems,
         Ok(monitor) => match create_declared(&app, &viewer.principal, monitor).await {
@@ -386,8 +384,7 @@ pub async fn update(
     Path(id): Path<String>,
     request: Request,
 ) -> PageResult {
-    let form = read_form(request.into_body()).await?;
-    viewer.check_csrf(form.get("csrf").map(String::as_str))?;
+    let form = viewer.checked_form(request).await?;
     let problems = match declared(&form) {
         Err(problems) => problems,
         Ok(monitor) => match replace_declared(&app, &viewer.principal, &id, monitor).await {
@@ -412,8 +409,8 @@ pub async fn remove(
     Path(id): Path<String>,
     request: Request,
 ) -> PageResult {
-    let form = read_form(request.into_body()).await?;
-    viewer.check_csrf(form.get("csrf").map(String::as_str))?;
+    // The body is only the CSRF token.
+    viewer.checked_form(request).await?;
     delete_declared(&app, &viewer.principal, &id).await?;
     let to = format!("/ui/alerts?{}", super::session::encode(&[("deleted", &id)]));
     Ok(Redirect::to(&to).into_response())

@@ -79,6 +79,15 @@ pub fn encode(pairs: &[(&str, &str)]) -> String {
 }
 
 /// Reads a form body (bounded) into its fields.
+impl Viewer {
+    /// A form posted from one of this session's pages: read, then its CSRF token checked.
+    pub async fn checked_form(&self, request: axum::extract::Request) -> Result<HashMap<String, String>, ApiError> {
+        let form = read_form(request.into_body()).await?;
+        self.check_csrf(form.get("csrf").map(String::as_str))?;
+        Ok(form)
+    }
+}
+
 pub async fn read_form(body: axum::body::Body) -> Result<HashMap<String, String>, ApiError> {
     let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
         .await

@@ -4,7 +4,6 @@
 //! same checks; forms carry the session's CSRF token.
 
 use super::layout;
-use super::session::read_form;
 use super::{Failure, PageResult, Viewer};
 use crate::error::{ApiError, Code};
 use crate::routes::{channels, projects, tokens};
@@ -225,8 +224,7 @@ async fn refused(app: &Arc<AppState>, viewer: &Viewer, e: ApiError) -> PageResul
 }
 
 pub async fn set_member(State(app): State<Arc<AppState>>, viewer: Viewer, request: Request) -> PageResult {
-    let form = read_form(request.into_body()).await?;
-    viewer.check_csrf(form.get("csrf").map(String::as_str))?;
+    let form = viewer.checked_form(request).await?;
     let field = |k: &str| form.get(k).map(|s| s.trim().to_owned()).unwrap_or_default();
     let (project, user, role) = (field("project"), field("user"), field("role"));
     let role = match role.as_str() {
@@ -249,8 +247,7 @@ pub async fn set_member(State(app): State<Arc<AppState>>, viewer: Viewer, reques
 }
 
 pub async fn make_token(State(app): State<Arc<AppState>>, viewer: Viewer, request: Request) -> PageResult {
-    let form = read_form(request.into_body()).await?;
-    viewer.check_csrf(form.get("csrf").map(String::as_str))?;
+    let form = viewer.checked_form(request).await?;
     let field = |k: &str| form.get(k).map(|s| s.trim().to_owned()).unwrap_or_default();
     let Some(role) = Role::parse(&field("role")) else {
         return refused(&app, &viewer, ApiError::new(Code::InvalidQuery, "role: not a role")).await;
@@ -273,8 +270,8 @@ pub async fn revoke_token(
     Path(id): Path<String>,
     request: Request,
 ) -> PageResult {
-    let form = read_form(request.into_body()).await?;
-    viewer.check_csrf(form.get("csrf").map(String::as_str))?;
+    // The body is only the CSRF token.
+    viewer.checked_form(request).await?;
     match tokens::revoke_for(&app, &viewer.principal, &id).await {
         Ok(()) => Ok(done(&format!("Token {id} revoked."))),
         Err(e) => refused(&app, &viewer, e).await,
@@ -287,8 +284,8 @@ pub async fn test_channel(
     Path(id): Path<String>,
     request: Request,
 ) -> PageResult {
-    let form = read_form(request.into_body()).await?;
-    viewer.check_csrf(form.get("csrf").map(String::as_str))?;
+    // The body is only the CSRF token.
+    viewer.checked_form(request).await?;
     match channels::test_for(&app, &viewer.principal, &id).await {
         Ok(answer) if answer["delivered"] == true => Ok(done(&format!("Channel {id}: the test was delivered."))),
         Ok(answer) => Ok(done(&format!(
@@ -305,8 +302,8 @@ pub async fn delete_channel(
     Path(id): Path<String>,
     request: Request,
 ) -> PageResult {
-    let form = read_form(request.into_body()).await?;
-    viewer.check_csrf(form.get("csrf").map(String::as_str))?;
+    // The body is only the CSRF token.
+    viewer.checked_form(request).await?;
     match channels::delete_for(&app, &viewer.principal, &id).await {
         Ok(()) => Ok(done(&format!("Channel {id} deleted."))),
         Err(e) => refused(&app, &viewer, e).await,
