@@ -93,7 +93,7 @@ pub fn decode_scores(bytes: &[u8]) -> Result<Vec<(u32, f64)>, CodecError> {
     Ok(out)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -107,33 +107,33 @@ fn put_str(out: &mut Vec<u8>, tag: u8, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl Reader<'_> {
-    fn format(&mut self) -> Result<(), CodecError> {
+    pub(crate) fn format(&mut self) -> Result<(), CodecError> {
         match self.byte()? {
             FORMAT => Ok(()),
             f => Err(CodecError::Format(f)),
         }
     }
 
-    fn byte(&mut self) -> Result<u8, CodecError> {
+    pub(crate) fn byte(&mut self) -> Result<u8, CodecError> {
         let b = *self.bytes.get(self.pos).ok_or(CodecError::Truncated)?;
         self.pos += 1;
         Ok(b)
     }
 
-    fn take(&mut self, n: usize) -> Result<&[u8], CodecError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], CodecError> {
         let end = self.pos.checked_add(n).ok_or(CodecError::Truncated)?;
         let slice = self.bytes.get(self.pos..end).ok_or(CodecError::Truncated)?;
         self.pos = end;
         Ok(slice)
     }
 
-    fn varint(&mut self) -> Result<u64, CodecError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, CodecError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -145,17 +145,17 @@ impl Reader<'_> {
         Err(CodecError::Truncated)
     }
 
-    fn ordinal(&mut self) -> Result<u32, CodecError> {
+    pub(crate) fn ordinal(&mut self) -> Result<u32, CodecError> {
         u32::try_from(self.varint()?).map_err(|_| CodecError::Truncated)
     }
 
-    fn f64(&mut self) -> Result<f64, CodecError> {
+    pub(crate) fn f64(&mut self) -> Result<f64, CodecError> {
         let mut buf = [0u8; 8];
         buf.copy_from_slice(self.take(8)?);
         Ok(f64::from_le_bytes(buf))
     }
 
-    fn string(&mut self) -> Result<String, CodecError> {
+    pub(crate) fn string(&mut self) -> Result<String, CodecError> {
         let n = usize::try_from(self.varint()?).map_err(|_| CodecError::Truncated)?;
         let raw = self.take(n)?;
         String::from_utf8(raw.to_vec()).map_err(|_| CodecError::Utf8)

@@ -11,6 +11,7 @@ pub mod event;
 pub mod exception;
 pub mod model;
 pub mod names;
+pub mod outcome_tally;
 pub mod problem;
 pub mod retraining;
 pub mod scalar;

@@ -14,12 +14,14 @@
 
 mod folder;
 pub mod layout;
+mod tallies;
 
 use crate::ingest::{Job, SubmitError, WriteQueue};
 use crate::metrics::Metrics;
 use folder::Folder;
 pub use folder::TYPE_MISMATCHES;
 use layout::Layout;
+use tallies::TallyPass;
 use sightline_stats::profile::Profile;
 use sightline_store::{FoldEvent, Keys, ProfileWrite, Resolution, Store, WriteBatch};
 use std::collections::HashMap;
@@ -153,10 +155,12 @@ impl Aggregator {
             None => return,
         };
         self.control.flushed_to.store(position, Ordering::Release);
+        let Some(mut tallies) = self.tally_pass() else { return };
         let mut folder = Folder::default();
         let mut layouts = Layouts::default();
         let mut last_flush = Instant::now();
         let mut last_prune: Option<Instant> = None;
+        let mut tallies_pruned: Option<Instant> = None;
         loop {
             let stopping = self.control.stop.load(Ordering::Acquire);
             let mut caught_up = stopping;
@@ -190,7 +194,43 @@ impl Aggregator {
                     }
                 }
             }
-            let due = last_flush.elapsed() >= self.config.flush_interval || folder.pending() >= MAX_PENDING;
+            let mut tallies_caught_up = stopping;
+            while !stopping && tallies.pending() < MAX_PENDING {
+                match tallies.read(self.store.as_ref()) {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        tallies_caught_up = true;
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "aggregator cannot read predictions and labels to tally");
+                        tallies_caught_up = true;
+                        break;
+                    }
+                }
+            }
+            caught_up &= tallies_caught_up;
+            let due = last_flush.elapsed() >= self.config.flush_interval
+                || folder.pending() >= MAX_PENDING
+                || tallies.pending() >= MAX_PENDING;
+            if tallies.pending() > 0 && (due || stopping) {
+                // Retention cuts scan the table: as rarely as the profiles'.
+                let prune = tallies_pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY);
+                let cuts = if prune { self.prune_cuts() } else { Vec::new() };
+                let flushed = tallies
+                    .batch(self.store.as_ref(), cuts)
+                    .map_err(|e| e.to_string())
+                    .and_then(|batch| self.commit(batch, self.keys.current()));
+                if flushed.is_ok() && prune {
+                    tallies_pruned = Some(Instant::now());
+                }
+                if let Err(e) = flushed {
+                    tracing::error!(error = %e, "outcome tally flush failed; refolding from the stored watermark");
+                    if let Err(e) = tallies.reset(self.store.as_ref()) {
+                        tracing::error!(error = %e, "aggregator cannot read its tally watermark");
+                    }
+                }
+            }
             if due || stopping {
                 folder.add_type_mismatches(self.control.take_type_mismatches());
             }
@@ -227,6 +267,31 @@ impl Aggregator {
             if caught_up {
                 self.control.sleep(self.config.poll_interval);
             }
+        }
+    }
+
+    /// Per resolution, the first bucket retention keeps.
+    fn prune_cuts(&self) -> Vec<(Resolution, i64)> {
+        let now_ms = crate::wire::time::now_ms();
+        self.config
+            .retention
+            .iter()
+            .filter_map(|(r, keep)| keep.map(|k| (*r, r.bucket_of(now_ms.saturating_sub(k.as_millis() as i64)))))
+            .collect()
+    }
+
+    /// The outcome pass from its stored watermark, retried until it can be read or the
+    /// server stops.
+    fn tally_pass(&self) -> Option<TallyPass> {
+        loop {
+            match TallyPass::start(self.store.as_ref()) {
+                Ok(p) => return Some(p),
+                Err(e) => tracing::error!(error = %e, "aggregator cannot read its tally watermark"),
+            }
+            if self.control.stop.load(Ordering::Acquire) {
+                return None;
+            }
+            self.control.sleep(Duration::from_secs(1));
         }
     }
 
@@ -267,16 +332,7 @@ impl Aggregator {
                 Ok(ProfileWrite { key: m.key, rows: m.rows, data })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let now_ms = crate::wire::time::now_ms();
-        let prune = if prune {
-            self.config
-                .retention
-                .iter()
-                .filter_map(|(r, keep)| keep.map(|k| (*r, r.bucket_of(now_ms.saturating_sub(k.as_millis() as i64)))))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let prune = if prune { self.prune_cuts() } else { Vec::new() };
         let batch = WriteBatch::Profiles { writes, watermark, prune };
         self.commit(batch, ring)?;
         self.metrics.aggregator_flush_seconds.observe(started.elapsed().as_secs_f64());

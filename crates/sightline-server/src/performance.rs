@@ -7,6 +7,7 @@ pub mod compare;
 pub mod estimate;
 pub mod gauges;
 pub mod segment;
+pub mod tallied;
 
 use sightline_core::{ModelSpec, Target, Task};
 use sightline_stats::performance::ScoredRecord;
@@ -42,20 +43,69 @@ pub(crate) fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
 }
 
+/// numpy's linear quantile of a sorted multiset given as (value, count), counts positive.
+pub(crate) fn counted_quantile(sorted: &[(i64, usize)], q: f64) -> Option<f64> {
+    let n: usize = sorted.iter().map(|(_, c)| c).sum();
+    let pos = q * (n.checked_sub(1)?) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let at = |k: usize| {
+        let mut seen = 0;
+        sorted.iter().find(|(_, c)| {
+            seen += c;
+            seen > k
+        })
+    };
+    let (a, b) = (at(lo)?.0 as f64, at(hi)?.0 as f64);
+    Some(a + (b - a) * (pos - lo as f64))
+}
+
+/// Rows, each standing for `count` predictions that said and turned out the same.
+pub type Counted<'a> = (&'a OutcomeRow, usize);
+
 /// The figures of `rows`, predicted classes by the logged prediction or `threshold`.
 pub fn window(spec: &ModelSpec, rows: &[&OutcomeRow], threshold: Option<f64>) -> WindowPerformance {
-    let labelled: Vec<&&OutcomeRow> = rows.iter().filter(|r| r.label.is_some()).collect();
-    let mut delays: Vec<f64> =
-        labelled.iter().filter_map(|r| r.label_timestamp_ms.map(|t| (t - r.timestamp_ms) as f64)).collect();
-    delays.sort_by(f64::total_cmp);
-    let metrics = (!labelled.is_empty()).then(|| metrics(spec, &labelled, threshold));
+    let mut delays: Vec<(i64, usize)> = rows
+        .iter()
+        .filter(|r| r.label.is_some())
+        .filter_map(|r| r.label_timestamp_ms.map(|t| (t - r.timestamp_ms, 1)))
+        .collect();
+    delays.sort_unstable();
+    window_counted(spec, &once(rows.iter().copied()), &delays, threshold)
+}
+
+/// The figures of counted rows and their label delays (sorted, counted).
+pub fn window_counted(
+    spec: &ModelSpec,
+    rows: &[Counted<'_>],
+    delays: &[(i64, usize)],
+    threshold: Option<f64>,
+) -> WindowPerformance {
+    let labelled: Vec<Counted<'_>> = rows.iter().filter(|(r, _)| r.label.is_some()).copied().collect();
+    let labelled_count = labelled.iter().map(|(_, n)| n).sum();
+    let metrics = (labelled_count > 0).then(|| metrics(spec, &labelled, threshold));
     WindowPerformance {
-        predictions: rows.len(),
-        labelled: labelled.len(),
-        delay_median_ms: quantile(&delays, 0.5),
-        delay_p90_ms: quantile(&delays, 0.9),
+        predictions: rows.iter().map(|(_, n)| n).sum(),
+        labelled: labelled_count,
+        delay_median_ms: counted_quantile(delays, 0.5),
+        delay_p90_ms: counted_quantile(delays, 0.9),
         metrics,
     }
+}
+
+/// Rows each counted once.
+pub fn once<'a>(rows: impl IntoIterator<Item = &'a OutcomeRow>) -> Vec<Counted<'a>> {
+    rows.into_iter().map(|r| (r, 1)).collect()
+}
+
+/// Each item of `rows` that `f` reads, repeated as many times as it is counted.
+pub fn expand<T: Clone>(rows: &[Counted<'_>], f: impl Fn(&OutcomeRow) -> Option<T>) -> Vec<T> {
+    let mut out = Vec::with_capacity(rows.iter().map(|(_, n)| n).sum());
+    for (r, n) in rows {
+        if let Some(x) = f(r) {
+            out.extend(std::iter::repeat_n(x, *n));
+        }
+    }
+    out
 }
 
 fn class_of(spec: &ModelSpec, t: Option<&Target>) -> Option<usize> {
@@ -126,20 +176,20 @@ pub fn multiclass_records(rows: &[(usize, usize, Vec<f64>)]) -> Vec<MulticlassRe
         .collect()
 }
 
-fn metrics(spec: &ModelSpec, rows: &[&&OutcomeRow], threshold: Option<f64>) -> Result<Metrics, String> {
+fn metrics(spec: &ModelSpec, rows: &[Counted<'_>], threshold: Option<f64>) -> Result<Metrics, String> {
     match spec.task {
         Task::Regression => {
-            let records: Vec<RegressionRecord> = rows.iter().filter_map(|r| regression_record(r)).collect();
+            let records: Vec<RegressionRecord> = expand(rows, regression_record);
             performance::regression(&records).map(Metrics::Regression).map_err(|e| e.to_string())
         }
         Task::BinaryClassification => {
-            let records: Vec<BinaryRecord> = rows.iter().filter_map(|r| binary_record(spec, r)).collect();
+            let records: Vec<BinaryRecord> = expand(rows, |r| binary_record(spec, r));
             let decision = threshold.map_or(Decision::Logged, Decision::Threshold);
             performance::binary(&records, decision).map(Metrics::Binary).map_err(|e| e.to_string())
         }
         Task::MulticlassClassification => {
             let n = spec.classes.len();
-            let rows: Vec<(usize, usize, Vec<f64>)> = rows.iter().filter_map(|r| multiclass_row(spec, r)).collect();
+            let rows: Vec<(usize, usize, Vec<f64>)> = expand(rows, |r| multiclass_row(spec, r));
             let records = multiclass_records(&rows);
             performance::multiclass(&records, n).map(Metrics::Multiclass).map_err(|e| e.to_string())
         }

@@ -44,7 +44,7 @@ pub use lineage::{
     ColumnEdge, ColumnSource, DatasetRef, LineageGraph, LineageNode, LineageRun, LineageStore, LineageUpdate, NodeKind,
     RunRef,
 };
-pub use outcomes::{OutcomeQuery, OutcomeRow, OutcomeStore};
+pub use outcomes::{LateLabel, OutcomeQuery, OutcomeRow, OutcomeStore, TallyEvent, TallyStore, TallyWindowQuery};
 pub use page::Page;
 pub use profiles::{
     FoldEvent, ProfileKey, ProfileQuery, ProfileStore, ProfileWrite, ReferenceRecord, Resolution, StoredProfile,
@@ -95,6 +95,7 @@ pub trait Store:
     + IssueStore
     + ProfileStore
     + OutcomeStore
+    + TallyStore
     + AlertingStore
     + ChannelStore
     + ExplainerStore

@@ -46,3 +46,65 @@ impl From<&crate::StoredPrediction> for OutcomeRow {
         }
     }
 }
+
+/// A prediction as the outcome tallies fold it: what it said, whether the call failed, and
+/// its label when that was stored first (an `early` label, see migration 13).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TallyEvent {
+    pub seq: i64,
+    pub model_id: i64,
+    pub version_id: i64,
+    pub timestamp_ms: i64,
+    pub prediction: Option<Target>,
+    pub scores: Vec<(u32, f64)>,
+    pub failed: bool,
+    /// The early label and its timestamp.
+    pub label: Option<(Target, i64)>,
+}
+
+/// A label stored after its prediction, with what that prediction said: it moves the
+/// prediction in its bucket's tally from unlabelled to labelled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LateLabel {
+    pub seq: i64,
+    pub model_id: i64,
+    pub version_id: i64,
+    /// The prediction's timestamp (the bucket it counts in).
+    pub timestamp_ms: i64,
+    pub prediction: Option<Target>,
+    pub scores: Vec<(u32, f64)>,
+    pub label: Target,
+    pub label_timestamp_ms: i64,
+}
+
+/// A window's outcomes read from tallies: `buckets` (from [`crate::Resolution`] covers of
+/// the window's inner part) hold what the tallies hold, plus what is committed but not yet
+/// tallied there; the rest of `[from_ms, to_ms)` (its edges) is read from the events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TallyWindowQuery {
+    pub model_id: i64,
+    pub version_id: Option<i64>,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// `[start, end)` of the part the buckets cover, within the window.
+    pub inner: (i64, i64),
+    /// The buckets covering `inner` exactly: (resolution, first bucket, end).
+    pub buckets: Vec<(crate::Resolution, i64, i64)>,
+}
+
+/// The outcome tallies' side of the store; their flushes go through the one writer
+/// ([`crate::WriteBatch::Tallies`]).
+pub trait TallyStore {
+    /// The highest `seq` of the event log folded into stored tallies.
+    fn tally_watermark(&self) -> Result<i64>;
+    /// Predictions with `seq > after_seq`, in `seq` order, with their early labels.
+    fn tally_events(&self, after_seq: i64, limit: usize) -> Result<Vec<TallyEvent>>;
+    /// Queued late labels with `seq > after_seq`, in `seq` order (flushes delete the
+    /// ones folded).
+    fn late_labels(&self, after_seq: i64, limit: usize) -> Result<Vec<LateLabel>>;
+    /// A stored tally (its encoding), when the bucket has one.
+    fn load_tally(&self, key: &crate::ProfileKey) -> Result<Option<Vec<u8>>>;
+    /// A window's merged tally, read in one snapshot so that nothing is counted twice
+    /// or missed while the aggregator flushes.
+    fn window_tally(&self, query: &TallyWindowQuery) -> Result<sightline_core::outcome_tally::OutcomeTally>;
+}

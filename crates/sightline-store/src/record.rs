@@ -118,6 +118,15 @@ pub enum WriteBatch {
         watermark: i64,
         prune: Vec<(Resolution, i64)>,
     },
+    /// The outcome tallies' flush: the bucket tallies it changed (encoded), the event-log
+    /// watermark they hold, the last late label folded (queued labels up to it are
+    /// deleted), and the retention cut per resolution.
+    Tallies {
+        writes: Vec<(crate::ProfileKey, Vec<u8>)>,
+        watermark: i64,
+        late_labels_through: i64,
+        prune: Vec<(Resolution, i64)>,
+    },
 }
 
 impl WriteBatch {
@@ -128,6 +137,7 @@ impl WriteBatch {
             WriteBatch::Errors { events, .. } => events.len(),
             WriteBatch::Reseal { rows, .. } => rows.len(),
             WriteBatch::Profiles { writes, .. } => writes.len(),
+            WriteBatch::Tallies { writes, .. } => writes.len().max(1),
         }
     }
 

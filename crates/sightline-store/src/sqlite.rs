@@ -16,6 +16,7 @@ mod registry;
 mod retraining;
 mod rows;
 mod signals;
+pub mod tallies;
 mod writer;
 
 use crate::crypto::Keys;

@@ -2,11 +2,11 @@
 //! temporary data directory and drive it over loopback, and in-process ones (profile
 //! updates, TreeSHAP throughput) that need no server.
 
-mod drift_query;
 mod ingest;
 mod lineage;
 mod metrics;
 mod profile;
+mod queries;
 mod server_process;
 mod treeshap;
 
@@ -15,8 +15,9 @@ pub enum Which {
     /// Stream prediction events into a fresh server and report throughput, batch
     /// acknowledgement latency and the server's peak memory.
     Ingest(ingest::Args),
-    /// Drift and data-quality queries over 30 days of minute-level traffic.
-    DriftQuery(drift_query::Args),
+    /// Drift, data-quality and performance queries and the web UI's pages over 30 days
+    /// of minute-level traffic with labels.
+    Queries(queries::Args),
     /// The full binary metric set over 10M labelled predictions (scikit-learn side by
     /// side: scripts/bench/metrics_sklearn.py on the records it writes).
     Metrics(metrics::Args),
@@ -32,7 +33,7 @@ pub fn run(which: Which) -> anyhow::Result<()> {
     match which {
         Which::Ingest(args) => ingest::run(args),
         Which::Profile(args) => profile::run(args),
-        Which::DriftQuery(args) => drift_query::run(args),
+        Which::Queries(args) => queries::run(args),
         Which::Treeshap(args) => treeshap::run(args),
         Which::Lineage(args) => lineage::run(args),
         Which::Metrics(args) => metrics::run(args),

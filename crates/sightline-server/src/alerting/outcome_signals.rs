@@ -74,7 +74,7 @@ impl OutcomeSignals {
         let fitted = Arc::new(if reference.len() > MAX_ROWS {
             Err(format!("the reference range holds more than {MAX_ROWS} predictions"))
         } else {
-            Estimator::fit(spec, &reference, None)
+            Estimator::fit(spec, &crate::performance::once(&reference), None)
         });
         let mut cache = self.estimators.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= MAX_ESTIMATORS {
@@ -186,7 +186,7 @@ impl SignalSource for OutcomeSignals {
             let Some(version) = self.store.version_by_id(version_id).map_err(|e| e.to_string())? else { continue };
             let value = match reference {
                 Some(range) => match self.estimator(m, &model.spec, model_id, version_id, range)?.as_ref() {
-                    Ok(estimator) => match estimator.estimate(&model.spec, &rows) {
+                    Ok(estimator) => match estimator.estimate(&model.spec, &crate::performance::once(rows.iter().copied())) {
                         Some(Ok(e)) => estimated_metric(&e, name),
                         _ => None,
                     },

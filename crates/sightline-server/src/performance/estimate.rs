@@ -2,12 +2,11 @@
 //! (`sightline_stats::performance::Cbpe`, as NannyML's) fitted on the labelled predictions
 //! of a reference window, then applied to every prediction of a window, labelled or not.
 
-use super::{binary_record, scored};
+use super::{Counted, binary_record, expand, scored};
 use sightline_core::{ModelSpec, Task};
 use sightline_stats::performance::{
     BinaryRecord, Calibration, CalibrationSplits, Cbpe, CbpeEstimate, Decision, ScoredRecord,
 };
-use sightline_store::OutcomeRow;
 
 /// Seed of the calibration check's hold-out splits: fixed, so the same reference always
 /// makes the same calibrate-or-not decision and the same answer.
@@ -25,14 +24,14 @@ impl Estimator {
     /// Fits on the labelled rows of `reference` (unlabelled ones are skipped); predicted
     /// classes are the logged ones, or the score against `threshold`. The message says why
     /// it cannot be fitted (not a binary classifier, no labels, one class only…).
-    pub fn fit(spec: &ModelSpec, reference: &[OutcomeRow], threshold: Option<f64>) -> Result<Self, String> {
+    pub fn fit(spec: &ModelSpec, reference: &[Counted<'_>], threshold: Option<f64>) -> Result<Self, String> {
         if spec.task != Task::BinaryClassification {
             return Err(format!(
                 "estimated performance is for binary classifiers, this model is {}",
                 spec.task.as_str()
             ));
         }
-        let records: Vec<BinaryRecord> = reference.iter().filter_map(|r| binary_record(spec, r)).collect();
+        let records: Vec<BinaryRecord> = expand(reference, |r| binary_record(spec, r));
         let decision = threshold.map_or(Decision::Logged, Decision::Threshold);
         let cbpe =
             Cbpe::fit(&records, decision, Calibration::Auto(CalibrationSplits::Seeded { seed: CALIBRATION_SEED }))
@@ -47,8 +46,8 @@ impl Estimator {
 
     /// The estimate of one window from its predictions' scores; `None` for a window
     /// without predictions, the message for predictions CBPE cannot read (a score outside [0, 1]).
-    pub fn estimate(&self, spec: &ModelSpec, rows: &[&OutcomeRow]) -> Option<Result<CbpeEstimate, String>> {
-        let records: Vec<ScoredRecord> = rows.iter().filter_map(|r| scored(spec, r)).collect();
+    pub fn estimate(&self, spec: &ModelSpec, rows: &[Counted<'_>]) -> Option<Result<CbpeEstimate, String>> {
+        let records: Vec<ScoredRecord> = expand(rows, |r| scored(spec, r));
         (!records.is_empty()).then(|| self.cbpe.estimate(&records).map_err(|e| e.to_string()))
     }
 }

@@ -141,8 +141,8 @@ fn outcomes(store: &dyn sightline_store::Store, query: &OutcomeQuery) -> Result<
 /// cannot calibrate (no labels, one class) or the window is empty.
 fn estimated(model: &LoadedModel, reference: &[OutcomeRow], rows: &[&OutcomeRow], name: &str) -> Option<f64> {
     let spec = &model.record.spec;
-    let estimator = Estimator::fit(spec, reference, None).ok()?;
-    let e = estimator.estimate(spec, rows)?.ok()?;
+    let estimator = Estimator::fit(spec, &crate::performance::once(reference), None).ok()?;
+    let e = estimator.estimate(spec, &crate::performance::once(rows.iter().copied()))?.ok()?;
     estimated_metric(&e, name)
 }
 

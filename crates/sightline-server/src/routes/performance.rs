@@ -7,7 +7,7 @@ use super::support::path;
 use crate::error::{ApiError, Code};
 use crate::performance::estimate::Estimator;
 use crate::performance::segment::{self, SegmentBy};
-use crate::performance::{Metrics, WindowPerformance, window};
+use crate::performance::{Counted, Metrics, WindowPerformance, tallied, window_counted};
 use crate::state::{AppState, blocking};
 use crate::wire::time::format;
 use axum::Json;
@@ -75,7 +75,24 @@ fn window_json(w: &WindowPerformance) -> Value {
 
 /// The figures of some predictions: realized, and estimated when an estimator is given.
 fn figures(spec: &ModelSpec, rows: &[&OutcomeRow], threshold: Option<f64>, estimator: Option<&Estimator>) -> Value {
-    let mut v = window_json(&window(spec, rows, threshold));
+    let mut delays: Vec<(i64, usize)> = rows
+        .iter()
+        .filter(|r| r.label.is_some())
+        .filter_map(|r| r.label_timestamp_ms.map(|t| (t - r.timestamp_ms, 1)))
+        .collect();
+    delays.sort_unstable();
+    counted_figures(spec, &crate::performance::once(rows.iter().copied()), &delays, threshold, estimator)
+}
+
+/// The same of counted rows and their (sorted, counted) label delays.
+fn counted_figures(
+    spec: &ModelSpec,
+    rows: &[Counted<'_>],
+    delays: &[(i64, usize)],
+    threshold: Option<f64>,
+    estimator: Option<&Estimator>,
+) -> Value {
+    let mut v = window_json(&window_counted(spec, rows, delays, threshold));
     if let Some(e) = estimator {
         match e.estimate(spec, rows) {
             None => v["estimated"] = Value::Null,
@@ -258,12 +275,13 @@ pub async fn performance(
     };
     let (store, spec) = (app.store.clone(), model.record.spec.clone());
     let (from, to, step) = (span.from, span.to, span.step);
+    let (now, retention) = (crate::wire::time::now_ms(), app.analysis.retention());
     let (results, estimator) = blocking(move || -> Result<(Vec<Value>, Option<Estimator>), ApiError> {
         let estimator = match &reference_query {
             None => None,
             Some(q) => {
-                let rows = outcomes(store.as_ref(), q, "reference_from")?;
-                let fitted = Estimator::fit(&spec, &rows, threshold).map_err(|m| {
+                let reference = tallied::read(store.as_ref(), q.model_id, q.version_id, (q.from_ms, q.to_ms), now, retention)?;
+                let fitted = Estimator::fit(&spec, &reference.counted(), threshold).map_err(|m| {
                     ApiError::new(
                         Code::InvalidQuery,
                         format!("reference_from: the reference window cannot be used: {m}"),
@@ -272,8 +290,22 @@ pub async fn performance(
                 Some(fitted)
             }
         };
+        let step = step.unwrap_or(to - from);
         let (rows, segments) = match &segment {
-            None => (outcomes(store.as_ref(), &query, "from")?, None),
+            None => {
+                // Without segments every window is read from the outcome tallies.
+                let mut out = Vec::new();
+                let mut t = from;
+                while t < to {
+                    let end = t.saturating_add(step).min(to);
+                    let w = tallied::read(store.as_ref(), query.model_id, query.version_id, (t, end), now, retention)?;
+                    let mut v = json!({"from": format(t), "to": format(end)});
+                    merge_into(&mut v, counted_figures(&spec, &w.counted(), &w.delays, threshold, estimator.as_ref()));
+                    out.push(v);
+                    t = end;
+                }
+                return Ok((out, estimator));
+            }
             Some(by) => {
                 let read = segment::read(store.as_ref(), listing, by, MAX_ROWS + 1)?;
                 if read.len() > MAX_ROWS {
@@ -284,7 +316,6 @@ pub async fn performance(
                 (rows, Some(Segments { values, top }))
             }
         };
-        let step = step.unwrap_or(to - from);
         let mut out = Vec::new();
         let mut start = 0;
         let mut t = from;

@@ -3,12 +3,13 @@
 use crate::wire::time::now_ms;
 
 /// The ranges the picker offers: (query value, label, milliseconds).
-pub const RANGES: [(&str, &str, i64); 5] = [
+pub const RANGES: [(&str, &str, i64); 6] = [
     ("15m", "15 minutes", 15 * 60_000),
     ("1h", "1 hour", 3_600_000),
     ("6h", "6 hours", 6 * 3_600_000),
     ("24h", "24 hours", 24 * 3_600_000),
     ("7d", "7 days", 7 * 24 * 3_600_000),
+    ("30d", "30 days", 30 * 24 * 3_600_000),
 ];
 
 /// A chosen range ending now (rounded up to the next minute).

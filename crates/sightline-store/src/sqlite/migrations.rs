@@ -545,6 +545,39 @@ const MIGRATIONS: &[&str] = &[
         ts_ms INTEGER NOT NULL
     );
     CREATE INDEX promotion_reports_by_version ON promotion_reports (version_id, seq);",
+    // 13: outcome tallies per (model, version, bucket) for performance over long ranges.
+    // A label joins its prediction's tally on exactly one path: a label stored before its
+    // prediction is `early` and joins when the prediction is tallied; one stored after is
+    // queued in `late_labels` with what its prediction said. The tallies start empty at
+    // watermark 0, so every label already stored counts as early: the first pass over the
+    // log joins them all.
+    "ALTER TABLE labels ADD COLUMN early INTEGER NOT NULL DEFAULT 0;
+    UPDATE labels SET early = 1;
+    CREATE TABLE late_labels (
+        seq INTEGER PRIMARY KEY,
+        model_id INTEGER NOT NULL,
+        version_id INTEGER NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        pred_class TEXT,
+        pred_num REAL,
+        scores BLOB,
+        label_class TEXT,
+        label_num REAL,
+        label_ts_ms INTEGER NOT NULL
+    );
+    CREATE TABLE outcome_buckets (
+        model_id INTEGER NOT NULL,
+        resolution_ms INTEGER NOT NULL,
+        bucket_ms INTEGER NOT NULL,
+        version_id INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (model_id, resolution_ms, bucket_ms, version_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE tally_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        watermark INTEGER NOT NULL
+    );
+    INSERT INTO tally_state (id, watermark) VALUES (1, 0);",
 ];
 
 /// The schema version this build expects.

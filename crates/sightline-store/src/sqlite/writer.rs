@@ -56,6 +56,9 @@ impl StoreWriter for SqliteWriter {
                 WriteBatch::Profiles { writes, watermark, prune } => {
                     BatchOutcome::Profiles { pruned: super::profiles::flush(&tx, writes, *watermark, prune)? }
                 }
+                WriteBatch::Tallies { writes, watermark, late_labels_through, prune } => BatchOutcome::Profiles {
+                    pruned: super::tallies::flush(&tx, writes, *watermark, *late_labels_through, prune)?,
+                },
             });
         }
         tx.commit()?;
@@ -186,19 +189,46 @@ fn insert_labels(
     events: &[LabelEvent],
 ) -> Result<Vec<LabelInsert>> {
     let mut insert = tx.prepare_cached(
-        "INSERT INTO labels (model_id, request_id, label_class, label_num, ts_ms, received_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (model_id, request_id) DO NOTHING",
+        "INSERT INTO labels (model_id, request_id, label_class, label_num, ts_ms, received_ms, early)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (model_id, request_id) DO NOTHING",
     )?;
-    let mut version_of = tx.prepare_cached(
-        "SELECT v.name FROM predictions p JOIN versions v ON v.id = p.version_id
+    let mut prediction_of = tx.prepare_cached(
+        "SELECT v.name, p.version_id, p.ts_ms, p.pred_class, p.pred_num, p.scores
+         FROM predictions p JOIN versions v ON v.id = p.version_id
          WHERE p.model_id = ?1 AND p.request_id = ?2",
     )?;
+    // A label for a prediction already stored is queued for the outcome tallies with what
+    // the prediction said; one that comes first is `early` and joins when its prediction
+    // is tallied (see migration 13).
+    let mut queue = tx.prepare_cached(
+        "INSERT INTO late_labels (model_id, version_id, ts_ms, pred_class, pred_num, scores, label_class, label_num, label_ts_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    type Said = (String, i64, i64, Option<String>, Option<f64>, Option<Vec<u8>>);
     let mut out = Vec::with_capacity(events.len());
     for e in events {
         let (class, num) = split_target(Some(&e.label));
-        if insert.execute(params![model_id, e.request_id, class, num, e.timestamp_ms, received_ms])? == 1 {
-            let version = version_of.query_row(params![model_id, e.request_id], |r| r.get(0)).optional()?;
-            out.push(LabelInsert::Stored { version });
+        let said: Option<Said> = prediction_of
+            .query_row(params![model_id, e.request_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            })
+            .optional()?;
+        let early = said.is_none();
+        if insert.execute(params![model_id, e.request_id, class, num, e.timestamp_ms, received_ms, early])? == 1 {
+            if let Some((_, version_id, ts, pred_class, pred_num, scores)) = &said {
+                queue.execute(params![
+                    model_id,
+                    version_id,
+                    ts,
+                    pred_class,
+                    pred_num,
+                    scores,
+                    class,
+                    num,
+                    e.timestamp_ms
+                ])?;
+            }
+            out.push(LabelInsert::Stored { version: said.map(|s| s.0) });
         } else {
             out.push(LabelInsert::Duplicate);
         }

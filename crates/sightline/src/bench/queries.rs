@@ -1,7 +1,8 @@
-//! The drift-query benchmark: a server holding 30 days of minute-level traffic for a
-//! model of 20 numeric and 5 categorical features (profiles rolled up as retention
-//! leaves them: minutes for the last two days, hours, days), then the time of drift and
-//! data-quality queries over all 30 days, as one window and as a daily series.
+//! The month benchmark: a server holding 30 days of minute-level traffic for a model of
+//! 20 numeric and 5 categorical features (profiles rolled up as retention leaves them:
+//! minutes for the last two days, hours, days), half of it labelled, with latencies and
+//! a few errors; then the time of drift, data-quality and performance queries over all
+//! 30 days, as one window and as a daily series, and of the web UI's pages.
 
 use super::server_process::ServerProcess;
 use anyhow::Context;
@@ -102,6 +103,40 @@ async fn timed(
     Ok((times[times.len() / 2], last))
 }
 
+/// Creates an administrator and signs in as them; the session cookie.
+async fn sign_in(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<String> {
+    let user = json!({"name": "bench", "password": "bench-password-1234", "admin": true}).to_string().into_bytes();
+    send(http, base, token, reqwest::Method::POST, "/api/v1/users", "application/json", user).await?;
+    let login = json!({"username": "bench", "password": "bench-password-1234"});
+    let r = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(login.to_string())
+        .send()
+        .await?;
+    anyhow::ensure!(r.status().is_success(), "sign-in: {}", r.status());
+    let cookie = r.headers().get(reqwest::header::SET_COOKIE).context("sign-in without a session cookie")?;
+    let pair = cookie.to_str()?.split(';').next().unwrap_or_default().to_owned();
+    Ok(pair)
+}
+
+/// The median time to fetch a page whole.
+async fn timed_page(http: &reqwest::Client, base: &str, cookie: &str, path: &str, repeat: usize) -> anyhow::Result<Duration> {
+    let mut times = Vec::with_capacity(repeat);
+    for _ in 0..repeat {
+        let started = Instant::now();
+        let r = http.get(format!("{base}{path}")).header(reqwest::header::COOKIE, cookie).send().await?;
+        let (status, landed) = (r.status(), r.url().path().to_owned());
+        let body = r.bytes().await?;
+        times.push(started.elapsed());
+        anyhow::ensure!(status.is_success(), "{path}: {status} {}", String::from_utf8_lossy(&body));
+        // A lost session redirects to the sign-in page, which must not be what is timed.
+        anyhow::ensure!(path.starts_with(&landed), "{path} landed on {landed}");
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.days > 0 && args.per_minute > 0 && args.repeat > 0,
@@ -113,10 +148,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let result = runtime.block_on(drive(&base, &server.token, &args));
     server.stop()?;
     let (events, fold_time, results) = result?;
-    println!("## sightline bench drift-query");
+    println!("## sightline bench queries");
     println!();
     println!(
-        "{} days of traffic, {} events per minute ({events} events), 25 features; profiles folded in {:.1} s.",
+        "{} days of traffic, {} events per minute ({events} events, half of them labelled), 25 features; profiles folded in {:.1} s.",
         args.days,
         args.per_minute,
         fold_time.as_secs_f64()
@@ -153,34 +188,45 @@ async fn drive(base: &str, token: &str, args: &Args) -> anyhow::Result<Results> 
     let start = end - args.days * 86_400_000;
     let minutes = (end - start) / 60_000;
     let mut events = Vec::with_capacity(5_000);
-    let mut sent = 0;
+    let mut labels = Vec::with_capacity(5_000);
     let started = Instant::now();
     for m in 0..minutes {
         // A slow drift on every numeric feature over the month.
         let shift = 20.0 * m as f64 / minutes as f64;
         for i in 0..args.per_minute {
-            events.push(json!({
-                "request_id": format!("m{m}-{i}"),
-                "timestamp": start + m * 60_000 + (i as i64 * 60_000 / args.per_minute as i64),
+            let request_id = format!("m{m}-{i}");
+            let timestamp = start + m * 60_000 + (i as i64 * 60_000 / args.per_minute as i64);
+            let score: f64 = rng.random();
+            // Mostly fast, a long tail; one failed call in a hundred.
+            let latency = 4.0 + 40.0 * rng.random::<f64>().powi(4);
+            let mut event = json!({
+                "request_id": request_id,
+                "timestamp": timestamp,
                 "version": "v1",
                 "features": features(&mut rng, shift),
-                "prediction": "no",
-                "scores": {"yes": rng.random::<f64>()},
-            }));
+                "latency_ms": latency,
+            });
+            if rng.random_range(0..100) == 0 {
+                event["error"] = json!({"type": "TimeoutError", "message": "upstream feature store timed out"});
+            } else {
+                event["prediction"] = json!(if score >= 0.5 { "yes" } else { "no" });
+                event["scores"] = json!({"yes": (score * 1e4).round() / 1e4});
+                // Half the predictions get their label five minutes later, true with the
+                // score's probability (a calibrated model).
+                if i % 2 == 0 {
+                    let label = if rng.random::<f64>() < score { "yes" } else { "no" };
+                    labels.push(json!({"request_id": request_id, "label": label, "timestamp": timestamp + 300_000}));
+                }
+            }
+            events.push(event);
         }
         if events.len() >= 5_000 || m + 1 == minutes {
             let body = json!({ "events": std::mem::take(&mut events) }).to_string().into_bytes();
-            send(
-                &http,
-                base,
-                token,
-                reqwest::Method::POST,
-                "/api/v1/models/bench/predictions",
-                "application/json",
-                body,
-            )
-            .await?;
-            sent += 1;
+            let path = "/api/v1/models/bench/predictions";
+            send(&http, base, token, reqwest::Method::POST, path, "application/json", body).await?;
+            let body = json!({ "labels": std::mem::take(&mut labels) }).to_string().into_bytes();
+            let path = "/api/v1/models/bench/feedback";
+            send(&http, base, token, reqwest::Method::POST, path, "application/json", body).await?;
         }
     }
     let total = (minutes as usize) * args.per_minute;
@@ -195,22 +241,49 @@ async fn drive(base: &str, token: &str, args: &Args) -> anyhow::Result<Results> 
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let fold_time = started.elapsed();
-    let _ = sent;
-    let queries: [(&'static str, String); 4] = [
+    let day_ago = end - 86_400_000;
+    let queries: Vec<(&'static str, String)> = vec![
         ("drift, one 30-day window", format!("/api/v1/models/bench/drift?from={start}&to={end}")),
         ("drift, daily series (30 windows)", format!("/api/v1/models/bench/drift?from={start}&to={end}&step=1d")),
         ("data quality, one 30-day window", all.clone()),
         ("drift, last hour (minute profiles)", format!("/api/v1/models/bench/drift?from={}&to={end}", end - 3_600_000)),
+        ("performance, one 30-day window", format!("/api/v1/models/bench/performance?from={start}&to={end}")),
+        (
+            "performance, daily series (30 windows)",
+            format!("/api/v1/models/bench/performance?from={start}&to={end}&step=1d"),
+        ),
+        (
+            "performance, 30 days with CBPE estimates (reference: the first day)",
+            format!(
+                "/api/v1/models/bench/performance?from={start}&to={end}&step=1d&reference_from={start}&reference_to={}",
+                start + 86_400_000
+            ),
+        ),
+        ("performance, last 24 hours", format!("/api/v1/models/bench/performance?from={day_ago}&to={end}")),
     ];
     let mut results = Vec::new();
     for (name, path) in queries {
         let (time, doc) = timed(&http, base, token, &path, args.repeat).await.with_context(|| name.to_owned())?;
         let windows = doc["windows"].as_array().map_or(1, Vec::len);
         let rows = match doc["windows"].as_array() {
-            Some(w) => w.iter().filter_map(|x| x["rows"].as_u64()).sum(),
-            None => doc["rows"].as_u64().unwrap_or(0),
+            Some(w) => w.iter().filter_map(|x| x["rows"].as_u64().or(x["predictions"].as_u64())).sum(),
+            None => doc["rows"].as_u64().or(doc["predictions"].as_u64()).unwrap_or(0),
         };
         results.push((name, time, windows, rows));
+    }
+    // The web UI's pages, signed in as an administrator.
+    let cookie = sign_in(&http, base, token).await?;
+    let pages: [(&'static str, &str); 6] = [
+        ("UI: overview", "/ui/"),
+        ("UI: model page, last 30 days", "/ui/models/bench?range=30d"),
+        ("UI: model page, last 7 days", "/ui/models/bench?range=7d"),
+        ("UI: model page, last 24 hours", "/ui/models/bench?range=24h"),
+        ("UI: feature page, last 30 days", "/ui/models/bench/features/num_3?range=30d"),
+        ("UI: predictions explorer", "/ui/models/bench/predictions"),
+    ];
+    for (name, path) in pages {
+        let time = timed_page(&http, base, &cookie, path, args.repeat).await.with_context(|| name.to_owned())?;
+        results.push((name, time, 1, 0));
     }
     Ok((total, fold_time, results))
 }
