@@ -4,6 +4,11 @@
 //! tallies exactly as they would read its rows, so stored per-bucket tallies answer a
 //! month's performance query at the cost of its buckets, not of re-joining its events.
 //!
+//! Latencies are counted in logarithmic bins ([`LATENCY_GAMMA`] apart), so a latency
+//! quantile read from a tally is within [`LATENCY_RELATIVE_ERROR`] of a latency actually
+//! logged at that rank, whatever the range merged. The encoding starts with the counts
+//! and the latency bins, which [`TallySummary::decode`] reads without the outcomes.
+//!
 //! A label that arrives after its prediction was tallied moves one count from the
 //! unlabelled record to the labelled one ([`OutcomeTally::add_late_label`]), so counts are
 //! signed while deltas are in flight; merging is adding counts, associative and
@@ -27,13 +32,111 @@ pub struct Outcome {
     pub label: Option<Target>,
 }
 
+/// Ratio between the bounds of consecutive latency bins.
+pub const LATENCY_GAMMA: f64 = 1.02;
+/// Largest relative distance of a latency from the value its bin stands for:
+/// `(γ − 1) / (γ + 1)`.
+pub const LATENCY_RELATIVE_ERROR: f64 = (LATENCY_GAMMA - 1.0) / (LATENCY_GAMMA + 1.0);
+/// The bin of latencies of zero (and of anything below a microsecond).
+const ZERO_BIN: i64 = i64::MIN;
+
+/// The bin of a latency: `⌈log_γ x⌉` (bin `i` holds `(γ^(i−1), γ^i]`).
+fn latency_bin(ms: f64) -> i64 {
+    if ms < 1e-3 { ZERO_BIN } else { (ms.ln() / LATENCY_GAMMA.ln()).ceil() as i64 }
+}
+
+/// The value a bin stands for: the point within `LATENCY_RELATIVE_ERROR` of both bounds.
+fn latency_of_bin(bin: i64) -> f64 {
+    if bin == ZERO_BIN { 0.0 } else { 2.0 * LATENCY_GAMMA.powf(bin as f64) / (LATENCY_GAMMA + 1.0) }
+}
+
+/// Counts, and latencies in logarithmic bins (mergeable exactly).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TallySummary {
+    pub predictions: i64,
+    pub labelled: i64,
+    pub errors: i64,
+    /// Latency bin → how many predictions logged a latency in it.
+    latencies: HashMap<i64, i64>,
+}
+
+impl TallySummary {
+    fn merge(&mut self, other: &TallySummary) {
+        self.predictions += other.predictions;
+        self.labelled += other.labelled;
+        self.errors += other.errors;
+        for (b, n) in &other.latencies {
+            bump(&mut self.latencies, *b, *n);
+        }
+    }
+
+    /// Predictions that logged a latency.
+    pub fn with_latency(&self) -> i64 {
+        self.latencies.values().sum()
+    }
+
+    /// numpy's linear quantile (`q` in [0, 1]) of the logged latencies, each read as its
+    /// bin's value; `None` without latencies.
+    pub fn latency_quantile(&self, q: f64) -> Option<f64> {
+        let mut bins: Vec<(i64, i64)> = self.latencies.iter().map(|(b, n)| (*b, *n)).filter(|(_, n)| *n > 0).collect();
+        bins.sort_unstable();
+        let n: i64 = bins.iter().map(|(_, c)| c).sum();
+        let pos = q.clamp(0.0, 1.0) * (n.checked_sub(1).filter(|m| *m >= 0)?) as f64;
+        let at = |k: i64| {
+            let mut seen = 0;
+            bins.iter().find(|(_, c)| {
+                seen += c;
+                seen > k
+            })
+        };
+        let (lo, hi) = (pos.floor() as i64, pos.ceil() as i64);
+        let (a, b) = (latency_of_bin(at(lo)?.0), latency_of_bin(at(hi)?.0));
+        Some(a + (b - a) * (pos - lo as f64))
+    }
+
+    fn encode_into(&self, out: &mut Vec<u8>) {
+        put_varint(out, zigzag(self.predictions));
+        put_varint(out, zigzag(self.labelled));
+        put_varint(out, zigzag(self.errors));
+        let mut bins: Vec<(i64, i64)> = self.latencies.iter().map(|(b, n)| (*b, *n)).collect();
+        bins.sort_unstable();
+        put_varint(out, bins.len() as u64);
+        for (b, n) in bins {
+            put_varint(out, zigzag(b));
+            put_varint(out, zigzag(n));
+        }
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+        match r.byte()? {
+            FORMAT => {}
+            f => return Err(CodecError::Format(f)),
+        }
+        let predictions = unzigzag(r.varint()?);
+        let labelled = unzigzag(r.varint()?);
+        let errors = unzigzag(r.varint()?);
+        let n = r.varint()?;
+        let mut latencies = HashMap::with_capacity(n.min(4096) as usize);
+        for _ in 0..n {
+            let b = unzigzag(r.varint()?);
+            latencies.insert(b, unzigzag(r.varint()?));
+        }
+        Ok(TallySummary { predictions, labelled, errors, latencies })
+    }
+
+    /// The summary at the start of an [`OutcomeTally`] encoding, without its outcomes.
+    pub fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
+        Self::read(&mut Reader { bytes, pos: 0 })
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OutcomeTally {
+    summary: TallySummary,
     /// Encoded outcome → how many predictions had it.
     records: HashMap<Box<[u8]>, i64>,
     /// Label delay (label timestamp minus prediction timestamp, ms) → how many labels.
     delays: HashMap<i64, i64>,
-    errors: i64,
 }
 
 fn put_target(out: &mut Vec<u8>, t: Option<&Target>) {
@@ -116,20 +219,27 @@ impl OutcomeTally {
         Self::default()
     }
 
-    /// Adds one prediction; `label` with its delay when the label was already known.
+    /// Adds one prediction (its latency when logged and finite); `label` with its delay
+    /// when the label was already known.
     pub fn add_prediction(
         &mut self,
         prediction: Option<&Target>,
         scores: &[(u32, f64)],
         label: Option<(&Target, i64)>,
         failed: bool,
+        latency_ms: Option<f64>,
     ) {
         bump(&mut self.records, key(prediction, scores, label.map(|l| l.0)), 1);
+        self.summary.predictions += 1;
         if let Some((_, delay)) = label {
             bump(&mut self.delays, delay, 1);
+            self.summary.labelled += 1;
         }
         if failed {
-            self.errors += 1;
+            self.summary.errors += 1;
+        }
+        if let Some(ms) = latency_ms.filter(|x| x.is_finite() && *x >= 0.0) {
+            bump(&mut self.summary.latencies, latency_bin(ms), 1);
         }
     }
 
@@ -139,6 +249,7 @@ impl OutcomeTally {
         bump(&mut self.records, key(prediction, scores, None), -1);
         bump(&mut self.records, key(prediction, scores, Some(label)), 1);
         bump(&mut self.delays, delay, 1);
+        self.summary.labelled += 1;
     }
 
     /// Adds every count of `other`.
@@ -155,26 +266,37 @@ impl OutcomeTally {
             bump(&mut self.delays, *d, *n);
         }
         self.records.retain(|_, n| *n != 0);
-        self.errors += other.errors;
+        self.summary.merge(&other.summary);
+    }
+
+    /// Adds only the counts and latencies of another tally's summary (for callers that
+    /// read nothing else: the outcomes and delays then no longer match the counts).
+    pub fn merge_summary(&mut self, other: &TallySummary) {
+        self.summary.merge(other);
     }
 
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty() && self.delays.is_empty() && self.errors == 0
+        self.records.is_empty() && self.delays.is_empty() && self.summary == TallySummary::default()
+    }
+
+    /// The counts and latencies.
+    pub fn summary(&self) -> &TallySummary {
+        &self.summary
     }
 
     /// Predictions tallied.
     pub fn predictions(&self) -> i64 {
-        self.records.values().sum()
+        self.summary.predictions
     }
 
     /// Failed prediction calls tallied.
     pub fn errors(&self) -> i64 {
-        self.errors
+        self.summary.errors
     }
 
     /// Labels tallied.
     pub fn labelled(&self) -> i64 {
-        self.delays.values().sum()
+        self.summary.labelled
     }
 
     /// Each distinct outcome with its count (a negative count means a late label was
@@ -198,7 +320,7 @@ impl OutcomeTally {
     /// The versioned encoding (entries in key order, so equal tallies encode equally).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![FORMAT];
-        put_varint(&mut out, zigzag(self.errors));
+        self.summary.encode_into(&mut out);
         let mut records: Vec<(&Box<[u8]>, &i64)> = self.records.iter().collect();
         records.sort_unstable();
         put_varint(&mut out, records.len() as u64);
@@ -219,11 +341,7 @@ impl OutcomeTally {
     /// Reads what [`OutcomeTally::encode`] wrote.
     pub fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
         let mut r = Reader { bytes, pos: 0 };
-        match r.byte()? {
-            FORMAT => {}
-            f => return Err(CodecError::Format(f)),
-        }
-        let errors = unzigzag(r.varint()?);
+        let summary = TallySummary::read(&mut r)?;
         let n = r.varint()?;
         let mut records = HashMap::with_capacity(n.min(1 << 20) as usize);
         for _ in 0..n {
@@ -241,7 +359,7 @@ impl OutcomeTally {
         if r.pos != bytes.len() {
             return Err(CodecError::Truncated);
         }
-        Ok(OutcomeTally { records, delays, errors })
+        Ok(OutcomeTally { summary, records, delays })
     }
 }
 
@@ -257,9 +375,9 @@ mod tests {
     #[test]
     fn a_late_label_moves_its_prediction_to_the_labelled_outcome() {
         let mut bucket = OutcomeTally::new();
-        bucket.add_prediction(Some(&yes()), &[(1, 0.75)], None, false);
-        bucket.add_prediction(Some(&yes()), &[(1, 0.75)], None, false);
-        bucket.add_prediction(None, &[], None, true);
+        bucket.add_prediction(Some(&yes()), &[(1, 0.75)], None, false, Some(12.0));
+        bucket.add_prediction(Some(&yes()), &[(1, 0.75)], None, false, Some(12.0));
+        bucket.add_prediction(None, &[], None, true, None);
         let mut late = OutcomeTally::new();
         late.add_late_label(Some(&yes()), &[(1, 0.75)], &Target::Class("no".into()), 60_000);
         bucket.merge(&late);
@@ -270,6 +388,8 @@ mod tests {
         assert!(outcomes.iter().all(|(_, n)| *n == 1));
         assert!(outcomes.iter().any(|(o, _)| o.label == Some(Target::Class("no".into()))));
         assert_eq!(bucket.delays(), vec![(60_000, 1)]);
+        let summary = TallySummary::decode(&bucket.encode()).unwrap();
+        assert_eq!((summary.predictions, summary.labelled, summary.errors, summary.with_latency()), (3, 1, 1, 2));
         // A delta on its own holds the move as a negative count until merged.
         assert!(late.outcomes().unwrap().iter().any(|(_, n)| *n == -1));
         assert_eq!(late.predictions(), 0);
@@ -278,7 +398,7 @@ mod tests {
     #[test]
     fn damaged_encodings_are_errors() {
         let mut t = OutcomeTally::new();
-        t.add_prediction(Some(&Target::Number(2.5)), &[], Some((&Target::Number(3.0), 5)), false);
+        t.add_prediction(Some(&Target::Number(2.5)), &[], Some((&Target::Number(3.0), 5)), false, Some(0.0));
         let bytes = t.encode();
         assert_eq!(OutcomeTally::decode(&bytes).unwrap(), t);
         for cut in 0..bytes.len() {
@@ -297,16 +417,15 @@ mod tests {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Predict(Option<Target>, Vec<(u32, f64)>, Option<(Target, i64)>, bool),
+        Predict(Option<Target>, Vec<(u32, f64)>, Option<(Target, i64)>, bool, Option<f64>),
         Late(Option<Target>, Vec<(u32, f64)>, Target, i64),
     }
 
     fn op() -> impl Strategy<Value = Op> {
         let scores = prop::collection::vec((0u32..3, (0u8..4).prop_map(|x| f64::from(x) / 4.0)), 0..3);
         prop_oneof![
-            (target(), scores.clone(), prop::option::of((target(), 0i64..5)), any::<bool>()).prop_map(
-                |(p, s, l, f)| Op::Predict(p, s, l.and_then(|(t, d)| t.map(|t| (t, d))), f)
-            ),
+            (target(), scores.clone(), prop::option::of((target(), 0i64..5)), any::<bool>(), prop::option::of(0.0f64..500.0))
+                .prop_map(|(p, s, l, f, ms)| Op::Predict(p, s, l.and_then(|(t, d)| t.map(|t| (t, d))), f, ms)),
             (target(), scores, target(), 0i64..5)
                 .prop_filter_map("a label", |(p, s, l, d)| l.map(|l| Op::Late(p, s, l, d))),
         ]
@@ -314,9 +433,32 @@ mod tests {
 
     fn apply(t: &mut OutcomeTally, op: &Op) {
         match op {
-            Op::Predict(p, s, l, f) => t.add_prediction(p.as_ref(), s, l.as_ref().map(|(t, d)| (t, *d)), *f),
+            Op::Predict(p, s, l, f, ms) => t.add_prediction(p.as_ref(), s, l.as_ref().map(|(t, d)| (t, *d)), *f, *ms),
             Op::Late(p, s, l, d) => t.add_late_label(p.as_ref(), s, l, *d),
         }
+    }
+
+    #[test]
+    fn latency_quantiles_are_within_the_bin_error_of_numpys() {
+        let values: Vec<f64> = (0..1_000).map(|i| 0.5 + (f64::from(i) * 0.37).powf(1.7)).collect();
+        let mut t = OutcomeTally::new();
+        for v in &values {
+            t.add_prediction(None, &[], None, false, Some(*v));
+        }
+        t.add_prediction(None, &[], None, false, Some(f64::NAN));
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        for q in [0.0, 0.5, 0.9, 0.99, 1.0] {
+            let pos = q * (sorted.len() - 1) as f64;
+            let exact = sorted[pos.floor() as usize] + (sorted[pos.ceil() as usize] - sorted[pos.floor() as usize]) * pos.fract();
+            let got = t.summary().latency_quantile(q).unwrap();
+            assert!((got - exact).abs() <= LATENCY_RELATIVE_ERROR * exact + 1e-12, "q{q}: {got} vs {exact}");
+        }
+        assert_eq!(t.summary().with_latency(), 1_000);
+        assert_eq!(OutcomeTally::new().summary().latency_quantile(0.5), None);
+        let mut zero = OutcomeTally::new();
+        zero.add_prediction(None, &[], None, false, Some(0.0));
+        assert_eq!(zero.summary().latency_quantile(0.99), Some(0.0));
     }
 
     proptest! {

@@ -35,14 +35,6 @@ pub enum Metrics {
     Regression(RegressionMetrics),
 }
 
-/// numpy's linear quantile of sorted values.
-pub(crate) fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
-    let n = sorted.len();
-    let pos = q * (n.checked_sub(1)?) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
-}
-
 /// numpy's linear quantile of a sorted multiset given as (value, count), counts positive.
 pub(crate) fn counted_quantile(sorted: &[(i64, usize)], q: f64) -> Option<f64> {
     let n: usize = sorted.iter().map(|(_, c)| c).sum();

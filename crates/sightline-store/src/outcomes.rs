@@ -58,6 +58,7 @@ pub struct TallyEvent {
     pub prediction: Option<Target>,
     pub scores: Vec<(u32, f64)>,
     pub failed: bool,
+    pub latency_ms: Option<f64>,
     /// The early label and its timestamp.
     pub label: Option<(Target, i64)>,
 }
@@ -90,6 +91,9 @@ pub struct TallyWindowQuery {
     pub inner: (i64, i64),
     /// The buckets covering `inner` exactly: (resolution, first bucket, end).
     pub buckets: Vec<(crate::Resolution, i64, i64)>,
+    /// Read only the stored tallies' counts and latencies (the answer's summary is
+    /// right; its outcomes and delays are not).
+    pub summary_only: bool,
 }
 
 /// The outcome tallies' side of the store; their flushes go through the one writer

@@ -6,7 +6,7 @@
 
 use super::Counted;
 use crate::analysis::{Retention, cover};
-use sightline_core::outcome_tally::OutcomeTally;
+use sightline_core::outcome_tally::{OutcomeTally, TallySummary};
 use sightline_store::{OutcomeQuery, OutcomeRow, Resolution, Store, StoreError, TallyWindowQuery};
 use std::time::Duration;
 
@@ -111,7 +111,7 @@ pub fn query(
     }
     let inner = if a < b { (a, b) } else { (from, from) };
     let buckets = if a < b { cover(a, b) } else { Vec::new() };
-    TallyWindowQuery { model_id, version_id, from_ms: from, to_ms: to, inner, buckets }
+    TallyWindowQuery { model_id, version_id, from_ms: from, to_ms: to, inner, buckets, summary_only: false }
 }
 
 /// The outcomes of `[from, to)` for one version or all. Tallies that do not add up (a
@@ -140,6 +140,19 @@ pub fn read(
             Ok(TalliedWindow::from_rows(rows))
         }
     }
+}
+
+/// The counts and latencies of `[from, to)` (reading only the tallies' summaries).
+pub fn summary(
+    store: &dyn Store,
+    model_id: i64,
+    version_id: Option<i64>,
+    window: (i64, i64),
+    now: i64,
+    retention: Retention,
+) -> Result<TallySummary, StoreError> {
+    let q = TallyWindowQuery { summary_only: true, ..query(model_id, version_id, window, now, retention) };
+    Ok(store.window_tally(&q)?.summary().clone())
 }
 
 #[cfg(test)]
@@ -180,9 +193,10 @@ mod tests {
     #[test]
     fn counted_quantiles_are_numpys_linear_ones() {
         let sorted = [(10, 2), (20, 1), (40, 1)];
-        let plain = [10.0, 10.0, 20.0, 40.0];
-        for q in [0.0, 0.25, 0.5, 0.9, 1.0] {
-            assert_eq!(super::super::counted_quantile(&sorted, q), super::super::quantile(&plain, q));
+        // numpy.quantile([10, 10, 20, 40], q) for each q.
+        for (q, want) in [(0.0, 10.0), (0.25, 10.0), (0.5, 15.0), (0.9, 34.0), (1.0, 40.0)] {
+            let got = super::super::counted_quantile(&sorted, q).unwrap();
+            assert!((got - want).abs() < 1e-12, "q{q}: {got}");
         }
         assert_eq!(super::super::counted_quantile(&[], 0.5), None);
     }

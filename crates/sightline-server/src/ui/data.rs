@@ -1,14 +1,16 @@
 //! What the pages show, computed with the queries the API and monitors use: counts and
-//! latencies from the event log per window, drift per window from merged profiles,
-//! realized performance from predictions joined with labels.
+//! latencies per window from the outcome tallies, drift per window from merged profiles,
+//! realized performance from the tallies' predictions and labels.
 
 use super::charts::Cell;
 use crate::analysis::{self, AnalysisError, DriftReport, DriftSettings, Retention};
-use crate::performance::{self, WindowPerformance, quantile as sorted_quantile};
-use sightline_core::ModelSpec;
+use crate::performance::{self, WindowPerformance, tallied};
+use crate::performance::estimate::Estimator;
+use sightline_core::{ModelSpec, Task};
+use sightline_stats::performance::CbpeEstimate;
 use sightline_stats::column_drift::ColumnDrift;
 use sightline_stats::profile::Profile;
-use sightline_store::{OutcomeQuery, Store, StoreError};
+use sightline_store::{Store, StoreError};
 
 /// Traffic of one window, all versions (or the chosen one) together.
 #[derive(Debug, Clone, Default)]
@@ -26,34 +28,26 @@ impl Traffic {
     }
 }
 
-/// Counts (and, when `latencies`, latency quantiles) per window.
+/// Counts and latency quantiles per window, from the outcome tallies' summaries (latency
+/// quantiles within `LATENCY_RELATIVE_ERROR` of logged latencies).
 pub fn traffic(
     store: &dyn Store,
     model_id: i64,
-    version: Option<&str>,
+    version_id: Option<i64>,
     windows: &[(i64, i64)],
-    latencies: bool,
+    retention: Retention,
+    now: i64,
 ) -> Result<Vec<Traffic>, StoreError> {
     windows
         .iter()
-        .map(|&(from, to)| {
-            let mut t = Traffic::default();
-            for c in store.window_counts(model_id, version, from, to)? {
-                t.predictions += c.predictions;
-                t.errors += c.errors;
-                t.labelled += c.labelled;
-            }
-            if latencies && t.predictions > 0 {
-                let mut values: Vec<f64> =
-                    store.window_latencies(model_id, version, from, to)?.into_iter().flat_map(|(_, v)| v).collect();
-                // Sorted once for the three quantiles.
-                values.sort_by(f64::total_cmp);
-                let q = |p: f64| sorted_quantile(&values, p);
-                if let (Some(a), Some(b), Some(c)) = (q(0.5), q(0.9), q(0.99)) {
-                    t.latency = Some([a, b, c]);
-                }
-            }
-            Ok(t)
+        .map(|&w| {
+            let s = tallied::summary(store, model_id, version_id, w, now, retention)?;
+            let q = |p: f64| s.latency_quantile(p);
+            let latency = match (q(0.5), q(0.9), q(0.99)) {
+                (Some(a), Some(b), Some(c)) => Some([a, b, c]),
+                _ => None,
+            };
+            Ok(Traffic { predictions: s.predictions, errors: s.errors, labelled: s.labelled, latency })
         })
         .collect()
 }
@@ -134,33 +128,51 @@ pub fn drift_grid(
     Ok(DriftGrid { windows, reports })
 }
 
-/// Most predictions read for realized performance over a page's range.
-pub const MAX_OUTCOME_ROWS: usize = 1_000_000;
+/// Most labelled predictions the page calibrates CBPE on.
+pub const CBPE_REFERENCE_LABELS: usize = 20_000;
 
-/// Realized performance per window; `None` when the range holds more than
-/// [`MAX_OUTCOME_ROWS`] predictions (the page asks for a shorter range).
+/// Realized performance per window, from the outcome tallies, and for a binary
+/// classifier the CBPE estimate of each window, fitted on the range's earliest labelled
+/// predictions (whole windows, from the first, until [`CBPE_REFERENCE_LABELS`]): where
+/// labels have not arrived yet (the latest windows), the estimate says what they will
+/// probably show. `Err` says why there is no estimate.
+pub struct PagePerformance {
+    pub windows: Vec<WindowPerformance>,
+    pub estimated: Result<Vec<Option<CbpeEstimate>>, String>,
+}
+
+#[allow(clippy::too_many_arguments)]
 pub fn performance(
     store: &dyn Store,
     spec: &ModelSpec,
     model_id: i64,
     version_id: Option<i64>,
     windows: &[(i64, i64)],
-) -> Result<Option<Vec<WindowPerformance>>, StoreError> {
-    let (Some(first), Some(last)) = (windows.first(), windows.last()) else { return Ok(Some(Vec::new())) };
-    let query = OutcomeQuery { model_id, version_id, from_ms: first.0, to_ms: last.1, limit: MAX_OUTCOME_ROWS + 1 };
-    let rows = store.outcomes(&query)?;
-    if rows.len() > MAX_OUTCOME_ROWS {
-        return Ok(None);
-    }
-    let mut out = Vec::with_capacity(windows.len());
-    let mut start = 0;
-    for &(_, end) in windows {
-        let stop = rows[start..].iter().position(|r| r.timestamp_ms >= end).map_or(rows.len(), |n| start + n);
-        let slice: Vec<&sightline_store::OutcomeRow> = rows[start..stop].iter().collect();
-        out.push(performance::window(spec, &slice, None));
-        start = stop;
-    }
-    Ok(Some(out))
+    retention: Retention,
+    now: i64,
+) -> Result<PagePerformance, StoreError> {
+    let tallies = windows
+        .iter()
+        .map(|&w| tallied::read(store, model_id, version_id, w, now, retention))
+        .collect::<Result<Vec<_>, _>>()?;
+    let realized = tallies.iter().map(|t| performance::window_counted(spec, &t.counted(), &t.delays, None)).collect();
+    let estimated = if spec.task == Task::BinaryClassification {
+        let mut reference = Vec::new();
+        for t in &tallies {
+            if t.labelled() > 0 {
+                reference.extend(t.counted());
+            }
+            if reference.iter().filter(|(r, _)| r.label.is_some()).map(|(_, n)| n).sum::<usize>() >= CBPE_REFERENCE_LABELS {
+                break;
+            }
+        }
+        Estimator::fit(spec, &reference, None).map(|e| {
+            tallies.iter().map(|t| e.estimate(spec, &t.counted()).and_then(Result::ok)).collect()
+        })
+    } else {
+        Err("estimated performance is for binary classifiers".to_owned())
+    };
+    Ok(PagePerformance { windows: realized, estimated })
 }
 
 /// The reference profile that applies to `version` (its own, else the default).

@@ -8,7 +8,7 @@ use super::range::{RANGES, Range};
 use super::{Failure, PageResult, Viewer, html, readable_model};
 use crate::aggregate::layout::PREDICTION;
 use crate::error::{ApiError, Code};
-use crate::performance::{Metrics, WindowPerformance};
+use crate::performance::{Metrics, WindowPerformance, estimate};
 use crate::routes::drift_settings;
 use crate::state::{AppState, LoadedModel, blocking};
 use crate::wire::time::now_ms;
@@ -23,9 +23,7 @@ use std::sync::Arc;
 const TRAFFIC_WINDOWS: i64 = 60;
 const DRIFT_WINDOWS: i64 = 30;
 const PERFORMANCE_WINDOWS: i64 = 20;
-/// Latency quantiles read raw latencies from the event log; past this range they would
 /// read too many, so the chart is left out.
-const MAX_LATENCY_RANGE_MS: i64 = 24 * 3_600_000;
 /// Error groups listed.
 const MAX_ISSUES: usize = 20;
 
@@ -89,14 +87,13 @@ struct Figures {
     project: String,
     traffic_windows: Vec<(i64, i64)>,
     traffic: Vec<Traffic>,
-    latencies: bool,
     reference: Option<sightline_store::ReferenceRecord>,
     grid: Option<DriftGrid>,
     /// Drift of the whole range (the feature table) and its row count.
     whole: Option<(crate::analysis::DriftReport, u64)>,
     prediction: Option<data::Distribution>,
     performance_windows: Vec<(i64, i64)>,
-    performance: Option<Vec<WindowPerformance>>,
+    performance: data::PagePerformance,
     /// Error groups (issues), most recently seen first.
     issues: Vec<sightline_store::IssueRecord>,
 }
@@ -143,8 +140,7 @@ fn gather(
     }
     let project = store.get_project_by_id(model.record.project_id)?.map(|p| p.name).unwrap_or_default();
     let traffic_windows = choice.range.windows(TRAFFIC_WINDOWS);
-    let latencies = choice.range.to - choice.range.from <= MAX_LATENCY_RANGE_MS;
-    let traffic = data::traffic(store, model.id, version_name, &traffic_windows, latencies)?;
+    let traffic = data::traffic(store, model.id, version_id, &traffic_windows, retention, now)?;
     let features: Vec<String> = model.record.spec.features.iter().map(|f| f.name.clone()).collect();
     let reference = data::reference(store, model.id, version_name)?;
     let (mut grid, mut whole, mut prediction) = (None, None, None);
@@ -160,7 +156,8 @@ fn gather(
         prediction = data::distribution(profile.get(PREDICTION), current.get(PREDICTION));
     }
     let performance_windows = choice.range.windows(PERFORMANCE_WINDOWS);
-    let performance = data::performance(store, &model.record.spec, model.id, version_id, &performance_windows)?;
+    let performance =
+        data::performance(store, &model.record.spec, model.id, version_id, &performance_windows, retention, now)?;
     let issues = store.list_issues(&sightline_store::IssueQuery {
         model_id: model.id,
         status: None,
@@ -175,7 +172,6 @@ fn gather(
         project,
         traffic_windows,
         traffic,
-        latencies,
         reference: reference.map(|r| r.0),
         grid,
         whole,
@@ -218,7 +214,7 @@ pub async fn page(
             (traffic_charts(&f))
             h2 { "Drift" }
             (drift_section(&f, spec.features.iter().map(|x| x.name.clone()).collect(), &base, &choice))
-            h2 { "Realized performance" }
+            h2 { "Performance" }
             (performance_section(&f, spec.task))
             h2 { "Error groups" }
             (issues(&f.issues))
@@ -271,15 +267,11 @@ fn traffic_charts(f: &Figures) -> Markup {
     let q = |i: usize| f.traffic.iter().map(|t| t.latency.map(|l| l[i])).collect::<Vec<_>>();
     html! {
         (chart_or_note("throughput", "Throughput (predictions per second)", throughput))
-        @if f.latencies {
-            (chart_or_note("latency", "Latency quantiles (ms)", charts::lines(w, &[
-                Series { name: "p50".into(), values: q(0) },
-                Series { name: "p90".into(), values: q(1) },
-                Series { name: "p99".into(), values: q(2) },
-            ], true)))
-        } @else {
-            p.muted { "Latency quantiles are drawn for ranges up to 24 hours." }
-        }
+        (chart_or_note("latency", "Latency quantiles (ms)", charts::lines(w, &[
+            Series { name: "p50".into(), values: q(0) },
+            Series { name: "p90".into(), values: q(1) },
+            Series { name: "p99".into(), values: q(2) },
+        ], true)))
         (chart_or_note("errors", "Error rate", errors))
     }
 }
@@ -357,10 +349,7 @@ fn metric_series(task: Task, perf: &[WindowPerformance]) -> Vec<Series> {
 }
 
 fn performance_section(f: &Figures, task: Task) -> Markup {
-    let Some(perf) = &f.performance else {
-        return html! { p.muted { "The range holds more than " (data::MAX_OUTCOME_ROWS)
-        " predictions; choose a shorter range or one version for realized performance." } };
-    };
+    let perf = &f.performance.windows;
     let labelled: usize = perf.iter().map(|w| w.labelled).sum();
     if labelled == 0 {
         return html! { p.muted { "No labels yet in this range: performance appears as ground truth arrives." } };
@@ -370,8 +359,24 @@ fn performance_section(f: &Figures, task: Task) -> Markup {
         name: "label coverage".into(),
         values: perf.iter().map(|p| (p.predictions > 0).then(|| p.labelled as f64 / p.predictions as f64)).collect(),
     };
+    let estimated = match &f.performance.estimated {
+        Ok(e) => {
+            let pick = |name: &str, metric: &str| Series {
+                name: name.into(),
+                values: e.iter().map(|x| x.as_ref().and_then(|x| estimate::estimated_metric(x, metric))).collect(),
+            };
+            let series = [pick("accuracy", "accuracy"), pick("roc_auc", "roc_auc"), pick("f1", "f1")];
+            html! {
+                (chart_or_note("estimated-performance", "Estimated performance (CBPE, calibrated on the range's earliest labelled predictions; needs no labels)",
+                    charts::lines(w, &series, false)))
+            }
+        }
+        Err(why) if task == Task::BinaryClassification => html! { p.muted { "No estimate: " (why) } },
+        Err(_) => html! {},
+    };
     html! {
         (chart_or_note("performance", "Realized performance (by prediction time)", charts::lines(w, &metric_series(task, perf), false)))
+        (estimated)
         (chart_or_note("label-coverage", "Share of predictions with a label", charts::lines(w, &[coverage], true)))
     }
 }

@@ -45,7 +45,9 @@ pub async fn page(State(app): State<Arc<AppState>>, viewer: Viewer) -> PageResul
         let mut rows = Vec::with_capacity(models.len());
         for model in models {
             let window = [(now - HOUR_MS, now)];
-            let traffic = data::traffic(store.as_ref(), model.id, None, &window, true)?.pop().unwrap_or_default();
+            let retention = state.analysis.retention();
+            let traffic =
+                data::traffic(store.as_ref(), model.id, None, &window, retention, now)?.pop().unwrap_or_default();
             let drift = hour_drift(store.as_ref(), &state, &model, now)?;
             let project = match projects.get(&model.project_id) {
                 Some(p) => p.clone(),

@@ -8,11 +8,11 @@ use crate::{ProfileKey, Resolution, Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sightline_core::Target;
 use sightline_core::codec::decode_scores;
-use sightline_core::outcome_tally::OutcomeTally;
+use sightline_core::outcome_tally::{OutcomeTally, TallySummary};
 
 /// Predictions past a `seq` with their early labels (the join a tally pass makes).
 const TALLY_EVENTS: &str = "SELECT p.seq, p.model_id, p.version_id, p.ts_ms, p.pred_class, p.pred_num, p.scores,
-        p.error_type IS NOT NULL OR p.error_message IS NOT NULL, l.label_class, l.label_num, l.ts_ms
+        p.error_type IS NOT NULL OR p.error_message IS NOT NULL, l.label_class, l.label_num, l.ts_ms, p.latency_ms
  FROM predictions p
  LEFT JOIN labels l ON l.model_id = p.model_id AND l.request_id = p.request_id AND l.early = 1";
 
@@ -46,6 +46,7 @@ fn tally_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<TallyEvent> {
         prediction: target(r.get(4)?, r.get(5)?),
         scores: scores(r.get(6)?)?,
         failed: r.get(7)?,
+        latency_ms: r.get(11)?,
         label,
     })
 }
@@ -67,7 +68,7 @@ fn late_label(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<LateLabel>> {
 /// Folds an event into a tally (the one rule the aggregator and window reads share).
 pub fn tally_prediction(tally: &mut OutcomeTally, e: &TallyEvent) {
     let label = e.label.as_ref().map(|(t, ts)| (t, ts - e.timestamp_ms));
-    tally.add_prediction(e.prediction.as_ref(), &e.scores, label, e.failed);
+    tally.add_prediction(e.prediction.as_ref(), &e.scores, label, e.failed, e.latency_ms);
 }
 
 /// Folds a late label into a tally.
@@ -123,12 +124,20 @@ fn read_window(c: &Connection, q: &TallyWindowQuery) -> Result<OutcomeTally> {
                 r.get::<_, Vec<u8>>(0)
             })?;
             for data in rows {
-                tally.merge(&OutcomeTally::decode(&data?).map_err(|e| corrupt("stored outcome tally", e))?);
+                let data = data?;
+                if q.summary_only {
+                    let summary = TallySummary::decode(&data).map_err(|e| corrupt("stored outcome tally", e))?;
+                    tally.merge_summary(&summary);
+                } else {
+                    tally.merge(&OutcomeTally::decode(&data).map_err(|e| corrupt("stored outcome tally", e))?);
+                }
             }
         }
         // Committed since the last flush: predictions past the watermark, queued labels.
+        // The unary `+` keeps SQLite on the `seq` range (the few events past the
+        // watermark) rather than the time index (every event of the window).
         let sql = format!(
-            "{TALLY_EVENTS} WHERE p.seq > ?1 AND p.model_id = ?2 AND p.ts_ms >= ?3 AND p.ts_ms < ?4
+            "{TALLY_EVENTS} WHERE p.seq > ?1 AND +p.model_id = ?2 AND +p.ts_ms >= ?3 AND +p.ts_ms < ?4
                AND (?5 IS NULL OR p.version_id = ?5)"
         );
         let mut pending = c.prepare_cached(&sql)?;
@@ -148,7 +157,7 @@ fn read_window(c: &Connection, q: &TallyWindowQuery) -> Result<OutcomeTally> {
     // The edges the buckets do not cover, from the events and every label.
     let mut edge = c.prepare_cached(
         "SELECT p.pred_class, p.pred_num, p.scores, p.error_type IS NOT NULL OR p.error_message IS NOT NULL,
-                l.label_class, l.label_num, l.ts_ms - p.ts_ms
+                l.label_class, l.label_num, l.ts_ms - p.ts_ms, p.latency_ms
          FROM predictions p
          LEFT JOIN labels l ON l.model_id = p.model_id AND l.request_id = p.request_id
          WHERE p.model_id = ?1 AND p.ts_ms >= ?2 AND p.ts_ms < ?3 AND (?4 IS NULL OR p.version_id = ?4)",
@@ -171,15 +180,16 @@ fn read_window(c: &Connection, q: &TallyWindowQuery) -> Result<OutcomeTally> {
             };
             let label = target(r.get(4)?, r.get(5)?);
             let delay: Option<i64> = r.get(6)?;
-            Ok((target(r.get(0)?, r.get(1)?), scores, r.get::<_, bool>(3)?, label, delay))
+            let latency: Option<f64> = r.get(7)?;
+            Ok((target(r.get(0)?, r.get(1)?), scores, r.get::<_, bool>(3)?, label, delay, latency))
         })?;
         for row in rows {
-            let (prediction, scores, failed, label, delay) = row?;
+            let (prediction, scores, failed, label, delay, latency) = row?;
             let label = match (&label, delay) {
                 (Some(t), Some(d)) => Some((t, d)),
                 _ => None,
             };
-            tally.add_prediction(prediction.as_ref(), &scores, label, failed);
+            tally.add_prediction(prediction.as_ref(), &scores, label, failed, latency);
         }
     }
     Ok(tally)
