@@ -114,12 +114,20 @@ fn walk(a: &[(f64, f64)], b: &[(f64, f64)], mut step: impl FnMut(f64, f64, f64))
 pub fn ks(reference: &NumericProfile, current: &NumericProfile) -> Result<DriftResult, DriftError> {
     check(reference, Side::Reference)?;
     check(current, Side::Current)?;
-    let (r, c) = (view(reference.sketch()), view(current.sketch()));
+    ks_of_views(reference, current, &view(reference.sketch()), &view(current.sketch()))
+}
+
+fn ks_of_views(
+    reference: &NumericProfile,
+    current: &NumericProfile,
+    r: &[(f64, f64)],
+    c: &[(f64, f64)],
+) -> Result<DriftResult, DriftError> {
     if let (Some(r), Some(c)) = (exact_values(&r), exact_values(&c)) {
         return drift::ks_2samp(&r, &c);
     }
     let mut d = 0.0_f64;
-    walk(&r, &c, |_, fr, fc| d = d.max((fr - fc).abs()));
+    walk(r, c, |_, fr, fc| d = d.max((fr - fc).abs()));
     let p = drift::asymptotic_two_sided(reference.count() as f64, current.count() as f64, d);
     Ok(DriftResult { score: d, p_value: Some(p.clamp(0.0, 1.0)) })
 }
@@ -130,12 +138,15 @@ pub fn ks(reference: &NumericProfile, current: &NumericProfile) -> Result<DriftR
 pub fn wasserstein_normed(reference: &NumericProfile, current: &NumericProfile) -> Result<DriftResult, DriftError> {
     check(reference, Side::Reference)?;
     check(current, Side::Current)?;
-    let (r, c) = (view(reference.sketch()), view(current.sketch()));
+    wasserstein_of_views(reference, &view(reference.sketch()), &view(current.sketch()))
+}
+
+fn wasserstein_of_views(reference: &NumericProfile, r: &[(f64, f64)], c: &[(f64, f64)]) -> Result<DriftResult, DriftError> {
     if let (Some(r), Some(c)) = (exact_values(&r), exact_values(&c)) {
         return drift::wasserstein_normed(&r, &c);
     }
     let mut w = 0.0;
-    walk(&r, &c, |gap, fr, fc| w += (fr - fc).abs() * gap);
+    walk(r, c, |gap, fr, fc| w += (fr - fc).abs() * gap);
     let sd = reference.variance().unwrap_or(0.0).max(0.0).sqrt();
     Ok(DriftResult { score: w / sd.max(drift::WASSERSTEIN_NORM_FLOOR), p_value: None })
 }
@@ -353,22 +364,23 @@ pub fn numeric_column(
 ) -> Result<ColumnDrift, DriftError> {
     check(reference, Side::Reference)?;
     check(current, Side::Current)?;
+    // Each sketch's sorted view once, for the default method and the method itself.
+    let (r, c) = (view(reference.sketch()), view(current.sketch()));
     let method = match options.method {
         Some(m) if !m.accepts(ColumnKind::Numeric) => {
             return Err(DriftError::NotApplicable { method: m.name(), kind: "numeric" });
         }
         Some(m) => m,
         None => {
-            let (r, c) = (view(reference.sketch()), view(current.sketch()));
-            let all = tally_of_views(&r, &c).distinct();
+            let mut all = 0;
+            walk_values(&r, &c, |_, _, _| all += 1);
             default_method::default_method(ColumnKind::Numeric, reference.count() as usize, all)
         }
     };
     let result = match method {
-        Method::Ks => ks(reference, current)?,
-        Method::WassersteinNormed => wasserstein_normed(reference, current)?,
+        Method::Ks => ks_of_views(reference, current, &r, &c)?,
+        Method::WassersteinNormed => wasserstein_of_views(reference, &r, &c)?,
         Method::ChiSquare | Method::Z => {
-            let (r, c) = (view(reference.sketch()), view(current.sketch()));
             column_drift::run(method, column_drift::ColumnData::Categorical(&tally_of_views(&r, &c)))?
         }
         _ => match (reference.bins(), current.bins()) {
