@@ -22,7 +22,7 @@ pub mod performance;
 mod predictions;
 pub(crate) mod projects;
 mod reference;
-mod registry;
+pub(crate) mod registry;
 mod retraining;
 mod silences;
 pub(crate) mod support;

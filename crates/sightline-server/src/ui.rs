@@ -9,6 +9,7 @@
 
 mod alerts;
 mod assets;
+mod channel_form;
 pub mod charts;
 mod data;
 mod explain;
@@ -21,8 +22,11 @@ mod model;
 mod overview;
 mod predictions;
 mod range;
+mod registry;
 mod session;
 mod settings;
+mod version;
+mod version_forms;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, Code};
@@ -47,6 +51,11 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/assets/{file}", get(assets::serve))
         .route("/ui/models/{model}", get(model::page))
         .route("/ui/models/{model}/features/{feature}", get(feature::page))
+        .route("/ui/models/{model}/registry", get(registry::page))
+        .route("/ui/models/{model}/versions/{version}", get(version::page))
+        .route("/ui/models/{model}/versions/{version}/stage", post(version_forms::set_stage))
+        .route("/ui/models/{model}/versions/{version}/aliases", post(version_forms::set_alias))
+        .route("/ui/models/{model}/versions/{version}/aliases/{alias}/delete", post(version_forms::remove_alias))
         .route("/ui/models/{model}/versions/{version}/explain", get(explain::page))
         .route("/ui/models/{model}/predictions", get(predictions::list))
         .route("/ui/models/{model}/predictions/{request_id}", get(predictions::one))
@@ -61,6 +70,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/settings/members", post(settings::set_member))
         .route("/ui/settings/tokens", post(settings::make_token))
         .route("/ui/settings/tokens/{token}/revoke", post(settings::revoke_token))
+        .route("/ui/settings/channels", post(channel_form::create))
         .route("/ui/settings/channels/{channel}/test", post(settings::test_channel))
         .route("/ui/settings/channels/{channel}/delete", post(settings::delete_channel))
 }
