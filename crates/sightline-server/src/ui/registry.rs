@@ -38,7 +38,7 @@ pub fn gate_section(gate: &Option<Result<GateSpec, String>>) -> Markup {
             Some(Err(raw)) => pre { (raw) },
             Some(Ok(spec)) => {
                 p { "Checked before every move to " code { "Production" } " or " code { "@production" }
-                    ", over the " (spec.lookback_hours) " hours before it." }
+                    ", over the " (spec.lookback_hours) @if spec.lookback_hours == 1 { " hour" } @else { " hours" } " before it." }
                 table #gate {
                     thead { tr { th { "Check" } th { "Passes when" } } }
                     tbody {
