@@ -84,9 +84,16 @@ fn size(bytes: i64) -> String {
     if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
+/// What a step of an artifact path keeps as it is: `segment`'s characters and dots
+/// (stored paths passed `check_path`, so no step is `.` or `..`), so that file names
+/// read as they are.
+const PATH_STEP: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'~').remove(b'.');
+
 /// The API route that downloads one of a version's files (a browser session may GET it).
 fn download_link(model: &str, version: &str, path: &str) -> String {
-    let path = path.split('/').map(segment).collect::<Vec<_>>().join("/");
+    let step = |s: &str| percent_encoding::utf8_percent_encode(s, PATH_STEP).to_string();
+    let path = path.split('/').map(step).collect::<Vec<_>>().join("/");
     format!("/api/v1/models/{}/versions/{}/artifacts/{path}", segment(model), segment(version))
 }
 
