@@ -161,7 +161,7 @@ fn forms(viewer: &Viewer, model: &str, d: &VersionDetails) -> Markup {
             button type="submit" { "Point the alias here" }
         }
         @if !d.aliases.is_empty() {
-            p #remove-aliases {
+            div #remove-aliases {
                 @for a in &d.aliases {
                     form.inline method="post" action={ (base) "/aliases/" (segment(a)) "/delete" } {
                         input type="hidden" name="csrf" value=(csrf);
