@@ -158,6 +158,56 @@ async fn registry_pages_show_the_demo_versions_and_their_forms_move_them() {
     let (_, details) = d.api(reqwest::Method::GET, "/models/credit-risk/versions/v2", None).await;
     assert_eq!(details["stage"], "Archived", "the refused move changed nothing");
 
+    // A viewer of the project reads the pages but has no forms, and a form sent anyway
+    // is refused as the API refuses it.
+    let (admin_cookies, admin_csrf) = (cookies.clone(), csrf.clone());
+    let as_admin = |method: reqwest::Method, path: &str, body: Value| {
+        d.http
+            .request(method, d.url(&format!("/api/v1{path}")))
+            .header(reqwest::header::COOKIE, &admin_cookies)
+            .header("x-csrf-token", &admin_csrf)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let password = "a viewer's long password";
+    let r = as_admin(reqwest::Method::POST, "/users", json!({"name": "reader", "password": password}))
+        .await
+        .expect("an answer");
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap_or_default());
+    let r = as_admin(reqwest::Method::PUT, "/projects/default/members/reader", json!({"role": "viewer"}))
+        .await
+        .expect("an answer");
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
+    let r = d.post_form("/ui/sign-in", "", &[("username", "reader"), ("password", password), ("next", "/ui/")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let pairs: Vec<String> = r
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+        .collect();
+    let reader_csrf =
+        pairs.iter().find_map(|p| p.strip_prefix("__Host-sightline_csrf=")).expect("a CSRF cookie").to_owned();
+    let reader = pairs.join("; ");
+    let (status, page, _) = d.get(v2, &reader).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("gradient-boosted challenger") && !page.contains("id=\"set-stage\""),
+        "no forms for a viewer"
+    );
+    let r = d.post_form(&format!("{v2}/aliases"), &reader, &[("csrf", &reader_csrf), ("alias", "sneaky")]).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(problem(&r.text().await.expect("a page")).contains("needs edit access"));
+    let (status, page, _) = d.get("/ui/settings", &reader).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("id=\"new-channel\""), "no channel form without an administrator role");
+    let mut by_reader = vec![("csrf", reader_csrf.as_str()), ("name", "sneaky"), ("project", "default")];
+    by_reader.extend([("kind", "slack"), ("url", "https://hooks.example.com/x")]);
+    let r = d.post_form("/ui/settings/channels", &reader, &by_reader).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
     // Channels from the settings page.
     let (_, page, _) = d.get("/ui/settings", &cookies).await;
     assert!(page.contains("id=\"new-channel\""), "the channel form");
