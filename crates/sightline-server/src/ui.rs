@@ -9,6 +9,7 @@
 
 mod alerts;
 mod assets;
+mod audit;
 mod channel_form;
 pub mod charts;
 mod data;
@@ -41,7 +42,8 @@ use std::sync::Arc;
 
 pub use session::Viewer;
 
-pub fn router() -> Router<Arc<AppState>> {
+/// The UI's routes; their form posts are audited (`audit.rs`).
+pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/ui/") }))
         .route("/ui", get(|| async { Redirect::to("/ui/") }))
@@ -73,6 +75,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/settings/channels", post(channel_form::create))
         .route("/ui/settings/channels/{channel}/test", post(settings::test_channel))
         .route("/ui/settings/channels/{channel}/delete", post(settings::delete_channel))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), audit::layer))
 }
 
 /// What a page handler answers when it cannot render its page.

@@ -1,7 +1,7 @@
 //! The registry pages (a model's registry, a version's page) on the demo's registry
 //! entries, their stage and alias forms, and the settings page's channel form: pages
 //! present, forms done, refused with the API's message naming the field, refused
-//! without the session's CSRF token.
+//! without the session's CSRF token, and audited.
 
 use super::Demo;
 use reqwest::StatusCode;
@@ -255,6 +255,29 @@ async fn registry_pages_show_the_demo_versions_and_their_forms_move_them() {
     let r = d.post_form("/ui/settings/channels", &cookies, &email).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(problem(&r.text().await.expect("a page")).contains("config.port: must be a port number"));
+
+    // Every form sent with a session is in the audit log with its outcome, as the API's
+    // requests are: the channels made and refused, the viewer's refused alias.
+    let (_, text, _) = d.get("/api/v1/audit?action=POST%20/ui/&limit=200", &cookies).await;
+    let audit: Value = serde_json::from_str(&text).expect("the audit log");
+    let entries: Vec<(String, String, String)> = audit["items"]
+        .as_array()
+        .expect("audit entries")
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            (text("actor"), text("action"), text("outcome"))
+        })
+        .collect();
+    for (actor, action, outcome) in [
+        ("user:demo", "POST /ui/settings/channels", "303"),
+        ("user:demo", "POST /ui/settings/channels", "422"),
+        ("user:demo", "POST /ui/models/{model}/versions/{version}/stage", "409"),
+        ("user:reader", "POST /ui/models/{model}/versions/{version}/aliases", "403"),
+    ] {
+        let wanted = (actor.to_owned(), action.to_owned(), outcome.to_owned());
+        assert!(entries.contains(&wanted), "{wanted:?} is audited: {entries:?}");
+    }
 
     d.stop().await;
 }
