@@ -7,6 +7,7 @@
 
 mod client;
 mod population;
+mod registry;
 mod traffic;
 
 use crate::auth::secret;

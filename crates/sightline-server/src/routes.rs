@@ -22,7 +22,7 @@ pub mod performance;
 mod predictions;
 pub(crate) mod projects;
 mod reference;
-mod registry;
+pub(crate) mod registry;
 mod retraining;
 mod silences;
 pub(crate) mod support;
@@ -296,7 +296,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     build(&state, service_routes())
         .nest("/api/v1", api)
         .merge(mlflow)
-        .merge(crate::ui::router())
+        .merge(crate::ui::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(close_after_refusal))

@@ -9,6 +9,8 @@
 
 mod alerts;
 mod assets;
+mod audit;
+mod channel_form;
 pub mod charts;
 mod data;
 mod explain;
@@ -21,8 +23,11 @@ mod model;
 mod overview;
 mod predictions;
 mod range;
+mod registry;
 mod session;
 mod settings;
+mod version;
+mod version_forms;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, Code};
@@ -37,7 +42,8 @@ use std::sync::Arc;
 
 pub use session::Viewer;
 
-pub fn router() -> Router<Arc<AppState>> {
+/// The UI's routes; their form posts are audited (`audit.rs`).
+pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/ui/") }))
         .route("/ui", get(|| async { Redirect::to("/ui/") }))
@@ -47,6 +53,11 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/assets/{file}", get(assets::serve))
         .route("/ui/models/{model}", get(model::page))
         .route("/ui/models/{model}/features/{feature}", get(feature::page))
+        .route("/ui/models/{model}/registry", get(registry::page))
+        .route("/ui/models/{model}/versions/{version}", get(version::page))
+        .route("/ui/models/{model}/versions/{version}/stage", post(version_forms::set_stage))
+        .route("/ui/models/{model}/versions/{version}/aliases", post(version_forms::set_alias))
+        .route("/ui/models/{model}/versions/{version}/aliases/{alias}/delete", post(version_forms::remove_alias))
         .route("/ui/models/{model}/versions/{version}/explain", get(explain::page))
         .route("/ui/models/{model}/predictions", get(predictions::list))
         .route("/ui/models/{model}/predictions/{request_id}", get(predictions::one))
@@ -61,8 +72,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/ui/settings/members", post(settings::set_member))
         .route("/ui/settings/tokens", post(settings::make_token))
         .route("/ui/settings/tokens/{token}/revoke", post(settings::revoke_token))
+        .route("/ui/settings/channels", post(channel_form::create))
         .route("/ui/settings/channels/{channel}/test", post(settings::test_channel))
         .route("/ui/settings/channels/{channel}/delete", post(settings::delete_channel))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), audit::layer))
 }
 
 /// What a page handler answers when it cannot render its page.

@@ -1,4 +1,5 @@
-//! The demo's setup (model, versions, the challenger's model file, reference, monitors) and its endless traffic:
+//! The demo's setup (model, versions, the challenger's model file, reference, monitors,
+//! registry entries through `registry.rs`) and its endless traffic:
 //! predictions at the configured rate with a latency spike every ten minutes, a burst
 //! of errors every seven, and each label sent two to six minutes after its prediction.
 
@@ -98,7 +99,9 @@ impl Traffic {
             self.client.ensure(Method::POST, "/monitors", &monitor).await?;
         }
         if is_new {
+            super::registry::record(&self.client, &self.population, seed, V2_MODEL).await?;
             self.backfill(rate).await?;
+            super::registry::check_gate(&self.client).await?;
         }
         Ok(())
     }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 type Answer = Result<Json<Value>, ApiError>;
 
-const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
+pub const STAGES: [&str; 4] = ["None", "Staging", "Production", "Archived"];
 
 pub fn version_json(model: &str, d: &VersionDetails) -> Value {
     json!({

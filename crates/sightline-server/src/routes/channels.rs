@@ -27,12 +27,12 @@ const DELIVERIES_SHOWN: usize = 50;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateChannel {
-    project: Option<String>,
-    name: String,
-    kind: String,
-    min_severity: Option<String>,
-    config: Value,
+pub(crate) struct CreateChannel {
+    pub project: Option<String>,
+    pub name: String,
+    pub kind: String,
+    pub min_severity: Option<String>,
+    pub config: Value,
 }
 
 fn channel_json(app: &AppState, c: &ChannelRecord, project: &str) -> Value {
@@ -57,14 +57,26 @@ pub async fn create(
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let req: CreateChannel = read_json(&headers, body).await?;
+    let (saved, project) = create_for(&app, &principal, req).await?;
+    Ok((StatusCode::CREATED, Json(channel_json(&app, &saved, &project))).into_response())
+}
+
+/// Creates a channel as `POST /channels` does (the web UI's settings too): the name,
+/// severity and configuration checked (errors name the field), admin access to the
+/// project, the configuration sealed. Answers the record and its project's name.
+pub(crate) async fn create_for(
+    app: &Arc<AppState>,
+    principal: &Principal,
+    req: CreateChannel,
+) -> Result<(ChannelRecord, String), ApiError> {
     check_slug(&req.name).map_err(|m| invalid("$.name", m))?;
     let min = req.min_severity.as_deref().unwrap_or("info");
     let min_severity = Severity::parse(min)
         .ok_or_else(|| invalid("$.min_severity", format!("{min:?} is not one of info, low, medium, high, critical")))?;
     let config = ChannelConfig::parse(&req.kind, &req.config)
         .map_err(|errors| ApiError::validation("the channel is not valid", errors))?;
-    let project = owning_project(&app, &principal, req.project).await?;
-    check_project(&principal, project.id, Need::Admin, || project_not_found(&project.name))?;
+    let project = owning_project(app, principal, req.project).await?;
+    check_project(principal, project.id, Need::Admin, || project_not_found(&project.name))?;
     let sealed = config.seal(&app.keys.current(), project.id, &req.name).map_err(ApiError::internal)?;
     let record = ChannelRecord {
         id: 0,
@@ -77,7 +89,7 @@ pub async fn create(
     };
     let store = app.store.clone();
     let saved = blocking(move || store.create_channel(&record)).await??;
-    Ok((StatusCode::CREATED, Json(channel_json(&app, &saved, &project.name))).into_response())
+    Ok((saved, project.name))
 }
 
 pub async fn list(

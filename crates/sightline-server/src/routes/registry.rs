@@ -16,7 +16,7 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sightline_store::{ArtifactRecord, DataVersion, Transition, VersionChange, VersionDetails};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -48,7 +48,8 @@ pub fn details_json(d: &VersionDetails) -> Value {
     })
 }
 
-async fn version(app: &Arc<AppState>, model: &LoadedModel, name: &str) -> Result<VersionDetails, ApiError> {
+/// A version's registry facts; 404 `version_not_found` when the model has no such version.
+pub(crate) async fn version(app: &Arc<AppState>, model: &LoadedModel, name: &str) -> Result<VersionDetails, ApiError> {
     let store = app.store.clone();
     let (id, lookup) = (model.id, name.to_owned());
     let found = blocking(move || -> sightline_store::Result<_> {
@@ -64,7 +65,11 @@ async fn version(app: &Arc<AppState>, model: &LoadedModel, name: &str) -> Result
 /// Data versions the lineage graph knows for a version: the inputs, with their dataset
 /// versions, of the latest run of each job that outputs the dataset
 /// `sightline:<model>/<version>` (how OpenLineage emitters name a model version).
-async fn lineage_data(app: &Arc<AppState>, model: &LoadedModel, version: &str) -> Result<Vec<Value>, ApiError> {
+pub(crate) async fn lineage_data(
+    app: &Arc<AppState>,
+    model: &LoadedModel,
+    version: &str,
+) -> Result<Vec<Value>, ApiError> {
     use sightline_store::NodeKind;
     use sightline_store::lineage::Direction;
     let store = app.store.clone();
@@ -220,20 +225,31 @@ pub async fn list_artifacts(
     let (model, name) = path_of(p)?;
     let model = app.model(&model).await?;
     let d = version(&app, &model, &name).await?;
-    let mut prefixes = vec![native_prefix(&d)];
-    prefixes.extend(source_prefix(&app, &d).await?);
-    let mut items = Map::new();
+    let items = artifacts_of(&app, &d).await?;
+    Ok(Json(json!({"items": items.iter().map(|(relative, a)| artifact_json(relative, a)).collect::<Vec<_>>()})))
+}
+
+/// A version's files as `GET …/artifacts` lists them (the web UI's version page too):
+/// (path relative to the version, record), by path; a file uploaded here hides one of
+/// the same path under the MLflow source.
+pub(crate) async fn artifacts_of(
+    app: &Arc<AppState>,
+    d: &VersionDetails,
+) -> Result<Vec<(String, ArtifactRecord)>, ApiError> {
+    let mut prefixes = vec![native_prefix(d)];
+    prefixes.extend(source_prefix(app, d).await?);
+    let mut items = BTreeMap::new();
     for prefix in prefixes {
         let store = app.store.clone();
         let dir = format!("{prefix}/");
         let scan = dir.clone();
         let found = blocking(move || store.list_artifacts(&scan)).await??;
-        for a in &found {
+        for a in found {
             let Some(relative) = a.path.strip_prefix(&dir) else { continue };
-            items.entry(relative.to_owned()).or_insert_with(|| artifact_json(relative, a));
+            items.entry(relative.to_owned()).or_insert(a);
         }
     }
-    Ok(Json(json!({"items": items.into_iter().map(|(_, v)| v).collect::<Vec<_>>()})))
+    Ok(items.into_iter().collect())
 }
 
 async fn find_artifact(
@@ -316,21 +332,42 @@ pub async fn set_stage(
     let (model, name) = path_of(p)?;
     let model = app.model(&model).await?;
     let req: StageIn = read_json(&headers, body).await?;
+    let d = set_stage_for(&app, &principal, &model, &name, &req).await?;
+    Ok(Json(details_json(&d)))
+}
+
+impl StageIn {
+    pub(crate) fn new(stage: String, reason: String, archive_others: bool) -> StageIn {
+        StageIn { stage, reason, archive_others }
+    }
+}
+
+/// Moves a version to a stage as `PUT …/versions/{version}/stage` does (the web UI's
+/// version page too): the stage name checked, the promotion gate enforced on a move to
+/// production, the move recorded with its actor and reason. The caller has checked
+/// edit access to the model.
+pub(crate) async fn set_stage_for(
+    app: &Arc<AppState>,
+    principal: &Principal,
+    model: &LoadedModel,
+    name: &str,
+    req: &StageIn,
+) -> Result<VersionDetails, ApiError> {
     let stage = stage_name("$.stage", &req.stage).map_err(|e| invalid("$.stage", e.detail))?;
-    let d = version(&app, &model, &name).await?;
+    let d = version(app, model, name).await?;
     if crate::gate::is_production(stage) {
-        crate::gate::enforce(&app, &model, &d, &principal.actor).await?;
+        crate::gate::enforce(app, model, &d, &principal.actor).await?;
     }
     let store = app.store.clone();
     let (model_id, id, actor) = (model.id, d.version.id, principal.actor.clone());
+    let (reason, archive_others) = (req.reason.clone(), req.archive_others);
     let updated = blocking(move || {
-        let t = Transition { actor: &actor, reason: &req.reason, ts_ms: now_ms() };
-        store.set_stage(model_id, id, stage, req.archive_others, &t)?;
+        let t = Transition { actor: &actor, reason: &reason, ts_ms: now_ms() };
+        store.set_stage(model_id, id, stage, archive_others, &t)?;
         store.version_details(id)
     })
     .await??;
-    let d = updated.ok_or_else(|| ApiError::new(Code::VersionNotFound, format!("version {name:?} does not exist")))?;
-    Ok(Json(details_json(&d)))
+    updated.ok_or_else(|| ApiError::new(Code::VersionNotFound, format!("version {name:?} does not exist")))
 }
 
 pub async fn list_aliases(
@@ -365,23 +402,42 @@ pub async fn set_alias(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let (model, alias) = path_of(p)?;
-    check_alias(&alias).map_err(|e| invalid("alias", e.detail))?;
     let model = app.model(&model).await?;
     let req: AliasIn = read_json(&headers, body).await?;
-    let d = version(&app, &model, &req.version).await.map_err(|e| invalid("$.version", e.detail))?;
-    if crate::gate::is_production(&alias) {
-        crate::gate::enforce(&app, &model, &d, &principal.actor).await?;
+    let version = set_alias_for(&app, &principal, &model, &alias, &req).await?;
+    Ok(Json(json!({"alias": alias, "version": version})))
+}
+
+impl AliasIn {
+    pub(crate) fn new(version: String, reason: String) -> AliasIn {
+        AliasIn { version, reason }
+    }
+}
+
+/// Points an alias at a version as `PUT …/aliases/{alias}` does (the web UI's version
+/// page too): the alias name checked, the promotion gate enforced for `production`, the
+/// move recorded. Answers the version's name. The caller has checked edit access.
+pub(crate) async fn set_alias_for(
+    app: &Arc<AppState>,
+    principal: &Principal,
+    model: &LoadedModel,
+    alias: &str,
+    req: &AliasIn,
+) -> Result<String, ApiError> {
+    check_alias(alias).map_err(|e| invalid("alias", e.detail))?;
+    let d = version(app, model, &req.version).await.map_err(|e| invalid("$.version", e.detail))?;
+    if crate::gate::is_production(alias) {
+        crate::gate::enforce(app, model, &d, &principal.actor).await?;
     }
     let store = app.store.clone();
     let (model_id, id, actor) = (model.id, d.version.id, principal.actor.clone());
+    let (alias, reason) = (alias.to_owned(), req.reason.clone());
     blocking(move || {
-        let t = Transition { actor: &actor, reason: &req.reason, ts_ms: now_ms() };
-        store.set_alias(model_id, &alias, Some(id), &t)?;
-        Ok::<_, sightline_store::StoreError>(json!({"alias": alias, "version": d.version.name}))
+        let t = Transition { actor: &actor, reason: &reason, ts_ms: now_ms() };
+        store.set_alias(model_id, &alias, Some(id), &t)
     })
-    .await?
-    .map(Json)
-    .map_err(ApiError::from)
+    .await??;
+    Ok(d.version.name)
 }
 
 pub async fn delete_alias(
@@ -391,8 +447,20 @@ pub async fn delete_alias(
 ) -> Result<StatusCode, ApiError> {
     let (model, alias) = path_of(p)?;
     let model = app.model(&model).await?;
+    delete_alias_for(&app, &principal, &model, &alias).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes an alias as `DELETE …/aliases/{alias}` does (the web UI's version page too),
+/// recorded; 404 when the model has no such alias. The caller has checked edit access.
+pub(crate) async fn delete_alias_for(
+    app: &Arc<AppState>,
+    principal: &Principal,
+    model: &LoadedModel,
+    alias: &str,
+) -> Result<(), ApiError> {
     let store = app.store.clone();
-    let (model_id, actor) = (model.id, principal.actor.clone());
+    let (model_id, actor, alias) = (model.id, principal.actor.clone(), alias.to_owned());
     let existed = blocking(move || -> sightline_store::Result<bool> {
         let existed = store.aliases(model_id)?.iter().any(|a| a.alias == alias);
         if existed {
@@ -402,7 +470,7 @@ pub async fn delete_alias(
         Ok(existed)
     })
     .await??;
-    if existed { Ok(StatusCode::NO_CONTENT) } else { Err(ApiError::new(Code::NotFound, "no such alias")) }
+    if existed { Ok(()) } else { Err(ApiError::new(Code::NotFound, "no such alias")) }
 }
 
 pub async fn history(

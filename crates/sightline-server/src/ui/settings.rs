@@ -1,6 +1,6 @@
 //! Settings: the viewer's projects with their members (administrators change roles),
-//! API tokens (made here, shown once, revoked), and notification channels (tested,
-//! deleted). Every action goes through the same function as its API route, with the
+//! API tokens (made here, shown once, revoked), and notification channels (made
+//! through `channel_form.rs`, tested, deleted). Every action goes through the same function as its API route, with the
 //! same checks; forms carry the session's CSRF token.
 
 use super::layout;
@@ -71,12 +71,21 @@ async fn load(app: &Arc<AppState>, viewer: &Viewer) -> Result<Data, Failure> {
     .await??)
 }
 
-/// What the page says above everything: a message, a problem, or a new token's secret.
+/// What the page says above everything: a message, a problem, or a new token's secret;
+/// and the channel form's values after a refusal.
 #[derive(Default)]
-struct Notice {
+pub(super) struct Notice {
     message: Option<String>,
     problem: Option<String>,
     secret: Option<(String, String)>,
+    channel_form: HashMap<String, String>,
+}
+
+impl Notice {
+    /// For a refused channel form: its values, shown again.
+    pub(super) fn keeping_channel_form(values: HashMap<String, String>) -> Notice {
+        Notice { channel_form: values, ..Notice::default() }
+    }
 }
 
 fn body(viewer: &Viewer, d: &Data, notice: &Notice) -> Markup {
@@ -166,7 +175,7 @@ fn body(viewer: &Viewer, d: &Data, notice: &Notice) -> Markup {
             }
         }
         h2 { "Notification channels" }
-        @if d.channels.is_empty() { p.muted { "No channels in projects you administer (they are made with POST /api/v1/channels)." } } @else {
+        @if d.channels.is_empty() { p.muted { "No channels in projects you administer." } } @else {
             table #channels {
                 thead { tr { th { "Name" } th { "Kind" } th { "Project" } th { "At least" } th { "Created" } th {} } }
                 tbody {
@@ -192,6 +201,10 @@ fn body(viewer: &Viewer, d: &Data, notice: &Notice) -> Markup {
                 }
             }
         }
+        @let admin_projects: Vec<String> = d.projects.iter().filter(|(p, _)| viewer.principal.allows(p.id, Need::Admin)).map(|(p, _)| p.name.clone()).collect();
+        @if let (Some(csrf), false) = (csrf, admin_projects.is_empty()) {
+            (super::channel_form::form(csrf, &admin_projects, &notice.channel_form))
+        }
     }
 }
 
@@ -210,17 +223,34 @@ pub async fn page(
     render(&app, &viewer, Notice { message, ..Notice::default() }, StatusCode::OK).await
 }
 
-fn done(message: &str) -> axum::response::Response {
+pub(super) fn done(message: &str) -> axum::response::Response {
     Redirect::to(&format!("/ui/settings?{}", super::session::encode(&[("done", message)]))).into_response()
 }
 
 /// An action's refusal shown on the page; a server fault stays an error page.
 async fn refused(app: &Arc<AppState>, viewer: &Viewer, e: ApiError) -> PageResult {
+    refused_with(app, viewer, e, Notice::default()).await
+}
+
+/// A refusal with the API's message and each field it names (`config.url: required`),
+/// over `notice`.
+pub(super) async fn refused_with(app: &Arc<AppState>, viewer: &Viewer, e: ApiError, notice: Notice) -> PageResult {
     if e.code == Code::Internal {
         return Err(e.into());
     }
     let status = e.code.status();
-    render(app, viewer, Notice { problem: Some(e.detail), ..Notice::default() }, status).await
+    let mut problem = e.detail;
+    // A single field's refusal already says it in its detail (`$.name: …`).
+    let fields: Vec<String> = e
+        .errors
+        .iter()
+        .filter(|x| !problem.contains(&format!("{}: {}", x.path, x.message)))
+        .map(|x| format!("{}: {}", x.path.trim_start_matches("$."), x.message))
+        .collect();
+    if !fields.is_empty() {
+        problem = format!("{problem}: {}", fields.join("; "));
+    }
+    render(app, viewer, Notice { problem: Some(problem), ..notice }, status).await
 }
 
 pub async fn set_member(State(app): State<Arc<AppState>>, viewer: Viewer, request: Request) -> PageResult {

@@ -2,6 +2,8 @@
 //! and traffic; pages fetched as a browser would (session cookie, redirects not
 //! followed), their content, their SVG charts and the monitor form with its CSRF check.
 
+mod registry;
+
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
