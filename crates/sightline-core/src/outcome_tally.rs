@@ -16,7 +16,7 @@
 
 use crate::Target;
 use crate::codec::{CodecError, Reader, put_varint};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 const FORMAT: u8 = 1;
 const NONE: u8 = 0;
@@ -116,7 +116,7 @@ impl TallySummary {
         let labelled = unzigzag(r.varint()?);
         let errors = unzigzag(r.varint()?);
         let n = r.varint()?;
-        let mut latencies = HashMap::with_capacity(n.min(4096) as usize);
+        let mut latencies = HashMap::with_capacity_and_hasher(n.min(4096) as usize, Default::default());
         for _ in 0..n {
             let b = unzigzag(r.varint()?);
             latencies.insert(b, unzigzag(r.varint()?));
@@ -269,6 +269,40 @@ impl OutcomeTally {
         self.summary.merge(&other.summary);
     }
 
+    /// Adds the tally `bytes` encodes, as `merge(&decode(bytes)?)` would, without building
+    /// it first (outcome keys are checked when [`OutcomeTally::outcomes`] reads them). On
+    /// an error part of it may have been added.
+    pub fn merge_encoded(&mut self, bytes: &[u8]) -> Result<(), CodecError> {
+        let mut r = Reader { bytes, pos: 0 };
+        let summary = TallySummary::read(&mut r)?;
+        let n = r.varint()?;
+        for _ in 0..n {
+            let len = usize::try_from(r.varint()?).map_err(|_| CodecError::Truncated)?;
+            let start = r.pos;
+            r.take(len)?;
+            let k = bytes.get(start..r.pos).ok_or(CodecError::Truncated)?;
+            let count = unzigzag(r.varint()?);
+            match self.records.get_mut(k) {
+                Some(mine) => *mine += count,
+                None => {
+                    self.records.insert(k.into(), count);
+                }
+            }
+        }
+        let n = r.varint()?;
+        for _ in 0..n {
+            let d = unzigzag(r.varint()?);
+            *self.delays.entry(d).or_insert(0) += unzigzag(r.varint()?);
+        }
+        if r.pos != bytes.len() {
+            return Err(CodecError::Truncated);
+        }
+        self.records.retain(|_, n| *n != 0);
+        self.delays.retain(|_, n| *n != 0);
+        self.summary.merge(&summary);
+        Ok(())
+    }
+
     /// Adds only the counts and latencies of another tally's summary (for callers that
     /// read nothing else: the outcomes and delays then no longer match the counts).
     pub fn merge_summary(&mut self, other: &TallySummary) {
@@ -343,7 +377,7 @@ impl OutcomeTally {
         let mut r = Reader { bytes, pos: 0 };
         let summary = TallySummary::read(&mut r)?;
         let n = r.varint()?;
-        let mut records = HashMap::with_capacity(n.min(1 << 20) as usize);
+        let mut records = HashMap::with_capacity_and_hasher(n.min(1 << 20) as usize, Default::default());
         for _ in 0..n {
             let len = usize::try_from(r.varint()?).map_err(|_| CodecError::Truncated)?;
             let k: Box<[u8]> = r.take(len)?.into();
@@ -351,7 +385,7 @@ impl OutcomeTally {
             records.insert(k, unzigzag(r.varint()?));
         }
         let n = r.varint()?;
-        let mut delays = HashMap::with_capacity(n.min(1 << 20) as usize);
+        let mut delays = HashMap::with_capacity_and_hasher(n.min(1 << 20) as usize, Default::default());
         for _ in 0..n {
             let d = unzigzag(r.varint()?);
             delays.insert(d, unzigzag(r.varint()?));
@@ -487,6 +521,10 @@ mod tests {
             prop_assert_eq!(&right, &whole);
             prop_assert_eq!(OutcomeTally::decode(&whole.encode()).unwrap(), whole.clone());
             prop_assert_eq!(whole.encode(), left.encode());
+            let mut streamed = parts[0].clone();
+            streamed.merge_encoded(&parts[1].encode()).unwrap();
+            streamed.merge_encoded(&parts[2].encode()).unwrap();
+            prop_assert_eq!(streamed, whole);
         }
     }
 }

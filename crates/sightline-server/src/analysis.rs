@@ -182,9 +182,37 @@ pub struct DriftReport {
     pub dataset_drifted: Option<bool>,
 }
 
-fn column_drift(reference: &ColumnProfile, current: &ColumnProfile, options: Options) -> Result<ColumnDrift, String> {
+/// A reference profile with each numeric column's sketch view made once, for comparing
+/// many windows with it (the UI's drift heatmap).
+pub struct PreparedReference<'a> {
+    profile: &'a Profile,
+    numeric: HashMap<&'a str, sketch_drift::NumericReference<'a>>,
+}
+
+impl<'a> PreparedReference<'a> {
+    pub fn new(profile: &'a Profile) -> Self {
+        let numeric = profile
+            .columns()
+            .filter_map(|(name, c)| match c {
+                ColumnProfile::Numeric(n) => Some((name, sketch_drift::NumericReference::new(n))),
+                ColumnProfile::Categorical(_) => None,
+            })
+            .collect();
+        PreparedReference { profile, numeric }
+    }
+}
+
+fn column_drift(
+    reference: &ColumnProfile,
+    prepared: Option<&sketch_drift::NumericReference<'_>>,
+    current: &ColumnProfile,
+    options: Options,
+) -> Result<ColumnDrift, String> {
     let result: Result<ColumnDrift, DriftError> = match (reference, current) {
-        (ColumnProfile::Numeric(r), ColumnProfile::Numeric(c)) => sketch_drift::numeric_column(r, c, options),
+        (ColumnProfile::Numeric(r), ColumnProfile::Numeric(c)) => match prepared {
+            Some(p) => sketch_drift::numeric_column_against(p, c, options),
+            None => sketch_drift::numeric_column(r, c, options),
+        },
         (ColumnProfile::Categorical(r), ColumnProfile::Categorical(c)) => {
             sketch_drift::categorical_column(r, c, options)
         }
@@ -209,10 +237,21 @@ pub fn drift(
     feature_order: &[String],
     settings: &DriftSettings,
 ) -> DriftReport {
+    drift_against(&PreparedReference::new(reference), current, feature_order, settings)
+}
+
+/// [`drift`] against a prepared reference.
+pub fn drift_against(
+    prepared: &PreparedReference<'_>,
+    current: &Profile,
+    feature_order: &[String],
+    settings: &DriftSettings,
+) -> DriftReport {
+    let reference = prepared.profile;
     let compare = |column: &str, name: String, feature: Option<&str>| -> Option<ColumnResult> {
         let c = current.get(column)?;
         let outcome = match reference.get(column) {
-            Some(r) => column_drift(r, c, settings.for_column(feature)),
+            Some(r) => column_drift(r, prepared.numeric.get(column), c, settings.for_column(feature)),
             None => Err("the reference has no values for this column".into()),
         };
         Some(ColumnResult { name, kind: kind_of(c), outcome })

@@ -362,10 +362,35 @@ pub fn numeric_column(
     current: &NumericProfile,
     options: Options,
 ) -> Result<ColumnDrift, DriftError> {
+    numeric_column_against(&NumericReference::new(reference), current, options)
+}
+
+/// A reference column with its sketch's sorted view, made once for comparing many
+/// current windows with it.
+#[derive(Debug, Clone)]
+pub struct NumericReference<'a> {
+    profile: &'a NumericProfile,
+    view: Vec<(f64, f64)>,
+}
+
+impl<'a> NumericReference<'a> {
+    pub fn new(profile: &'a NumericProfile) -> Self {
+        NumericReference { profile, view: view(profile.sketch()) }
+    }
+}
+
+/// [`numeric_column`] against a prepared reference.
+pub fn numeric_column_against(
+    prepared: &NumericReference<'_>,
+    current: &NumericProfile,
+    options: Options,
+) -> Result<ColumnDrift, DriftError> {
+    let reference = prepared.profile;
     check(reference, Side::Reference)?;
     check(current, Side::Current)?;
     // Each sketch's sorted view once, for the default method and the method itself.
-    let (r, c) = (view(reference.sketch()), view(current.sketch()));
+    let (r, c) = (&prepared.view, view(current.sketch()));
+    let r = r.as_slice();
     let method = match options.method {
         Some(m) if !m.accepts(ColumnKind::Numeric) => {
             return Err(DriftError::NotApplicable { method: m.name(), kind: "numeric" });
@@ -373,15 +398,15 @@ pub fn numeric_column(
         Some(m) => m,
         None => {
             let mut all = 0;
-            walk_values(&r, &c, |_, _, _| all += 1);
+            walk_values(r, &c, |_, _, _| all += 1);
             default_method::default_method(ColumnKind::Numeric, reference.count() as usize, all)
         }
     };
     let result = match method {
-        Method::Ks => ks_of_views(reference, current, &r, &c)?,
-        Method::WassersteinNormed => wasserstein_of_views(reference, &r, &c)?,
+        Method::Ks => ks_of_views(reference, current, r, &c)?,
+        Method::WassersteinNormed => wasserstein_of_views(reference, r, &c)?,
         Method::ChiSquare | Method::Z => {
-            column_drift::run(method, column_drift::ColumnData::Categorical(&tally_of_views(&r, &c)))?
+            column_drift::run(method, column_drift::ColumnData::Categorical(&tally_of_views(r, &c)))?
         }
         _ => match (reference.bins(), current.bins()) {
             (Some(r), Some(c)) if same_edges(r, c) => on_reference_bins(method, r, c)?,

@@ -254,11 +254,12 @@ pub async fn drift(
     let windows = windows(&app, &span)?;
     let (store, names, version_id) = (app.store.clone(), feature_names(&model), span.version.as_ref().map(|v| v.0));
     let results = blocking(move || -> Result<Vec<Value>, ApiError> {
+        let prepared = analysis::PreparedReference::new(&reference_profile);
         windows
             .into_iter()
             .map(|(from, to)| {
                 let (current, rows) = window(store.as_ref(), id, version_id, from, to)?;
-                let report = analysis::drift(&reference_profile, &current, &names, &settings);
+                let report = analysis::drift_against(&prepared, &current, &names, &settings);
                 let mut v = json!({ "from": format(from), "to": format(to), "rows": rows });
                 merge_into(&mut v, report_json(&report));
                 Ok(v)

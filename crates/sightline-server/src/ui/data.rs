@@ -121,9 +121,10 @@ pub fn drift_grid(
     now: i64,
 ) -> Result<DriftGrid, AnalysisError> {
     let mut reports = Vec::with_capacity(windows.len());
+    let prepared = analysis::PreparedReference::new(reference);
     for &w in &windows {
         let (current, _) = window_profile(store, model_id, version_id, w, retention, now)?;
-        reports.push(analysis::drift(reference, &current, features, settings));
+        reports.push(analysis::drift_against(&prepared, &current, features, settings));
     }
     Ok(DriftGrid { windows, reports })
 }

@@ -140,24 +140,22 @@ fn gather(
     }
     let project = store.get_project_by_id(model.record.project_id)?.map(|p| p.name).unwrap_or_default();
     let traffic_windows = choice.range.windows(TRAFFIC_WINDOWS);
-    let traffic = data::traffic(store, model.id, version_id, &traffic_windows, retention, now)?;
-    let features: Vec<String> = model.record.spec.features.iter().map(|f| f.name.clone()).collect();
-    let reference = data::reference(store, model.id, version_name)?;
-    let (mut grid, mut whole, mut prediction) = (None, None, None);
-    if let Some((_, profile)) = &reference {
-        let settings = drift_settings::stored(store, model)?;
-        let windows = choice.range.windows(DRIFT_WINDOWS);
-        grid = Some(data::drift_grid(
-            store, model.id, version_id, profile, &features, &settings, windows, retention, now,
-        )?);
-        let span = (choice.range.from, choice.range.to);
-        let (current, rows) = data::window_profile(store, model.id, version_id, span, retention, now)?;
-        whole = Some((crate::analysis::drift(profile, &current, &features, &settings), rows));
-        prediction = data::distribution(profile.get(PREDICTION), current.get(PREDICTION));
-    }
     let performance_windows = choice.range.windows(PERFORMANCE_WINDOWS);
-    let performance =
-        data::performance(store, &model.record.spec, model.id, version_id, &performance_windows, retention, now)?;
+    // The two heaviest parts run side by side: traffic and performance from the outcome
+    // tallies on a second thread, drift from the profiles on this one.
+    let (outcomes, drift) = std::thread::scope(|s| {
+        let outcomes = s.spawn(|| -> Result<_, sightline_store::StoreError> {
+            let traffic = data::traffic(store, model.id, version_id, &traffic_windows, retention, now)?;
+            let spec = &model.record.spec;
+            let performance =
+                data::performance(store, spec, model.id, version_id, &performance_windows, retention, now)?;
+            Ok((traffic, performance))
+        });
+        let drift = drift_figures(app, model, choice, version_id, version_name, retention, now);
+        (outcomes.join(), drift)
+    });
+    let (traffic, performance) = outcomes.map_err(|_| ApiError::internal("the model page's outcome figures panicked"))??;
+    let (reference, grid, whole, prediction) = drift?;
     let issues = store.list_issues(&sightline_store::IssueQuery {
         model_id: model.id,
         status: None,
@@ -180,6 +178,43 @@ fn gather(
         performance,
         issues,
     })
+}
+
+type DriftFigures = (
+    Option<(sightline_store::ReferenceRecord, sightline_stats::profile::Profile)>,
+    Option<DriftGrid>,
+    Option<(crate::analysis::DriftReport, u64)>,
+    Option<data::Distribution>,
+);
+
+/// The reference, the drift heatmap, the whole range's drift and the prediction
+/// distribution (nothing of them without a reference).
+#[allow(clippy::too_many_arguments)]
+fn drift_figures(
+    app: &AppState,
+    model: &LoadedModel,
+    choice: &Choice,
+    version_id: Option<i64>,
+    version_name: Option<&str>,
+    retention: crate::analysis::Retention,
+    now: i64,
+) -> Result<DriftFigures, Failure> {
+    let store = app.store.as_ref();
+    let features: Vec<String> = model.record.spec.features.iter().map(|f| f.name.clone()).collect();
+    let reference = data::reference(store, model.id, version_name)?;
+    let (mut grid, mut whole, mut prediction) = (None, None, None);
+    if let Some((_, profile)) = &reference {
+        let settings = drift_settings::stored(store, model)?;
+        let windows = choice.range.windows(DRIFT_WINDOWS);
+        grid = Some(data::drift_grid(
+            store, model.id, version_id, profile, &features, &settings, windows, retention, now,
+        )?);
+        let span = (choice.range.from, choice.range.to);
+        let (current, rows) = data::window_profile(store, model.id, version_id, span, retention, now)?;
+        whole = Some((crate::analysis::drift(profile, &current, &features, &settings), rows));
+        prediction = data::distribution(profile.get(PREDICTION), current.get(PREDICTION));
+    }
+    Ok((reference, grid, whole, prediction))
 }
 
 pub async fn page(
@@ -218,7 +253,7 @@ pub async fn page(
             (performance_section(&f, spec.task))
             h2 { "Error groups" }
             (issues(&f.issues))
-            h2 { "Versions" }
+            h2 { "Versions" } p { a href={ (base) "/registry" } { "Registry: stages, aliases, promotion gate and history…" } }
             table {
                 thead { tr { th { "Version" } th { "Stage" } th { "Aliases" } th { "Description" } th { "Registered" } th { "Lineage" } th { "Explanations" } } }
                 tbody {
@@ -226,7 +261,7 @@ pub async fn page(
                         tr {
                             td { a href={ (base) "?" (choice.query(choice.range.key, Some(&v.name))) } { (v.name) } }
                             @let (stage, aliases) = f.registry.get(&v.id).cloned().unwrap_or_default();
-                            td { (stage) }
+                            td { a href={ (base) "/versions/" (super::segment(&v.name)) } { (if stage.is_empty() { "None" } else { stage.as_str() }) } }
                             td.aliases { @for a in &aliases { code { "@" (a) } " " } }
                             td { (v.description) }
                             td { (layout::when(v.created_ms)) }

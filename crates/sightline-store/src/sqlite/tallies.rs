@@ -129,7 +129,7 @@ fn read_window(c: &Connection, q: &TallyWindowQuery) -> Result<OutcomeTally> {
                     let summary = TallySummary::decode(&data).map_err(|e| corrupt("stored outcome tally", e))?;
                     tally.merge_summary(&summary);
                 } else {
-                    tally.merge(&OutcomeTally::decode(&data).map_err(|e| corrupt("stored outcome tally", e))?);
+                    tally.merge_encoded(&data).map_err(|e| corrupt("stored outcome tally", e))?;
                 }
             }
         }
