@@ -416,16 +416,16 @@ mod tests {
         late.add_late_label(Some(&yes()), &[(1, 0.75)], &Target::Class("no".into()), 60_000);
         bucket.merge(&late);
         assert_eq!((bucket.predictions(), bucket.labelled(), bucket.errors()), (3, 1, 1));
-        let mut outcomes = bucket.outcomes().unwrap();
+        let mut outcomes = bucket.outcomes().expect("outcomes");
         outcomes.sort_by_key(|(o, _)| format!("{o:?}"));
         assert_eq!(outcomes.len(), 3);
         assert!(outcomes.iter().all(|(_, n)| *n == 1));
         assert!(outcomes.iter().any(|(o, _)| o.label == Some(Target::Class("no".into()))));
         assert_eq!(bucket.delays(), vec![(60_000, 1)]);
-        let summary = TallySummary::decode(&bucket.encode()).unwrap();
+        let summary = TallySummary::decode(&bucket.encode()).expect("decodes");
         assert_eq!((summary.predictions, summary.labelled, summary.errors, summary.with_latency()), (3, 1, 1, 2));
         // A delta on its own holds the move as a negative count until merged.
-        assert!(late.outcomes().unwrap().iter().any(|(_, n)| *n == -1));
+        assert!(late.outcomes().expect("outcomes").iter().any(|(_, n)| *n == -1));
         assert_eq!(late.predictions(), 0);
     }
 
@@ -434,7 +434,7 @@ mod tests {
         let mut t = OutcomeTally::new();
         t.add_prediction(Some(&Target::Number(2.5)), &[], Some((&Target::Number(3.0), 5)), false, Some(0.0));
         let bytes = t.encode();
-        assert_eq!(OutcomeTally::decode(&bytes).unwrap(), t);
+        assert_eq!(OutcomeTally::decode(&bytes).expect("decodes"), t);
         for cut in 0..bytes.len() {
             assert!(OutcomeTally::decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }
@@ -458,8 +458,20 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         let scores = prop::collection::vec((0u32..3, (0u8..4).prop_map(|x| f64::from(x) / 4.0)), 0..3);
         prop_oneof![
-            (target(), scores.clone(), prop::option::of((target(), 0i64..5)), any::<bool>(), prop::option::of(0.0f64..500.0))
-                .prop_map(|(p, s, l, f, ms)| Op::Predict(p, s, l.and_then(|(t, d)| t.map(|t| (t, d))), f, ms)),
+            (
+                target(),
+                scores.clone(),
+                prop::option::of((target(), 0i64..5)),
+                any::<bool>(),
+                prop::option::of(0.0f64..500.0)
+            )
+                .prop_map(|(p, s, l, f, ms)| Op::Predict(
+                    p,
+                    s,
+                    l.and_then(|(t, d)| t.map(|t| (t, d))),
+                    f,
+                    ms
+                )),
             (target(), scores, target(), 0i64..5)
                 .prop_filter_map("a label", |(p, s, l, d)| l.map(|l| Op::Late(p, s, l, d))),
         ]
@@ -484,8 +496,9 @@ mod tests {
         sorted.sort_by(f64::total_cmp);
         for q in [0.0, 0.5, 0.9, 0.99, 1.0] {
             let pos = q * (sorted.len() - 1) as f64;
-            let exact = sorted[pos.floor() as usize] + (sorted[pos.ceil() as usize] - sorted[pos.floor() as usize]) * pos.fract();
-            let got = t.summary().latency_quantile(q).unwrap();
+            let exact = sorted[pos.floor() as usize]
+                + (sorted[pos.ceil() as usize] - sorted[pos.floor() as usize]) * pos.fract();
+            let got = t.summary().latency_quantile(q).expect("ok");
             assert!((got - exact).abs() <= LATENCY_RELATIVE_ERROR * exact + 1e-12, "q{q}: {got} vs {exact}");
         }
         assert_eq!(t.summary().with_latency(), 1_000);
@@ -519,11 +532,11 @@ mod tests {
             right.merge(&middle);
             prop_assert_eq!(&left, &whole);
             prop_assert_eq!(&right, &whole);
-            prop_assert_eq!(OutcomeTally::decode(&whole.encode()).unwrap(), whole.clone());
+            prop_assert_eq!(OutcomeTally::decode(&whole.encode()).expect("decodes"), whole.clone());
             prop_assert_eq!(whole.encode(), left.encode());
             let mut streamed = parts[0].clone();
-            streamed.merge_encoded(&parts[1].encode()).unwrap();
-            streamed.merge_encoded(&parts[2].encode()).unwrap();
+            streamed.merge_encoded(&parts[1].encode()).expect("ok");
+            streamed.merge_encoded(&parts[2].encode()).expect("ok");
             prop_assert_eq!(streamed, whole);
         }
     }

@@ -21,13 +21,13 @@ use crate::metrics::Metrics;
 use folder::Folder;
 pub use folder::TYPE_MISMATCHES;
 use layout::Layout;
-use tallies::TallyPass;
 use sightline_stats::profile::Profile;
 use sightline_store::{FoldEvent, Keys, ProfileWrite, Resolution, Store, WriteBatch};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
+use tallies::TallyPass;
 
 /// Events read from the log at a time.
 const CHUNK: usize = 5_000;

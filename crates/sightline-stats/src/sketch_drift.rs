@@ -123,7 +123,7 @@ fn ks_of_views(
     r: &[(f64, f64)],
     c: &[(f64, f64)],
 ) -> Result<DriftResult, DriftError> {
-    if let (Some(r), Some(c)) = (exact_values(&r), exact_values(&c)) {
+    if let (Some(r), Some(c)) = (exact_values(r), exact_values(c)) {
         return drift::ks_2samp(&r, &c);
     }
     let mut d = 0.0_f64;
@@ -141,8 +141,12 @@ pub fn wasserstein_normed(reference: &NumericProfile, current: &NumericProfile) 
     wasserstein_of_views(reference, &view(reference.sketch()), &view(current.sketch()))
 }
 
-fn wasserstein_of_views(reference: &NumericProfile, r: &[(f64, f64)], c: &[(f64, f64)]) -> Result<DriftResult, DriftError> {
-    if let (Some(r), Some(c)) = (exact_values(&r), exact_values(&c)) {
+fn wasserstein_of_views(
+    reference: &NumericProfile,
+    r: &[(f64, f64)],
+    c: &[(f64, f64)],
+) -> Result<DriftResult, DriftError> {
+    if let (Some(r), Some(c)) = (exact_values(r), exact_values(c)) {
         return drift::wasserstein_normed(&r, &c);
     }
     let mut w = 0.0;

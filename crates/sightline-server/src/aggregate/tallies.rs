@@ -93,12 +93,7 @@ impl TallyPass {
         let writes = touched.into_iter().filter_map(|k| self.cache.get(&k).map(|(t, _)| (k, t.encode()))).collect();
         let now = self.flushes;
         self.cache.retain(|_, (_, used)| now - *used < CACHE_FLUSHES);
-        Ok(WriteBatch::Tallies {
-            writes,
-            watermark: self.position,
-            late_labels_through: self.late_position,
-            prune,
-        })
+        Ok(WriteBatch::Tallies { writes, watermark: self.position, late_labels_through: self.late_position, prune })
     }
 
     /// Forgets everything and starts again from the stored watermark (after a failed flush).

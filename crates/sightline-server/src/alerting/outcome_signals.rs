@@ -186,10 +186,12 @@ impl SignalSource for OutcomeSignals {
             let Some(version) = self.store.version_by_id(version_id).map_err(|e| e.to_string())? else { continue };
             let value = match reference {
                 Some(range) => match self.estimator(m, &model.spec, model_id, version_id, range)?.as_ref() {
-                    Ok(estimator) => match estimator.estimate(&model.spec, &crate::performance::once(rows.iter().copied())) {
-                        Some(Ok(e)) => estimated_metric(&e, name),
-                        _ => None,
-                    },
+                    Ok(estimator) => {
+                        match estimator.estimate(&model.spec, &crate::performance::once(rows.iter().copied())) {
+                            Some(Ok(e)) => estimated_metric(&e, name),
+                            _ => None,
+                        }
+                    }
                     Err(_) => None,
                 },
                 None => match window(&model.spec, &rows, None).metrics {

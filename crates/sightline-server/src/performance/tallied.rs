@@ -195,7 +195,7 @@ mod tests {
         let sorted = [(10, 2), (20, 1), (40, 1)];
         // numpy.quantile([10, 10, 20, 40], q) for each q.
         for (q, want) in [(0.0, 10.0), (0.25, 10.0), (0.5, 15.0), (0.9, 34.0), (1.0, 40.0)] {
-            let got = super::super::counted_quantile(&sorted, q).unwrap();
+            let got = super::super::counted_quantile(&sorted, q).expect("a quantile");
             assert!((got - want).abs() < 1e-12, "q{q}: {got}");
         }
         assert_eq!(super::super::counted_quantile(&[], 0.5), None);

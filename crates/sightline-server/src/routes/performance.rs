@@ -280,7 +280,8 @@ pub async fn performance(
         let estimator = match &reference_query {
             None => None,
             Some(q) => {
-                let reference = tallied::read(store.as_ref(), q.model_id, q.version_id, (q.from_ms, q.to_ms), now, retention)?;
+                let reference =
+                    tallied::read(store.as_ref(), q.model_id, q.version_id, (q.from_ms, q.to_ms), now, retention)?;
                 let fitted = Estimator::fit(&spec, &reference.counted(), threshold).map_err(|m| {
                     ApiError::new(
                         Code::InvalidQuery,

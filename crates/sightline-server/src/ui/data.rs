@@ -4,11 +4,11 @@
 
 use super::charts::Cell;
 use crate::analysis::{self, AnalysisError, DriftReport, DriftSettings, Retention};
-use crate::performance::{self, WindowPerformance, tallied};
 use crate::performance::estimate::Estimator;
+use crate::performance::{self, WindowPerformance, tallied};
 use sightline_core::{ModelSpec, Task};
-use sightline_stats::performance::CbpeEstimate;
 use sightline_stats::column_drift::ColumnDrift;
+use sightline_stats::performance::CbpeEstimate;
 use sightline_stats::profile::Profile;
 use sightline_store::{Store, StoreError};
 
@@ -163,13 +163,14 @@ pub fn performance(
             if t.labelled() > 0 {
                 reference.extend(t.counted());
             }
-            if reference.iter().filter(|(r, _)| r.label.is_some()).map(|(_, n)| n).sum::<usize>() >= CBPE_REFERENCE_LABELS {
+            if reference.iter().filter(|(r, _)| r.label.is_some()).map(|(_, n)| n).sum::<usize>()
+                >= CBPE_REFERENCE_LABELS
+            {
                 break;
             }
         }
-        Estimator::fit(spec, &reference, None).map(|e| {
-            tallies.iter().map(|t| e.estimate(spec, &t.counted()).and_then(Result::ok)).collect()
-        })
+        Estimator::fit(spec, &reference, None)
+            .map(|e| tallies.iter().map(|t| e.estimate(spec, &t.counted()).and_then(Result::ok)).collect())
     } else {
         Err("estimated performance is for binary classifiers".to_owned())
     };

@@ -154,7 +154,8 @@ fn gather(
         let drift = drift_figures(app, model, choice, version_id, version_name, retention, now);
         (outcomes.join(), drift)
     });
-    let (traffic, performance) = outcomes.map_err(|_| ApiError::internal("the model page's outcome figures panicked"))??;
+    let (traffic, performance) =
+        outcomes.map_err(|_| ApiError::internal("the model page's outcome figures panicked"))??;
     let (reference, grid, whole, prediction) = drift?;
     let issues = store.list_issues(&sightline_store::IssueQuery {
         model_id: model.id,

@@ -715,7 +715,11 @@ async fn outcome_tallies_answer_as_the_join_flushed_or_not() {
                 let delay = 60_000 * (1 + i % 7);
                 let label = json!({"request_id": format!("r{i}"), "label": if truth_bad { "bad" } else { "good" },
                     "timestamp": ts + delay});
-                if i % 2 == 0 { early.push(label) } else { late.push(label) }
+                if i % 2 == 0 {
+                    early.push(label)
+                } else {
+                    late.push(label)
+                }
                 records.push(BinaryRecord { label: truth_bad, prediction: predicted_bad, score });
                 delays.push(delay);
             }

@@ -16,7 +16,8 @@ const TALLY_EVENTS: &str = "SELECT p.seq, p.model_id, p.version_id, p.ts_ms, p.p
  FROM predictions p
  LEFT JOIN labels l ON l.model_id = p.model_id AND l.request_id = p.request_id AND l.early = 1";
 
-const LATE_LABELS: &str = "SELECT seq, model_id, version_id, ts_ms, pred_class, pred_num, scores, label_class, label_num,
+const LATE_LABELS: &str =
+    "SELECT seq, model_id, version_id, ts_ms, pred_class, pred_num, scores, label_class, label_num,
         label_ts_ms
  FROM late_labels";
 
@@ -27,9 +28,8 @@ fn target(class: Option<String>, num: Option<f64>) -> Option<Target> {
 fn scores(raw: Option<Vec<u8>>) -> rusqlite::Result<Vec<(u32, f64)>> {
     match raw {
         None => Ok(Vec::new()),
-        Some(b) => decode_scores(&b).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Blob, Box::new(e))
-        }),
+        Some(b) => decode_scores(&b)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Blob, Box::new(e))),
     }
 }
 
@@ -120,9 +120,8 @@ fn read_window(c: &Connection, q: &TallyWindowQuery) -> Result<OutcomeTally> {
                AND (?5 IS NULL OR version_id = ?5)",
         )?;
         for (resolution, from, to) in &q.buckets {
-            let rows = buckets.query_map(params![q.model_id, resolution.ms(), from, to, q.version_id], |r| {
-                r.get::<_, Vec<u8>>(0)
-            })?;
+            let rows = buckets
+                .query_map(params![q.model_id, resolution.ms(), from, to, q.version_id], |r| r.get::<_, Vec<u8>>(0))?;
             for data in rows {
                 let data = data?;
                 if q.summary_only {

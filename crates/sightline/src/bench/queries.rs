@@ -121,7 +121,13 @@ async fn sign_in(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Res
 }
 
 /// The median time to fetch a page whole.
-async fn timed_page(http: &reqwest::Client, base: &str, cookie: &str, path: &str, repeat: usize) -> anyhow::Result<Duration> {
+async fn timed_page(
+    http: &reqwest::Client,
+    base: &str,
+    cookie: &str,
+    path: &str,
+    repeat: usize,
+) -> anyhow::Result<Duration> {
     let mut times = Vec::with_capacity(repeat);
     for _ in 0..repeat {
         let started = Instant::now();
