@@ -53,11 +53,11 @@ pub struct Retention {
     pub hour: Option<Duration>,
 }
 
-fn floor(t: i64, r: Resolution) -> i64 {
+pub(crate) fn floor(t: i64, r: Resolution) -> i64 {
     r.bucket_of(t)
 }
 
-fn ceil(t: i64, r: Resolution) -> i64 {
+pub(crate) fn ceil(t: i64, r: Resolution) -> i64 {
     let f = r.bucket_of(t);
     if f == t { t } else { f.saturating_add(r.ms()) }
 }

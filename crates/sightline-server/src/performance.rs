@@ -54,15 +54,20 @@ pub(crate) fn counted_quantile(sorted: &[(i64, usize)], q: f64) -> Option<f64> {
 /// Rows, each standing for `count` predictions that said and turned out the same.
 pub type Counted<'a> = (&'a OutcomeRow, usize);
 
-/// The figures of `rows`, predicted classes by the logged prediction or `threshold`.
-pub fn window(spec: &ModelSpec, rows: &[&OutcomeRow], threshold: Option<f64>) -> WindowPerformance {
+/// The label delays (ms) of joined rows, sorted, each counted once.
+pub fn delays_of<'a>(rows: impl IntoIterator<Item = &'a OutcomeRow>) -> Vec<(i64, usize)> {
     let mut delays: Vec<(i64, usize)> = rows
-        .iter()
+        .into_iter()
         .filter(|r| r.label.is_some())
         .filter_map(|r| r.label_timestamp_ms.map(|t| (t - r.timestamp_ms, 1)))
         .collect();
     delays.sort_unstable();
-    window_counted(spec, &once(rows.iter().copied()), &delays, threshold)
+    delays
+}
+
+/// The figures of `rows`, predicted classes by the logged prediction or `threshold`.
+pub fn window(spec: &ModelSpec, rows: &[&OutcomeRow], threshold: Option<f64>) -> WindowPerformance {
+    window_counted(spec, &once(rows.iter().copied()), &delays_of(rows.iter().copied()), threshold)
 }
 
 /// The figures of counted rows and their label delays (sorted, counted).

@@ -105,6 +105,12 @@ fn count(job: &Job, outcome: &BatchOutcome, metrics: &Metrics) {
                 tracing::info!(pruned, "profiles past their retention deleted");
             }
         }
+        // Outcome tallies likewise (the store answers their flush as a profiles flush).
+        (WriteBatch::Tallies { .. }, BatchOutcome::Profiles { pruned }) => {
+            if *pruned > 0 {
+                tracing::info!(pruned, "outcome tallies past their retention deleted");
+            }
+        }
         _ => tracing::error!("store answered a batch with an outcome of another kind"),
     }
 }

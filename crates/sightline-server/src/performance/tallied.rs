@@ -5,7 +5,7 @@
 //! read from the events. The answer equals the join's, at the cost of the buckets.
 
 use super::Counted;
-use crate::analysis::{Retention, cover};
+use crate::analysis::{Retention, ceil, cover, floor};
 use sightline_core::outcome_tally::{OutcomeTally, TallySummary};
 use sightline_store::{OutcomeQuery, OutcomeRow, Resolution, Store, StoreError, TallyWindowQuery};
 use std::time::Duration;
@@ -61,12 +61,7 @@ impl TalliedWindow {
 
     /// The same from rows read one by one.
     fn from_rows(rows: Vec<OutcomeRow>) -> Self {
-        let mut delays: Vec<(i64, usize)> = rows
-            .iter()
-            .filter(|r| r.label.is_some())
-            .filter_map(|r| r.label_timestamp_ms.map(|t| (t - r.timestamp_ms, 1)))
-            .collect();
-        delays.sort_unstable();
+        let delays = super::delays_of(&rows);
         TalliedWindow { rows: rows.into_iter().map(|r| (r, 1)).collect(), delays, errors: 0 }
     }
 }
@@ -76,15 +71,6 @@ impl TalliedWindow {
 /// finer buckets up to a coarser boundary never reaches into pruned ones.
 fn kept_from(now: i64, keep: Option<Duration>, coarser: Resolution) -> i64 {
     keep.map_or(i64::MIN, |k| now.saturating_sub(k.as_millis() as i64).saturating_add(coarser.ms()))
-}
-
-fn floor(t: i64, r: Resolution) -> i64 {
-    r.bucket_of(t)
-}
-
-fn ceil(t: i64, r: Resolution) -> i64 {
-    let f = r.bucket_of(t);
-    if f == t { t } else { f.saturating_add(r.ms()) }
 }
 
 /// The tally query of `[from, to)`: its inner part shrunk to the buckets retention keeps

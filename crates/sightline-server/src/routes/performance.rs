@@ -75,12 +75,7 @@ fn window_json(w: &WindowPerformance) -> Value {
 
 /// The figures of some predictions: realized, and estimated when an estimator is given.
 fn figures(spec: &ModelSpec, rows: &[&OutcomeRow], threshold: Option<f64>, estimator: Option<&Estimator>) -> Value {
-    let mut delays: Vec<(i64, usize)> = rows
-        .iter()
-        .filter(|r| r.label.is_some())
-        .filter_map(|r| r.label_timestamp_ms.map(|t| (t - r.timestamp_ms, 1)))
-        .collect();
-    delays.sort_unstable();
+    let delays = crate::performance::delays_of(rows.iter().copied());
     counted_figures(spec, &crate::performance::once(rows.iter().copied()), &delays, threshold, estimator)
 }
 

@@ -25,11 +25,12 @@ fn target(class: Option<String>, num: Option<f64>) -> Option<Target> {
     class.map(Target::Class).or(num.map(Target::Number))
 }
 
-fn scores(raw: Option<Vec<u8>>) -> rusqlite::Result<Vec<(u32, f64)>> {
+/// Stored scores (column `index` of the row), decoded.
+fn scores(raw: Option<Vec<u8>>, index: usize) -> rusqlite::Result<Vec<(u32, f64)>> {
     match raw {
         None => Ok(Vec::new()),
         Some(b) => decode_scores(&b)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, rusqlite::types::Type::Blob, Box::new(e))),
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Blob, Box::new(e))),
     }
 }
 
@@ -44,7 +45,7 @@ fn tally_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<TallyEvent> {
         version_id: r.get(2)?,
         timestamp_ms: r.get(3)?,
         prediction: target(r.get(4)?, r.get(5)?),
-        scores: scores(r.get(6)?)?,
+        scores: scores(r.get(6)?, 6)?,
         failed: r.get(7)?,
         latency_ms: r.get(11)?,
         label,
@@ -59,7 +60,7 @@ fn late_label(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<LateLabel>> {
         version_id: r.get(2)?,
         timestamp_ms: r.get(3)?,
         prediction: target(r.get(4)?, r.get(5)?),
-        scores: scores(r.get(6)?)?,
+        scores: scores(r.get(6)?, 6)?,
         label,
         label_timestamp_ms: r.get(9)?,
     }))
@@ -171,12 +172,7 @@ fn read_window(c: &Connection, q: &TallyWindowQuery) -> Result<OutcomeTally> {
             continue;
         }
         let rows = edge.query_map(params![q.model_id, from, to, q.version_id], |r| {
-            let scores = match r.get::<_, Option<Vec<u8>>>(2)? {
-                None => Vec::new(),
-                Some(b) => decode_scores(&b).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Blob, Box::new(e))
-                })?,
-            };
+            let scores = scores(r.get(2)?, 2)?;
             let label = target(r.get(4)?, r.get(5)?);
             let delay: Option<i64> = r.get(6)?;
             let latency: Option<f64> = r.get(7)?;
