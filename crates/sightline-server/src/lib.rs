@@ -82,6 +82,10 @@ pub struct ServerConfig {
     pub analysis: state::AnalysisConfig,
     /// Monitors file, evaluation tick, incident policy, notification retries.
     pub alerting: alerting::AlertingSettings,
+    /// The address users and pipelines reach this server at (`https://sightline.example`,
+    /// perhaps behind a proxy); links in outgoing messages, such as a retraining
+    /// trigger's export link, are absolute when it is set.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -105,6 +109,7 @@ impl Default for ServerConfig {
             login_limits: auth::limiter::LimiterSettings::default(),
             analysis: state::AnalysisConfig::default(),
             alerting: alerting::AlertingSettings::default(),
+            public_url: None,
         }
     }
 }
@@ -134,6 +139,8 @@ pub enum StartError {
     BadBootstrapToken,
     #[error(transparent)]
     Monitors(#[from] alerting::load::LoadError),
+    #[error("the public URL {0:?} {1}")]
+    PublicUrl(String, &'static str),
     #[error("cannot start the notifiers: {0}")]
     Notifiers(String),
     #[error("a start-up task failed")]
@@ -155,6 +162,7 @@ pub struct Server {
 
 impl Server {
     pub async fn start(config: ServerConfig) -> Result<Server, StartError> {
+        let public_url = config.public_url.as_deref().map(check_public_url).transpose()?;
         // Transport first: a bad certificate or a refused address must not leave a data
         // directory behind.
         let tls = match config.tls.clone() {
@@ -243,7 +251,8 @@ impl Server {
         let state = Arc::new(
             AppState::new(store, limits, metrics, queue, encryption, authenticator, limiter)
                 .with_analysis(config.analysis.clone())
-                .with_data_dir(&config.data_dir),
+                .with_data_dir(&config.data_dir)
+                .with_outbound(config.alerting.retry.clone(), public_url),
         );
 
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -336,6 +345,7 @@ impl Server {
         reencryption.abort();
         drift_gauges.abort();
         retraining.abort();
+        state.abort_retries();
         // The aggregator flushes what it folded (through the queue) before it closes.
         tokio::task::spawn_blocking(move || aggregator.stop())
             .await
@@ -349,6 +359,27 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The public URL as links are made from it (no trailing `/`), or why it cannot be one:
+/// an absolute http(s) address, perhaps with a path prefix, without credentials, query
+/// or fragment.
+pub fn check_public_url(url: &str) -> Result<String, StartError> {
+    let bad = |why| StartError::PublicUrl(url.to_owned(), why);
+    let parsed = reqwest::Url::parse(url).map_err(|_| bad("is not an absolute URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("must start with http:// or https://"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(bad("must not carry credentials"));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(bad("must not have a query or fragment"));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 
 /// Plain HTTP is for loopback (the default, and a reverse proxy on the same host that

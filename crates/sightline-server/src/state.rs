@@ -11,7 +11,7 @@ use sightline_core::ModelIndex;
 use sightline_store::{BatchOutcome, KeyRing, Keys, ModelRecord, Store, WriteBatch};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// Request limits; see `ServerConfig` for their meaning and defaults.
 #[derive(Debug, Clone)]
@@ -85,6 +85,13 @@ pub struct AppState {
     pub explanations: crate::explain::cache::ResultCache,
     /// Where artifact bytes are kept (under the data dir).
     pub blobs: crate::artifacts::BlobStore,
+    /// How webhooks sent beside the notification workers (retraining triggers) retry.
+    pub outbound_retry: crate::notify::worker::RetrySettings,
+    /// `ServerConfig::public_url`, checked and without a trailing `/`.
+    pub public_url: Option<String>,
+    /// Deliveries retried in the background; aborted at shutdown (what they still owe
+    /// is in the store and taken up at the next start).
+    retries: Mutex<tokio::task::JoinSet<()>>,
     models: RwLock<HashMap<String, Arc<LoadedModel>>>,
     /// Project names by id; projects are never renamed, so entries never go stale.
     project_names: RwLock<HashMap<i64, Arc<str>>>,
@@ -120,6 +127,9 @@ impl AppState {
             explainers: Default::default(),
             explanations: Default::default(),
             blobs: crate::artifacts::BlobStore::new(std::path::Path::new("sightline-data")),
+            outbound_retry: Default::default(),
+            public_url: None,
+            retries: Mutex::new(tokio::task::JoinSet::new()),
             models: RwLock::new(HashMap::new()),
             project_names: RwLock::new(HashMap::new()),
             ready: AtomicBool::new(false),
@@ -130,6 +140,30 @@ impl AppState {
     pub fn with_data_dir(mut self, data_dir: &std::path::Path) -> AppState {
         self.blobs = crate::artifacts::BlobStore::new(data_dir);
         self
+    }
+
+    /// How outgoing webhooks retry and which address their links start with.
+    pub fn with_outbound(
+        mut self,
+        retry: crate::notify::worker::RetrySettings,
+        public_url: Option<String>,
+    ) -> AppState {
+        self.outbound_retry = retry;
+        self.public_url = public_url;
+        self
+    }
+
+    /// Runs a delivery's further attempts in the background, until shutdown.
+    pub fn spawn_retries(&self, attempts: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut set = self.retries.lock().unwrap_or_else(|p| p.into_inner());
+        // Reap the finished ones so the set holds only what still runs.
+        while set.try_join_next().is_some() {}
+        set.spawn(attempts);
+    }
+
+    /// Stops the background deliveries (at shutdown).
+    pub fn abort_retries(&self) {
+        self.retries.lock().unwrap_or_else(|p| p.into_inner()).abort_all();
     }
 
     /// Replaces the default drift and quality settings.

@@ -57,7 +57,7 @@ pub use registry::{
     AliasRecord, ArtifactRecord, DataVersion, ExperimentRecord, MetricPoint, NewRun, PromotionReport, RegistryStore,
     RunInput, RunLog, RunRecord, Transition, TransitionRecord, VersionChange, VersionDetails,
 };
-pub use retraining::{PolicyRecord, RetrainingStore, TriggerRecord};
+pub use retraining::{PolicyRecord, RETRYING_PREFIX, RetrainingStore, TriggerRecord};
 pub use sealed::{EncryptionState, ResealProgress, Resealed, StoredPayload};
 pub use signals::{SignalStore, WindowCounts};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};

@@ -30,9 +30,13 @@ pub struct TriggerRecord {
     /// Where the training data of the window is exported (an API path with its query).
     pub export_path: String,
     pub fired_ms: i64,
-    /// The webhook's outcome: `delivered`, `failed: …`, or `None` without a channel.
+    /// The webhook's outcome: `delivered`, `retrying: …` (an attempt failed, another
+    /// follows), `failed: …` (given up), or `None` without a channel.
     pub delivery: Option<String>,
 }
+
+/// How the delivery text of a trigger whose webhook is still being retried starts.
+pub const RETRYING_PREFIX: &str = "retrying: ";
 
 /// Triggers kept per model; older ones are pruned.
 pub const TRIGGERS_KEPT_PER_MODEL: i64 = 10_000;
@@ -50,6 +54,9 @@ pub trait RetrainingStore {
     /// Records a trigger (its seq is ignored) and the policy's last firing; the new seq.
     fn record_trigger(&self, trigger: &TriggerRecord) -> Result<i64>;
     fn set_trigger_delivery(&self, seq: i64, delivery: &str) -> Result<()>;
+    /// Triggers whose delivery is still being retried (it starts with
+    /// [`RETRYING_PREFIX`]), oldest first: a restart takes them up again.
+    fn triggers_being_retried(&self) -> Result<Vec<TriggerRecord>>;
     /// A model's newest `limit` triggers, newest first.
     fn list_triggers(&self, model_id: i64, limit: usize) -> Result<Vec<TriggerRecord>>;
 }

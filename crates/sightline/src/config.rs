@@ -106,6 +106,11 @@ pub struct ServeArgs {
     /// Seconds between repeats of a firing alert to Alertmanager [default: 60].
     #[arg(long, env = "SIGHTLINE_ALERTMANAGER_RESEND_SECONDS")]
     pub alertmanager_resend_seconds: Option<u64>,
+    /// The address users and pipelines reach this server at, e.g.
+    /// `https://sightline.example.com` behind a proxy; links the server sends out (a
+    /// retraining trigger's export link) start with it [default: none, links are paths].
+    #[arg(long, env = "SIGHTLINE_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Create a demo credit-risk model and keep sending it live traffic; prints how to
     /// sign in to the web UI. Plain HTTP only.
     #[arg(long)]
@@ -147,6 +152,7 @@ pub struct FileConfig {
     pub monitors_file: Option<PathBuf>,
     pub incident_min_severity: Option<String>,
     pub alertmanager_resend_seconds: Option<u64>,
+    pub public_url: Option<String>,
 }
 
 pub struct Settings {
@@ -302,6 +308,12 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             )?),
             ..d.alerting.clone()
         },
+        public_url: match args.public_url.or(file.public_url).filter(|u| !u.is_empty()) {
+            Some(url) => {
+                Some(sightline_server::check_public_url(&url).map_err(|e| anyhow::anyhow!("public_url: {e}"))?)
+            }
+            None => None,
+        },
     };
     let demo = if args.demo {
         anyhow::ensure!(server.tls.is_none(), "--demo sends its traffic over plain HTTP; start it without TLS");
@@ -367,6 +379,28 @@ mod tests {
         assert!(s.server.insecure_http);
         assert_eq!(s.server.tls, None);
         assert!(!resolve(args(&[])).expect("resolve").server.insecure_http);
+    }
+
+    #[test]
+    fn the_public_url_is_checked_and_loses_its_trailing_slash() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "public_url = \"https://sightline.example.com/ml/\"\n").expect("write");
+        let s = resolve(args(&["--config", path.to_str().expect("utf-8")])).expect("resolve");
+        assert_eq!(s.server.public_url.as_deref(), Some("https://sightline.example.com/ml"));
+        let s = resolve(args(&["--public-url", "http://10.0.0.5:7878"])).expect("resolve");
+        assert_eq!(s.server.public_url.as_deref(), Some("http://10.0.0.5:7878"));
+        assert_eq!(resolve(args(&[])).expect("resolve").server.public_url, None);
+        for (bad, why) in [
+            ("sightline.example.com", "not an absolute URL"),
+            ("ftp://sightline.example.com", "http:// or https://"),
+            ("https://user:pw@sightline.example.com", "credentials"),
+            ("https://sightline.example.com/?a=1", "query"),
+        ] {
+            let e = resolve(args(&["--public-url", bad])).err().expect("refused");
+            let text = format!("{e:#}");
+            assert!(text.contains("public_url") && text.contains(why), "{bad}: {text}");
+        }
     }
 
     #[test]

@@ -29,21 +29,17 @@ pub struct ExportArgs {
     /// Write here instead of standard output (removed again if the download fails).
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// The running server's base URL.
-    #[arg(long, env = "SIGHTLINE_SERVER", default_value = "http://127.0.0.1:7878")]
-    server: String,
-    /// API token, sent as `Authorization: Bearer`.
-    #[arg(long, env = "SIGHTLINE_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    #[command(flatten)]
+    conn: crate::server_conn::ServerArgs,
 }
 
 /// The export endpoint's URL with the arguments as query parameters.
 fn url(args: &ExportArgs) -> anyhow::Result<reqwest::Url> {
-    let base = args.server.trim_end_matches('/');
+    let base = args.conn.base();
     let mut url = reqwest::Url::parse(&format!("{base}/api/v1/models/export"))
-        .with_context(|| format!("--server {:?} is not a URL", args.server))?;
+        .with_context(|| format!("--server {:?} is not a URL", args.conn.server))?;
     url.path_segments_mut()
-        .map_err(|()| anyhow::anyhow!("--server {:?} cannot have a path", args.server))?
+        .map_err(|()| anyhow::anyhow!("--server {:?} cannot have a path", args.conn.server))?
         .pop()
         .push(&args.model)
         .push("export");
@@ -67,12 +63,9 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
     let result = runtime.block_on(async {
         // No overall timeout: an export may take long; a stalled connection still ends.
-        let client = reqwest::Client::builder().connect_timeout(Duration::from_secs(30)).build()?;
-        let mut request = client.get(url.clone());
-        if let Some(t) = &args.token {
-            request = request.bearer_auth(t);
-        }
-        let mut response = request.send().await.with_context(|| format!("cannot reach {}", args.server))?;
+        let client = args.conn.client(reqwest::Client::builder().connect_timeout(Duration::from_secs(30)))?;
+        let request = args.conn.authorize(client.get(url.clone()));
+        let mut response = request.send().await.with_context(|| format!("cannot reach {}", args.conn.server))?;
         let status = response.status().as_u16();
         if status != 200 {
             let bytes = response.bytes().await.unwrap_or_default();

@@ -10,6 +10,7 @@ mod logging;
 mod monitors_cmd;
 mod report;
 mod rotate_key;
+mod server_conn;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};

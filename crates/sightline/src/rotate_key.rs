@@ -15,12 +15,8 @@ pub struct RotateArgs {
     /// The server's data directory, to find the default key file [default: ./sightline-data].
     #[arg(long, env = "SIGHTLINE_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// The running server's base URL.
-    #[arg(long, env = "SIGHTLINE_SERVER", default_value = "http://127.0.0.1:7878")]
-    server: String,
-    /// API token, sent as `Authorization: Bearer`.
-    #[arg(long, env = "SIGHTLINE_TOKEN", hide_env_values = true)]
-    token: Option<String>,
+    #[command(flatten)]
+    conn: crate::server_conn::ServerArgs,
     /// Return once the server uses the new key, without waiting for re-encryption.
     #[arg(long)]
     no_wait: bool,
@@ -38,12 +34,9 @@ pub fn run(args: RotateArgs) -> anyhow::Result<()> {
     eprintln!("added key {id} to {}; it is now the active key", path.display());
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-        let base = args.server.trim_end_matches('/').to_owned();
-        let with_token = |r: reqwest::RequestBuilder| match &args.token {
-            Some(t) => r.bearer_auth(t),
-            None => r,
-        };
+        let client = args.conn.client(reqwest::Client::builder().timeout(Duration::from_secs(30)))?;
+        let base = args.conn.base().to_owned();
+        let with_token = |r: reqwest::RequestBuilder| args.conn.authorize(r);
         let (status, body) =
             call(with_token(client.post(format!("{base}/api/v1/admin/keys/rotate")))).await.with_context(|| {
                 format!(

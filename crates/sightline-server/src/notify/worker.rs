@@ -89,7 +89,50 @@ pub async fn send_once(client: &reqwest::Client, config: &ChannelConfig, n: &Not
     }
 }
 
-async fn log(store: &Arc<dyn Store>, record: DeliveryRecord) {
+/// What one attempt came to: its status in the delivery log (`delivered`, `failed` —
+/// another attempt follows — or `gave_up`) and the error when it failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub status: &'static str,
+    pub error: Option<String>,
+}
+
+impl Attempt {
+    pub fn delivered(&self) -> bool {
+        self.error.is_none()
+    }
+
+    /// Whether no attempt follows this one.
+    pub fn last(&self) -> bool {
+        self.status != "failed"
+    }
+}
+
+/// Runs attempt number `attempt` (1-based) of `send` under the retry settings' timeout,
+/// logs a failure, and says whether another attempt follows.
+pub async fn attempt(
+    retry: &RetrySettings,
+    channel_id: i64,
+    attempt: u32,
+    send: impl std::future::Future<Output = Result<(), String>>,
+    what: &str,
+) -> Attempt {
+    let outcome = match tokio::time::timeout(retry.timeout, send).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("no answer within {} ms", retry.timeout.as_millis())),
+    };
+    match outcome {
+        Ok(()) => Attempt { status: "delivered", error: None },
+        Err(e) => {
+            tracing::warn!(channel_id, attempt, error = %e, "{what} not delivered");
+            let status = if attempt >= retry.max_attempts.max(1) { "gave_up" } else { "failed" };
+            Attempt { status, error: Some(e) }
+        }
+    }
+}
+
+/// Records one attempt in the channel's delivery log.
+pub async fn record(store: &Arc<dyn Store>, record: DeliveryRecord) {
     let store = store.clone();
     match tokio::task::spawn_blocking(move || store.record_delivery(&record)).await {
         Ok(Ok(())) => {}
@@ -110,21 +153,10 @@ pub fn spawn(
     let (tx, mut rx) = mpsc::channel::<Notification>(QUEUE_CAPACITY);
     tokio::spawn(async move {
         while let Some(n) = rx.recv().await {
-            for attempt in 1..=retry.max_attempts.max(1) {
-                let outcome = match tokio::time::timeout(retry.timeout, send_once(&client, &config, &n)).await {
-                    Ok(result) => result,
-                    Err(_) => Err(format!("no answer within {} ms", retry.timeout.as_millis())),
-                };
-                let last = attempt >= retry.max_attempts;
-                let (status, error) = match &outcome {
-                    Ok(()) => ("delivered", None),
-                    Err(e) if last => ("gave_up", Some(e.clone())),
-                    Err(e) => ("failed", Some(e.clone())),
-                };
-                if let Some(e) = &error {
-                    tracing::warn!(channel_id, attempt, error = %e, "notification not delivered");
-                }
-                log(
+            for number in 1..=retry.max_attempts.max(1) {
+                let outcome =
+                    attempt(&retry, channel_id, number, send_once(&client, &config, &n), "notification").await;
+                record(
                     &store,
                     DeliveryRecord {
                         seq: 0,
@@ -132,17 +164,17 @@ pub fn spawn(
                         notification: n.id.clone(),
                         fingerprint: n.fingerprint.clone(),
                         kind: n.status.as_str().into(),
-                        attempt: i64::from(attempt),
-                        status: status.into(),
-                        error,
+                        attempt: i64::from(number),
+                        status: outcome.status.into(),
+                        error: outcome.error.clone(),
                         ts_ms: now_ms(),
                     },
                 )
                 .await;
-                if outcome.is_ok() || last {
+                if outcome.last() {
                     break;
                 }
-                tokio::time::sleep(retry.delay(attempt)).await;
+                tokio::time::sleep(retry.delay(number)).await;
             }
         }
     });

@@ -2,28 +2,21 @@
 //! of the event log, the decision (`sightline_core::retraining`), and when it fires a
 //! trigger record and a signed webhook (the notifiers' signing) carrying the export path.
 
-use super::doc;
+use super::{delivery, doc};
 use crate::alerting::outcome_signals::metric;
 use crate::analysis;
 use crate::error::ApiError;
-use crate::notify::channel::ChannelConfig;
-use crate::notify::dispatcher::http_client;
-use crate::notify::webhook::post_signed;
 use crate::performance::estimate::{Estimator, estimated_metric};
 use crate::performance::window;
 use crate::routes::drift_settings;
 use crate::routes::performance::MAX_ROWS;
 use crate::state::{AppState, LoadedModel, blocking};
-use crate::wire::time::format;
 use serde_json::{Value, json};
 use sightline_core::retraining::{Condition, Observation, Policy};
 use sightline_stats::profile::Profile;
 use sightline_store::{OutcomeQuery, OutcomeRow, PolicyRecord, TriggerRecord};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// How long a receiver has to answer the trigger's webhook.
-const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What one evaluation saw and did.
 #[derive(Debug)]
@@ -152,50 +145,6 @@ pub fn export_path(p: &Policy, from: i64, to: i64) -> String {
     format!("/api/v1/models/{}/export?from={from}&to={to}{version}", p.model)
 }
 
-/// The body of a trigger's webhook.
-pub fn trigger_json(t: &TriggerRecord, model: &str) -> Value {
-    let reasons: Value = serde_json::from_str(&t.reasons).unwrap_or(Value::Null);
-    json!({
-        "version": "1",
-        "kind": "retraining_trigger",
-        "id": t.seq,
-        "policy": t.policy_id,
-        "model": model,
-        "model_version": t.version,
-        "window": {"from": format(t.from_ms), "to": format(t.to_ms)},
-        "reasons": reasons,
-        "export_path": t.export_path,
-        "fired_at": format(t.fired_ms),
-    })
-}
-
-/// Sends a trigger to the policy's channel, which must be a webhook of the model's
-/// project; the outcome as the delivery text.
-async fn deliver(app: &Arc<AppState>, model: &LoadedModel, channel_id: i64, body: String, now: i64) -> String {
-    let store = app.store.clone();
-    let channel = match blocking(move || store.get_channel(channel_id)).await {
-        Ok(Ok(Some(c))) if c.project_id == model.record.project_id => c,
-        Ok(Ok(_)) => return format!("failed: channel {channel_id} does not exist in the model's project"),
-        Ok(Err(e)) => return format!("failed: {e}"),
-        Err(e) => return format!("failed: {}", e.detail),
-    };
-    let ring = app.keys.current();
-    let (url, secret) =
-        match ChannelConfig::open(&ring, &channel.kind, channel.project_id, &channel.name, &channel.config) {
-            Ok(ChannelConfig::Webhook { url, secret }) => (url, secret),
-            Ok(_) => return format!("failed: channel {channel_id} is not a webhook"),
-            Err(e) => return format!("failed: {e}"),
-        };
-    let client = match http_client(WEBHOOK_TIMEOUT) {
-        Ok(c) => c,
-        Err(e) => return format!("failed: {e}"),
-    };
-    match post_signed(&client, &url, &secret, body, now / 1000).await {
-        Ok(()) => "delivered".to_owned(),
-        Err(e) => format!("failed: {e}"),
-    }
-}
-
 /// Evaluates a stored policy at `now`: measures, decides, and when it fires records the
 /// trigger and delivers it.
 pub async fn evaluate(app: &Arc<AppState>, record: PolicyRecord, now: i64) -> Result<Evaluation, ApiError> {
@@ -232,14 +181,7 @@ pub async fn evaluate(app: &Arc<AppState>, record: PolicyRecord, now: i64) -> Re
     .await??;
     let trigger = match (trigger, policy.channel) {
         (Some(mut t), Some(channel)) => {
-            let body = trigger_json(&t, &policy.model).to_string();
-            let delivery = deliver(app, &model, channel, body, now).await;
-            if delivery != "delivered" {
-                tracing::warn!(policy = %policy.id, %delivery, "retraining trigger not delivered");
-            }
-            let (store, seq, text) = (app.store.clone(), t.seq, delivery.clone());
-            blocking(move || store.set_trigger_delivery(seq, &text)).await??;
-            t.delivery = Some(delivery);
+            t.delivery = Some(delivery::deliver(app, &t, &policy.model, model.record.project_id, channel).await);
             Some(t)
         }
         (t, _) => t,
@@ -250,6 +192,7 @@ pub async fn evaluate(app: &Arc<AppState>, record: PolicyRecord, now: i64) -> Re
 /// Evaluates every policy that is due (never evaluated, or `interval` since the last
 /// time), every `tick`.
 pub async fn evaluate_periodically(app: Arc<AppState>, tick: Duration) {
+    delivery::resume(&app).await;
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -3,8 +3,9 @@
 
 use super::support::{invalid, limit, path, query, read_json};
 use crate::error::{ApiError, Code};
+use crate::retraining::delivery::trigger_json;
 use crate::retraining::doc::{self, PolicyIn};
-use crate::retraining::evaluate::{Evaluation, evaluate, trigger_json};
+use crate::retraining::evaluate::{Evaluation, evaluate};
 use crate::state::{AppState, LoadedModel, blocking};
 use crate::wire::time::{format, now_ms};
 use axum::Json;
@@ -132,7 +133,7 @@ fn observation_json(o: &Observation) -> Value {
     }
 }
 
-fn evaluation_json(e: &Evaluation) -> Value {
+fn evaluation_json(e: &Evaluation, public_url: Option<&str>) -> Value {
     let conditions: Vec<Value> = e
         .policy
         .conditions
@@ -149,12 +150,12 @@ fn evaluation_json(e: &Evaluation) -> Value {
         "policy": e.policy.id,
         "fired": e.trigger.is_some(),
         "conditions": conditions,
-        "trigger": e.trigger.as_ref().map(|t| trigger_out(t, &e.policy.model)),
+        "trigger": e.trigger.as_ref().map(|t| trigger_out(t, &e.policy.model, public_url)),
     })
 }
 
-fn trigger_out(t: &sightline_store::TriggerRecord, model: &str) -> Value {
-    let mut v = trigger_json(t, model);
+fn trigger_out(t: &sightline_store::TriggerRecord, model: &str, public_url: Option<&str>) -> Value {
+    let mut v = trigger_json(t, model, public_url);
     v["delivery"] = json!(t.delivery);
     v
 }
@@ -168,7 +169,7 @@ pub async fn evaluate_now(
     let model = app.model(&model_name).await?;
     let record = stored(&app, &model, id).await?;
     let evaluation = evaluate(&app, record, now_ms()).await?;
-    Ok(Json(evaluation_json(&evaluation)))
+    Ok(Json(evaluation_json(&evaluation, app.public_url.as_deref())))
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,6 +187,7 @@ pub async fn triggers(
     let limit = limit(query(q)?.limit)?;
     let (store, id) = (app.store.clone(), model.id);
     let records = blocking(move || store.list_triggers(id, limit)).await??;
-    let items: Vec<Value> = records.iter().map(|t| trigger_out(t, &model.record.spec.name)).collect();
+    let items: Vec<Value> =
+        records.iter().map(|t| trigger_out(t, &model.record.spec.name, app.public_url.as_deref())).collect();
     Ok(Json(json!({ "items": items })))
 }

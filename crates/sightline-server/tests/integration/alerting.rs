@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,16 +45,24 @@ fn verify(headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
 
 /// A webhook receiver on loopback; answers 200 to every POST /hook.
 pub async fn receiver() -> (String, Received) {
+    receiver_answering(Arc::new(AtomicU16::new(200))).await
+}
+
+/// A webhook receiver on loopback that answers every POST /hook with the status in
+/// `status` at the time (and keeps what it got whatever it answers).
+pub async fn receiver_answering(status: Arc<AtomicU16>) -> (String, Received) {
     let got: Received = Arc::default();
     let sink = got.clone();
     let app = axum::Router::new().route(
         "/hook",
         axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let sink = sink.clone();
+            let (sink, status) = (sink.clone(), status.clone());
             async move {
                 let doc: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                 sink.lock().expect("lock").push((doc, verify(&headers, &body)));
-                "ok"
+                let code = axum::http::StatusCode::from_u16(status.load(Ordering::SeqCst))
+                    .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+                (code, "ok")
             }
         }),
     );
@@ -85,7 +93,7 @@ async fn slack_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     (format!("http://{addr}/services/T0/B0/XYZ"), got)
 }
 
-async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -1,11 +1,15 @@
 //! Retraining policies end to end: a policy over a realized metric fires when accuracy
 //! drops, records a trigger, and a local receiver gets the signed webhook with the export
 //! path, which serves the window's training data; the cooldown holds the next one back.
+//! A receiver that is down gets the trigger again with backoff, across a restart.
 
-use crate::alerting::{SECRET, receiver};
+use crate::alerting::{SECRET, receiver, receiver_answering, wait_until};
 use crate::support::{TestServer, credit_model};
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("a clock after 1970").as_millis() as i64
@@ -74,6 +78,7 @@ async fn a_policy_fires_a_signed_trigger_with_the_export_path() {
     assert_eq!(trigger["reasons"], json!(["accuracy 0.6 is below 0.8"]));
     let export_path = trigger["export_path"].as_str().expect("export path").to_owned();
     assert!(export_path.starts_with("/api/v1/models/credit/export?from="), "{export_path}");
+    assert_eq!(trigger["export_url"], Value::Null, "no public URL configured");
 
     // The receiver got the same trigger, signed.
     let received = got.lock().expect("lock").clone();
@@ -172,4 +177,98 @@ async fn an_estimated_metric_policy_fires_before_labels_arrive() {
         r.expect_problem(422);
         assert_eq!(r.error_paths(), [field], "{body}");
     }
+}
+
+/// Retries of `max_attempts` attempts, `base_ms` apart at first.
+fn retries(config: &mut sightline_server::ServerConfig, max_attempts: u32, base_ms: u64) {
+    config.alerting.retry.max_attempts = max_attempts;
+    config.alerting.retry.base_delay = Duration::from_millis(base_ms);
+    config.alerting.retry.max_delay = Duration::from_millis(base_ms * 4);
+    config.public_url = Some("https://sightline.example.com/ml/".into());
+}
+
+/// The trigger of policy `policy`'s latest firing, as listed.
+async fn listed_trigger(server: &TestServer, policy: &str) -> Value {
+    let r = server.get("/api/v1/models/credit/retraining-triggers").await;
+    r.expect_status(200);
+    r.json["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|t| t["policy"] == policy).cloned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_trigger_is_retried_with_backoff_until_delivered_even_across_a_restart() {
+    let server = TestServer::start_with(|c| retries(c, 3, 50)).await;
+    server.create_model(&credit_model("credit")).await;
+    let answer = Arc::new(AtomicU16::new(503));
+    let (url, got) = receiver_answering(answer.clone()).await;
+    let channel = json!({ "name": "pipeline", "kind": "webhook", "config": { "url": url, "secret": SECRET } });
+    let r = server.post_json("/api/v1/channels", &channel).await;
+    r.expect_status(201);
+    let channel_id = r.json["id"].as_i64().expect("channel id");
+    traffic(&server, "bad", 10).await;
+    let policy = |id: &str| {
+        (
+            format!("/api/v1/models/credit/retraining-policies/{id}"),
+            json!({"conditions": [{"kind": "metric_below", "metric": "accuracy", "threshold": 0.8}],
+                   "window": "10m", "cooldown": "1d", "channel": channel_id}),
+        )
+    };
+
+    // A receiver that answers 503: three attempts, then the trigger says it gave up.
+    let (path, body) = policy("down");
+    put(&server, &path, &body).await.expect_status(201);
+    let r = server.post_json(&format!("{path}/evaluate"), &json!({})).await;
+    r.expect_status(200);
+    let delivery = r.json["trigger"]["delivery"].as_str().unwrap_or_default().to_owned();
+    assert!(delivery.starts_with("retrying: attempt 1 of 3 failed: HTTP 503"), "{delivery}");
+    wait_until("the trigger to be given up", Duration::from_secs(10), || async {
+        listed_trigger(&server, "down").await["delivery"].as_str().is_some_and(|d| d.starts_with("failed:"))
+    })
+    .await;
+    let trigger = listed_trigger(&server, "down").await;
+    assert!(trigger["delivery"].as_str().is_some_and(|d| d.starts_with("failed: gave up after 3 attempts: HTTP 503")));
+    assert_eq!(got.lock().expect("lock").len(), 3, "three attempts");
+    assert!(got.lock().expect("lock").iter().all(|(_, signed)| signed.is_ok()), "each attempt signed afresh");
+    // Every attempt is in the channel's delivery log.
+    let r = server.get(&format!("/api/v1/channels/{channel_id}")).await;
+    let attempts: Vec<(i64, String, String)> = r.json["deliveries"]
+        .as_array()
+        .expect("deliveries")
+        .iter()
+        .map(|d| {
+            let text = |k: &str| d[k].as_str().unwrap_or_default().to_owned();
+            (d["attempt"].as_i64().unwrap_or(0), text("status"), text("kind"))
+        })
+        .collect();
+    for (attempt, status) in [(1, "failed"), (2, "failed"), (3, "gave_up")] {
+        assert!(attempts.contains(&(attempt, status.into(), "retraining_trigger".into())), "{attempts:?}");
+    }
+
+    // Slow retries: the server stops while the trigger still waits for its second attempt...
+    let server = server.restart_with(|c| retries(c, 5, 60_000)).await;
+    let (path, body) = policy("later");
+    put(&server, &path, &body).await.expect_status(201);
+    let r = server.post_json(&format!("{path}/evaluate"), &json!({})).await;
+    assert!(
+        r.json["trigger"]["delivery"].as_str().is_some_and(|d| d.starts_with("retrying: attempt 1 of 5")),
+        "{}",
+        r.json
+    );
+    let export_path = r.json["trigger"]["export_path"].as_str().expect("export path").to_owned();
+    assert_eq!(r.json["trigger"]["export_url"], json!(format!("https://sightline.example.com/ml{export_path}")));
+    // ...and once it is back, with the receiver up again, the next start delivers it.
+    answer.store(200, Ordering::SeqCst);
+    let server = server.restart_with(|c| retries(c, 5, 50)).await;
+    wait_until("the trigger to be delivered after the restart", Duration::from_secs(10), || async {
+        listed_trigger(&server, "later").await["delivery"] == "delivered"
+    })
+    .await;
+    let received = got.lock().expect("lock").clone();
+    let (last, signed) = received.last().expect("a delivery");
+    assert_eq!(signed, &Ok(()));
+    assert_eq!(last["policy"], "later");
+    assert_eq!(last["export_url"], json!(format!("https://sightline.example.com/ml{export_path}")));
+    assert_eq!(received.iter().filter(|(b, _)| b["policy"] == "later").count(), 2, "one failed, one delivered");
 }

@@ -2,7 +2,7 @@
 
 use super::SqliteStore;
 use crate::Result;
-use crate::retraining::{PolicyRecord, RetrainingStore, TRIGGERS_KEPT_PER_MODEL, TriggerRecord};
+use crate::retraining::{PolicyRecord, RETRYING_PREFIX, RetrainingStore, TRIGGERS_KEPT_PER_MODEL, TriggerRecord};
 use rusqlite::{OptionalExtension, Row, params};
 
 const POLICY_COLUMNS: &str = "id, model_id, spec, created_ms, updated_ms, last_evaluated_ms, last_fired_ms";
@@ -117,6 +117,16 @@ impl RetrainingStore for SqliteStore {
         self.with_reader(|c| {
             c.execute("UPDATE retraining_triggers SET delivery = ?2 WHERE seq = ?1", params![seq, delivery])?;
             Ok(())
+        })
+    }
+
+    fn triggers_being_retried(&self) -> Result<Vec<TriggerRecord>> {
+        self.with_reader(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {TRIGGER_COLUMNS} FROM retraining_triggers WHERE delivery LIKE '{RETRYING_PREFIX}%' ORDER BY seq"
+            ))?
+            .query_map([], trigger)?
+            .collect::<rusqlite::Result<_>>()?)
         })
     }
 

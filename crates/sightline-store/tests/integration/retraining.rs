@@ -41,7 +41,12 @@ pub fn run_all(store: &dyn Store) {
     let first = store.record_trigger(&t).expect("trigger");
     let second = store.record_trigger(&TriggerRecord { fired_ms: 400, ..t.clone() }).expect("trigger");
     assert!(second > first);
+    store.set_trigger_delivery(first, "retrying: attempt 1 of 5 failed: HTTP 503").expect("delivery");
+    store.set_trigger_delivery(second, "failed: gave up after 5 attempts: HTTP 503").expect("delivery");
+    let retried = store.triggers_being_retried().expect("being retried");
+    assert_eq!(retried.iter().map(|t| t.seq).collect::<Vec<_>>(), [first], "only the one still retrying");
     store.set_trigger_delivery(first, "delivered").expect("delivery");
+    assert!(store.triggers_being_retried().expect("being retried").is_empty());
     let triggers = store.list_triggers(m.id, 10).expect("triggers");
     assert_eq!(triggers.iter().map(|t| t.seq).collect::<Vec<_>>(), [second, first], "newest first");
     assert_eq!(triggers[1], TriggerRecord { seq: first, delivery: Some("delivered".into()), ..t });
