@@ -203,16 +203,21 @@ impl KllSketch {
             let offset = (bits >> 63) as usize;
             let (lower, upper) = self.levels.split_at_mut(h + 1);
             let (level, upper) = (&mut lower[h], &mut upper[0]);
-            level.sort_unstable_by(f64::total_cmp);
+            if h == 0 {
+                // Only level 0 takes values unsorted.
+                level.sort_unstable_by(f64::total_cmp);
+            }
             // An odd item out stays behind, the smallest, so the promoted pairs are whole.
             let keep = level.len() % 2;
             let promoted = (level.len() - keep) / 2;
-            upper.extend(level[keep..].iter().skip(offset).step_by(2));
-            level.truncate(keep);
+            // Every other item, gathered in place (sorted) right after the one kept.
+            for i in 0..promoted {
+                level[keep + i] = level[keep + offset + 2 * i];
+            }
             // Upper levels stay sorted so a sketch's form depends only on its contents
-            // and random bits, never on which side of a merge it was. Two sorted runs:
-            // the stable sort merges them in linear time.
-            upper.sort_by(f64::total_cmp);
+            // and random bits, never on which side of a merge it was.
+            merge_sorted_into(upper, &level[keep..keep + promoted]);
+            level.truncate(keep);
             self.retained -= promoted;
         }
     }
@@ -271,6 +276,26 @@ impl KllSketch {
     }
 }
 
+/// Merges the sorted `items` into the sorted `into`, from the back and in place: linear,
+/// with no allocation beyond `into`'s growth. Items equal under `total_cmp` have the same
+/// bits, so the result is exactly what sorting the concatenation would give.
+fn merge_sorted_into(into: &mut Vec<f64>, items: &[f64]) {
+    let mut i = into.len();
+    let mut j = items.len();
+    into.resize(i + j, 0.0);
+    let mut out = i + j;
+    while j > 0 {
+        out -= 1;
+        if i > 0 && into[i - 1].total_cmp(&items[j - 1]).is_gt() {
+            into[out] = into[i - 1];
+            i -= 1;
+        } else {
+            into[out] = items[j - 1];
+            j -= 1;
+        }
+    }
+}
+
 /// One SplitMix64 step: the next state and a well-mixed output.
 fn splitmix(state: u64) -> (u64, u64) {
     let state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -309,6 +334,27 @@ mod tests {
         };
         assert_eq!(build(42), build(42));
         assert_ne!(build(42), build(43));
+    }
+
+    #[test]
+    fn merging_sorted_runs_equals_sorting_them() {
+        let cases: [(&[f64], &[f64]); 5] = [
+            (&[], &[1.0, 2.0]),
+            (&[1.0, 3.0, 5.0], &[]),
+            (&[1.0, 3.0, 5.0], &[0.0, 3.0, 6.0]),
+            (&[-0.0, 0.0, 2.0], &[-1.0, -0.0, 0.0, 9.0]),
+            (&[4.0, 4.0], &[4.0, 4.0, 4.0]),
+        ];
+        for (a, b) in cases {
+            let mut merged = a.to_vec();
+            merge_sorted_into(&mut merged, b);
+            let mut sorted = [a, b].concat();
+            sorted.sort_by(f64::total_cmp);
+            assert_eq!(
+                merged.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                sorted.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]
