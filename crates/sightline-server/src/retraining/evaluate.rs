@@ -1,20 +1,20 @@
 //! Evaluating one retraining policy: each condition measured over the latest window(s)
-//! of the event log, the decision (`sightline_core::retraining`), and when it fires a
-//! trigger record and a signed webhook (the notifiers' signing) carrying the export path.
+//! (metrics, coverage and estimates from the outcome tallies, drift from the profiles),
+//! the decision (`sightline_core::retraining`), and when it fires a trigger record,
+//! handed to `delivery` for its webhook.
 
 use super::{delivery, doc};
 use crate::alerting::outcome_signals::metric;
 use crate::analysis;
 use crate::error::ApiError;
 use crate::performance::estimate::{Estimator, estimated_metric};
-use crate::performance::window;
+use crate::performance::{Counted, tallied, window_counted};
 use crate::routes::drift_settings;
-use crate::routes::performance::MAX_ROWS;
 use crate::state::{AppState, LoadedModel, blocking};
 use serde_json::{Value, json};
 use sightline_core::retraining::{Condition, Observation, Policy};
 use sightline_stats::profile::Profile;
-use sightline_store::{OutcomeQuery, OutcomeRow, PolicyRecord, TriggerRecord};
+use sightline_store::{PolicyRecord, TriggerRecord};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,17 +86,14 @@ fn measure(app: &AppState, model: &LoadedModel, p: &Policy, now: i64) -> Result<
             None => return Ok(p.conditions.iter().map(|_| Observation::Value(None)).collect()),
         },
     };
-    let query = OutcomeQuery {
-        model_id: model.id,
-        version_id,
-        from_ms: now.saturating_sub(p.window_ms),
-        to_ms: now,
-        limit: MAX_ROWS + 1,
-    };
     let needs_outcomes = p.conditions.iter().any(|c| !matches!(c, Condition::Drift { .. }));
-    let rows = if needs_outcomes { outcomes(store, &query)? } else { Vec::new() };
-    let rows: Vec<&OutcomeRow> = rows.iter().collect();
-    let latest = needs_outcomes.then(|| window(&model.record.spec, &rows, None));
+    // From the outcome tallies: the cost of the window's buckets, whatever its traffic.
+    let retention = app.analysis.retention();
+    let read = |from: i64, to: i64| {
+        tallied::read(store, model.id, version_id, (from, to), now, retention).map_err(|e| e.to_string())
+    };
+    let latest_window = if needs_outcomes { Some(read(now.saturating_sub(p.window_ms), now)?) } else { None };
+    let latest = latest_window.as_ref().map(|w| window_counted(&model.record.spec, &w.counted(), &w.delays, None));
     p.conditions
         .iter()
         .map(|c| {
@@ -114,28 +111,21 @@ fn measure(app: &AppState, model: &LoadedModel, p: &Policy, now: i64) -> Result<
                     latest.as_ref().filter(|w| w.predictions > 0).map(|w| w.labelled as f64 / w.predictions as f64),
                 ),
                 Condition::EstimatedMetricBelow { metric: name, reference_from_ms, reference_to_ms, .. } => {
-                    let reference = OutcomeQuery { from_ms: *reference_from_ms, to_ms: *reference_to_ms, ..query };
-                    Observation::Value(estimated(model, &outcomes(store, &reference)?, &rows, name))
+                    let reference = read(*reference_from_ms, *reference_to_ms)?;
+                    let current = latest_window.as_ref().map(|w| w.counted()).unwrap_or_default();
+                    Observation::Value(estimated(model, &reference.counted(), &current, name))
                 }
             })
         })
         .collect()
 }
 
-fn outcomes(store: &dyn sightline_store::Store, query: &OutcomeQuery) -> Result<Vec<OutcomeRow>, String> {
-    let rows = store.outcomes(query).map_err(|e| e.to_string())?;
-    if rows.len() > MAX_ROWS {
-        return Err(format!("a window holds more than {MAX_ROWS} predictions"));
-    }
-    Ok(rows)
-}
-
 /// CBPE's estimate of `name` on `rows`, fitted on `reference`; `None` when the reference
 /// cannot calibrate (no labels, one class) or the window is empty.
-fn estimated(model: &LoadedModel, reference: &[OutcomeRow], rows: &[&OutcomeRow], name: &str) -> Option<f64> {
+fn estimated(model: &LoadedModel, reference: &[Counted<'_>], rows: &[Counted<'_>], name: &str) -> Option<f64> {
     let spec = &model.record.spec;
-    let estimator = Estimator::fit(spec, &crate::performance::once(reference), None).ok()?;
-    let e = estimator.estimate(spec, &crate::performance::once(rows.iter().copied()))?.ok()?;
+    let estimator = Estimator::fit(spec, reference, None).ok()?;
+    let e = estimator.estimate(spec, rows)?.ok()?;
     estimated_metric(&e, name)
 }
 
