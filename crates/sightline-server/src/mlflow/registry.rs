@@ -579,11 +579,17 @@ pub async fn latest_versions(
 /// Aliases: letters, digits, `_` and `-`, not a version number (`v1` and `1` would be
 /// ambiguous in `models:/name@alias`), not `latest`.
 pub fn check_alias(alias: &str) -> Result<(), ApiError> {
-    check_slug(alias).map_err(|m| invalid("alias", &format!("{alias:?}: {m}")))?;
-    if alias.eq_ignore_ascii_case("latest") || alias.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(invalid("alias", &format!("{alias:?} is reserved")));
+    alias_problem(alias).map_or(Ok(()), |m| Err(invalid("alias", &m)))
+}
+
+/// What is wrong with `alias` as an alias name, if anything (the message names the
+/// value, not the field: each API puts it in its own form).
+pub fn alias_problem(alias: &str) -> Option<String> {
+    if let Err(m) = check_slug(alias) {
+        return Some(format!("{alias:?}: {m}"));
     }
-    Ok(())
+    (alias.eq_ignore_ascii_case("latest") || alias.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| format!("{alias:?} is reserved"))
 }
 
 pub async fn set_alias(

@@ -6,7 +6,7 @@ use super::support::{invalid, read_json};
 use crate::artifacts::check_path;
 use crate::auth::Principal;
 use crate::error::{ApiError, Code};
-use crate::mlflow::registry::{check_alias, metrics_json, stage_name};
+use crate::mlflow::registry::{alias_problem, metrics_json, stage_name};
 use crate::state::{AppState, LoadedModel, blocking};
 use crate::wire::time::{format, now_ms};
 use axum::Json;
@@ -424,7 +424,9 @@ pub(crate) async fn set_alias_for(
     alias: &str,
     req: &AliasIn,
 ) -> Result<String, ApiError> {
-    check_alias(alias).map_err(|e| invalid("alias", e.detail))?;
+    if let Some(problem) = alias_problem(alias) {
+        return Err(invalid("alias", problem));
+    }
     let d = version(app, model, &req.version).await.map_err(|e| invalid("$.version", e.detail))?;
     if crate::gate::is_production(alias) {
         crate::gate::enforce(app, model, &d, &principal.actor).await?;

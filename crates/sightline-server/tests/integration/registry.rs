@@ -216,6 +216,19 @@ async fn native_registry_facts_artifacts_stages_and_rollback() {
     }
     let aliases = s.get("/api/v1/models/credit/aliases").await;
     assert_eq!(aliases.json["items"][0]["version"], "v1", "rolled back");
+    // A reserved alias is refused once, naming the field and the value.
+    let body = json!({"version": "v1"}).to_string().into_bytes();
+    let r = s
+        .request(
+            Method::PUT,
+            "/api/v1/models/credit/aliases/latest",
+            &[("content-type", "application/json")],
+            Some(body),
+        )
+        .await;
+    r.expect_problem(422);
+    assert_eq!(r.error_paths(), ["alias"]);
+    assert_eq!(r.json["errors"][0]["message"], "\"latest\" is reserved", "{}", r.text);
     let stage = json!({"stage": "Production", "reason": "passed review"}).to_string().into_bytes();
     let r = s
         .request(
