@@ -23,6 +23,16 @@ use serde_json::{Map, Value, json};
 /// as the MLflow client sends them.
 pub struct Params(Map<String, Value>);
 
+/// Handlers take the parameters as their last argument (they consume the body).
+impl<S: Send + Sync> axum::extract::FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Params, ApiError> {
+        let (parts, body) = request.into_parts();
+        Params::read(&parts.uri, &parts.headers, body).await
+    }
+}
+
 impl Params {
     pub async fn read(uri: &Uri, headers: &HeaderMap, body: Body) -> Result<Params, ApiError> {
         let mut map = Map::new();

@@ -13,7 +13,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Extension, Path, State};
-use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sightline_core::Need;
@@ -110,11 +110,8 @@ pub fn list_entries(dir: &str, artifacts: &[ArtifactRecord]) -> Vec<Value> {
 pub async fn list(
     State(app): State<Arc<AppState>>,
     Extension(principal): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let params = Params::read(&uri, &headers, body).await?;
     let dir = params.opt("path")?.unwrap_or_default();
     let dir = dir.trim_end_matches('/').to_owned();
     authorize(&app, &principal, &dir, Need::Read, true).await?;

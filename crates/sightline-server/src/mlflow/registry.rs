@@ -15,9 +15,7 @@ use crate::error::{ApiError, Code};
 use crate::state::{AppState, LoadedModel, blocking};
 use crate::wire::time::now_ms;
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Extension, State};
-use axum::http::{HeaderMap, Uri};
 use serde_json::{Value, json};
 use sightline_core::names::check_slug;
 use sightline_core::{ModelSpec, Need, Task};
@@ -135,11 +133,8 @@ fn spec_from_tags(name: &str, description: String, tags: &[(String, String)]) ->
 pub async fn create_model(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let name = params.req("name")?;
     check_slug(&name).map_err(|m| invalid("name", &format!("{name:?}: {m}")))?;
     let tags = params.key_values("tags")?;
@@ -162,11 +157,8 @@ pub async fn create_model(
 pub async fn get_model(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let m = model(&app, &p, &params.req("name")?, Need::Read).await?;
     Ok(Json(json!({"registered_model": model_json(&app, &m).await?})))
 }
@@ -174,11 +166,8 @@ pub async fn get_model(
 pub async fn search_models(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let filter = super::filter::parse(&params.opt("filter")?.unwrap_or_default())?;
     let max = params.max_results(100, 1000)?;
     let readable = p.projects_allowing(Need::Read);
@@ -207,11 +196,8 @@ pub async fn search_models(
 pub async fn update_model(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let m = model(&app, &p, &params.req("name")?, Need::Edit).await?;
     if let Some(description) = params.opt("description")? {
         let mut spec = m.record.spec.clone();
@@ -230,11 +216,8 @@ pub async fn update_model(
 pub async fn rename_model(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let m = model(&app, &p, &params.req("name")?, Need::Edit).await?;
     let new_name = params.req("new_name")?;
     check_slug(&new_name).map_err(|e| invalid("new_name", &format!("{new_name:?}: {e}")))?;
@@ -254,11 +237,8 @@ pub async fn rename_model(
 pub async fn delete_model(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let m = model(&app, &p, &params.req("name")?, Need::Edit).await?;
     let store = app.store.clone();
     let id = m.record.id;
@@ -291,22 +271,16 @@ async fn model_tag(app: Arc<AppState>, p: &Principal, params: &Params, set: bool
 pub async fn set_model_tag(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     model_tag(app, &p, &params, true).await
 }
 
 pub async fn delete_model_tag(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     model_tag(app, &p, &params, false).await
 }
 
@@ -342,11 +316,8 @@ pub fn check_source(source: &str) -> Result<(), ApiError> {
 pub async fn create_version(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let m = model(&app, &p, &params.req("name")?, Need::Edit).await?;
     let source = params.req("source")?;
     check_source(&source)?;
@@ -391,11 +362,8 @@ pub async fn create_version(
 pub async fn get_version(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let m = model(&app, &p, &params.req("name")?, Need::Read).await?;
     let d = version(&app, &m, &params.req("version")?).await?;
     Ok(Json(json!({"model_version": version_json(&m.record.spec.name, &d)})))
@@ -404,11 +372,8 @@ pub async fn get_version(
 pub async fn search_versions(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let filter = super::filter::parse(&params.opt("filter")?.unwrap_or_default())?;
     let max = params.max_results(10_000, 200_000)?;
     let readable = p.projects_allowing(Need::Read);
@@ -443,11 +408,8 @@ pub async fn search_versions(
 pub async fn update_version(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let m = model(&app, &p, &params.req("name")?, Need::Edit).await?;
     let d = version(&app, &m, &params.req("version")?).await?;
     let change = VersionChange { description: params.opt("description")?, ..VersionChange::default() };
@@ -465,11 +427,8 @@ pub async fn update_version(
 pub async fn delete_version(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let m = model(&app, &p, &params.req("name")?, Need::Edit).await?;
     let d = version(&app, &m, &params.req("version")?).await?;
     let store = app.store.clone();
@@ -498,22 +457,16 @@ async fn version_tag(app: Arc<AppState>, p: &Principal, params: &Params, set: bo
 pub async fn set_version_tag(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     version_tag(app, &p, &params, true).await
 }
 
 pub async fn delete_version_tag(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     version_tag(app, &p, &params, false).await
 }
 
@@ -529,11 +482,8 @@ pub fn stage_name(field: &str, s: &str) -> Result<&'static str, ApiError> {
 pub async fn transition_stage(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let m = model(&app, &p, &params.req("name")?, Need::Edit).await?;
     let d = version(&app, &m, &params.req("version")?).await?;
     let stage = stage_name("stage", &params.req("stage")?)?;
@@ -557,11 +507,8 @@ pub async fn transition_stage(
 pub async fn latest_versions(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let m = model(&app, &p, &params.req("name")?, Need::Read).await?;
     let stages = params
         .list("stages")?
@@ -595,11 +542,8 @@ pub fn alias_problem(alias: &str) -> Option<String> {
 pub async fn set_alias(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let m = model(&app, &p, &params.req("name")?, Need::Edit).await?;
     let alias = params.req("alias")?;
     check_alias(&alias)?;
@@ -620,11 +564,8 @@ pub async fn set_alias(
 pub async fn delete_alias(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let m = model(&app, &p, &params.req("name")?, Need::Edit).await?;
     let alias = params.req("alias")?;
     let store = app.store.clone();
@@ -640,11 +581,8 @@ pub async fn delete_alias(
 pub async fn get_by_alias(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let m = model(&app, &p, &params.req("name")?, Need::Read).await?;
     let alias = params.req("alias")?;
     let store = app.store.clone();
@@ -665,11 +603,8 @@ pub async fn get_by_alias(
 pub async fn download_uri(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let m = model(&app, &p, &params.req("name")?, Need::Read).await?;
     let d = version(&app, &m, &params.req("version")?).await?;
     let resolved = match d.source.strip_prefix("runs:/") {

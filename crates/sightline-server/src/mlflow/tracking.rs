@@ -9,9 +9,7 @@ use crate::error::{ApiError, Code};
 use crate::state::{AppState, blocking};
 use crate::wire::time::now_ms;
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Extension, State};
-use axum::http::{HeaderMap, Uri};
 use serde_json::{Value, json};
 use sightline_core::Need;
 use sightline_store::{ExperimentRecord, MetricPoint, NewRun, RunInput, RunLog, RunRecord};
@@ -109,11 +107,8 @@ pub async fn run(app: &Arc<AppState>, p: &Principal, run_id: &str, need: Need) -
 pub async fn create_experiment(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let name = params.req("name")?;
     if name.len() > 500 || name.chars().any(char::is_control) {
         return Err(invalid("name", "must have at most 500 characters and no control characters"));
@@ -135,11 +130,8 @@ pub async fn create_experiment(
 pub async fn get_experiment(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let id = parse_experiment_id("experiment_id", &params.req("experiment_id")?)?;
     let e = experiment(&app, &p, id, Need::Read).await?;
     Ok(Json(json!({"experiment": experiment_json(&e)})))
@@ -148,11 +140,8 @@ pub async fn get_experiment(
 pub async fn get_experiment_by_name(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let name = params.req("experiment_name")?;
     let store = app.store.clone();
     let lookup = name.clone();
@@ -166,11 +155,8 @@ pub async fn get_experiment_by_name(
 pub async fn search_experiments(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let view = params.opt("view_type")?.unwrap_or_else(|| "ACTIVE_ONLY".into());
     let filter = params.opt("filter")?.unwrap_or_default();
     let filter = super::filter::parse(&filter)?;
@@ -214,44 +200,32 @@ async fn experiment_change(
 pub async fn update_experiment(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     experiment_change(app, &p, &params, None).await
 }
 
 pub async fn delete_experiment(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     experiment_change(app, &p, &params, Some("deleted")).await
 }
 
 pub async fn restore_experiment(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     experiment_change(app, &p, &params, Some("active")).await
 }
 
 pub async fn set_experiment_tag(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let id = parse_experiment_id("experiment_id", &params.req("experiment_id")?)?;
     experiment(&app, &p, id, Need::Edit).await?;
     let key = params.req("key")?;
@@ -265,11 +239,8 @@ pub async fn set_experiment_tag(
 pub async fn create_run(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let experiment_id =
         parse_experiment_id("experiment_id", &params.opt("experiment_id")?.unwrap_or_else(|| "0".into()))?;
     let e = experiment(&app, &p, experiment_id, Need::Edit).await?;
@@ -303,11 +274,8 @@ pub async fn create_run(
 pub async fn get_run(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let id = params.opt("run_id")?.or(params.opt("run_uuid")?).ok_or_else(|| invalid("run_id", "is missing"))?;
     let r = run(&app, &p, &id, Need::Read).await?;
     Ok(Json(json!({"run": run_json(&r)})))
@@ -318,11 +286,8 @@ const STATUSES: [&str; 5] = ["RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILL
 pub async fn update_run(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let id = params.opt("run_id")?.or(params.opt("run_uuid")?).ok_or_else(|| invalid("run_id", "is missing"))?;
     run(&app, &p, &id, Need::Edit).await?;
     let status = params.opt("status")?;
@@ -355,33 +320,24 @@ async fn set_run_lifecycle(app: Arc<AppState>, p: &Principal, params: &Params, l
 pub async fn delete_run(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     set_run_lifecycle(app, &p, &params, "deleted").await
 }
 
 pub async fn restore_run(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     set_run_lifecycle(app, &p, &params, "active").await
 }
 
 pub async fn search_runs(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let mut ids = Vec::new();
     for s in params.list("experiment_ids")? {
         let id = parse_experiment_id("experiment_ids", &s)?;
@@ -452,11 +408,8 @@ async fn log(app: &Arc<AppState>, p: &Principal, run_id: String, log: RunLog) ->
 pub async fn log_param(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let id = params.opt("run_id")?.or(params.opt("run_uuid")?).ok_or_else(|| invalid("run_id", "is missing"))?;
     let key = params.req("key")?;
     check_key("key", &key)?;
@@ -467,11 +420,8 @@ pub async fn log_param(
 pub async fn log_metric(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let id = params.opt("run_id")?.or(params.opt("run_uuid")?).ok_or_else(|| invalid("run_id", "is missing"))?;
     let m = metric("metric", &params.0, now_ms())?;
     log(&app, &p, id, RunLog { metrics: vec![m], ..RunLog::default() }).await
@@ -480,11 +430,8 @@ pub async fn log_metric(
 pub async fn log_batch(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let id = params.req("run_id")?;
     let now = now_ms();
     let metrics = params
@@ -503,11 +450,8 @@ pub async fn log_batch(
 pub async fn set_tag(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let id = params.opt("run_id")?.or(params.opt("run_uuid")?).ok_or_else(|| invalid("run_id", "is missing"))?;
     let key = params.req("key")?;
     check_key("key", &key)?;
@@ -525,11 +469,8 @@ pub async fn set_tag(
 pub async fn delete_tag(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let id = params.req("run_id")?;
     let key = params.req("key")?;
     run(&app, &p, &id, Need::Edit).await?;
@@ -541,11 +482,8 @@ pub async fn delete_tag(
 pub async fn log_inputs(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let id = params.req("run_id")?;
     run(&app, &p, &id, Need::Edit).await?;
     let mut inputs = Vec::new();
@@ -580,11 +518,8 @@ pub async fn log_inputs(
 pub async fn metric_history(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     let id = params.opt("run_id")?.or(params.opt("run_uuid")?).ok_or_else(|| invalid("run_id", "is missing"))?;
     let key = params.req("metric_key")?;
     run(&app, &p, &id, Need::Read).await?;
@@ -602,11 +537,8 @@ pub async fn metric_history(
 pub async fn search_logged_models(
     State(app): State<Arc<AppState>>,
     Extension(p): Extension<Arc<Principal>>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    params: Params,
 ) -> Answer {
-    let params = Params::read(&uri, &headers, body).await?;
     for s in params.list("experiment_ids")? {
         experiment(&app, &p, parse_experiment_id("experiment_ids", &s)?, Need::Read).await?;
     }
