@@ -65,7 +65,10 @@ fn describe(outcome: &Attempt, number: u32, max_attempts: u32) -> String {
     match (&outcome.error, outcome.last()) {
         (None, _) => DELIVERED.to_owned(),
         (Some(e), false) => format!("{RETRYING_PREFIX}attempt {number} of {max_attempts} failed: {e}"),
-        (Some(e), true) => format!("failed: gave up after {number} attempts: {e}"),
+        (Some(e), true) => {
+            let s = if number == 1 { "" } else { "s" };
+            format!("failed: gave up after {number} attempt{s}: {e}")
+        }
     }
 }
 
@@ -176,9 +179,27 @@ pub async fn resume(app: &Arc<AppState>) {
             Ok(to) => {
                 let body = trigger_json(&t, &model.spec.name, app.public_url.as_deref());
                 let body = body.to_string();
-                app.spawn_retries(retry_from(app.clone(), to, t, body, 2));
+                // The first attempt was made before the stop; with a single attempt
+                // configured now, that one is made again.
+                let next = app.outbound_retry.max_attempts.clamp(1, 2);
+                app.spawn_retries(retry_from(app.clone(), to, t, body, next));
             }
             Err(e) => set_delivery(app, t.seq, format!("failed: {e}")).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delivery_text_says_what_happened_and_what_follows() {
+        let failed = |status| Attempt { status, error: Some("HTTP 503".into()) };
+        assert_eq!(describe(&Attempt { status: "delivered", error: None }, 3, 5), "delivered");
+        assert_eq!(describe(&failed("failed"), 1, 5), "retrying: attempt 1 of 5 failed: HTTP 503");
+        assert!(describe(&failed("failed"), 1, 5).starts_with(RETRYING_PREFIX), "found again after a restart");
+        assert_eq!(describe(&failed("gave_up"), 5, 5), "failed: gave up after 5 attempts: HTTP 503");
+        assert_eq!(describe(&failed("gave_up"), 1, 1), "failed: gave up after 1 attempt: HTTP 503");
     }
 }
