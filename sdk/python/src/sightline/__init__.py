@@ -22,11 +22,13 @@ from .errors import (
     ConflictError,
     NotFoundError,
     SightlineError,
+    SignatureError,
     TransportError,
     ValidationError,
 )
 from ._monitor import Record, error_info, last_request_id, monitor
 from ._frames import features_from_dataframe
+from . import webhooks
 
 __all__ = [
     "__version__",
@@ -37,6 +39,7 @@ __all__ = [
     "NotFoundError",
     "Record",
     "SightlineError",
+    "SignatureError",
     "TransportError",
     "ValidationError",
     "error_info",
@@ -46,6 +49,7 @@ __all__ = [
     "last_request_id",
     "monitor",
     "new_request_id",
+    "webhooks",
 ]
 
 _default: Optional[Client] = None

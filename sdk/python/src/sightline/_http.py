@@ -31,6 +31,8 @@ Body = Union[bytes, BodySource, None]
 
 # Streamed bodies go out in blocks of this size (http.client's default is 8 KiB).
 UPLOAD_BLOCK = 1 << 16
+# Bytes read per step of a streamed download.
+DOWNLOAD_BLOCK = 1 << 16
 
 
 class Response:
@@ -165,6 +167,60 @@ class Transport:
                 pass
             self._conn = None
 
+    def _target(self, path: str, query: Optional[Mapping[str, Any]]) -> str:
+        target = self._base + path
+        if query:
+            q = {k: v for k, v in query.items() if v is not None}
+            if q:
+                target += "?" + urllib.parse.urlencode(q)
+        return target
+
+    def stream(self, path: str, query: Optional[Mapping[str, Any]], sink: Any) -> Response:
+        """GETs ``path`` and writes a 200 answer's body to ``sink`` (anything with
+        ``write``) block by block, so memory stays small whatever its size; the returned
+        ``Response`` then has an empty body. Any other answer is read whole (an error
+        to raise). A stale kept-alive connection is retried once on a fresh one, before
+        any byte was written."""
+        target = self._target(path, query)
+        for attempt in (0, 1):
+            reused = self._conn is not None
+            try:
+                if self._conn is None:
+                    self._conn = self._connect()
+                self._conn.request("GET", target, headers=dict(self._headers))
+                resp = self._conn.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
+                self.close()
+                if reused and attempt == 0:
+                    continue
+                raise TransportError(f"GET {target}: {e!r}") from e
+            except (OSError, http.client.HTTPException) as e:
+                self.close()
+                raise TransportError(f"GET {target}: {e!r}") from e
+            hdrs = {k.lower(): v for k, v in resp.getheaders()}
+            data = b""
+            while True:
+                try:
+                    block = resp.read() if resp.status != 200 else resp.read(DOWNLOAD_BLOCK)
+                except (OSError, http.client.HTTPException) as e:
+                    self.close()
+                    raise TransportError(f"GET {target}: the answer broke off: {e!r}") from e
+                if resp.status != 200:
+                    data = block
+                    break
+                if not block:
+                    break
+                try:
+                    sink.write(block)
+                except BaseException:
+                    # The rest of the answer is still on the connection.
+                    self.close()
+                    raise
+            if resp.will_close:
+                self.close()
+            return Response(resp.status, hdrs, data)
+        raise TransportError(f"GET {target}: connection closed")  # pragma: no cover
+
     def request(
         self,
         method: str,
@@ -178,11 +234,7 @@ class Transport:
         ``body`` is bytes or a ``BodySource`` (a streamed upload). A kept-alive
         connection the server has meanwhile closed fails on first use; that case is
         retried once on a fresh connection (the request never reached the server)."""
-        target = self._base + path
-        if query:
-            q = {k: v for k, v in query.items() if v is not None}
-            if q:
-                target += "?" + urllib.parse.urlencode(q)
+        target = self._target(path, query)
         all_headers = dict(self._headers)
         if headers:
             all_headers.update(headers)

@@ -25,6 +25,7 @@ from typing import (
 
 from . import _frames
 from ._analysis import AnalysisMixin
+from ._feedback import FeedbackMixin
 from ._encode import encode_events, timestamp_ms
 from ._http import RetryPolicy, Transport, call_with_retries
 from ._sender import EXCEPTION, LABEL, PREDICTION, Sender
@@ -89,7 +90,7 @@ def _feature_specs(features: Any) -> List[Dict[str, Any]]:
     return out
 
 
-class Client(AnalysisMixin):
+class Client(AnalysisMixin, FeedbackMixin):
     """A connection to a Sightline server.
 
     ``log_*`` calls only queue the event and return at once; a background thread

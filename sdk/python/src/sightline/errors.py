@@ -75,3 +75,8 @@ def error_for_status(status: int) -> type:
     if status in (400, 422):
         return ValidationError
     return APIError
+
+
+class SignatureError(SightlineError):
+    """A webhook's signature does not check out: missing or malformed headers, a body
+    or timestamp that is not what was signed, another secret, or a stale timestamp."""
