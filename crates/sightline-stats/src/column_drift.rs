@@ -309,7 +309,7 @@ fn on_shares(method: Method, mut r: Vec<f64>, mut c: Vec<f64>) -> Result<DriftRe
 /// them, and the Bhattacharyya sum weighted by the mean bin width.
 fn hellinger_numeric(reference: &[f64], current: &[f64]) -> Result<DriftResult, DriftError> {
     let mut keys: Vec<f64> = reference.iter().chain(current).map(|v| if *v == 0.0 { 0.0 } else { *v }).collect();
-    keys.sort_unstable_by(f64::total_cmp);
+    drift::sort_values(&mut keys, &mut Vec::new());
     keys.dedup();
     let edges = drift::sturges_edges(keys.iter().copied());
     let density = |values: &[f64]| {

@@ -339,9 +339,10 @@ fn read_values(
     // Sorted here, on this file's thread and in place: KS and Wasserstein need sorted
     // samples and take sorted input as it is, where they would sort a copy of each
     // million-value column otherwise. No method depends on the order of the values.
+    let mut scratch = Vec::new();
     for sink in &mut sinks {
         if let Sink::Numeric(values) = sink {
-            values.sort_unstable_by(f64::total_cmp);
+            sightline_stats::drift::sort_values(values, &mut scratch);
         }
     }
     Ok((sinks, missing))
