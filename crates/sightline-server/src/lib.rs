@@ -237,7 +237,10 @@ impl Server {
                     store: store.clone(),
                     retention: config.analysis.retention(),
                 }))
-                .with_source(Arc::new(alerting::outcome_signals::OutcomeSignals::new(store.clone()))),
+                .with_source(Arc::new(alerting::outcome_signals::OutcomeSignals::new(
+                    store.clone(),
+                    config.analysis.retention(),
+                ))),
             Arc::new(dispatcher),
             config.alerting.clone(),
         );

@@ -3,6 +3,7 @@
 //! equal to scikit-learn's). Labels update the window of their prediction, whenever
 //! they arrive, because the join happens at query time.
 
+pub mod by_version;
 pub mod compare;
 pub mod estimate;
 pub mod gauges;

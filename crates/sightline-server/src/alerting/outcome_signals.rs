@@ -1,15 +1,16 @@
 //! Monitor samples of performance: the task's metric over the monitor's window per
 //! version, realized from predictions joined with their labels (as the performance
-//! endpoint computes it), or estimated without labels by CBPE fitted on the labelled
-//! predictions of the monitor's reference range (fitted once per monitor and version,
-//! then kept: the range is in the past and does not change).
+//! endpoint computes it, from the outcome tallies), or estimated without labels by CBPE
+//! fitted on the labelled predictions of the monitor's reference range (fitted once per
+//! monitor and version, then kept: the range is in the past and does not change).
 
 use super::signals::{Samples, SignalSource};
+use crate::analysis::Retention;
 use crate::performance::estimate::{Estimator, estimated_metric};
-use crate::performance::{Metrics, window};
+use crate::performance::{Metrics, by_version, tallied, window_counted};
 use sightline_core::alerting::{Labels, Monitor, Signal};
-use sightline_store::{OutcomeQuery, Store};
-use std::collections::{BTreeMap, HashMap};
+use sightline_store::Store;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The metric names a `performance_metric` monitor can watch (each applies to the tasks
@@ -36,9 +37,6 @@ pub const METRICS: [&str; 19] = [
     "r2",
 ];
 
-/// Most predictions one sample reads (as the endpoint).
-const MAX_ROWS: usize = crate::routes::performance::MAX_ROWS;
-
 /// Fitted estimators kept at most (past it, the cache starts over).
 const MAX_ESTIMATORS: usize = 1000;
 
@@ -47,13 +45,15 @@ type EstimatorKey = (String, i64, i64, i64);
 
 pub struct OutcomeSignals {
     pub store: Arc<dyn Store>,
+    /// Which buckets of the tallies are still kept.
+    retention: Retention,
     /// CBPE fitted per monitor and version; `Err` remembers why it cannot be fitted.
     estimators: Mutex<HashMap<EstimatorKey, Arc<Result<Estimator, String>>>>,
 }
 
 impl OutcomeSignals {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        OutcomeSignals { store, estimators: Mutex::new(HashMap::new()) }
+    pub fn new(store: Arc<dyn Store>, retention: Retention) -> Self {
+        OutcomeSignals { store, retention, estimators: Mutex::new(HashMap::new()) }
     }
 
     /// The estimator of a monitor's version, fitted on its reference range.
@@ -64,18 +64,16 @@ impl OutcomeSignals {
         model_id: i64,
         version_id: i64,
         (from_ms, to_ms): (i64, i64),
+        now_ms: i64,
     ) -> Result<Arc<Result<Estimator, String>>, String> {
         let key = (m.id.clone(), from_ms, to_ms, version_id);
         if let Some(found) = self.estimators.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(found.clone());
         }
-        let query = OutcomeQuery { model_id, version_id: Some(version_id), from_ms, to_ms, limit: MAX_ROWS + 1 };
-        let reference = self.store.outcomes(&query).map_err(|e| e.to_string())?;
-        let fitted = Arc::new(if reference.len() > MAX_ROWS {
-            Err(format!("the reference range holds more than {MAX_ROWS} predictions"))
-        } else {
-            Estimator::fit(spec, &crate::performance::once(&reference), None)
-        });
+        let reference =
+            tallied::read(self.store.as_ref(), model_id, Some(version_id), (from_ms, to_ms), now_ms, self.retention)
+                .map_err(|e| e.to_string())?;
+        let fitted = Arc::new(Estimator::fit(spec, &reference.counted(), None));
         let mut cache = self.estimators.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= MAX_ESTIMATORS {
             cache.clear();
@@ -156,45 +154,32 @@ impl SignalSource for OutcomeSignals {
             (false, _) => None,
         };
         let model = self.store.model_by_id(model_id).map_err(|e| e.to_string())?.ok_or("the model is gone")?;
-        let version_id = match m.version.as_deref() {
-            Some(v) => match self.store.get_version(model_id, v).map_err(|e| e.to_string())? {
-                Some(found) => Some(found.id),
+        let store = self.store.as_ref();
+        let window = (now_ms.saturating_sub(m.window_ms), now_ms.saturating_add(1));
+        let windows = match m.version.as_deref() {
+            Some(v) => match store.get_version(model_id, v).map_err(|e| e.to_string())? {
+                Some(found) => {
+                    let w = tallied::read(store, model_id, Some(found.id), window, now_ms, self.retention)
+                        .map_err(|e| e.to_string())?;
+                    if w.predictions() > 0 { vec![(found, w)] } else { Vec::new() }
+                }
                 None => {
                     out.insert(series(v), None);
                     return Ok(out);
                 }
             },
-            None => None,
+            None => by_version::windows(store, model_id, window, now_ms, self.retention).map_err(|e| e.to_string())?,
         };
-        let query = OutcomeQuery {
-            model_id,
-            version_id,
-            from_ms: now_ms.saturating_sub(m.window_ms),
-            to_ms: now_ms.saturating_add(1),
-            limit: MAX_ROWS + 1,
-        };
-        let rows = self.store.outcomes(&query).map_err(|e| e.to_string())?;
-        // A cut window would give a wrong value: it is no value, said in the log.
-        if rows.len() > MAX_ROWS {
-            return Err(format!("the window holds more than {MAX_ROWS} predictions; use a shorter window"));
-        }
-        let mut by_version: BTreeMap<i64, Vec<&sightline_store::OutcomeRow>> = BTreeMap::new();
-        for r in &rows {
-            by_version.entry(r.version_id).or_default().push(r);
-        }
-        for (version_id, rows) in by_version {
-            let Some(version) = self.store.version_by_id(version_id).map_err(|e| e.to_string())? else { continue };
+        for (version, w) in windows {
             let value = match reference {
-                Some(range) => match self.estimator(m, &model.spec, model_id, version_id, range)?.as_ref() {
-                    Ok(estimator) => {
-                        match estimator.estimate(&model.spec, &crate::performance::once(rows.iter().copied())) {
-                            Some(Ok(e)) => estimated_metric(&e, name),
-                            _ => None,
-                        }
-                    }
+                Some(range) => match self.estimator(m, &model.spec, model_id, version.id, range, now_ms)?.as_ref() {
+                    Ok(estimator) => match estimator.estimate(&model.spec, &w.counted()) {
+                        Some(Ok(e)) => estimated_metric(&e, name),
+                        _ => None,
+                    },
                     Err(_) => None,
                 },
-                None => match window(&model.spec, &rows, None).metrics {
+                None => match window_counted(&model.spec, &w.counted(), &w.delays, None).metrics {
                     Some(Ok(metrics)) => metric(&metrics, name),
                     _ => None,
                 },
