@@ -24,6 +24,7 @@ mod overview;
 mod predictions;
 mod range;
 mod registry;
+mod retraining;
 mod session;
 mod settings;
 mod version;
@@ -54,6 +55,7 @@ pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/ui/models/{model}", get(model::page))
         .route("/ui/models/{model}/features/{feature}", get(feature::page))
         .route("/ui/models/{model}/registry", get(registry::page))
+        .route("/ui/models/{model}/retraining", get(retraining::page))
         .route("/ui/models/{model}/versions/{version}", get(version::page))
         .route("/ui/models/{model}/versions/{version}/stage", post(version_forms::set_stage))
         .route("/ui/models/{model}/versions/{version}/aliases", post(version_forms::set_alias))

@@ -3,6 +3,7 @@
 //! followed), their content, their SVG charts and the monitor form with its CSRF check.
 
 mod registry;
+mod retraining;
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, StatusCode};
