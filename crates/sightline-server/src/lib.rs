@@ -227,9 +227,14 @@ impl Server {
                     .await??;
             tracing::info!(monitors = n, "monitors file loaded");
         }
-        let dispatcher =
-            notify::dispatcher::Dispatcher::new(store.clone(), keys.clone(), config.alerting.retry.clone())
-                .map_err(StartError::Notifiers)?;
+        let metrics = Arc::new(metrics::Metrics::new(config.metrics_max_series));
+        let dispatcher = notify::dispatcher::Dispatcher::new(
+            store.clone(),
+            metrics.clone(),
+            keys.clone(),
+            config.alerting.retry.clone(),
+        )
+        .map_err(StartError::Notifiers)?;
         let scheduler = alerting::scheduler::Scheduler::new(
             store.clone(),
             alerting::signals::Signals::new(store.clone())
@@ -245,7 +250,6 @@ impl Server {
             config.alerting.clone(),
         );
         let writer = store.writer()?;
-        let metrics = Arc::new(metrics::Metrics::new(config.metrics_max_series));
         let queue = Arc::new(ingest::WriteQueue::new(config.queue_capacity_events));
         let writer = ingest::spawn_writer(queue.clone(), writer, metrics.clone()).map_err(StartError::Writer)?;
         let limits = Limits { max_batch_events: config.max_batch_events, max_body_bytes: config.max_body_bytes };

@@ -70,6 +70,7 @@ pub struct Metrics {
     dataset_drift_share: GaugeVec,
     performance: GaugeVec,
     label_coverage: GaugeVec,
+    notifications: IntCounterVec,
     series: Mutex<HashMap<(String, String), Slot>>,
     max_series: usize,
 }
@@ -195,7 +196,14 @@ impl Metrics {
             Opts::new("sightline_label_coverage", "Share of the latest drift window's predictions that have a label."),
             model_labels,
         ));
-        for c in [&predictions, &errors, &labels, &exceptions, &requests, &rejected] {
+        let notifications = must(IntCounterVec::new(
+            Opts::new(
+                "sightline_notification_attempts_total",
+                "Attempts to deliver a notification, by channel kind, what was sent (alert, test, retraining_trigger) and outcome (delivered, failed: retried, gave_up, dropped).",
+            ),
+            &["channel_kind", "purpose", "status"],
+        ));
+        for c in [&predictions, &errors, &labels, &exceptions, &requests, &rejected, &notifications] {
             must(registry.register(Box::new(c.clone())));
         }
         must(registry.register(Box::new(latency.clone())));
@@ -240,6 +248,7 @@ impl Metrics {
             dataset_drift_share,
             performance,
             label_coverage,
+            notifications,
             series: Mutex::new(HashMap::new()),
             max_series,
         }
@@ -341,6 +350,13 @@ impl Metrics {
     }
 
     /// The exposition text for `/metrics`.
+    /// Counts one delivery attempt (or a dropped notification) of a channel; `purpose`
+    /// is the delivery log's `kind` with `firing` and `resolved` counted as `alert`.
+    pub fn notification_attempt(&self, channel_kind: &str, purpose: &str, status: &str) {
+        let purpose = if matches!(purpose, "firing" | "resolved") { "alert" } else { purpose };
+        self.notifications.with_label_values(&[channel_kind, purpose, status]).inc();
+    }
+
     pub fn render(&self) -> Result<(String, String), String> {
         let encoder = TextEncoder::new();
         let mut buf = Vec::new();

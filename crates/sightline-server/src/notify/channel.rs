@@ -218,6 +218,16 @@ impl ChannelConfig {
     }
 
     /// The configuration as stored (before sealing) and as [`ChannelConfig::parse`] reads it.
+    /// The kind's name, as the API spells it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChannelConfig::Webhook { .. } => "webhook",
+            ChannelConfig::Slack { .. } => "slack",
+            ChannelConfig::Alertmanager { .. } => "alertmanager",
+            ChannelConfig::Email { .. } => "email",
+        }
+    }
+
     pub fn to_json(&self) -> Value {
         match self {
             ChannelConfig::Webhook { url, secret } => json!({ "url": url, "secret": secret }),

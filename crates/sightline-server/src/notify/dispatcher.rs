@@ -5,6 +5,7 @@
 use super::Notification;
 use super::channel::ChannelConfig;
 use super::worker::{self, RetrySettings, Worker};
+use crate::metrics::Metrics;
 use crate::wire::time::now_ms;
 use sightline_core::alerting::Severity;
 use sightline_store::{DeliveryRecord, Keys, Page, Store};
@@ -15,6 +16,7 @@ use tokio::sync::mpsc::error::TrySendError;
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
     keys: Arc<Keys>,
     client: reqwest::Client,
     retry: RetrySettings,
@@ -34,9 +36,14 @@ pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, Stri
 }
 
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>, keys: Arc<Keys>, retry: RetrySettings) -> Result<Dispatcher, String> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        keys: Arc<Keys>,
+        retry: RetrySettings,
+    ) -> Result<Dispatcher, String> {
         let client = http_client(retry.timeout)?;
-        Ok(Dispatcher { store, keys, client, retry, workers: Mutex::new(HashMap::new()) })
+        Ok(Dispatcher { store, metrics, keys, client, retry, workers: Mutex::new(HashMap::new()) })
     }
 
     /// Hands `n` to every matching channel of `project_id`; never waits for a send.
@@ -64,6 +71,7 @@ impl Dispatcher {
                         Ok(config) => {
                             slot.insert(worker::spawn(
                                 self.store.clone(),
+                                self.metrics.clone(),
                                 self.client.clone(),
                                 ch.id,
                                 ch.project_id,
@@ -73,7 +81,11 @@ impl Dispatcher {
                         }
                         Err(e) => {
                             tracing::error!(channel_id = ch.id, error = %e, "cannot open a channel's configuration");
-                            dropped.push((ch.id, format!("cannot open the channel configuration: {e}")));
+                            dropped.push((
+                                ch.id,
+                                ch.kind.clone(),
+                                format!("cannot open the channel configuration: {e}"),
+                            ));
                             continue;
                         }
                     }
@@ -81,16 +93,18 @@ impl Dispatcher {
                 if let Some(w) = workers.get(&ch.id) {
                     match w.tx.try_send(n.clone()) {
                         Ok(()) => {}
-                        Err(TrySendError::Full(_)) => dropped.push((ch.id, "the channel's queue is full".into())),
+                        Err(TrySendError::Full(_)) => {
+                            dropped.push((ch.id, ch.kind.clone(), "the channel's queue is full".into()));
+                        }
                         Err(TrySendError::Closed(_)) => {
                             workers.remove(&ch.id);
-                            dropped.push((ch.id, "the channel's worker stopped".into()));
+                            dropped.push((ch.id, ch.kind.clone(), "the channel's worker stopped".into()));
                         }
                     }
                 }
             }
         }
-        for (channel_id, error) in dropped {
+        for (channel_id, channel_kind, error) in dropped {
             tracing::warn!(channel_id, error = %error, "notification dropped");
             let record = DeliveryRecord {
                 seq: 0,
@@ -103,10 +117,7 @@ impl Dispatcher {
                 error: Some(error),
                 ts_ms: now_ms(),
             };
-            let store = self.store.clone();
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.record_delivery(&record)).await {
-                tracing::warn!(error = %e, "cannot record a dropped notification");
-            }
+            worker::record(&self.store, &self.metrics, &channel_kind, record).await;
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::channel::ChannelConfig;
 use super::{Notification, alertmanager, slack, webhook};
+use crate::metrics::Metrics;
 use crate::wire::time::now_ms;
 use rand::Rng;
 use sightline_store::{DeliveryRecord, Store};
@@ -131,8 +132,9 @@ pub async fn attempt(
     }
 }
 
-/// Records one attempt in the channel's delivery log.
-pub async fn record(store: &Arc<dyn Store>, record: DeliveryRecord) {
+/// Records one attempt in the channel's delivery log and counts it on /metrics.
+pub async fn record(store: &Arc<dyn Store>, metrics: &Metrics, channel_kind: &str, record: DeliveryRecord) {
+    metrics.notification_attempt(channel_kind, &record.kind, &record.status);
     let store = store.clone();
     match tokio::task::spawn_blocking(move || store.record_delivery(&record)).await {
         Ok(Ok(())) => {}
@@ -144,6 +146,7 @@ pub async fn record(store: &Arc<dyn Store>, record: DeliveryRecord) {
 /// Starts the worker of channel `channel_id`.
 pub fn spawn(
     store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
     client: reqwest::Client,
     channel_id: i64,
     project_id: i64,
@@ -158,6 +161,8 @@ pub fn spawn(
                     attempt(&retry, channel_id, number, send_once(&client, &config, &n), "notification").await;
                 record(
                     &store,
+                    &metrics,
+                    config.kind(),
                     DeliveryRecord {
                         seq: 0,
                         channel_id,

@@ -92,6 +92,8 @@ async fn send(app: &Arc<AppState>, to: &Target, t: &TriggerRecord, body: &str, n
     let outcome = worker::attempt(retry, to.channel_id, number, sent, "retraining trigger").await;
     worker::record(
         &app.store,
+        &app.metrics,
+        "webhook",
         DeliveryRecord {
             seq: 0,
             channel_id: to.channel_id,

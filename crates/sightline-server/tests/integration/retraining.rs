@@ -245,6 +245,14 @@ async fn a_trigger_is_retried_with_backoff_until_delivered_even_across_a_restart
     for (attempt, status) in [(1, "failed"), (2, "failed"), (3, "gave_up")] {
         assert!(attempts.contains(&(attempt, status.into(), "retraining_trigger".into())), "{attempts:?}");
     }
+    // ...and counted on /metrics.
+    let series = |status: &str| {
+        format!(
+            r#"sightline_notification_attempts_total{{channel_kind="webhook",purpose="retraining_trigger",status="{status}"}}"#
+        )
+    };
+    assert_eq!(server.metric(&series("failed")).await, Some(2.0));
+    assert_eq!(server.metric(&series("gave_up")).await, Some(1.0));
 
     // Slow retries: the server stops while the trigger still waits for its second attempt...
     let server = server.restart_with(|c| retries(c, 5, 60_000)).await;
