@@ -125,7 +125,8 @@ async fn sign_in(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Res
 /// that queue after the profiles are done; until it has, window reads add the queued
 /// labels themselves and take longer. Nothing in the API says how far the pass is, so
 /// the 30-day performance query is repeated until its time settles: three reads in a
-/// row within 20 % of the fastest one.
+/// row within 20 % of the fastest one, or a minute at most (on a busy machine reads
+/// vary more than that; the run then goes on, and says so).
 async fn settle(http: &reqwest::Client, base: &str, token: &str, path: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut times: Vec<Duration> = Vec::new();
@@ -135,7 +136,10 @@ async fn settle(http: &reqwest::Client, base: &str, token: &str, path: &str) -> 
         if times.len() >= 3 && times[times.len() - 3..].iter().all(|t| t.as_secs_f64() <= fastest.as_secs_f64() * 1.2) {
             return Ok(());
         }
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(300), "performance reads never settled: {times:?}");
+        if started.elapsed() > Duration::from_secs(60) {
+            eprintln!("performance reads did not settle within a minute ({} reads); timing anyway", times.len());
+            return Ok(());
+        }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
