@@ -27,6 +27,8 @@ pub enum CodecError {
     Truncated,
     #[error("invalid utf-8 in a string value")]
     Utf8,
+    #[error("entries out of order")]
+    Unordered,
 }
 
 /// Encodes features (ordinal, value) into `out`.

@@ -14,9 +14,13 @@
 //! signed while deltas are in flight; merging is adding counts, associative and
 //! commutative, and a fully merged window never holds a negative count.
 
+mod runs;
+
 use crate::Target;
 use crate::codec::{CodecError, Reader, put_varint};
 use rustc_hash::FxHashMap as HashMap;
+
+pub use runs::TallyRuns;
 
 const FORMAT: u8 = 1;
 const NONE: u8 = 0;
@@ -269,46 +273,6 @@ impl OutcomeTally {
         self.summary.merge(&other.summary);
     }
 
-    /// Adds the tally `bytes` encodes, as `merge(&decode(bytes)?)` would, without building
-    /// it first (outcome keys are checked when [`OutcomeTally::outcomes`] reads them). On
-    /// an error part of it may have been added.
-    pub fn merge_encoded(&mut self, bytes: &[u8]) -> Result<(), CodecError> {
-        let mut r = Reader { bytes, pos: 0 };
-        let summary = TallySummary::read(&mut r)?;
-        let n = r.varint()?;
-        for _ in 0..n {
-            let len = usize::try_from(r.varint()?).map_err(|_| CodecError::Truncated)?;
-            let start = r.pos;
-            r.take(len)?;
-            let k = bytes.get(start..r.pos).ok_or(CodecError::Truncated)?;
-            let count = unzigzag(r.varint()?);
-            match self.records.get_mut(k) {
-                Some(mine) => *mine += count,
-                None => {
-                    self.records.insert(k.into(), count);
-                }
-            }
-        }
-        let n = r.varint()?;
-        for _ in 0..n {
-            let d = unzigzag(r.varint()?);
-            *self.delays.entry(d).or_insert(0) += unzigzag(r.varint()?);
-        }
-        if r.pos != bytes.len() {
-            return Err(CodecError::Truncated);
-        }
-        self.records.retain(|_, n| *n != 0);
-        self.delays.retain(|_, n| *n != 0);
-        self.summary.merge(&summary);
-        Ok(())
-    }
-
-    /// Adds only the counts and latencies of another tally's summary (for callers that
-    /// read nothing else: the outcomes and delays then no longer match the counts).
-    pub fn merge_summary(&mut self, other: &TallySummary) {
-        self.summary.merge(other);
-    }
-
     pub fn is_empty(&self) -> bool {
         self.records.is_empty() && self.delays.is_empty() && self.summary == TallySummary::default()
     }
@@ -534,10 +498,6 @@ mod tests {
             prop_assert_eq!(&right, &whole);
             prop_assert_eq!(OutcomeTally::decode(&whole.encode()).expect("decodes"), whole.clone());
             prop_assert_eq!(whole.encode(), left.encode());
-            let mut streamed = parts[0].clone();
-            streamed.merge_encoded(&parts[1].encode()).expect("ok");
-            streamed.merge_encoded(&parts[2].encode()).expect("ok");
-            prop_assert_eq!(streamed, whole);
         }
     }
 }

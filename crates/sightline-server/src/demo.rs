@@ -17,6 +17,9 @@ use sightline_store::{NewToken, NewUser, Store, UserChange};
 use std::net::SocketAddr;
 
 pub use population::MODEL;
+/// The demo challenger's XGBoost model file (eight numeric inputs), which the month
+/// benchmark also explains its model with.
+pub use traffic::V2_MODEL as EXPLAINER_MODEL;
 
 /// The demo user's name.
 pub const USER: &str = "demo";

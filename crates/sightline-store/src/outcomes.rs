@@ -108,7 +108,8 @@ pub trait TallyStore {
     fn late_labels(&self, after_seq: i64, limit: usize) -> Result<Vec<LateLabel>>;
     /// A stored tally (its encoding), when the bucket has one.
     fn load_tally(&self, key: &crate::ProfileKey) -> Result<Option<Vec<u8>>>;
-    /// A window's merged tally, read in one snapshot so that nothing is counted twice
-    /// or missed while the aggregator flushes.
-    fn window_tally(&self, query: &TallyWindowQuery) -> Result<sightline_core::outcome_tally::OutcomeTally>;
+    /// A window's tallies, read in one snapshot so that nothing is counted twice or
+    /// missed while the aggregator flushes, and answered as their sum (merged in key
+    /// order as their outcomes are read).
+    fn window_tally(&self, query: &TallyWindowQuery) -> Result<sightline_core::outcome_tally::TallyRuns>;
 }

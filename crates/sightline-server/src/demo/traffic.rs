@@ -29,7 +29,7 @@ const BURST_MS: i64 = 30_000;
 const MAX_PENDING_LABELS: usize = 500_000;
 const MAX_BATCH: usize = 5_000;
 /// The challenger's model file and the features it reads, in its column order.
-const V2_MODEL: &[u8] = include_bytes!("credit_risk_v2.json");
+pub const V2_MODEL: &[u8] = include_bytes!("credit_risk_v2.json");
 const EXPLAINED_FEATURES: &str =
     "age,income,loan_amount,credit_score,debt_to_income,employment_years,open_accounts,has_cosigner";
 

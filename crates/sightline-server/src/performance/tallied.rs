@@ -6,7 +6,7 @@
 
 use super::Counted;
 use crate::analysis::{Retention, ceil, cover, floor};
-use sightline_core::outcome_tally::{OutcomeTally, TallySummary};
+use sightline_core::outcome_tally::{TallyRuns, TallySummary};
 use sightline_store::{OutcomeQuery, OutcomeRow, Resolution, Store, StoreError, TallyWindowQuery};
 use std::time::Duration;
 
@@ -36,7 +36,7 @@ impl TalliedWindow {
         self.delays.iter().map(|(_, n)| n).sum()
     }
 
-    fn from_tally(tally: &OutcomeTally) -> Result<Self, String> {
+    fn from_tally(tally: &TallyRuns) -> Result<Self, String> {
         let mut rows = Vec::new();
         for (o, n) in tally.outcomes().map_err(|e| e.to_string())? {
             let n = usize::try_from(n).map_err(|_| format!("an outcome is counted {n} times"))?;
@@ -55,7 +55,7 @@ impl TalliedWindow {
             .into_iter()
             .map(|(d, n)| usize::try_from(n).map(|n| (d, n)).map_err(|_| format!("a label delay is counted {n} times")))
             .collect::<Result<_, String>>()?;
-        let errors = usize::try_from(tally.errors()).map_err(|_| "a negative error count".to_owned())?;
+        let errors = usize::try_from(tally.summary().errors).map_err(|_| "a negative error count".to_owned())?;
         Ok(TalliedWindow { rows, delays, errors })
     }
 

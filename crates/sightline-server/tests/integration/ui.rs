@@ -2,6 +2,7 @@
 //! and traffic; pages fetched as a browser would (session cookie, redirects not
 //! followed), their content, their SVG charts and the monitor form with its CSRF check.
 
+mod estimated;
 mod registry;
 mod retraining;
 

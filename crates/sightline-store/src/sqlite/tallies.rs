@@ -8,7 +8,7 @@ use crate::{ProfileKey, Resolution, Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use sightline_core::Target;
 use sightline_core::codec::decode_scores;
-use sightline_core::outcome_tally::{OutcomeTally, TallySummary};
+use sightline_core::outcome_tally::{OutcomeTally, TallyRuns, TallySummary};
 
 /// Predictions past a `seq` with their early labels (the join a tally pass makes).
 const TALLY_EVENTS: &str = "SELECT p.seq, p.model_id, p.version_id, p.ts_ms, p.pred_class, p.pred_num, p.scores,
@@ -109,8 +109,12 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-/// The window read, on a connection inside a read transaction.
-fn read_window(c: &Connection, q: &TallyWindowQuery) -> Result<OutcomeTally> {
+/// The window read, on a connection inside a read transaction: the stored tallies as
+/// they are encoded (merged when their outcomes are read), and one more tally of what
+/// they do not hold yet.
+fn read_window(c: &Connection, q: &TallyWindowQuery) -> Result<TallyRuns> {
+    let mut runs = TallyRuns::new();
+    // Committed since the last flush, queued late labels and the edges.
     let mut tally = OutcomeTally::new();
     let (inner_from, inner_to) = q.inner;
     if inner_from < inner_to {
@@ -121,15 +125,15 @@ fn read_window(c: &Connection, q: &TallyWindowQuery) -> Result<OutcomeTally> {
                AND (?5 IS NULL OR version_id = ?5)",
         )?;
         for (resolution, from, to) in &q.buckets {
-            let rows = buckets
-                .query_map(params![q.model_id, resolution.ms(), from, to, q.version_id], |r| r.get::<_, Vec<u8>>(0))?;
-            for data in rows {
-                let data = data?;
+            let mut rows = buckets.query(params![q.model_id, resolution.ms(), from, to, q.version_id])?;
+            while let Some(row) = rows.next()? {
                 if q.summary_only {
-                    let summary = TallySummary::decode(&data).map_err(|e| corrupt("stored outcome tally", e))?;
-                    tally.merge_summary(&summary);
+                    // Only the head of the encoding is read: no copy of the rest.
+                    let data = row.get_ref(0)?.as_blob().map_err(|e| corrupt("stored outcome tally", e))?;
+                    let summary = TallySummary::decode(data).map_err(|e| corrupt("stored outcome tally", e))?;
+                    runs.merge_summary(&summary);
                 } else {
-                    tally.merge_encoded(&data).map_err(|e| corrupt("stored outcome tally", e))?;
+                    runs.push_encoded(row.get(0)?).map_err(|e| corrupt("stored outcome tally", e))?;
                 }
             }
         }
@@ -187,7 +191,12 @@ fn read_window(c: &Connection, q: &TallyWindowQuery) -> Result<OutcomeTally> {
             tally.add_prediction(prediction.as_ref(), &scores, label, failed, latency);
         }
     }
-    Ok(tally)
+    if q.summary_only {
+        runs.merge_summary(tally.summary());
+    } else {
+        runs.push(&tally);
+    }
+    Ok(runs)
 }
 
 impl TallyStore for SqliteStore {
@@ -225,7 +234,7 @@ impl TallyStore for SqliteStore {
         })
     }
 
-    fn window_tally(&self, query: &TallyWindowQuery) -> Result<OutcomeTally> {
+    fn window_tally(&self, query: &TallyWindowQuery) -> Result<TallyRuns> {
         self.with_reader(|c| {
             // One snapshot: the tallies, the watermark they hold and what came after.
             c.execute_batch("BEGIN DEFERRED")?;

@@ -120,6 +120,110 @@ async fn sign_in(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Res
     Ok(pair)
 }
 
+/// Waits for the outcome pass to catch up with the profiles. Every label here arrives
+/// after its prediction, so it is queued as a late label, and the outcome pass folds
+/// that queue after the profiles are done; until it has, window reads add the queued
+/// labels themselves and take longer. Nothing in the API says how far the pass is, so
+/// the 30-day performance query is repeated until its time settles: three reads in a
+/// row within 20 % of the fastest one, or a minute at most (on a busy machine reads
+/// vary more than that; the run then goes on, and says so).
+async fn settle(http: &reqwest::Client, base: &str, token: &str, path: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut times: Vec<Duration> = Vec::new();
+    loop {
+        times.push(timed(http, base, token, path, 1).await?.0);
+        let fastest = times.iter().min().copied().unwrap_or_default();
+        if times.len() >= 3 && times[times.len() - 3..].iter().all(|t| t.as_secs_f64() <= fastest.as_secs_f64() * 1.2) {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            eprintln!("performance reads did not settle within a minute ({} reads); timing anyway", times.len());
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// What [`furnish`] made that pages are named by.
+struct Furnished {
+    monitor: String,
+    incident: String,
+}
+
+/// Gives every page something to show: registry facts, a stage and an alias for v1, a
+/// model file to explain it with (the demo's XGBoost model, reading eight numeric
+/// features), monitors with a firing alert, error groups, an incident with a note.
+async fn furnish(http: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<Furnished> {
+    use reqwest::Method;
+    let json_ct = "application/json";
+    let send_json = |method: Method, path: String, body: Value| async move {
+        send(http, base, token, method, &path, json_ct, body.to_string().into_bytes()).await
+    };
+    let facts = json!({"description": "the month's model", "source": "s3://models/bench/v1", "git_commit": "0123abc",
+                       "params": {"max_depth": "4", "eta": "0.15"}, "metrics": {"roc_auc": 0.81, "accuracy": 0.74},
+                       "tags": {"team": "bench"}});
+    send_json(Method::PATCH, "/api/v1/models/bench/versions/v1".into(), facts).await?;
+    let stage = json!({"stage": "Production", "reason": "serving the month"});
+    send_json(Method::PUT, "/api/v1/models/bench/versions/v1/stage".into(), stage).await?;
+    let alias = json!({"version": "v1", "reason": "the champion"});
+    send_json(Method::PUT, "/api/v1/models/bench/aliases/champion".into(), alias).await?;
+    let features: Vec<String> = (0..8).map(|i| format!("num_{i}")).collect();
+    let path = format!("/api/v1/models/bench/versions/v1/explainer/model-file?features={}", features.join(","));
+    let model = sightline_server::demo::EXPLAINER_MODEL.to_vec();
+    send(http, base, token, Method::PUT, &path, "application/octet-stream", model).await?;
+    let monitors = [
+        json!({"id": "bench-traffic", "model": "bench", "signal": "throughput", "condition": {"op": ">=", "value": 0.0},
+               "window": "1h", "interval": "1m", "severity": "low", "labels": {"team": "bench"}}),
+        json!({"id": "bench-errors", "model": "bench", "signal": "error_rate", "condition": {"op": ">", "value": 0.05},
+               "window": "15m", "interval": "1m", "severity": "high"}),
+        json!({"id": "bench-drift", "model": "bench", "signal": {"kind": "drift_score", "feature": "num_0", "method": "psi"},
+               "condition": {"op": ">", "value": 0.2}, "window": "1h", "interval": "5m", "severity": "medium"}),
+    ];
+    for monitor in monitors {
+        send_json(Method::POST, "/api/v1/monitors".into(), monitor).await?;
+    }
+    let errors: Vec<Value> = (0..60)
+        .map(|i| {
+            let (kind, message) = match i % 3 {
+                0 => ("TimeoutError", format!("upstream feature store timed out after {} ms", 100 + i)),
+                1 => ("KeyError", format!("missing feature 'num_{}'", i % 20)),
+                _ => ("ValueError", "could not convert string to float: 'n/a'".to_owned()),
+            };
+            json!({"type": kind, "message": message, "version": "v1"})
+        })
+        .collect();
+    send_json(Method::POST, "/api/v1/models/bench/errors".into(), json!({ "events": errors })).await?;
+    let incident =
+        json!({"title": "latency over budget", "severity": "high", "runbook_url": "https://example.com/runbook"});
+    let incident = send_json(Method::POST, "/api/v1/incidents".into(), incident).await?;
+    let id = incident["id"].as_str().map_or_else(|| incident["id"].to_string(), str::to_owned);
+    let note = json!({"text": "the feature store was slow; retried"});
+    send_json(Method::POST, format!("/api/v1/incidents/{id}/notes"), note).await?;
+    // Lineage: loans → features (an ETL job) → the model version (a training job).
+    let steps = [
+        ("0193a0c0-0000-7000-8000-000000000001", "etl", "features", ("db", "loans"), ("lake", "features")),
+        ("0193a0c0-0000-7000-8000-000000000002", "ml", "train_bench", ("lake", "features"), ("sightline", "bench/v1")),
+    ];
+    for (run, job_namespace, job, input, output) in steps {
+        let event = json!({"eventType": "COMPLETE", "eventTime": "2026-11-27T10:00:00Z",
+            "producer": "https://example.com/bench", "run": {"runId": run},
+            "job": {"namespace": job_namespace, "name": job},
+            "inputs": [{"namespace": input.0, "name": input.1}], "outputs": [{"namespace": output.0, "name": output.1}]});
+        send_json(Method::POST, "/api/v1/lineage".into(), event).await?;
+    }
+    // The scheduler evaluates a new monitor at once; its alert fires with `for` 0.
+    let started = Instant::now();
+    loop {
+        let (_, alerts) = timed(http, base, token, "/api/v1/alerts?monitor=bench-traffic", 1).await?;
+        if alerts["items"].as_array().is_some_and(|items| !items.is_empty()) {
+            break;
+        }
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(120), "the always-firing monitor never fired");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(Furnished { monitor: "bench-traffic".into(), incident: id })
+}
+
 /// The median time to fetch a page whole.
 async fn timed_page(
     http: &reqwest::Client,
@@ -247,6 +351,7 @@ async fn drive(base: &str, token: &str, args: &Args) -> anyhow::Result<Results> 
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let fold_time = started.elapsed();
+    settle(&http, base, token, &format!("/api/v1/models/bench/performance?from={start}&to={end}")).await?;
     let day_ago = end - 86_400_000;
     let queries: Vec<(&'static str, String)> = vec![
         ("drift, one 30-day window", format!("/api/v1/models/bench/drift?from={start}&to={end}")),
@@ -277,15 +382,31 @@ async fn drive(base: &str, token: &str, args: &Args) -> anyhow::Result<Results> 
         };
         results.push((name, time, windows, rows));
     }
-    // The web UI's pages, signed in as an administrator.
+    // The web UI's pages, signed in as an administrator, with something on each.
+    let ids = furnish(&http, base, token).await?;
     let cookie = sign_in(&http, base, token).await?;
-    let pages: [(&'static str, &str); 6] = [
+    let newest = format!("/ui/models/bench/predictions/m{}-0", minutes - 1);
+    let monitor = format!("/ui/monitors/{}", ids.monitor);
+    let incident = format!("/ui/incidents/{}", ids.incident);
+    let pages: Vec<(&'static str, &str)> = vec![
         ("UI: overview", "/ui/"),
         ("UI: model page, last 30 days", "/ui/models/bench?range=30d"),
         ("UI: model page, last 7 days", "/ui/models/bench?range=7d"),
         ("UI: model page, last 24 hours", "/ui/models/bench?range=24h"),
+        ("UI: model page, last hour (default)", "/ui/models/bench"),
         ("UI: feature page, last 30 days", "/ui/models/bench/features/num_3?range=30d"),
         ("UI: predictions explorer", "/ui/models/bench/predictions"),
+        ("UI: one prediction (with its TreeSHAP waterfall)", &newest),
+        ("UI: explanations, last 30 days", "/ui/models/bench/versions/v1/explain?range=30d"),
+        ("UI: explanations, last hour (default)", "/ui/models/bench/versions/v1/explain"),
+        ("UI: registry", "/ui/models/bench/registry"),
+        ("UI: version page", "/ui/models/bench/versions/v1"),
+        ("UI: alerts and monitors", "/ui/alerts"),
+        ("UI: a monitor", &monitor),
+        ("UI: incidents", "/ui/incidents"),
+        ("UI: an incident", &incident),
+        ("UI: lineage (around the version)", "/ui/lineage?nodeId=dataset%3Asightline%3Abench%2Fv1"),
+        ("UI: settings", "/ui/settings"),
     ];
     for (name, path) in pages {
         let time = timed_page(&http, base, &cookie, path, args.repeat).await.with_context(|| name.to_owned())?;
