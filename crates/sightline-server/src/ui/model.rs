@@ -254,7 +254,10 @@ pub async fn page(
             (performance_section(&f, spec.task))
             h2 { "Error groups" }
             (issues(&f.issues))
-            h2 { "Versions" } p { a href={ (base) "/registry" } { "Registry: stages, aliases, promotion gate and history…" } }
+            h2 { "Versions" } p {
+                a href={ (base) "/registry" } { "Registry: stages, aliases, promotion gate and history…" }
+                " · " a href={ (base) "/retraining" } { "Retraining: policies and their triggers…" }
+            }
             table {
                 thead { tr { th { "Version" } th { "Stage" } th { "Aliases" } th { "Description" } th { "Registered" } th { "Lineage" } th { "Explanations" } } }
                 tbody {
