@@ -179,47 +179,26 @@ class Transport:
         """GETs ``path`` and writes a 200 answer's body to ``sink`` (anything with
         ``write``) block by block, so memory stays small whatever its size; the returned
         ``Response`` then has an empty body. Any other answer is read whole (an error
-        to raise). A stale kept-alive connection is retried once on a fresh one, before
-        any byte was written."""
-        target = self._target(path, query)
-        for attempt in (0, 1):
-            reused = self._conn is not None
+        to raise)."""
+        return self.request("GET", path, query=query, sink=sink)
+
+    def _drain(self, resp: Any, what: str, sink: Any) -> None:
+        """Copies the rest of ``resp`` into ``sink``. Nothing is retried from here on:
+        bytes have been handed over."""
+        while True:
             try:
-                if self._conn is None:
-                    self._conn = self._connect()
-                self._conn.request("GET", target, headers=dict(self._headers))
-                resp = self._conn.getresponse()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
-                self.close()
-                if reused and attempt == 0:
-                    continue
-                raise TransportError(f"GET {target}: {e!r}") from e
+                block = resp.read(DOWNLOAD_BLOCK)
             except (OSError, http.client.HTTPException) as e:
                 self.close()
-                raise TransportError(f"GET {target}: {e!r}") from e
-            hdrs = {k.lower(): v for k, v in resp.getheaders()}
-            data = b""
-            while True:
-                try:
-                    block = resp.read() if resp.status != 200 else resp.read(DOWNLOAD_BLOCK)
-                except (OSError, http.client.HTTPException) as e:
-                    self.close()
-                    raise TransportError(f"GET {target}: the answer broke off: {e!r}") from e
-                if resp.status != 200:
-                    data = block
-                    break
-                if not block:
-                    break
-                try:
-                    sink.write(block)
-                except BaseException:
-                    # The rest of the answer is still on the connection.
-                    self.close()
-                    raise
-            if resp.will_close:
+                raise TransportError(f"{what}: the answer broke off: {e!r}") from e
+            if not block:
+                return
+            try:
+                sink.write(block)
+            except BaseException:
+                # The rest of the answer is still on the connection.
                 self.close()
-            return Response(resp.status, hdrs, data)
-        raise TransportError(f"GET {target}: connection closed")  # pragma: no cover
+                raise
 
     def request(
         self,
@@ -228,12 +207,14 @@ class Transport:
         body: Body = None,
         headers: Optional[Mapping[str, str]] = None,
         query: Optional[Mapping[str, Any]] = None,
+        sink: Any = None,
     ) -> Response:
         """Sends one request; raises ``TransportError`` when no answer came back.
 
         ``body`` is bytes or a ``BodySource`` (a streamed upload). A kept-alive
         connection the server has meanwhile closed fails on first use; that case is
-        retried once on a fresh connection (the request never reached the server)."""
+        retried once on a fresh connection (the request never reached the server).
+        With ``sink``, a 200 answer's body goes there (see ``stream``)."""
         target = self._target(path, query)
         all_headers = dict(self._headers)
         if headers:
@@ -259,7 +240,8 @@ class Transport:
                     method, target, body=payload, headers=all_headers, encode_chunked=chunked
                 )
                 resp = self._conn.getresponse()
-                data = resp.read()
+                streamed = sink is not None and resp.status == 200
+                data = b"" if streamed else resp.read()
             except (
                 http.client.RemoteDisconnected,
                 BrokenPipeError,
@@ -277,6 +259,8 @@ class Transport:
                 if callable(body) and close is not None:
                     close()
             hdrs = {k.lower(): v for k, v in resp.getheaders()}
+            if streamed:
+                self._drain(resp, f"{method} {target}", sink)
             if resp.will_close:
                 self.close()
             return Response(resp.status, hdrs, data)
