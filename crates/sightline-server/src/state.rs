@@ -89,6 +89,9 @@ pub struct AppState {
     pub outbound_retry: crate::notify::worker::RetrySettings,
     /// `ServerConfig::public_url`, checked and without a trailing `/`.
     pub public_url: Option<String>,
+    /// Held while a retraining policy is measured and decided, so that two evaluations
+    /// of one policy never both fire (`retraining::evaluate`).
+    pub retraining_decisions: tokio::sync::Mutex<()>,
     /// Deliveries retried in the background; aborted at shutdown (what they still owe
     /// is in the store and taken up at the next start).
     retries: Mutex<tokio::task::JoinSet<()>>,
@@ -129,6 +132,7 @@ impl AppState {
             blobs: crate::artifacts::BlobStore::new(std::path::Path::new("sightline-data")),
             outbound_retry: Default::default(),
             public_url: None,
+            retraining_decisions: tokio::sync::Mutex::new(()),
             retries: Mutex::new(tokio::task::JoinSet::new()),
             models: RwLock::new(HashMap::new()),
             project_names: RwLock::new(HashMap::new()),

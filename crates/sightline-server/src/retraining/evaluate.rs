@@ -147,9 +147,13 @@ pub async fn evaluate(app: &Arc<AppState>, record: PolicyRecord, now: i64) -> Re
     let policy = doc::from_doc(&record.spec, &model.record.spec)
         .map_err(|m| ApiError::internal(format!("stored policy {:?}: {m}", record.id)))?;
     let (state, loaded, p) = (app.clone(), model.clone(), policy.clone());
-    let last_fired = record.last_fired_ms;
+    // One decision at a time: the scheduler and `…/evaluate` may evaluate the same policy
+    // at once, and each must see the other's trigger (the cooldown) before deciding.
+    let deciding = app.retraining_decisions.lock().await;
     let (observations, trigger) = blocking(move || -> Result<_, ApiError> {
         let observations = measure(&state, &loaded, &p, now).map_err(ApiError::internal)?;
+        // Read again under the lock: `record` may predate a trigger just recorded.
+        let last_fired = state.store.get_policy(&p.id)?.and_then(|r| r.last_fired_ms);
         state.store.mark_policy_evaluated(&p.id, now)?;
         let Some(reasons) = p.decide(&observations, now, last_fired) else { return Ok((observations, None)) };
         let (from, to) = span(&p, now);
@@ -169,6 +173,7 @@ pub async fn evaluate(app: &Arc<AppState>, record: PolicyRecord, now: i64) -> Re
         Ok((observations, Some(trigger)))
     })
     .await??;
+    drop(deciding);
     let trigger = match (trigger, policy.channel) {
         (Some(mut t), Some(channel)) => {
             t.delivery = Some(delivery::deliver(app, &t, &policy.model, model.record.project_id, channel).await);
@@ -183,7 +188,9 @@ pub async fn evaluate(app: &Arc<AppState>, record: PolicyRecord, now: i64) -> Re
 /// time), every `tick`.
 pub async fn evaluate_periodically(app: Arc<AppState>, tick: Duration) {
     delivery::resume(&app).await;
-    let mut interval = tokio::time::interval(tick);
+    // The first look is one tick after start, not at once: a policy created right after
+    // start is evaluated by its creator's `…/evaluate` or at the next tick, never both.
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
