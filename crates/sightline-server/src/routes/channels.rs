@@ -216,8 +216,7 @@ pub(crate) async fn test_for(app: &Arc<AppState>, principal: &Principal, raw: &s
         error: outcome.as_ref().err().cloned(),
         ts_ms: now_ms(),
     };
-    app.metrics.notification_attempt(config.kind(), &record.kind, &record.status);
-    let store = app.store.clone();
-    blocking(move || store.record_delivery(&record)).await??;
+    // Logged and counted as every other attempt is.
+    worker::record(&app.store, &app.metrics, config.kind(), record).await;
     Ok(json!({ "delivered": outcome.is_ok(), "error": outcome.err() }))
 }
