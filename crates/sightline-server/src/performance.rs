@@ -181,9 +181,10 @@ fn metrics(spec: &ModelSpec, rows: &[Counted<'_>], threshold: Option<f64>) -> Re
             performance::regression(&records).map(Metrics::Regression).map_err(|e| e.to_string())
         }
         Task::BinaryClassification => {
-            let records: Vec<BinaryRecord> = expand(rows, |r| binary_record(spec, r));
+            // Counted, not repeated: the same metrics for the cost of the distinct outcomes.
+            let records = rows.iter().filter_map(|(r, n)| Some((binary_record(spec, r)?, *n)));
             let decision = threshold.map_or(Decision::Logged, Decision::Threshold);
-            performance::binary(&records, decision).map(Metrics::Binary).map_err(|e| e.to_string())
+            performance::binary_counted(records, decision).map(Metrics::Binary).map_err(|e| e.to_string())
         }
         Task::MulticlassClassification => {
             let n = spec.classes.len();

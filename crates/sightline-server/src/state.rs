@@ -83,6 +83,8 @@ pub struct AppState {
     pub explainers: crate::explain::loaded::Explainers,
     /// Computed explanations, by explainer, request and rows.
     pub explanations: crate::explain::cache::ResultCache,
+    /// CBPE estimators fitted for pages and queries, by what they were fitted on.
+    pub estimators: crate::performance::estimate::FitCache,
     /// Where artifact bytes are kept (under the data dir).
     pub blobs: crate::artifacts::BlobStore,
     /// How webhooks sent beside the notification workers (retraining triggers) retry.
@@ -129,6 +131,7 @@ impl AppState {
             analysis: AnalysisConfig::default(),
             explainers: Default::default(),
             explanations: Default::default(),
+            estimators: Default::default(),
             blobs: crate::artifacts::BlobStore::new(std::path::Path::new("sightline-data")),
             outbound_retry: Default::default(),
             public_url: None,

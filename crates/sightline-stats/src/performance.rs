@@ -40,7 +40,7 @@ mod multiclass;
 mod ranking;
 mod regression;
 
-pub use binary::{BinaryConfusion, BinaryMetrics, BinaryRecord, Decision, binary};
+pub use binary::{BinaryConfusion, BinaryMetrics, BinaryRecord, Decision, binary, binary_counted};
 pub use calibration::ECE_BINS;
 pub use cbpe::{
     CALIBRATION_BINS, CALIBRATION_SKIP_AUC, CALIBRATION_SPLITS, CALIBRATION_TEST_SHARE, Calibration, CalibrationCheck,

@@ -7,7 +7,7 @@ use super::{delivery, doc};
 use crate::alerting::outcome_signals::metric;
 use crate::analysis;
 use crate::error::ApiError;
-use crate::performance::estimate::{Estimator, estimated_metric};
+use crate::performance::estimate::estimated_metric;
 use crate::performance::{Counted, tallied, window_counted};
 use crate::routes::drift_settings;
 use crate::state::{AppState, LoadedModel, blocking};
@@ -113,7 +113,7 @@ fn measure(app: &AppState, model: &LoadedModel, p: &Policy, now: i64) -> Result<
                 Condition::EstimatedMetricBelow { metric: name, reference_from_ms, reference_to_ms, .. } => {
                     let reference = read(*reference_from_ms, *reference_to_ms)?;
                     let current = latest_window.as_ref().map(|w| w.counted()).unwrap_or_default();
-                    Observation::Value(estimated(model, &reference.counted(), &current, name))
+                    Observation::Value(estimated(app, model, &reference.counted(), &current, name))
                 }
             })
         })
@@ -122,10 +122,16 @@ fn measure(app: &AppState, model: &LoadedModel, p: &Policy, now: i64) -> Result<
 
 /// CBPE's estimate of `name` on `rows`, fitted on `reference`; `None` when the reference
 /// cannot calibrate (no labels, one class) or the window is empty.
-fn estimated(model: &LoadedModel, reference: &[Counted<'_>], rows: &[Counted<'_>], name: &str) -> Option<f64> {
+fn estimated(
+    app: &AppState,
+    model: &LoadedModel,
+    reference: &[Counted<'_>],
+    rows: &[Counted<'_>],
+    name: &str,
+) -> Option<f64> {
     let spec = &model.record.spec;
-    let estimator = Estimator::fit(spec, reference, None).ok()?;
-    let e = estimator.estimate(spec, rows)?.ok()?;
+    let fitted = app.estimators.fit(model.id, spec, reference, None);
+    let e = fitted.as_ref().as_ref().ok()?.estimate(spec, rows)?.ok()?;
     estimated_metric(&e, name)
 }
 

@@ -5,7 +5,7 @@
 use super::drift::{check_known, finish, head, merge_into, span, time, version_named};
 use super::support::path;
 use crate::error::{ApiError, Code};
-use crate::performance::estimate::Estimator;
+use crate::performance::estimate::{Estimator, Fitted};
 use crate::performance::segment::{self, SegmentBy};
 use crate::performance::{Counted, Metrics, WindowPerformance, tallied, window_counted};
 use crate::state::{AppState, blocking};
@@ -271,21 +271,24 @@ pub async fn performance(
     let (store, spec) = (app.store.clone(), model.record.spec.clone());
     let (from, to, step) = (span.from, span.to, span.step);
     let (now, retention) = (crate::wire::time::now_ms(), app.analysis.retention());
-    let (results, estimator) = blocking(move || -> Result<(Vec<Value>, Option<Estimator>), ApiError> {
-        let estimator = match &reference_query {
+    let fits = app.clone();
+    let (results, fitted) = blocking(move || -> Result<(Vec<Value>, Option<Fitted>), ApiError> {
+        let fitted = match &reference_query {
             None => None,
             Some(q) => {
                 let reference =
                     tallied::read(store.as_ref(), q.model_id, q.version_id, (q.from_ms, q.to_ms), now, retention)?;
-                let fitted = Estimator::fit(&spec, &reference.counted(), threshold).map_err(|m| {
-                    ApiError::new(
+                let fitted = fits.estimators.fit(q.model_id, &spec, &reference.counted(), threshold);
+                if let Err(m) = fitted.as_ref() {
+                    return Err(ApiError::new(
                         Code::InvalidQuery,
                         format!("reference_from: the reference window cannot be used: {m}"),
-                    )
-                })?;
+                    ));
+                }
                 Some(fitted)
             }
         };
+        let estimator = fitted.as_deref().and_then(|f| f.as_ref().ok());
         let step = step.unwrap_or(to - from);
         let (rows, segments) = match &segment {
             None => {
@@ -296,11 +299,11 @@ pub async fn performance(
                     let end = t.saturating_add(step).min(to);
                     let w = tallied::read(store.as_ref(), query.model_id, query.version_id, (t, end), now, retention)?;
                     let mut v = json!({"from": format(t), "to": format(end)});
-                    merge_into(&mut v, counted_figures(&spec, &w.counted(), &w.delays, threshold, estimator.as_ref()));
+                    merge_into(&mut v, counted_figures(&spec, &w.counted(), &w.delays, threshold, estimator));
                     out.push(v);
                     t = end;
                 }
-                return Ok((out, estimator));
+                return Ok((out, fitted));
             }
             Some(by) => {
                 let read = segment::read(store.as_ref(), listing, by, MAX_ROWS + 1)?;
@@ -320,20 +323,21 @@ pub async fn performance(
             let stop = rows[start..].iter().position(|r| r.timestamp_ms >= end).map_or(rows.len(), |n| start + n);
             let slice: Vec<&OutcomeRow> = rows[start..stop].iter().collect();
             let mut v = json!({"from": format(t), "to": format(end)});
-            merge_into(&mut v, figures(&spec, &slice, threshold, estimator.as_ref()));
+            merge_into(&mut v, figures(&spec, &slice, threshold, estimator));
             if let Some(s) = &segments {
-                v["segments"] = s.figures(&rows, (start, stop), &spec, threshold, estimator.as_ref());
+                v["segments"] = s.figures(&rows, (start, stop), &spec, threshold, estimator);
             }
             out.push(v);
             start = stop;
             t = end;
         }
-        Ok((out, estimator))
+        Ok((out, fitted))
     })
     .await??;
+    let estimator = fitted.as_deref().and_then(|f| f.as_ref().ok());
     let mut out = head(&model, &span);
     out["task"] = json!(model.record.spec.task.as_str());
-    if let (Some(r), Some(e)) = (&reference, &estimator) {
+    if let (Some(r), Some(e)) = (&reference, estimator) {
         out["reference"] = json!({
             "version": r.version.as_ref().map(|v| &v.1), "from": format(r.from), "to": format(r.to),
             "labelled": e.reference_labelled, "calibrated": e.is_calibrated(),

@@ -4,7 +4,7 @@
 
 use super::charts::Cell;
 use crate::analysis::{self, AnalysisError, DriftReport, DriftSettings, Retention};
-use crate::performance::estimate::Estimator;
+use crate::performance::estimate::FitCache;
 use crate::performance::{self, WindowPerformance, tallied};
 use sightline_core::{ModelSpec, Task};
 use sightline_stats::column_drift::ColumnDrift;
@@ -145,6 +145,7 @@ pub struct PagePerformance {
 #[allow(clippy::too_many_arguments)]
 pub fn performance(
     store: &dyn Store,
+    fits: &FitCache,
     spec: &ModelSpec,
     model_id: i64,
     version_id: Option<i64>,
@@ -169,8 +170,10 @@ pub fn performance(
                 break;
             }
         }
-        Estimator::fit(spec, &reference, None)
-            .map(|e| tallies.iter().map(|t| e.estimate(spec, &t.counted()).and_then(Result::ok)).collect())
+        match fits.fit(model_id, spec, &reference, None).as_ref() {
+            Ok(e) => Ok(tallies.iter().map(|t| e.estimate(spec, &t.counted()).and_then(Result::ok)).collect()),
+            Err(m) => Err(m.clone()),
+        }
     } else {
         Err("estimated performance is for binary classifiers".to_owned())
     };

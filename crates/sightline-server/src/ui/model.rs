@@ -147,8 +147,16 @@ fn gather(
         let outcomes = s.spawn(|| -> Result<_, sightline_store::StoreError> {
             let traffic = data::traffic(store, model.id, version_id, &traffic_windows, retention, now)?;
             let spec = &model.record.spec;
-            let performance =
-                data::performance(store, spec, model.id, version_id, &performance_windows, retention, now)?;
+            let performance = data::performance(
+                store,
+                &app.estimators,
+                spec,
+                model.id,
+                version_id,
+                &performance_windows,
+                retention,
+                now,
+            )?;
             Ok((traffic, performance))
         });
         let drift = drift_figures(app, model, choice, version_id, version_name, retention, now);

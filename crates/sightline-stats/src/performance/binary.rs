@@ -69,6 +69,17 @@ pub struct BinaryMetrics {
 /// Scores must be probabilities: log loss, Brier and calibration are meaningless on raw
 /// margins, so a score outside [0, 1] is an error rather than a quietly wrong number.
 pub fn binary(records: &[BinaryRecord], decision: Decision) -> Result<BinaryMetrics, PerformanceError> {
+    binary_counted(records.iter().map(|r| (*r, 1)), decision)
+}
+
+/// [`binary`] of distinct records, each standing for `count` equal ones: the same bits as
+/// the records repeated (every sum still adds once per record, in the same order), at the
+/// cost of the distinct ones for what is expensive (logarithms, the ranking sort). Error
+/// indices count distinct records.
+pub fn binary_counted(
+    records: impl IntoIterator<Item = (BinaryRecord, usize)>,
+    decision: Decision,
+) -> Result<BinaryMetrics, PerformanceError> {
     if let Decision::Threshold(threshold) = decision
         && !threshold.is_finite()
     {
@@ -77,26 +88,35 @@ pub fn binary(records: &[BinaryRecord], decision: Decision) -> Result<BinaryMetr
     let mut confusion = BinaryConfusion::default();
     let mut bins = CalibrationBins::default();
     let (mut log_loss, mut brier) = (0.0, 0.0);
-    let mut pairs = Vec::with_capacity(records.len());
-    for (index, r) in records.iter().enumerate() {
+    let mut pairs = Vec::new();
+    let mut n = 0;
+    for (index, (r, times)) in records.into_iter().enumerate() {
         check_probability(index, r.score)?;
+        if times == 0 {
+            continue;
+        }
         let predicted = match decision {
             Decision::Logged => r.prediction,
             Decision::Threshold(threshold) => r.score >= threshold,
         };
-        match (r.label, predicted) {
-            (false, false) => confusion.true_negatives += 1,
-            (false, true) => confusion.false_positives += 1,
-            (true, false) => confusion.false_negatives += 1,
-            (true, true) => confusion.true_positives += 1,
-        }
+        let cell = match (r.label, predicted) {
+            (false, false) => &mut confusion.true_negatives,
+            (false, true) => &mut confusion.false_positives,
+            (true, false) => &mut confusion.false_negatives,
+            (true, true) => &mut confusion.true_positives,
+        };
+        *cell += times as u64;
         let truth = f64::from(u8::from(r.label));
-        log_loss += log_loss_term(if r.label { r.score } else { 1.0 - r.score });
-        brier += (r.score - truth) * (r.score - truth);
-        bins.add(r.label, r.score);
-        pairs.push((r.score, r.label));
+        let loss = log_loss_term(if r.label { r.score } else { 1.0 - r.score });
+        let squared = (r.score - truth) * (r.score - truth);
+        for _ in 0..times {
+            log_loss += loss;
+            brier += squared;
+            bins.add(r.label, r.score);
+        }
+        pairs.push((r.score, r.label, times));
+        n += times;
     }
-    let n = records.len();
     if n == 0 {
         return Ok(BinaryMetrics {
             count: 0,

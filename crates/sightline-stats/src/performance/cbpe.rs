@@ -236,31 +236,48 @@ impl Cbpe {
 
     /// Estimates every metric of one window from its scores.
     pub fn estimate(&self, window: &[ScoredRecord]) -> Result<CbpeEstimate, CbpeError> {
-        if window.is_empty() {
-            return Err(CbpeError::EmptyWindow);
-        }
+        self.estimate_counted(window.iter().map(|r| (*r, 1)))
+    }
+
+    /// Estimates one window given as distinct records, each standing for `count` equal
+    /// ones: the same bits as [`Cbpe::estimate`] of the records repeated, at the cost of
+    /// the distinct ones (sorting is the expensive part). Error indices count distinct records.
+    pub fn estimate_counted(
+        &self,
+        window: impl IntoIterator<Item = (ScoredRecord, usize)>,
+    ) -> Result<CbpeEstimate, CbpeError> {
         let mut tp = 0.0;
         let mut fp = 0.0;
         let mut fn_ = 0.0;
         let mut tn = 0.0;
-        // (raw score, calibrated probability) for the ranking metrics.
-        let mut ranked = Vec::with_capacity(window.len());
-        for (index, r) in window.iter().enumerate() {
+        let mut total = 0;
+        // (raw score, calibrated probability, count) for the ranking metrics.
+        let mut ranked = Vec::new();
+        for (index, (r, n)) in window.into_iter().enumerate() {
             check_score(index, r.score)?;
             let p = self.calibrated(r.score);
-            if predicted_class(self.decision, r.prediction, r.score) {
-                tp += p;
-                fp += 1.0 - p;
-            } else {
-                fn_ += p;
-                tn += 1.0 - p;
+            // One addition per record, as the repeated records would get, so the sums
+            // carry the same rounding.
+            let predicted = predicted_class(self.decision, r.prediction, r.score);
+            for _ in 0..n {
+                if predicted {
+                    tp += p;
+                    fp += 1.0 - p;
+                } else {
+                    fn_ += p;
+                    tn += 1.0 - p;
+                }
             }
-            ranked.push((r.score, p));
+            total += n;
+            ranked.push((r.score, p, n));
+        }
+        if total == 0 {
+            return Err(CbpeError::EmptyWindow);
         }
         let (roc_auc, average_precision) = expected_ranking(&mut ranked);
-        let n = count(window.len());
+        let n = count(total);
         Ok(CbpeEstimate {
-            count: window.len(),
+            count: total,
             confusion: ExpectedConfusion {
                 true_positives: tp,
                 false_positives: fp,
@@ -274,7 +291,7 @@ impl Cbpe {
             specificity: ratio_or_zero(tn, tn + fp),
             roc_auc,
             average_precision,
-            sampling_error: self.sampling.errors(window.len()),
+            sampling_error: self.sampling.errors(total),
         })
     }
 }
@@ -306,20 +323,34 @@ fn check_score(index: usize, value: f64) -> Result<(), CbpeError> {
 
 /// numpy's `round(x, 5)`: scale, round half to even, unscale.
 fn round5(x: f64) -> f64 {
-    (x * CURVE_DECIMALS_SCALE).round_ties_even() / CURVE_DECIMALS_SCALE
+    round_ties_even(x * CURVE_DECIMALS_SCALE) / CURVE_DECIMALS_SCALE
 }
 
-/// Expected ROC AUC and average precision of `(raw score, calibrated probability)` pairs.
-fn expected_ranking(ranked: &mut [(f64, f64)]) -> (Option<f64>, Option<f64>) {
-    // Highest raw score first; scores are finite, and ties carry equal probabilities.
+/// `f64::round_ties_even`, bit for bit, without the library call it becomes on CPUs
+/// without SSE4.1 (this crate's baseline): it runs twice per record of every window.
+/// Adding 2^52 to a magnitude below it leaves no bits for a fraction, so the addition
+/// itself rounds to the nearest integer, ties to even, in the default rounding mode.
+fn round_ties_even(y: f64) -> f64 {
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
+    if y.abs() < TWO_52 { ((y.abs() + TWO_52) - TWO_52).copysign(y) } else { y }
+}
+
+/// Expected ROC AUC and average precision of `(raw score, calibrated probability, count)`
+/// triples, each standing for `count` records.
+fn expected_ranking(ranked: &mut [(f64, f64, usize)]) -> (Option<f64>, Option<f64>) {
+    // Highest raw score first; scores are finite, and ties carry equal probabilities, so
+    // the order inside a tie (and whether its records come counted or one by one) cannot
+    // change the curve.
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
     // Cumulative expected true and false positives after each record, rounded as NannyML.
-    let mut curve = Vec::with_capacity(ranked.len());
+    let mut curve = Vec::with_capacity(ranked.iter().map(|r| r.2).sum());
     let mut tps = 0.0;
-    for (k, &(_, p)) in ranked.iter().enumerate() {
-        // np.cumsum adds in order, as this loop does; (k + 1) − tps is NannyML's fps.
-        tps += p;
-        curve.push((round5(tps), round5(count(k + 1) - tps)));
+    for &(_, p, n) in ranked.iter() {
+        for _ in 0..n {
+            // np.cumsum adds in order, as this loop does; (k + 1) − tps is NannyML's fps.
+            tps += p;
+            curve.push((round5(tps), round5(count(curve.len() + 1) - tps)));
+        }
     }
     let Some(&(total_tp, total_fp)) = curve.last() else { return (None, None) };
     let roc_auc = (total_tp > 0.0 && total_fp > 0.0).then(|| {
@@ -350,7 +381,7 @@ fn needs_calibration(
     labels: &[f64],
     splits: &CalibrationSplits,
 ) -> Result<CalibrationCheck, CbpeError> {
-    let mut pairs: Vec<(f64, bool)> = reference.iter().map(|r| (r.score, r.label)).collect();
+    let mut pairs: Vec<(f64, bool, usize)> = reference.iter().map(|r| (r.score, r.label, 1)).collect();
     // Both classes are present (checked by the caller), so the AUC exists.
     let reference_roc_auc = super::ranking::auc_and_average_precision(&mut pairs).0.unwrap_or(0.5);
     if reference_roc_auc > CALIBRATION_SKIP_AUC {
@@ -451,6 +482,23 @@ fn stratified_holdouts(reference: &[BinaryRecord], seed: u64) -> Vec<Vec<usize>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rounding_ties_to_even_is_the_standard_one() {
+        let mut values = vec![0.0, -0.0, 0.5, 1.5, 2.5, -0.5, -2.5, 0.49999999999999994, 4_503_599_627_370_495.5];
+        values.extend([1e300, -1e300, f64::MIN_POSITIVE, 4_503_599_627_370_496.0, 9_007_199_254_740_993.0]);
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..10_000 {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            // Halves and quarters (ties and near-ties) and arbitrary magnitudes.
+            values.push((state >> 40) as f64 / 4.0 - 1e6);
+            values.push(f64::from_bits(state >> 2) * if state & 1 == 0 { 1.0 } else { -1.0 });
+        }
+        for v in values {
+            assert_eq!(round_ties_even(v).to_bits(), v.round_ties_even().to_bits(), "{v}");
+        }
+        assert!(round_ties_even(f64::NAN).is_nan());
+    }
 
     fn record(label: bool, score: f64) -> BinaryRecord {
         BinaryRecord { label, prediction: score >= 0.5, score }

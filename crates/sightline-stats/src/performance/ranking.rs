@@ -4,8 +4,9 @@
 //! what scikit-learn's `_binary_clf_curve` does: records with equal scores move the curve
 //! together, so a tie is one diagonal step rather than an arbitrary order.
 
-/// Cumulative true and false positives after each group of tied scores, best score first.
-fn tie_groups(pairs: &mut [(f64, bool)]) -> Vec<(f64, f64)> {
+/// Cumulative true and false positives after each group of tied scores, best score first,
+/// from `(score, label, count)` triples.
+fn tie_groups(pairs: &mut [(f64, bool, usize)]) -> Vec<(f64, f64)> {
     // Scores are checked finite before this point, so total_cmp orders them numerically.
     pairs.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
     let mut groups = Vec::new();
@@ -14,10 +15,12 @@ fn tie_groups(pairs: &mut [(f64, bool)]) -> Vec<(f64, f64)> {
     while i < pairs.len() {
         let score = pairs[i].0;
         while i < pairs.len() && pairs[i].0 == score {
+            // Counts of one window are far below 2^53: adding a count at once is exact,
+            // the same as adding one per record.
             if pairs[i].1 {
-                tp += 1.0;
+                tp += pairs[i].2 as f64;
             } else {
-                fp += 1.0;
+                fp += pairs[i].2 as f64;
             }
             i += 1;
         }
@@ -26,13 +29,14 @@ fn tie_groups(pairs: &mut [(f64, bool)]) -> Vec<(f64, f64)> {
     groups
 }
 
-/// ROC AUC and average precision of `(score, label)` pairs (reordered in place).
+/// ROC AUC and average precision of `(score, label, count)` triples, each standing for
+/// `count` records (reordered in place).
 ///
 /// AUC is the trapezoid area under the ROC curve, i.e. the Mann–Whitney probability that
 /// a positive outranks a negative with ties counted one half; `None` unless both classes
 /// are present. Average precision is `Σ (R_k − R_{k−1}) · P_k` over the distinct
 /// thresholds, without interpolation, as scikit-learn; `None` without positives.
-pub(super) fn auc_and_average_precision(pairs: &mut [(f64, bool)]) -> (Option<f64>, Option<f64>) {
+pub(super) fn auc_and_average_precision(pairs: &mut [(f64, bool, usize)]) -> (Option<f64>, Option<f64>) {
     let groups = tie_groups(pairs);
     let Some(&(positives, negatives)) = groups.last() else {
         return (None, None);
@@ -58,7 +62,7 @@ mod tests {
     #[test]
     fn a_tie_between_a_positive_and_a_negative_counts_one_half() {
         // Positive 0.9 beats the negative; positive 0.6 ties it: (1 + 0.5) / 2 pairs.
-        let mut pairs = [(0.9, true), (0.6, false), (0.6, true)];
+        let mut pairs = [(0.9, true, 1), (0.6, false, 1), (0.6, true, 1)];
         let (auc, ap) = auc_and_average_precision(&mut pairs);
         assert_eq!(auc, Some(0.75));
         // Thresholds 0.9 (P = 1, R = 1/2) then 0.6 (P = 2/3, R = 1): 1/2 + 1/2 · 2/3.
@@ -68,8 +72,8 @@ mod tests {
 
     #[test]
     fn one_class_has_no_auc_and_no_positives_no_average_precision() {
-        assert_eq!(auc_and_average_precision(&mut [(0.2, false), (0.8, false)]), (None, None));
-        assert_eq!(auc_and_average_precision(&mut [(0.2, true), (0.8, true)]), (None, Some(1.0)));
+        assert_eq!(auc_and_average_precision(&mut [(0.2, false, 1), (0.8, false, 2)]), (None, None));
+        assert_eq!(auc_and_average_precision(&mut [(0.2, true, 3), (0.8, true, 1)]), (None, Some(1.0)));
         assert_eq!(auc_and_average_precision(&mut []), (None, None));
     }
 }

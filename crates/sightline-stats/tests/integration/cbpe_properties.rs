@@ -133,4 +133,25 @@ proptest! {
             prop_assert!((-1e-12..=1.0 + 1e-12).contains(&v), "{v} in {e:?}");
         }
     }
+    #[test]
+    fn counted_records_estimate_the_same_bits_as_repeated_ones(
+        seed in any::<u64>(),
+        rows in prop::collection::vec((0_u32..=20, any::<bool>(), 0_usize..6), 1..40),
+    ) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let reference = population(&mut rng, 400, 0.0, 1.0);
+        let cbpe = Cbpe::fit(&reference, Decision::Logged, Calibration::Always).expect("valid reference");
+        // Coarse scores, so distinct rows tie on score with other predictions.
+        let counted: Vec<(ScoredRecord, usize)> = rows
+            .iter()
+            .map(|&(s, prediction, n)| (ScoredRecord { prediction, score: f64::from(s) / 20.0 }, n))
+            .collect();
+        let repeated: Vec<ScoredRecord> =
+            counted.iter().flat_map(|&(r, n)| std::iter::repeat_n(r, n)).collect();
+        let one_by_one = cbpe.estimate(&repeated);
+        let at_once = cbpe.estimate_counted(counted.iter().copied());
+        // Exact equality of every figure (or of the error for an empty window).
+        prop_assert_eq!(&one_by_one, &at_once);
+        prop_assert_eq!(one_by_one.is_ok(), !repeated.is_empty());
+    }
 }

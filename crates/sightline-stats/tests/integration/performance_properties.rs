@@ -45,6 +45,20 @@ proptest! {
     }
 
     #[test]
+    fn counted_records_give_the_same_bits_as_repeated_ones(
+        records in binary_records(),
+        counts in prop::collection::vec(0_usize..5, 60),
+        threshold in 0_u32..=100,
+    ) {
+        let decision = Decision::Threshold(f64::from(threshold) / 100.0);
+        let counted: Vec<(BinaryRecord, usize)> = records.iter().copied().zip(counts.iter().copied()).collect();
+        let repeated: Vec<BinaryRecord> = counted.iter().flat_map(|&(r, n)| std::iter::repeat_n(r, n)).collect();
+        let one_by_one = performance::binary(&repeated, decision).expect("valid input");
+        let at_once = performance::binary_counted(counted, decision).expect("valid input");
+        prop_assert_eq!(one_by_one, at_once);
+    }
+
+    #[test]
     fn reversing_the_scores_mirrors_the_auc(records in binary_records()) {
         let reversed: Vec<BinaryRecord> =
             records.iter().map(|r| BinaryRecord { score: 1.0 - r.score, ..*r }).collect();
