@@ -2,7 +2,7 @@
 // headless Chromium (Debian's, through playwright-core) through sign-in, the demo
 // model, a time-range change, a feature, the monitor form, a prediction looked up
 // by request id, the channel form, the registry and a version's page with its alias
-// form. Screenshots of each page go to artifacts/ (or $SIGHTLINE_ARTIFACTS).
+// form, an error group resolved from its page. Screenshots of each page go to artifacts/ (or $SIGHTLINE_ARTIFACTS).
 // Fails on a console error, a page error, a failed request, or a broken link.
 import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
@@ -203,6 +203,17 @@ async function main() {
     check((await page.textContent("#version-aliases")).includes("@browser-alias"), "the alias is not on v2");
     check((await page.textContent("main")).includes("set in the browser test"), "the alias move is not in the history");
     await shot(page, "13-version");
+
+    // Error groups: from the model page to the demo's timeouts, their stack and hourly
+    // chart, then resolved through the page's button.
+    await page.goto(`${base}/ui/models/credit-risk`);
+    await Promise.all([page.waitForNavigation(), page.click("#issues tr:has(code:text-is('TimeoutError')) td:first-child a")]);
+    check((await page.textContent("main")).includes("fetch_online"), "the timeout's stack trace is missing");
+    const hourly = await page.$("#issue-hourly svg");
+    check(hourly && (await hourly.$$("path, polyline")).length > 0, "the hourly chart is empty");
+    await Promise.all([page.waitForNavigation(), page.click("#issue-status button:has-text('Resolve')")]);
+    check((await page.textContent("main")).includes("The issue is now resolved."), "the issue was not resolved");
+    await shot(page, "14-error-group");
 
     // Broken links: every same-origin link of the pages visited answers.
     const links = new Set();

@@ -8,7 +8,7 @@ pub(crate) mod channels;
 mod compare;
 pub mod drift;
 pub mod drift_settings;
-mod errors;
+pub(crate) mod errors;
 mod explain;
 mod export;
 mod feedback;

@@ -17,6 +17,7 @@ mod explain;
 mod explain_charts;
 mod feature;
 mod incidents;
+mod issues;
 mod layout;
 mod lineage;
 mod model;
@@ -61,6 +62,9 @@ pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/ui/models/{model}/versions/{version}/aliases", post(version_forms::set_alias))
         .route("/ui/models/{model}/versions/{version}/aliases/{alias}/delete", post(version_forms::remove_alias))
         .route("/ui/models/{model}/versions/{version}/explain", get(explain::page))
+        .route("/ui/models/{model}/issues", get(issues::list))
+        .route("/ui/models/{model}/issues/{issue}", get(issues::one))
+        .route("/ui/models/{model}/issues/{issue}/status", post(issues::set))
         .route("/ui/models/{model}/predictions", get(predictions::list))
         .route("/ui/models/{model}/predictions/{request_id}", get(predictions::one))
         .route("/ui/alerts", get(alerts::page))

@@ -190,6 +190,8 @@ impl Traffic {
         event
     }
 
+    /// Sends predictions, then the exceptions of the failed ones, as serving code
+    /// wrapped in the SDK's `@sightline.monitor` would (so error groups fill too).
     async fn post_predictions(&self, events: Vec<Value>) -> Result<(), String> {
         if events.is_empty() {
             return Ok(());
@@ -198,6 +200,14 @@ impl Traffic {
         let (status, body) = self.client.json(Method::POST, &path, &json!({ "events": events })).await?;
         if !status.is_success() {
             return Err(format!("predictions refused: {status} {body}"));
+        }
+        let exceptions: Vec<Value> = events.iter().filter_map(exception_of).collect();
+        if !exceptions.is_empty() {
+            let path = format!("/models/{MODEL}/errors");
+            let (status, body) = self.client.json(Method::POST, &path, &json!({ "events": exceptions })).await?;
+            if !status.is_success() {
+                return Err(format!("exceptions refused: {status} {body}"));
+            }
         }
         Ok(())
     }
@@ -247,6 +257,31 @@ impl Traffic {
             }
         }
     }
+}
+
+/// The exception report of a failed prediction event: its error with the stack a
+/// small serving app would show (outermost frame first), its version, request, time and
+/// input. `None` for an event that did not fail.
+fn exception_of(event: &Value) -> Option<Value> {
+    let error = event.get("error")?;
+    let frame = |file: &str, function: &str, line: u32, in_app: bool| json!({ "file": file, "function": function, "line": line, "in_app": in_app });
+    let mut frames = vec![
+        frame("starlette/routing.py", "handle", 297, false),
+        frame("serving/app.py", "predict", 48, true),
+        frame("serving/features.py", "assemble", 112, true),
+    ];
+    frames.extend(match error["type"].as_str() {
+        Some("TimeoutError") => vec![
+            frame("serving/feature_store.py", "fetch_online", 71, true),
+            frame("httpx/_client.py", "send", 1014, false),
+        ],
+        _ => vec![frame("serving/bureau.py", "bureau_score", 39, true)],
+    });
+    Some(json!({
+        "type": error["type"], "message": error["message"], "frames": frames,
+        "version": event["version"], "request_id": event["request_id"], "timestamp": event["timestamp"],
+        "input": event["features"],
+    }))
 }
 
 /// Monitors that the demo's spikes, bursts and drift trip now and then.

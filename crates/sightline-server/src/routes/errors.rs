@@ -15,7 +15,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sightline_store::{IssueQuery, IssueRecord, IssueStatus, PreparedError, WriteBatch};
+use sightline_store::{IssueQuery, IssueRecord, IssueStatus, PreparedError, StoredErrorEvent, WriteBatch};
 use std::sync::Arc;
 
 pub async fn ingest(
@@ -99,11 +99,12 @@ pub async fn list(
 }
 
 /// Hourly counts shown with an issue: the last 14 days.
-const HISTORY_MS: i64 = 14 * 24 * 3_600_000;
+pub const HISTORY_MS: i64 = 14 * 24 * 3_600_000;
 /// Sample events shown with an issue.
-const SAMPLES: usize = 20;
+pub const SAMPLES: usize = 20;
 
-async fn find(app: &Arc<AppState>, model_id: i64, raw: &str) -> Result<IssueRecord, ApiError> {
+/// The issue of a model named by its id in a path; 404 for anything else.
+pub async fn find(app: &Arc<AppState>, model_id: i64, raw: &str) -> Result<IssueRecord, ApiError> {
     let not_found = || ApiError::new(Code::NotFound, format!("issue {raw:?} does not exist"));
     let id: i64 = raw.parse().map_err(|_| not_found())?;
     let store = app.store.clone();
@@ -122,18 +123,10 @@ pub async fn get(
         Ok((store.issue_hours(id, now_ms() - HISTORY_MS)?, store.issue_events(id, SAMPLES)?))
     })
     .await??;
-    let ring = app.keys.current();
     let samples: Vec<Value> = events
         .iter()
         .map(|e| {
-            // A sample whose details cannot be opened (tampered, key removed) is shown
-            // without them rather than failing the whole answer.
-            let detail = e.detail.as_ref().map(|sealed| {
-                ring.open(sealed, &detail_aad(model.id, &e.event_id))
-                    .ok()
-                    .and_then(|plain| serde_json::from_slice::<Value>(&plain).ok())
-                    .unwrap_or_else(|| json!({ "error": "the details cannot be decrypted" }))
-            });
+            let detail = open_detail(&app, model.id, e);
             let mut doc = json!({
                 "event_id": e.event_id,
                 "request_id": e.request_id,
@@ -151,6 +144,28 @@ pub async fn get(
     doc["hourly"] = hours.iter().map(|(h, n)| json!({ "hour": format(*h), "count": n })).collect();
     doc["events"] = Value::Array(samples);
     Ok(Json(doc))
+}
+
+/// A sample event's details (message, frames, input snapshot), opened. One whose details
+/// cannot be opened (tampered, key removed) says so instead, rather than failing the
+/// whole answer.
+pub fn open_detail(app: &AppState, model_id: i64, e: &StoredErrorEvent) -> Option<Value> {
+    let sealed = e.detail.as_ref()?;
+    Some(
+        app.keys
+            .current()
+            .open(sealed, &detail_aad(model_id, &e.event_id))
+            .ok()
+            .and_then(|plain| serde_json::from_slice::<Value>(&plain).ok())
+            .unwrap_or_else(|| json!({ "error": "the details cannot be decrypted" })),
+    )
+}
+
+/// Sets an issue's status (the API's `PATCH` and the issue page's form).
+pub async fn set_status(app: &AppState, model_id: i64, id: i64, status: IssueStatus) -> Result<IssueRecord, ApiError> {
+    let store = app.store.clone();
+    let updated = blocking(move || store.set_issue_status(model_id, id, status, now_ms())).await??;
+    updated.ok_or_else(|| ApiError::internal("an issue vanished while its status changed"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,8 +186,5 @@ pub async fn update(
     let status = IssueStatus::parse(&status)
         .ok_or_else(|| invalid("$.status", format!("{status:?} is not one of unresolved, resolved, ignored")))?;
     let issue = find(&app, model.id, &issue).await?;
-    let (store, model_id, id) = (app.store.clone(), model.id, issue.id);
-    let updated = blocking(move || store.set_issue_status(model_id, id, status, now_ms())).await??;
-    let updated = updated.ok_or_else(|| ApiError::internal("an issue vanished while its status changed"))?;
-    Ok(Json(issue_json(&updated)))
+    Ok(Json(issue_json(&set_status(&app, model.id, issue.id, status).await?)))
 }

@@ -261,7 +261,7 @@ pub async fn page(
             h2 { "Performance" }
             (performance_section(&f, spec.task))
             h2 { "Error groups" }
-            (issues(&f.issues))
+            (issues(&spec.name, &f.issues))
             h2 { "Versions" } p {
                 a href={ (base) "/registry" } { "Registry: stages, aliases, promotion gate and history…" }
                 " · " a href={ (base) "/retraining" } { "Retraining: policies and their triggers…" }
@@ -290,7 +290,7 @@ pub async fn page(
     Ok(html(layout::page(&viewer, &spec.name, &[(&spec.name, base.clone())], body)))
 }
 
-fn chart_or_note(id: &str, caption: &str, chart: Result<charts::Chart, String>) -> Markup {
+pub(super) fn chart_or_note(id: &str, caption: &str, chart: Result<charts::Chart, String>) -> Markup {
     match chart {
         Ok(c) => figure(id, caption, &c),
         Err(e) => {
@@ -428,27 +428,9 @@ fn performance_section(f: &Figures, task: Task) -> Markup {
     }
 }
 
-fn issues(issues: &[sightline_store::IssueRecord]) -> Markup {
-    if issues.is_empty() {
-        return html! { p.muted { "No errors reported." } };
-    }
+fn issues(model: &str, issues: &[sightline_store::IssueRecord]) -> Markup {
     html! {
-        table #issues {
-            thead { tr { th { "Error" } th { "Type" } th.num { "Occurrences" } th { "First seen" } th { "Last seen" }
-                th { "Versions" } th { "Status" } } }
-            tbody {
-                @for i in issues {
-                    tr {
-                        td { (i.title) }
-                        td { code { (i.kind) } }
-                        td.num { (i.count) }
-                        td { (layout::when(i.first_seen_ms)) }
-                        td { (layout::when(i.last_seen_ms)) }
-                        td { (i.versions.iter().map(|v| format!("{} ({})", v.0, v.1)).collect::<Vec<_>>().join(", ")) }
-                        td { span.badge { (i.status.as_str()) } }
-                    }
-                }
-            }
-        }
+        @if issues.is_empty() { p.muted { "No errors reported." } } @else { (super::issues::table(model, issues)) }
+        p { a href=(super::issues::issues_link(model)) { "All error groups, by status…" } }
     }
 }

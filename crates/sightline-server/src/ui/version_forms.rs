@@ -17,9 +17,9 @@ use sightline_core::Need;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// The model if the viewer may change its registry entries: 404 without a role in its
+/// The model if the viewer may edit it (registry entries, issues): 404 without a role in its
 /// project, 403 (shown on the page) with a role short of editor.
-async fn editable(
+pub(super) async fn editable(
     app: &Arc<AppState>,
     viewer: &Viewer,
     name: &str,
