@@ -19,7 +19,7 @@ mod lineage;
 pub(crate) mod models;
 pub(crate) mod monitors;
 pub mod performance;
-mod predictions;
+pub(crate) mod predictions;
 pub(crate) mod projects;
 mod reference;
 pub(crate) mod registry;

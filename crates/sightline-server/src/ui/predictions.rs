@@ -1,10 +1,11 @@
-//! The predictions explorer: recent predictions of a model filtered by version and
-//! time, a search by request id, and one prediction with its features, scores, label
+//! The predictions explorer: recent predictions of a model filtered by version, time
+//! and tag, a search by request id, and one prediction with its features, scores, label
 //! and error.
 
 use super::layout::{self};
 use super::{Failure, PageResult, Viewer, html, readable_model};
 use crate::error::{ApiError, Code};
+use crate::routes::predictions::{MAX_TAG_SCAN, TagFilter, list_matching};
 use crate::state::{AppState, blocking};
 use crate::wire::prediction::to_json;
 use crate::wire::time::parse_query;
@@ -68,23 +69,20 @@ pub async fn list(
         },
         None => None,
     };
-    let query = PredictionQuery {
-        model_id: model.id,
-        from_ms: from,
-        to_ms: to,
-        version: version.clone(),
-        before,
-        limit: PAGE + 1,
-    };
+    let tag_text = q.get("tag").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    let tag = tag_text.as_deref().map(TagFilter::parse).transpose()?;
+    let query =
+        PredictionQuery { model_id: model.id, from_ms: from, to_ms: to, version: version.clone(), before, limit: 0 };
     let (store, id) = (app.store.clone(), model.id);
-    let (rows, versions) = blocking(move || -> Result<_, ApiError> {
-        Ok((store.list_predictions(&query)?, store.list_versions(id, None, 100)?))
+    let ((rows, next), versions) = blocking(move || -> Result<_, ApiError> {
+        Ok((list_matching(store.as_ref(), query, tag.as_ref(), PAGE)?, store.list_versions(id, None, 100)?))
     })
     .await??;
-    let more = rows.len() > PAGE;
     let shown: Vec<(&sightline_store::StoredPrediction, Value)> =
-        rows.iter().take(PAGE).map(|p| (p, to_json(p, &model.index))).collect();
-    let older = if more { shown.last().map(|(p, _)| format!("{}:{}", p.timestamp_ms, p.seq)) } else { None };
+        rows.iter().map(|p| (p, to_json(p, &model.index))).collect();
+    let older = next.map(|(t, seq)| format!("{t}:{seq}"));
+    // A tag search that stopped at its scan limit before filling the page says so.
+    let cut_short = tag_text.is_some() && older.is_some() && shown.len() < PAGE;
     let keep = |k: &str| q.get(k).cloned().unwrap_or_default();
     let body = html! {
         h1 { "Predictions of " (name) }
@@ -100,9 +98,14 @@ pub async fn list(
             }
             label { "From (UTC)" input name="from" type="datetime-local" value=(keep("from")); }
             label { "To (UTC)" input name="to" type="datetime-local" value=(keep("to")); }
+            label { "Tag" input name="tag" placeholder="name=value, or name" value=(keep("tag")); }
             button type="submit" { "Search" }
         }
-        @if shown.is_empty() { p.muted { "No predictions match." } } @else {
+        @if cut_short {
+            p.muted { "The search read " (MAX_TAG_SCAN) " predictions and stopped; older ones may match too: follow “Older predictions”, or narrow the time range." }
+        }
+        @if shown.is_empty() { p.muted { "No predictions match." } }
+        @if !shown.is_empty() {
             table #predictions {
                 thead { tr { th { "Time" } th { "Request id" } th { "Version" } th { "Prediction" } th.num { "Latency (ms)" }
                     th { "Label" } th { "Error" } } }
@@ -120,9 +123,12 @@ pub async fn list(
                     }
                 }
             }
-            @if let Some(before) = older {
-                p { a href={ (base) "?" (super::session::encode(&[("version", version.as_deref().unwrap_or("")), ("from", &keep("from")), ("to", &keep("to")), ("before", &before)])) } { "Older predictions" } }
+            @if let Some(before) = &older {
+                p { a href={ (base) "?" (super::session::encode(&[("version", version.as_deref().unwrap_or("")), ("from", &keep("from")), ("to", &keep("to")), ("tag", &keep("tag")), ("before", before)])) } { "Older predictions" } }
             }
+        }
+        @if shown.is_empty() && older.is_some() {
+            p { a href={ (base) "?" (super::session::encode(&[("version", version.as_deref().unwrap_or("")), ("from", &keep("from")), ("to", &keep("to")), ("tag", &keep("tag")), ("before", older.as_deref().unwrap_or_default())])) } { "Older predictions" } }
         }
     };
     let crumbs = [(name.as_str(), format!("/ui/models/{name}")), ("predictions", base.clone())];

@@ -325,6 +325,46 @@ async fn predictions_list_newest_first_with_cursor_and_filters() {
 }
 
 #[tokio::test]
+async fn predictions_list_filters_by_tag_across_pages() {
+    let server = TestServer::start().await;
+    server.create_model(&credit_model("credit")).await;
+    // Regions alternate; every fifth event is also a canary; some have no tags at all.
+    let events: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut e = event(&format!("g-{i:02}"));
+            e["timestamp"] = json!(BASE_MS + i * 1000);
+            e["tags"] = match i {
+                _ if i % 7 == 6 => json!({}),
+                _ if i % 5 == 0 => json!({"region": if i % 2 == 0 { "eu" } else { "us" }, "canary": "yes"}),
+                _ => json!({"region": if i % 2 == 0 { "eu" } else { "us" }}),
+            };
+            e
+        })
+        .collect();
+    server.ingest("credit", &events).await;
+    let newest_first = |keep: &dyn Fn(i64) -> bool| -> Vec<String> {
+        (0..40).rev().filter(|i| keep(*i)).map(|i| format!("g-{i:02}")).collect()
+    };
+    let us = newest_first(&|i| i % 7 != 6 && i % 2 == 1);
+    for limit in [1, 3, 1000] {
+        let items = server.all_predictions("credit", "&tag=region%3Dus", limit).await;
+        assert_eq!(ids(&items), us, "region=us, limit {limit}");
+    }
+    // A name alone matches any value; spaces around the parts do not count.
+    let canaries = newest_first(&|i| i % 7 != 6 && i % 5 == 0);
+    assert_eq!(ids(&server.all_predictions("credit", "&tag=canary", 2).await), canaries);
+    assert_eq!(ids(&server.all_predictions("credit", "&tag=%20canary%20%3D%20yes", 2).await), canaries);
+    // Combined with the other filters.
+    let window: Vec<String> = us.iter().filter(|id| id.as_str() < "g-20").cloned().collect();
+    let to = BASE_MS + 20_000;
+    assert_eq!(ids(&server.all_predictions("credit", &format!("&tag=region%3Dus&to={to}"), 4).await), window);
+    assert!(server.all_predictions("credit", "&tag=region%3Dmars", 5).await.is_empty());
+    for query in ["tag=", "tag=%3Deu", "tag=%20"] {
+        bad_query(&server, &format!("{PREDICTIONS}?{query}"), "tag").await;
+    }
+}
+
+#[tokio::test]
 async fn one_prediction_has_everything() {
     let server = TestServer::start().await;
     server.create_model(&credit_model("credit")).await;

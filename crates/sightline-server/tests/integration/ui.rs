@@ -3,6 +3,7 @@
 //! followed), their content, their SVG charts and the monitor form with its CSRF check.
 
 mod estimated;
+mod explorer;
 mod issues;
 mod registry;
 mod retraining;
