@@ -196,3 +196,45 @@ async fn errors_reported_with_predictions_join_the_issues() {
         detail.json["events"].as_array().expect("events").iter().filter_map(|e| e["request_id"].as_str()).collect();
     assert_eq!(ids, ["t2", "t1"]);
 }
+
+#[tokio::test]
+async fn a_reported_exception_and_its_failed_prediction_are_one_occurrence() {
+    let s = TestServer::start().await;
+    s.create_model(&credit_model("credit")).await;
+    let failed = |id: &str| {
+        with(with(event(id), "/prediction", Value::Null), "/error", json!({"type": "KeyError", "message": "'score'"}))
+    };
+    let reported = |id: &str| {
+        let mut e = exception("'score'", 0);
+        e["request_id"] = json!(id);
+        e["event_id"] = json!(format!("exc-{id}"));
+        e
+    };
+    // The prediction first (as the SDK's queue usually sends them), then its exception,
+    // which takes the prediction's place in the issues; then the other way round.
+    s.ingest("credit", &[failed("r1"), failed("r2")]).await;
+    assert_eq!(issues(&s, "").await.len(), 1, "the predictions' errors group until the exceptions come");
+    post_errors(&s, &[reported("r1"), reported("r2")]).await;
+    post_errors(&s, &[reported("r3")]).await;
+    s.ingest("credit", &[failed("r3")]).await;
+    let found = issues(&s, "").await;
+    assert_eq!(found.len(), 1, "one issue, the exceptions': {found:#?}");
+    assert_eq!(found[0]["count"], 3);
+    assert_eq!(found[0]["versions"][0]["count"], 3);
+    let detail = s.get(&format!("/api/v1/models/credit/issues/{}", found[0]["id"])).await;
+    let events = detail.json["events"].as_array().expect("events");
+    assert_eq!(events.len(), 3);
+    assert!(events.iter().all(|e| e["frames"].as_array().is_some_and(|f| f.len() == 2)), "{events:#?}");
+    let hourly: i64 = detail.json["hourly"].as_array().expect("hours").iter().filter_map(|h| h["count"].as_i64()).sum();
+    assert_eq!(hourly, 3);
+    // A failed prediction without a reported exception is still an issue of its own.
+    s.ingest("credit", &[failed("r4")]).await;
+    let found = issues(&s, "").await;
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found.iter().map(|i| i["count"].as_i64().unwrap_or(0)).sum::<i64>(), 4);
+    // The failed predictions themselves are all stored, with their errors.
+    for id in ["r1", "r2", "r3", "r4"] {
+        let p = s.get(&format!("/api/v1/models/credit/predictions/{id}")).await;
+        assert_eq!(p.json["error"]["type"], "KeyError", "{id}");
+    }
+}

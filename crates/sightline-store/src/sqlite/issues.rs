@@ -13,6 +13,54 @@ const HOUR_MS: i64 = 3_600_000;
 /// Stores one error under its issue (made on first sight; reopened if it was resolved
 /// and this occurrence is newer than the resolution). `false` if the event id was
 /// stored before.
+/// The event id of an error that arrived with its prediction: this prefix and the
+/// prediction's request id.
+pub const PREDICTION_EVENT_PREFIX: &str = "prediction:";
+
+/// Whether the exception of a request was reported (an event not from a prediction).
+fn reported_exception(tx: &Transaction<'_>, model_id: i64, request_id: &str) -> Result<bool> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM error_events WHERE model_id = ?1 AND request_id = ?2
+                            AND substr(event_id, 1, length(?3)) <> ?3)",
+        )?
+        .query_row(params![model_id, request_id, PREDICTION_EVENT_PREFIX], |r| r.get(0))?)
+}
+
+/// Takes an occurrence back out of its issue: the event, and one from the issue's counts
+/// (all of them, by version and by hour); an issue left with none is deleted. Its first
+/// and last seen times stay as they were.
+fn retract(tx: &Transaction<'_>, model_id: i64, event_id: &str) -> Result<()> {
+    let found: Option<(i64, i64, i64, i64)> = tx
+        .prepare_cached(
+            "SELECT seq, issue_id, version_id, ts_ms FROM error_events WHERE model_id = ?1 AND event_id = ?2",
+        )?
+        .query_row(params![model_id, event_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let Some((seq, issue_id, version_id, ts_ms)) = found else { return Ok(()) };
+    tx.prepare_cached("DELETE FROM error_events WHERE seq = ?1")?.execute(params![seq])?;
+    tx.prepare_cached("UPDATE issue_versions SET count = count - 1 WHERE issue_id = ?1 AND version_id = ?2")?
+        .execute(params![issue_id, version_id])?;
+    tx.prepare_cached("UPDATE issue_hours SET count = count - 1 WHERE issue_id = ?1 AND hour_ms = ?2")?
+        .execute(params![issue_id, ts_ms.div_euclid(HOUR_MS) * HOUR_MS])?;
+    tx.prepare_cached("DELETE FROM issue_versions WHERE issue_id = ?1 AND count <= 0")?.execute(params![issue_id])?;
+    tx.prepare_cached("DELETE FROM issue_hours WHERE issue_id = ?1 AND count <= 0")?.execute(params![issue_id])?;
+    let left: i64 = tx
+        .prepare_cached("UPDATE issues SET count = count - 1 WHERE id = ?1 RETURNING count")?
+        .query_row(params![issue_id], |r| r.get(0))?;
+    if left <= 0 {
+        for sql in [
+            "DELETE FROM error_events WHERE issue_id = ?1",
+            "DELETE FROM issue_versions WHERE issue_id = ?1",
+            "DELETE FROM issue_hours WHERE issue_id = ?1",
+            "DELETE FROM issues WHERE id = ?1",
+        ] {
+            tx.prepare_cached(sql)?.execute(params![issue_id])?;
+        }
+    }
+    Ok(())
+}
+
 pub fn record_error(
     tx: &Transaction<'_>,
     model_id: i64,
@@ -25,6 +73,18 @@ pub fn record_error(
         .query_row(params![model_id, e.event_id], |r| r.get(0))?;
     if seen {
         return Ok(false);
+    }
+    // One failure, one occurrence: serving code that reports the exception of a request
+    // (with its stack) also logs the failed prediction (with its error, for the error
+    // rate). The exception stands for both, whichever arrives first.
+    if let Some(request_id) = &e.request_id {
+        if e.event_id.starts_with(PREDICTION_EVENT_PREFIX) {
+            if reported_exception(tx, model_id, request_id)? {
+                return Ok(true);
+            }
+        } else {
+            retract(tx, model_id, &format!("{PREDICTION_EVENT_PREFIX}{request_id}"))?;
+        }
     }
     // SET expressions read the row as it was, so status and regressions change together.
     let (issue_id, count): (i64, i64) = tx

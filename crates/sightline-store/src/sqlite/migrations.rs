@@ -578,6 +578,9 @@ const MIGRATIONS: &[&str] = &[
         watermark INTEGER NOT NULL
     );
     INSERT INTO tally_state (id, watermark) VALUES (1, 0);",
+    // 14: exceptions found by the request they failed, so that a reported
+    // exception and the error logged with its prediction make one occurrence, not two.
+    "CREATE INDEX error_events_by_request ON error_events (model_id, request_id);",
 ];
 
 /// The schema version this build expects.

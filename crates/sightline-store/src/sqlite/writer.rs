@@ -149,7 +149,7 @@ fn insert_predictions(
             && let Some(error) = &e.error
         {
             let as_issue = PreparedError {
-                event_id: format!("prediction:{}", e.request_id),
+                event_id: format!("{}{}", super::issues::PREDICTION_EVENT_PREFIX, e.request_id),
                 request_id: Some(e.request_id.clone()),
                 timestamp_ms: e.timestamp_ms,
                 version: e.version.clone(),

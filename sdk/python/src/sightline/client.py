@@ -25,6 +25,7 @@ from typing import (
 
 from . import _frames
 from ._analysis import AnalysisMixin
+from ._alerting import AlertingMixin
 from ._feedback import FeedbackMixin
 from ._encode import encode_events, timestamp_ms
 from ._http import RetryPolicy, Transport, call_with_retries
@@ -90,7 +91,7 @@ def _feature_specs(features: Any) -> List[Dict[str, Any]]:
     return out
 
 
-class Client(AnalysisMixin, FeedbackMixin):
+class Client(AnalysisMixin, FeedbackMixin, AlertingMixin):
     """A connection to a Sightline server.
 
     ``log_*`` calls only queue the event and return at once; a background thread
@@ -312,18 +313,21 @@ class Client(AnalysisMixin, FeedbackMixin):
         start: Any = None,
         end: Any = None,
         version: Optional[str] = None,
+        tag: Optional[str] = None,
         page_size: int = 100,
         limit: Optional[int] = None,
     ) -> Iterator[Dict[str, Any]]:
         """Stored predictions, newest first, fetched page by page as you iterate.
 
         ``start``/``end`` (the API's ``from``/``to``) bound the event time and take
-        datetimes, epoch milliseconds or RFC 3339 strings; ``limit`` caps the number of
-        items returned in all."""
+        datetimes, epoch milliseconds or RFC 3339 strings; ``tag`` keeps those with a
+        tag (``"name=value"``, or ``"name"`` for any value); ``limit`` caps the number
+        of items returned in all."""
         query = {
             "from": timestamp_ms(start),
             "to": timestamp_ms(end),
             "version": version,
+            "tag": tag,
             "limit": _page(page_size),
         }
         items = self._pages(f"/api/v1/models/{self._q(model)}/predictions", query)
