@@ -4,7 +4,9 @@
 //! mean is the count-weighted mean and `M2 = M2_a + M2_b + δ² n_a n_b / n`, written
 //! symmetrically so that `merge(a, b)` and `merge(b, a)` give the same bits. Floating
 //! point addition is not associative, so groupings of three agree to rounding (about
-//! 1e-12 relative), not bit for bit. Single values fold in with Welford's update.
+//! 1e-12 relative), not bit for bit. Single values fold in with Welford's update, one at a
+//! time and in order also through [`NumericProfile::update_many`], so a profile's bits
+//! never depend on how its values were batched.
 
 use super::ProfileError;
 use super::codec::{Reader, put_f64, put_varint};
@@ -165,10 +167,28 @@ impl NumericProfile {
 
     /// Adds one observation; `None` is a missing value.
     pub fn update(&mut self, value: Option<f64>) {
-        let Some(v) = value else {
-            self.missing = self.missing.saturating_add(1);
-            return;
-        };
+        match value {
+            Some(v) => self.update_present(v),
+            None => self.update_missing(1),
+        }
+    }
+
+    /// Adds present observations in order, exactly as `update(Some(v))` for each would
+    /// (NaN and infinities are counted by kind): the aggregator's path for a run of
+    /// events, one column at a time.
+    pub fn update_many(&mut self, values: &[f64]) {
+        for v in values {
+            self.update_present(*v);
+        }
+    }
+
+    /// Counts `count` missing observations at once.
+    pub fn update_missing(&mut self, count: u64) {
+        self.missing = self.missing.saturating_add(count);
+    }
+
+    #[inline]
+    fn update_present(&mut self, v: f64) {
         if v.is_nan() {
             self.nan = self.nan.saturating_add(1);
         } else if v == f64::INFINITY {
@@ -182,7 +202,7 @@ impl NumericProfile {
             let delta = v - self.mean;
             self.mean += delta / self.count as f64;
             self.m2 += delta * (v - self.mean);
-            self.sketch.update(v);
+            self.sketch.update_finite(v);
             if let Some(bins) = &mut self.bins {
                 let b = bins.bin(v);
                 bins.counts[b] += 1;
