@@ -109,7 +109,13 @@ impl KllSketch {
     /// Adds one value the caller has checked is finite.
     #[inline]
     pub(crate) fn update_finite(&mut self, value: f64) {
-        self.levels[0].push(order_key(value));
+        self.update_key(order_key(value));
+    }
+
+    /// Adds the order key of a finite value.
+    #[inline]
+    pub(crate) fn update_key(&mut self, key: i64) {
+        self.levels[0].push(key);
         self.n += 1;
         self.retained += 1;
         if self.retained >= self.budget {
@@ -323,13 +329,13 @@ fn merge_sorted_into(into: &mut Vec<i64>, items: &[i64]) {
 /// for negative values, so that integer order is `f64::total_cmp`'s order (the same
 /// mapping `total_cmp` applies on every comparison; here it is applied once per value).
 /// The mapping keeps the sign bit, so it is its own inverse.
-fn order_key(value: f64) -> i64 {
+pub(crate) fn order_key(value: f64) -> i64 {
     let bits = value.to_bits() as i64;
     bits ^ (((bits >> 63) as u64) >> 1) as i64
 }
 
 /// The value of an order key (the inverse of [`order_key`]).
-fn from_order_key(key: i64) -> f64 {
+pub(crate) fn from_order_key(key: i64) -> f64 {
     f64::from_bits((key ^ (((key >> 63) as u64) >> 1) as i64) as u64)
 }
 
