@@ -326,7 +326,14 @@ mod tests {
                     (0, number),
                     (1, category),
                     (2, FeatureValue::Text("free text".into())),
-                    (3, if r % 5 == 0 { FeatureValue::Category("yes".into()) } else { FeatureValue::Bool(r % 3 == 0) }),
+                    (
+                        3,
+                        if r.is_multiple_of(5) {
+                            FeatureValue::Category("yes".into())
+                        } else {
+                            FeatureValue::Bool(r.is_multiple_of(3))
+                        },
+                    ),
                     (4, FeatureValue::Number(f64::from(i) * 0.5)),
                     (9, FeatureValue::Number(1.0)),
                 ];
@@ -344,7 +351,8 @@ mod tests {
                     version_id: 1,
                     timestamp_ms: 0,
                     features,
-                    prediction: (r % 4 != 0).then(|| Target::Class(if r % 2 == 0 { "yes" } else { "no" }.into())),
+                    prediction: (!r.is_multiple_of(4))
+                        .then(|| Target::Class(if r.is_multiple_of(2) { "yes" } else { "no" }.into())),
                     scores: vec![(1, (r % 100) as f64 / 100.0)],
                     latency_ms: None,
                     has_error: false,
