@@ -26,6 +26,14 @@ fn main() {
             numeric.update(Some(*v));
         }
         let numeric_ns = start.elapsed().as_nanos() as f64 / n as f64;
+        // The aggregator's path: a run of values at once.
+        let start = Instant::now();
+        let mut batched = NumericProfile::new(200, round).expect("a valid k");
+        for run in values.chunks(512) {
+            batched.update_many(run);
+        }
+        let batched_ns = start.elapsed().as_nanos() as f64 / n as f64;
+        assert_eq!(batched.encode(), numeric.encode(), "update_many must build what update builds");
         let start = Instant::now();
         let mut categorical = CategoricalProfile::new(1_000, 12).expect("valid parameters");
         for v in &values {
@@ -35,7 +43,8 @@ fn main() {
         // The deciles show that a change to the update path left the sketch as it was.
         let deciles: Vec<f64> = (1..10).filter_map(|d| numeric.quantile(f64::from(d) / 10.0)).collect();
         println!(
-            "round {round}: numeric {numeric_ns:.1} ns/value (count {}), categorical {categorical_ns:.1} ns/value \
+            "round {round}: numeric {numeric_ns:.1} ns/value (count {}; in runs {batched_ns:.1}), categorical \
+             {categorical_ns:.1} ns/value \
              (count {}); deciles {deciles:?}",
             numeric.count(),
             categorical.count()

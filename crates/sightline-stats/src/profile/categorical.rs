@@ -2,6 +2,10 @@
 //!
 //! Booleans are profiled as the categories `"true"` and `"false"`, so every count-based
 //! drift method treats them like any other two-category column.
+//!
+//! Every kept category is also in the distinct-count sketch (updates and merges keep it
+//! so, decoding checks it), so a value already kept skips the sketch: inserting it again
+//! could change no register, and a low-cardinality column costs one hash per value.
 
 use super::ProfileError;
 use super::codec::{Reader, put_varint};
@@ -27,24 +31,38 @@ impl CategoricalProfile {
     /// Adds one observation; `None` is a missing value.
     pub fn update(&mut self, value: Option<&str>) {
         match value {
-            // Saturating: a decoded profile may start from any count.
-            None => self.missing = self.missing.saturating_add(1),
-            Some(v) => {
-                self.count = self.count.saturating_add(1);
-                self.items.update(v, 1);
-                self.distinct.insert(v.as_bytes());
-            }
+            Some(v) => self.update_weighted(v, 1),
+            None => self.update_missing(1),
         }
     }
 
+    /// Adds present observations in order, exactly as `update(Some(v))` for each would:
+    /// the aggregator's path for a run of events, one column at a time.
+    pub fn update_many(&mut self, values: &[&str]) {
+        for v in values {
+            self.update_weighted(v, 1);
+        }
+    }
+
+    /// Counts `count` missing observations at once.
+    pub fn update_missing(&mut self, count: u64) {
+        // Saturating: a decoded profile may start from any count.
+        self.missing = self.missing.saturating_add(count);
+    }
+
     /// Adds `weight` observations of one value at once (tallies made elsewhere).
+    #[inline]
     pub fn update_weighted(&mut self, value: &str, weight: u64) {
         if weight == 0 {
             return;
         }
         self.count = self.count.saturating_add(weight);
-        self.items.update(value, weight);
-        self.distinct.insert(value.as_bytes());
+        // A kept category went into the distinct sketch when it was first counted (every
+        // way in keeps that true, and decoding checks it), and inserting it again would
+        // change no register: a repeated category costs one hash, not two.
+        if !self.items.add(value, weight) {
+            self.distinct.insert(value.as_bytes());
+        }
     }
 
     /// Adds one boolean observation as the category `"true"` or `"false"`.
@@ -103,6 +121,44 @@ impl CategoricalProfile {
         if kept.is_none_or(|kept| kept > count) {
             return Err(ProfileError::Invalid("category counts exceed the count"));
         }
+        // Updates skip the distinct sketch for kept categories, which is exact only if
+        // each of them is in it already, as in every profile this code builds.
+        if items.values().any(|value| !distinct.covers(value.as_bytes())) {
+            return Err(ProfileError::Invalid("a kept category is missing from the distinct-count sketch"));
+        }
         Ok(Self { count, missing, items, distinct })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_category_absent_from_the_distinct_sketch_is_refused() {
+        let mut p = CategoricalProfile::new(10, 4).expect("valid parameters");
+        for v in ["a", "b", "a"] {
+            p.update(Some(v));
+        }
+        let bytes = p.encode();
+        assert_eq!(CategoricalProfile::decode(&bytes).as_ref(), Ok(&p));
+        // The 16 registers end the encoding; cleared, they no longer hold "a" and "b".
+        let mut cleared = bytes.clone();
+        let registers = cleared.len() - 16;
+        cleared[registers..].fill(0);
+        assert!(matches!(CategoricalProfile::decode(&cleared), Err(ProfileError::Invalid(_))));
+    }
+
+    #[test]
+    fn repeated_categories_leave_the_distinct_sketch_as_inserting_them_would() {
+        let mut p = CategoricalProfile::new(3, 4).expect("valid parameters");
+        let mut every = HyperLogLog::new(4).expect("valid precision");
+        // Past the capacity, so categories are dropped and come back.
+        for i in 0..200u32 {
+            let v = format!("v{}", (i * 7) % 11);
+            p.update(Some(&v));
+            every.insert(v.as_bytes());
+        }
+        assert_eq!(p.distinct_sketch(), &every);
     }
 }

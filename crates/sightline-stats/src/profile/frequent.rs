@@ -110,6 +110,11 @@ impl FrequentItems {
         items
     }
 
+    /// Kept values in no particular order.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &str> {
+        self.counts.keys().map(String::as_str)
+    }
+
     /// The reported count of `value`: a lower bound, at most `max_error` below the truth.
     pub fn count(&self, value: &str) -> u64 {
         self.counts.get(value).copied().unwrap_or(0)
@@ -125,16 +130,23 @@ impl FrequentItems {
     }
 
     pub fn update(&mut self, value: &str, weight: u64) {
+        self.add(value, weight);
+    }
+
+    /// [`Self::update`], telling whether `value` was already kept (then nothing but its
+    /// count changed).
+    pub(crate) fn add(&mut self, value: &str, weight: u64) -> bool {
         if weight == 0 {
-            return;
+            return false;
         }
         // Look up by &str first so repeated values allocate nothing.
         if let Some(c) = self.counts.get_mut(value) {
             *c = c.saturating_add(weight);
-            return;
+            return true;
         }
         self.counts.insert(value.to_owned(), weight);
         self.reduce();
+        false
     }
 
     pub fn merge(&mut self, other: &Self) -> Result<(), ProfileError> {

@@ -51,12 +51,24 @@ impl HyperLogLog {
     }
 
     fn insert_hash(&mut self, hash: u64) {
+        let (index, rank) = self.place(hash);
+        let slot = &mut self.registers[index];
+        *slot = (*slot).max(rank);
+    }
+
+    /// Whether inserting `bytes` would leave every register as it is.
+    pub(crate) fn covers(&self, bytes: &[u8]) -> bool {
+        let (index, rank) = self.place(xxhash_rust::xxh3::xxh3_64(bytes));
+        self.registers[index] >= rank
+    }
+
+    /// A hash's register and the rank it would raise that register to.
+    fn place(&self, hash: u64) -> (usize, u8) {
         let p = u32::from(self.precision);
         let index = (hash >> (64 - p)) as usize;
         // The sentinel bit caps the run at 64 - p, so a register never exceeds 65 - p.
         let rank = ((hash << p) | (1 << (p - 1))).leading_zeros() as u8 + 1;
-        let slot = &mut self.registers[index];
-        *slot = (*slot).max(rank);
+        (index, rank)
     }
 
     /// Register-wise maximum; both must have the same precision.

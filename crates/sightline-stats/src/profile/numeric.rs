@@ -4,11 +4,13 @@
 //! mean is the count-weighted mean and `M2 = M2_a + M2_b + δ² n_a n_b / n`, written
 //! symmetrically so that `merge(a, b)` and `merge(b, a)` give the same bits. Floating
 //! point addition is not associative, so groupings of three agree to rounding (about
-//! 1e-12 relative), not bit for bit. Single values fold in with Welford's update.
+//! 1e-12 relative), not bit for bit. Single values fold in with Welford's update, one at a
+//! time and in order also through [`NumericProfile::update_many`], so a profile's bits
+//! never depend on how its values were batched.
 
 use super::ProfileError;
 use super::codec::{Reader, put_f64, put_varint};
-use super::kll::KllSketch;
+use super::kll::{KllSketch, from_order_key, order_key};
 
 /// Counts of finite values in bins fixed by a reference.
 ///
@@ -165,10 +167,57 @@ impl NumericProfile {
 
     /// Adds one observation; `None` is a missing value.
     pub fn update(&mut self, value: Option<f64>) {
-        let Some(v) = value else {
-            self.missing = self.missing.saturating_add(1);
-            return;
-        };
+        match value {
+            Some(v) => self.update_present(v),
+            None => self.update_missing(1),
+        }
+    }
+
+    /// Adds present observations in order, exactly as `update(Some(v))` for each would
+    /// (NaN and infinities are counted by kind): the aggregator's path for a run of
+    /// events, one column at a time.
+    pub fn update_many(&mut self, values: &[f64]) {
+        // The loop keeps the moments in locals (registers) rather than in `self`: the
+        // mean's update is a chain through a division from one value to the next, and a
+        // store and reload on that chain made every value wait longer. The arithmetic
+        // is `update_present`'s, operation for operation, so the bits are the same.
+        let Self { count, nan, pos_inf, neg_inf, min, max, mean, m2, sketch, bins, .. } = self;
+        let (mut n, mut mu, mut sq) = (*count, *mean, *m2);
+        // Extremes as order keys: integer minimum and maximum in `total_cmp`'s order.
+        let (mut lo, mut hi) = (order_key(*min), order_key(*max));
+        for &v in values {
+            if v.is_finite() {
+                n += 1;
+                let key = order_key(v);
+                lo = lo.min(key);
+                hi = hi.max(key);
+                let delta = v - mu;
+                mu += delta / n as f64;
+                sq += delta * (v - mu);
+                sketch.update_key(key);
+                if let Some(bins) = bins {
+                    let b = bins.bin(v);
+                    bins.counts[b] += 1;
+                }
+            } else if v.is_nan() {
+                *nan = nan.saturating_add(1);
+            } else if v > 0.0 {
+                *pos_inf = pos_inf.saturating_add(1);
+            } else {
+                *neg_inf = neg_inf.saturating_add(1);
+            }
+        }
+        (*count, *mean, *m2) = (n, mu, sq);
+        (*min, *max) = (from_order_key(lo), from_order_key(hi));
+    }
+
+    /// Counts `count` missing observations at once.
+    pub fn update_missing(&mut self, count: u64) {
+        self.missing = self.missing.saturating_add(count);
+    }
+
+    #[inline]
+    fn update_present(&mut self, v: f64) {
         if v.is_nan() {
             self.nan = self.nan.saturating_add(1);
         } else if v == f64::INFINITY {
@@ -182,7 +231,7 @@ impl NumericProfile {
             let delta = v - self.mean;
             self.mean += delta / self.count as f64;
             self.m2 += delta * (v - self.mean);
-            self.sketch.update(v);
+            self.sketch.update_finite(v);
             if let Some(bins) = &mut self.bins {
                 let b = bins.bin(v);
                 bins.counts[b] += 1;
@@ -376,5 +425,43 @@ mod tests {
         assert_eq!(p.mean(), Some(1.0));
         assert_eq!(p.variance(), Some(2.0));
         assert_eq!((p.min(), p.max()), (Some(-1.0), Some(3.0)));
+    }
+
+    #[test]
+    fn runs_of_values_build_what_single_updates_build_bit_for_bit() {
+        let mut state = 9u64;
+        let values: Vec<f64> = (0..5_000)
+            .map(|i| {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                match (state >> 40) % 41 {
+                    0 => f64::NAN,
+                    1 => f64::INFINITY,
+                    2 => f64::NEG_INFINITY,
+                    3 => -0.0,
+                    4 => 0.0,
+                    r => (r as f64 - 20.0) * 1e3 / f64::from(i + 1),
+                }
+            })
+            .collect();
+        for edges in [None, Some(vec![-5.0, 0.0, 5.0])] {
+            let empty = || {
+                let p = NumericProfile::new(8, 3).expect("valid k");
+                match &edges {
+                    Some(e) => p.with_bins(e.clone()).expect("valid edges"),
+                    None => p,
+                }
+            };
+            let mut one_by_one = empty();
+            for v in &values {
+                one_by_one.update(Some(*v));
+            }
+            for run in [1, 7, 512, values.len()] {
+                let mut batched = empty();
+                for chunk in values.chunks(run) {
+                    batched.update_many(chunk);
+                }
+                assert_eq!(batched.encode(), one_by_one.encode(), "runs of {run}");
+            }
+        }
     }
 }
