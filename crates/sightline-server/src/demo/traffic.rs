@@ -190,16 +190,13 @@ impl Traffic {
         event
     }
 
-    /// Sends predictions, then the exceptions of the failed ones, as serving code
-    /// wrapped in the SDK's `@sightline.monitor` would (so error groups fill too).
+    /// Sends the exceptions of the failed predictions, as serving code wrapped in the
+    /// SDK's `@sightline.monitor` would (so error groups fill too), then the predictions.
+    /// Exceptions first: each then stands for its failed prediction from the start,
+    /// rather than taking its place in the issues a moment later.
     async fn post_predictions(&self, events: Vec<Value>) -> Result<(), String> {
         if events.is_empty() {
             return Ok(());
-        }
-        let path = format!("/models/{MODEL}/predictions");
-        let (status, body) = self.client.json(Method::POST, &path, &json!({ "events": events })).await?;
-        if !status.is_success() {
-            return Err(format!("predictions refused: {status} {body}"));
         }
         let exceptions: Vec<Value> = events.iter().filter_map(exception_of).collect();
         if !exceptions.is_empty() {
@@ -208,6 +205,11 @@ impl Traffic {
             if !status.is_success() {
                 return Err(format!("exceptions refused: {status} {body}"));
             }
+        }
+        let path = format!("/models/{MODEL}/predictions");
+        let (status, body) = self.client.json(Method::POST, &path, &json!({ "events": events })).await?;
+        if !status.is_success() {
+            return Err(format!("predictions refused: {status} {body}"));
         }
         Ok(())
     }
