@@ -2,7 +2,8 @@
 //! into per-(model, version, minute) profiles, rolled up into hours and days.
 //!
 //! Its only input is the event log, read in `seq` order past the position it has
-//! reached, so the path that keeps profiles current is the path that rebuilds them after
+//! reached (the store answers from its in-memory committed tail when that holds the same
+//! events, which saves reading back what was just written), so the path that keeps profiles current is the path that rebuilds them after
 //! a crash: at start the position is the stored watermark, and whatever lies past it is
 //! folded again. A flush writes the changed profiles and the new watermark in one
 //! transaction through the one writer (so profiles never hold an event twice, or miss
@@ -259,6 +260,7 @@ impl Aggregator {
             }
             if let Ok(max) = self.store.max_seq() {
                 self.metrics.aggregator_lag.set(max.saturating_sub(position));
+                self.metrics.tally_lag.set(max.saturating_sub(tallies.position()));
             }
             if stopping {
                 tracing::info!(watermark = position, "aggregator stopped");

@@ -50,6 +50,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub synchronous: Synchronous,
+    /// Committed predictions kept in memory for the aggregator (0: none).
+    pub aggregator_tail_events: usize,
     /// Most events (or labels) in one request.
     pub max_batch_events: usize,
     /// Most bytes in one request body, counted after decompression.
@@ -94,6 +96,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7878)),
             data_dir: PathBuf::from("sightline-data"),
             synchronous: Synchronous::Full,
+            aggregator_tail_events: SqliteOptions::default().tail_events,
             max_batch_events: 10_000,
             max_body_bytes: 32 * 1024 * 1024,
             queue_capacity_events: 200_000,
@@ -182,7 +185,11 @@ impl Server {
         tracing::info!(active_key = loaded.ring.active_id(), keys = ?loaded.ring.ids(), "master keys loaded");
         let keys = Arc::new(Keys::new(loaded.ring));
         let encryption = Arc::new(encryption::Encryption::new(loaded.path, keys.clone()));
-        let options = SqliteOptions { synchronous: config.synchronous, ..SqliteOptions::default() };
+        let options = SqliteOptions {
+            synchronous: config.synchronous,
+            tail_events: config.aggregator_tail_events,
+            ..SqliteOptions::default()
+        };
         let db = dir.join("sightline.db");
         let store_keys = keys.clone();
         let store: Arc<dyn Store> =

@@ -64,6 +64,7 @@ pub struct Metrics {
     pub queue_depth: IntGauge,
     pub aggregator_events: IntCounter,
     pub aggregator_lag: IntGauge,
+    pub tally_lag: IntGauge,
     pub aggregator_flush_seconds: Histogram,
     feature_drift: GaugeVec,
     feature_drifted: IntGaugeVec,
@@ -156,6 +157,10 @@ impl Metrics {
             "sightline_aggregator_lag_events",
             "Events in the log the aggregator has not read yet.",
         ));
+        let tally_lag = must(IntGauge::new(
+            "sightline_outcome_tally_lag_events",
+            "Events in the log the outcome-tally pass has not read yet.",
+        ));
         let aggregator_flush_seconds = must(Histogram::with_opts(
             HistogramOpts::new(
                 "sightline_aggregator_flush_duration_seconds",
@@ -212,6 +217,7 @@ impl Metrics {
         must(registry.register(Box::new(queue_depth.clone())));
         must(registry.register(Box::new(aggregator_events.clone())));
         must(registry.register(Box::new(aggregator_lag.clone())));
+        must(registry.register(Box::new(tally_lag.clone())));
         must(registry.register(Box::new(aggregator_flush_seconds.clone())));
         must(registry.register(Box::new(feature_drift.clone())));
         must(registry.register(Box::new(feature_drifted.clone())));
@@ -242,6 +248,7 @@ impl Metrics {
             queue_depth,
             aggregator_events,
             aggregator_lag,
+            tally_lag,
             aggregator_flush_seconds,
             feature_drift,
             feature_drifted,

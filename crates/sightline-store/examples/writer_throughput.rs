@@ -67,6 +67,8 @@ fn prepare_unsealed(e: PredictionEvent) -> PreparedPrediction {
         features,
         error: e.error,
         attributions: None,
+        feature_values: e.features.into(),
+        score_values: e.scores,
     }
 }
 

@@ -57,7 +57,8 @@ pub struct FoldEvent {
     pub model_id: i64,
     pub version_id: i64,
     pub timestamp_ms: i64,
-    pub features: Vec<(u32, FeatureValue)>,
+    /// Shared with the committed tail when read from it.
+    pub features: std::sync::Arc<[(u32, FeatureValue)]>,
     pub prediction: Option<Target>,
     pub scores: Vec<(u32, f64)>,
     pub latency_ms: Option<f64>,

@@ -5,6 +5,7 @@ use crate::issues::PreparedError;
 use crate::profiles::{ProfileWrite, Resolution};
 use crate::sealed::{self, Column, ResealProgress, Resealed};
 use sightline_core::{ErrorInfo, FeatureValue, LabelEvent, ModelSpec, PredictionEvent, Target};
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +27,9 @@ pub struct VersionRecord {
 
 /// A validated prediction in its stored form: features and scores encoded, features
 /// and tags sealed (see [`crate::sealed`]), so that this work runs on the request's
-/// thread and not on the single writer, and plaintext never reaches the writer.
+/// thread and not on the single writer. The writer stores only the sealed form; the
+/// validated values ride along in memory for the committed tail, from which the
+/// aggregator folds them without reading them back (see `sqlite::tail`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedPrediction {
     pub request_id: String,
@@ -43,6 +46,10 @@ pub struct PreparedPrediction {
     pub error: Option<ErrorInfo>,
     /// `codec::encode_scores` of the attributions by feature ordinal, absent when none.
     pub attributions: Option<Vec<u8>>,
+    /// The validated features (what `features` seals), shared with the committed tail.
+    pub feature_values: Arc<[(u32, FeatureValue)]>,
+    /// The validated scores (what `scores` encodes).
+    pub score_values: Vec<(u32, f64)>,
 }
 
 impl PreparedPrediction {
@@ -81,6 +88,8 @@ impl PreparedPrediction {
             tags,
             error: e.error,
             attributions,
+            feature_values: e.features.into(),
+            score_values: e.scores,
         })
     }
 }

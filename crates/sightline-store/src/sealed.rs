@@ -2,8 +2,9 @@
 //! new key. Backend-neutral: every backend stores these envelopes as opaque bytes.
 //!
 //! A prediction's features blob and its tags are sealed on the request's thread (in
-//! [`crate::PreparedPrediction::new`]), so plaintext never reaches the writer or the
-//! database. Each is bound to its column, model id and request id — the pair the
+//! [`crate::PreparedPrediction::new`]), so plaintext never reaches the database (the
+//! validated values that ride along to the writer only pass, in memory, to the
+//! committed tail the aggregator reads). Each is bound to its column, model id and request id — the pair the
 //! unique index makes unique — so a ciphertext copied to another row or column fails
 //! to open.
 //!

@@ -16,6 +16,7 @@ mod registry;
 mod retraining;
 mod rows;
 mod signals;
+mod tail;
 pub mod tallies;
 mod writer;
 
@@ -45,11 +46,13 @@ pub struct SqliteOptions {
     pub synchronous: Synchronous,
     /// Page cache per connection, in KiB.
     pub cache_kib: u32,
+    /// Committed predictions kept in memory for the aggregator (see `sqlite::tail`).
+    pub tail_events: usize,
 }
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        SqliteOptions { synchronous: Synchronous::Full, cache_kib: 64 * 1024 }
+        SqliteOptions { synchronous: Synchronous::Full, cache_kib: 64 * 1024, tail_events: 100_000 }
     }
 }
 
@@ -62,6 +65,8 @@ pub struct SqliteStore {
     /// Rows at or below this seq may be plaintext; shared with the writer, which lowers
     /// it to 0 when a re-encryption pass finishes.
     plaintext_max_seq: Arc<AtomicI64>,
+    /// Predictions committed since the store opened, shared with the writer.
+    tail: Arc<tail::CommittedTail>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -80,13 +85,27 @@ impl SqliteStore {
         let mut conn = open_connection(path, &options, true)?;
         migrations::apply(&mut conn)?;
         let state = read_encryption_state(&conn)?;
+        let early_label_models = conn
+            .prepare(
+                "SELECT id FROM models m WHERE EXISTS (SELECT 1 FROM labels l WHERE l.model_id = m.id AND l.early = 1)",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let tail = tail::CommittedTail::new(state.max_seq, options.tail_events, early_label_models);
         Ok(SqliteStore {
             path: path.to_owned(),
             options,
             readers: Mutex::new(vec![conn]),
             keys,
             plaintext_max_seq: Arc::new(AtomicI64::new(state.plaintext_max_seq)),
+            tail: Arc::new(tail),
         })
+    }
+
+    /// Whether the aggregator's reads past `after_seq` are answered from the committed
+    /// tail rather than the log (for tests and diagnostics; see `sqlite::tail`).
+    pub fn tail_covers(&self, after_seq: i64) -> bool {
+        self.tail.covers(after_seq)
     }
 
     /// The schema version the database is at.
@@ -340,6 +359,6 @@ impl Store for SqliteStore {
         // `maintain` checkpoints in the background; the writer checkpoints only as a
         // safety net if that stops (the WAL then holds ~80 MB at 16 KiB pages).
         conn.pragma_update(None, "wal_autocheckpoint", 5_000)?;
-        Ok(Box::new(writer::SqliteWriter::new(conn, self.plaintext_max_seq.clone())))
+        Ok(Box::new(writer::SqliteWriter::new(conn, self.plaintext_max_seq.clone(), self.tail.clone())))
     }
 }

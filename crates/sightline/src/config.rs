@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// power loss); `normal` survives process crashes only [default: full].
     #[arg(long, env = "SIGHTLINE_SYNCHRONOUS", value_enum)]
     pub synchronous: Option<SyncMode>,
+    /// Predictions kept in memory after their commit so the aggregator folds them
+    /// without reading them back; 0 turns this off [default: 100000].
+    #[arg(long, env = "SIGHTLINE_AGGREGATOR_TAIL_EVENTS")]
+    pub aggregator_tail_events: Option<usize>,
     /// Most events or labels in one request [default: 10000].
     #[arg(long, env = "SIGHTLINE_MAX_BATCH_EVENTS")]
     pub max_batch_events: Option<usize>,
@@ -134,6 +138,7 @@ pub struct FileConfig {
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
     pub synchronous: Option<SyncMode>,
+    pub aggregator_tail_events: Option<usize>,
     pub max_batch_events: Option<usize>,
     pub max_body_bytes: Option<usize>,
     pub queue_capacity_events: Option<usize>,
@@ -249,6 +254,10 @@ pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
             Some(SyncMode::Normal) => Synchronous::Normal,
             Some(SyncMode::Full) | None => Synchronous::Full,
         },
+        aggregator_tail_events: args
+            .aggregator_tail_events
+            .or(file.aggregator_tail_events)
+            .unwrap_or(d.aggregator_tail_events),
         max_batch_events: positive(
             "max_batch_events",
             args.max_batch_events.or(file.max_batch_events).unwrap_or(d.max_batch_events),

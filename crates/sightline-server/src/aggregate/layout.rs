@@ -350,7 +350,7 @@ mod tests {
                     model_id: 1,
                     version_id: 1,
                     timestamp_ms: 0,
-                    features,
+                    features: features.into(),
                     prediction: (!r.is_multiple_of(4))
                         .then(|| Target::Class(if r.is_multiple_of(2) { "yes" } else { "no" }.into())),
                     scores: vec![(1, (r % 100) as f64 / 100.0)],

@@ -31,6 +31,11 @@ impl TallyPass {
         Ok(TallyPass { position: store.tally_watermark()?, ..TallyPass::default() })
     }
 
+    /// The event-log `seq` read so far.
+    pub fn position(&self) -> i64 {
+        self.position
+    }
+
     /// Rows folded since the last flush.
     pub fn pending(&self) -> u64 {
         self.pending

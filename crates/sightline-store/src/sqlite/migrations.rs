@@ -581,6 +581,9 @@ const MIGRATIONS: &[&str] = &[
     // 14: exceptions found by the request they failed, so that a reported
     // exception and the error logged with its prediction make one occurrence, not two.
     "CREATE INDEX error_events_by_request ON error_events (model_id, request_id);",
+    // 15: which models have early labels, found at start without reading every label
+    // (the committed tail looks labels up only for those; see `sqlite::tail`).
+    "CREATE INDEX labels_early ON labels (model_id) WHERE early = 1;",
 ];
 
 /// The schema version this build expects.

@@ -2,6 +2,7 @@
 //! the watermark (flushed by the writer), and reference profiles.
 
 use super::SqliteStore;
+use super::tail::Reader;
 use crate::profiles::{
     FoldEvent, ProfileKey, ProfileQuery, ProfileStore, ProfileWrite, ReferenceRecord, Resolution, StoredProfile,
 };
@@ -50,37 +51,8 @@ fn stored_profile(r: &Row<'_>) -> rusqlite::Result<(ProfileKey, i64, Vec<u8>)> {
 }
 
 impl SqliteStore {
-    fn open_profiles(&self, raw: Vec<(ProfileKey, i64, Vec<u8>)>) -> Result<Vec<StoredProfile>> {
-        let opener = self.opener();
-        raw.into_iter()
-            .map(|(key, rows, sealed)| {
-                Ok(StoredProfile { key, rows: rows.max(0) as u64, data: opener.open_profile(&key, &sealed)? })
-            })
-            .collect()
-    }
-}
-
-fn reference_row(r: &Row<'_>) -> rusqlite::Result<ReferenceRecord> {
-    Ok(ReferenceRecord {
-        model_id: r.get(0)?,
-        version: r.get(1)?,
-        created_ms: r.get(2)?,
-        rows: r.get::<_, i64>(3)?.max(0) as u64,
-        source: r.get(4)?,
-        data: r.get(5)?,
-    })
-}
-
-impl ProfileStore for SqliteStore {
-    fn aggregator_watermark(&self) -> Result<i64> {
-        self.with_reader(|c| Ok(c.query_row("SELECT watermark FROM aggregator_state WHERE id = 1", [], |r| r.get(0))?))
-    }
-
-    fn max_seq(&self) -> Result<i64> {
-        self.with_reader(|c| Ok(c.query_row("SELECT coalesce(max(seq), 0) FROM predictions", [], |r| r.get(0))?))
-    }
-
-    fn fold_events(&self, after_seq: i64, limit: usize) -> Result<Vec<FoldEvent>> {
+    /// [`ProfileStore::fold_events`] read from the log alone, never from the committed tail.
+    pub fn fold_events_from_log(&self, after_seq: i64, limit: usize) -> Result<Vec<FoldEvent>> {
         let opener = self.opener();
         type Raw =
             (i64, i64, i64, i64, String, Option<String>, Option<f64>, Option<Vec<u8>>, Option<f64>, Vec<u8>, bool);
@@ -123,7 +95,7 @@ impl ProfileStore for SqliteStore {
                     model_id,
                     version_id,
                     timestamp_ms: ts,
-                    features,
+                    features: features.into(),
                     prediction: class.map(Target::Class).or(num.map(Target::Number)),
                     scores,
                     latency_ms,
@@ -131,6 +103,43 @@ impl ProfileStore for SqliteStore {
                 })
             })
             .collect()
+    }
+
+    fn open_profiles(&self, raw: Vec<(ProfileKey, i64, Vec<u8>)>) -> Result<Vec<StoredProfile>> {
+        let opener = self.opener();
+        raw.into_iter()
+            .map(|(key, rows, sealed)| {
+                Ok(StoredProfile { key, rows: rows.max(0) as u64, data: opener.open_profile(&key, &sealed)? })
+            })
+            .collect()
+    }
+}
+
+fn reference_row(r: &Row<'_>) -> rusqlite::Result<ReferenceRecord> {
+    Ok(ReferenceRecord {
+        model_id: r.get(0)?,
+        version: r.get(1)?,
+        created_ms: r.get(2)?,
+        rows: r.get::<_, i64>(3)?.max(0) as u64,
+        source: r.get(4)?,
+        data: r.get(5)?,
+    })
+}
+
+impl ProfileStore for SqliteStore {
+    fn aggregator_watermark(&self) -> Result<i64> {
+        self.with_reader(|c| Ok(c.query_row("SELECT watermark FROM aggregator_state WHERE id = 1", [], |r| r.get(0))?))
+    }
+
+    fn max_seq(&self) -> Result<i64> {
+        self.with_reader(|c| Ok(c.query_row("SELECT coalesce(max(seq), 0) FROM predictions", [], |r| r.get(0))?))
+    }
+
+    fn fold_events(&self, after_seq: i64, limit: usize) -> Result<Vec<FoldEvent>> {
+        match self.tail.read(Reader::Profiles, after_seq, limit) {
+            Some(events) => Ok(events.into_iter().map(|e| e.event).collect()),
+            None => self.fold_events_from_log(after_seq, limit),
+        }
     }
 
     fn load_profiles(&self, q: &ProfileQuery) -> Result<Vec<StoredProfile>> {

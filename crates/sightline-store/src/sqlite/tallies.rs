@@ -3,6 +3,8 @@
 //! in one snapshot.
 
 use super::SqliteStore;
+use super::tail::Reader;
+use crate::FoldEvent;
 use crate::outcomes::{LateLabel, TallyEvent, TallyStore, TallyWindowQuery};
 use crate::{ProfileKey, Resolution, Result, StoreError};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -50,6 +52,33 @@ fn tally_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<TallyEvent> {
         latency_ms: r.get(11)?,
         label,
     })
+}
+
+/// A prediction from the committed tail as the tally pass reads it.
+fn tally_of(e: FoldEvent, label: Option<(Target, i64)>) -> TallyEvent {
+    TallyEvent {
+        seq: e.seq,
+        model_id: e.model_id,
+        version_id: e.version_id,
+        timestamp_ms: e.timestamp_ms,
+        prediction: e.prediction,
+        scores: e.scores,
+        failed: e.has_error,
+        latency_ms: e.latency_ms,
+        label,
+    }
+}
+
+impl SqliteStore {
+    /// [`TallyStore::tally_events`] read from the log alone, never from the committed tail.
+    pub fn tally_events_from_log(&self, after_seq: i64, limit: usize) -> Result<Vec<TallyEvent>> {
+        self.with_reader(|c| {
+            let sql = format!("{TALLY_EVENTS} WHERE p.seq > ?1 ORDER BY p.seq LIMIT ?2");
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![after_seq, limit as i64], tally_event)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
 }
 
 fn late_label(r: &rusqlite::Row<'_>) -> rusqlite::Result<Option<LateLabel>> {
@@ -205,11 +234,32 @@ impl TallyStore for SqliteStore {
     }
 
     fn tally_events(&self, after_seq: i64, limit: usize) -> Result<Vec<TallyEvent>> {
+        let Some(events) = self.tail.read(Reader::Tallies, after_seq, limit) else {
+            return self.tally_events_from_log(after_seq, limit);
+        };
+        if events.iter().all(|e| e.request_id.is_none()) {
+            return Ok(events.into_iter().map(|e| tally_of(e.event, None)).collect());
+        }
+        // The join the log read makes, for the events whose model has early labels.
         self.with_reader(|c| {
-            let sql = format!("{TALLY_EVENTS} WHERE p.seq > ?1 ORDER BY p.seq LIMIT ?2");
-            let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![after_seq, limit as i64], tally_event)?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+            let mut early = c.prepare_cached(
+                "SELECT label_class, label_num, ts_ms FROM labels WHERE model_id = ?1 AND request_id = ?2 AND early = 1",
+            )?;
+            events
+                .into_iter()
+                .map(|e| {
+                    let label = match &e.request_id {
+                        None => None,
+                        Some(rid) => early
+                            .query_row(params![e.event.model_id, rid], |r| {
+                                Ok((target(r.get(0)?, r.get(1)?), r.get::<_, i64>(2)?))
+                            })
+                            .optional()?
+                            .and_then(|(t, ts)| t.map(|t| (t, ts))),
+                    };
+                    Ok(tally_of(e.event, label))
+                })
+                .collect()
         })
     }
 

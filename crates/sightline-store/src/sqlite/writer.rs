@@ -1,6 +1,8 @@
 //! The SQLite writer: many requests' batches in one transaction, one durable commit.
 
+use super::tail::{CommittedTail, TailEvent};
 use crate::issues::PreparedError;
+use crate::profiles::FoldEvent;
 use crate::record::PreparedPrediction;
 use crate::record::{BatchOutcome, LabelInsert, WriteBatch};
 use crate::sealed::{ResealProgress, Resealed};
@@ -17,11 +19,13 @@ pub struct SqliteWriter {
     versions: HashMap<(i64, String), i64>,
     /// The store's plaintext bound, lowered here once a re-encryption pass commits its end.
     plaintext_max_seq: Arc<AtomicI64>,
+    /// Where committed predictions go for the aggregator.
+    tail: Arc<CommittedTail>,
 }
 
 impl SqliteWriter {
-    pub fn new(conn: Connection, plaintext_max_seq: Arc<AtomicI64>) -> Self {
-        SqliteWriter { conn, versions: HashMap::new(), plaintext_max_seq }
+    pub fn new(conn: Connection, plaintext_max_seq: Arc<AtomicI64>, tail: Arc<CommittedTail>) -> Self {
+        SqliteWriter { conn, versions: HashMap::new(), plaintext_max_seq, tail }
     }
 }
 
@@ -33,13 +37,21 @@ impl StoreWriter for SqliteWriter {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut outcomes = Vec::with_capacity(batches.len());
         let mut no_plaintext_left = false;
+        let mut committed = Vec::new();
         for batch in batches {
             outcomes.push(match batch {
-                WriteBatch::Predictions { model_id, received_ms, events } => BatchOutcome::Predictions(
-                    insert_predictions(&tx, &self.versions, &mut new_versions, *model_id, *received_ms, events)?,
-                ),
+                WriteBatch::Predictions { model_id, received_ms, events } => {
+                    let mut target = Inserts {
+                        tx: &tx,
+                        known: &self.versions,
+                        new: &mut new_versions,
+                        tail: &self.tail,
+                        committed: &mut committed,
+                    };
+                    BatchOutcome::Predictions(target.predictions(*model_id, *received_ms, events)?)
+                }
                 WriteBatch::Labels { model_id, received_ms, events } => {
-                    BatchOutcome::Labels(insert_labels(&tx, *model_id, *received_ms, events)?)
+                    BatchOutcome::Labels(insert_labels(&tx, &self.tail, *model_id, *received_ms, events)?)
                 }
                 WriteBatch::Errors { model_id, received_ms, events } => BatchOutcome::Errors(insert_errors(
                     &tx,
@@ -62,6 +74,7 @@ impl StoreWriter for SqliteWriter {
             });
         }
         tx.commit()?;
+        self.tail.append(committed);
         self.versions.extend(new_versions);
         if no_plaintext_left {
             self.plaintext_max_seq.store(0, Ordering::Release);
@@ -101,68 +114,91 @@ fn split_target(t: Option<&Target>) -> (Option<&str>, Option<f64>) {
     }
 }
 
-fn insert_predictions(
-    tx: &Transaction<'_>,
-    known: &HashMap<(i64, String), i64>,
-    new: &mut HashMap<(i64, String), i64>,
-    model_id: i64,
-    received_ms: i64,
-    events: &[PreparedPrediction],
-) -> Result<Vec<bool>> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO predictions (model_id, request_id, version_id, ts_ms, received_ms, pred_class, pred_num,
-            scores, latency_ms, features, tags, error_type, error_message, attributions)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-         ON CONFLICT (model_id, request_id) DO NOTHING",
-    )?;
-    let mut inserted = Vec::with_capacity(events.len());
-    // Batches usually hold one version: resolve it once, not per event.
-    let mut last: Option<(&str, i64)> = None;
-    for e in events {
-        let version = match last {
-            Some((name, id)) if name == e.version => id,
-            _ => {
-                let id = version_id(tx, known, new, model_id, &e.version, received_ms)?;
-                last = Some((&e.version, id));
-                id
-            }
-        };
-        let (pred_class, pred_num) = split_target(e.prediction.as_ref());
-        let changed = stmt.execute(params![
-            model_id,
-            e.request_id,
-            version,
-            e.timestamp_ms,
-            received_ms,
-            pred_class,
-            pred_num,
-            e.scores.as_deref(),
-            e.latency_ms,
-            &e.features[..],
-            e.tags,
-            e.error.as_ref().map(|x| x.kind.as_str()),
-            e.error.as_ref().map(|x| x.message.as_str()),
-            e.attributions.as_deref(),
-        ])?;
-        // An error reported with the prediction joins the model's issues too.
-        if changed == 1
-            && let Some(error) = &e.error
-        {
-            let as_issue = PreparedError {
-                event_id: format!("{}{}", super::issues::PREDICTION_EVENT_PREFIX, e.request_id),
-                request_id: Some(e.request_id.clone()),
-                timestamp_ms: e.timestamp_ms,
-                version: e.version.clone(),
-                fingerprint: sightline_core::exception::fingerprint(&error.kind, &error.message, &[]),
-                kind: error.kind.clone(),
-                title: sightline_core::exception::normalize_message(&error.message),
-                detail: None,
+/// Where a transaction's prediction inserts go, and what they leave for the tail.
+struct Inserts<'a, 't> {
+    tx: &'a Transaction<'t>,
+    known: &'a HashMap<(i64, String), i64>,
+    new: &'a mut HashMap<(i64, String), i64>,
+    tail: &'a CommittedTail,
+    /// The transaction's stored predictions, for the tail once it commits.
+    committed: &'a mut Vec<TailEvent>,
+}
+
+impl Inserts<'_, '_> {
+    fn predictions(&mut self, model_id: i64, received_ms: i64, events: &[PreparedPrediction]) -> Result<Vec<bool>> {
+        let tx = self.tx;
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO predictions (model_id, request_id, version_id, ts_ms, received_ms, pred_class, pred_num,
+                scores, latency_ms, features, tags, error_type, error_message, attributions)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             ON CONFLICT (model_id, request_id) DO NOTHING",
+        )?;
+        let early_labels = self.tail.has_early_labels(model_id);
+        let mut inserted = Vec::with_capacity(events.len());
+        // Batches usually hold one version: resolve it once, not per event.
+        let mut last: Option<(&str, i64)> = None;
+        for e in events {
+            let version = match last {
+                Some((name, id)) if name == e.version => id,
+                _ => {
+                    let id = version_id(tx, self.known, self.new, model_id, &e.version, received_ms)?;
+                    last = Some((&e.version, id));
+                    id
+                }
             };
-            super::issues::record_error(tx, model_id, version, received_ms, &as_issue)?;
+            let (pred_class, pred_num) = split_target(e.prediction.as_ref());
+            let changed = stmt.execute(params![
+                model_id,
+                e.request_id,
+                version,
+                e.timestamp_ms,
+                received_ms,
+                pred_class,
+                pred_num,
+                e.scores.as_deref(),
+                e.latency_ms,
+                &e.features[..],
+                e.tags,
+                e.error.as_ref().map(|x| x.kind.as_str()),
+                e.error.as_ref().map(|x| x.message.as_str()),
+                e.attributions.as_deref(),
+            ])?;
+            if changed == 1 {
+                self.committed.push(TailEvent {
+                    event: FoldEvent {
+                        seq: tx.last_insert_rowid(),
+                        model_id,
+                        version_id: version,
+                        timestamp_ms: e.timestamp_ms,
+                        features: e.feature_values.clone(),
+                        prediction: e.prediction.clone(),
+                        scores: e.score_values.clone(),
+                        latency_ms: e.latency_ms,
+                        has_error: e.error.is_some(),
+                    },
+                    request_id: early_labels.then(|| e.request_id.clone()),
+                });
+            }
+            // An error reported with the prediction joins the model's issues too.
+            if changed == 1
+                && let Some(error) = &e.error
+            {
+                let as_issue = PreparedError {
+                    event_id: format!("{}{}", super::issues::PREDICTION_EVENT_PREFIX, e.request_id),
+                    request_id: Some(e.request_id.clone()),
+                    timestamp_ms: e.timestamp_ms,
+                    version: e.version.clone(),
+                    fingerprint: sightline_core::exception::fingerprint(&error.kind, &error.message, &[]),
+                    kind: error.kind.clone(),
+                    title: sightline_core::exception::normalize_message(&error.message),
+                    detail: None,
+                };
+                super::issues::record_error(tx, model_id, version, received_ms, &as_issue)?;
+            }
+            inserted.push(changed == 1);
         }
-        inserted.push(changed == 1);
+        Ok(inserted)
     }
-    Ok(inserted)
 }
 
 fn insert_errors(
@@ -184,6 +220,7 @@ fn insert_errors(
 
 fn insert_labels(
     tx: &Transaction<'_>,
+    tail: &CommittedTail,
     model_id: i64,
     received_ms: i64,
     events: &[LabelEvent],
@@ -214,6 +251,9 @@ fn insert_labels(
             })
             .optional()?;
         let early = said.is_none();
+        if early {
+            tail.mark_early_labels(model_id);
+        }
         if insert.execute(params![model_id, e.request_id, class, num, e.timestamp_ms, received_ms, early])? == 1 {
             if let Some((_, version_id, ts, pred_class, pred_num, scores)) = &said {
                 queue.execute(params![

@@ -7,3 +7,4 @@ mod issues;
 mod registry;
 mod retraining;
 mod sqlite;
+mod tail;

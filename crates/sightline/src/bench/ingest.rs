@@ -131,8 +131,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let base = format!("http://{}", server.addr);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let cpu_before = server.cpu_seconds();
+    let threads_before = server.cpu_seconds_by_thread();
     let (elapsed, mut latencies, throttled) = runtime.block_on(drive(&base, &server.token, &args))?;
     let cpu = server.cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
+    // The aggregator folds behind the acknowledgements: its work on the last events
+    // counts too, so the per-thread split is taken once it has caught up.
+    let caught_up = runtime.block_on(aggregator_caught_up(&base, &server.token))?;
+    let threads_after = server.cpu_seconds_by_thread();
     let peak = server.peak_rss_bytes();
     server.stop()?;
 
@@ -162,7 +167,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         cpu.map_or("unknown".into(), |c| format!("{c:.2} s ({:.1} µs per event)", c * 1e6 / args.events as f64))
     );
     println!("| server peak RSS | {} |", peak.map_or("unknown".into(), |b| format!("{:.0} MB", b as f64 / 1e6)));
+    println!(
+        "| aggregator caught up | {} |",
+        caught_up.map_or("not within 60 s".into(), |d| format!("{:.2} s after the last answer", d.as_secs_f64()))
+    );
+    let per_event = |s: f64| s * 1e6 / args.events as f64;
+    let mut split: Vec<(String, f64)> = threads_after
+        .iter()
+        .map(|(name, after)| (name.clone(), after - threads_before.get(name).copied().unwrap_or(0.0)))
+        .filter(|(_, s)| *s >= 0.01)
+        .collect();
+    split.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let total: f64 = split.iter().map(|(_, s)| s).sum();
+    let parts: Vec<String> = split.iter().map(|(name, s)| format!("{name} {:.2}", per_event(*s))).collect();
+    println!("| server CPU by thread, to catch-up | {:.1} µs per event: {} |", per_event(total), parts.join(", "));
     Ok(())
+}
+
+/// Waits until the aggregator's two passes have read every committed event (their lag
+/// gauges on `/metrics` are 0), at most 60 s; how long that took after the last answer.
+async fn aggregator_caught_up(base: &str, token: &str) -> anyhow::Result<Option<Duration>> {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        let text = client.get(format!("{base}/metrics")).bearer_auth(token).send().await?.text().await?;
+        let lag =
+            |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse::<f64>().ok());
+        if lag("sightline_aggregator_lag_events ") == Some(0.0)
+            && lag("sightline_outcome_tally_lag_events ") == Some(0.0)
+        {
+            return Ok(Some(started.elapsed()));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(None)
 }
 
 async fn drive(base: &str, token: &str, args: &Args) -> anyhow::Result<(Duration, Vec<f64>, usize)> {

@@ -55,7 +55,7 @@ fn rows(n: usize) -> Vec<FoldEvent> {
                 model_id: 1,
                 version_id: 1,
                 timestamp_ms: 0,
-                features,
+                features: features.into(),
                 prediction: None,
                 scores: Vec::new(),
                 latency_ms: None,

@@ -72,6 +72,22 @@ impl ServerProcess {
         Some(ticks as f64 / 100.0)
     }
 
+    /// CPU time by thread name (user + system), from `/proc/<pid>/task/*/stat`; threads
+    /// of one name (the request runtime's workers, say) are summed.
+    pub fn cpu_seconds_by_thread(&self) -> std::collections::BTreeMap<String, f64> {
+        let mut by_name = std::collections::BTreeMap::new();
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.child.id())) else { return by_name };
+        for task in tasks.flatten() {
+            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+            let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+            let name = head.split_once('(').map_or("", |(_, n)| n).to_owned();
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+            *by_name.entry(name).or_insert(0.0) += (ticks(11) + ticks(12)) as f64 / 100.0;
+        }
+        by_name
+    }
+
     /// SIGTERM, then wait for the graceful exit.
     pub fn stop(mut self) -> anyhow::Result<()> {
         let terminated = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
