@@ -1,6 +1,7 @@
 //! The `sightline` binary: command-line parsing and wiring only.
 
 mod admin;
+mod allocator;
 mod audit_cmd;
 mod bench;
 mod config;
@@ -14,11 +15,6 @@ mod server_conn;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-
-/// Ingest allocates many small objects on request threads and frees them on the writer
-/// thread; mimalloc handles that cross-thread pattern far better than glibc malloc.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Debug, Parser)]
 #[command(name = "sightline", version, about = "Observability for machine-learning models in production")]
@@ -68,7 +64,10 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(*args),
+        Command::Serve(args) => {
+            allocator::reexec_tuned_for_serving();
+            serve(*args)
+        }
         Command::Admin { which } => admin::run(which),
         Command::Audit { which } => audit_cmd::run(which),
         Command::Monitors { which } => monitors_cmd::run(which),

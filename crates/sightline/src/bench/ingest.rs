@@ -131,9 +131,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let base = format!("http://{}", server.addr);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let cpu_before = server.cpu_seconds();
+    let own_before = super::server_process::own_cpu_seconds();
     let threads_before = server.cpu_seconds_by_thread();
     let (elapsed, mut latencies, throttled) = runtime.block_on(drive(&base, &server.token, &args))?;
     let cpu = server.cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
+    let own = super::server_process::own_cpu_seconds().zip(own_before).map(|(after, before)| after - before);
     // The aggregator folds behind the acknowledgements: its work on the last events
     // counts too, so the per-thread split is taken once it has caught up.
     let caught_up = runtime.block_on(aggregator_caught_up(&base, &server.token))?;
@@ -165,6 +167,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "| server CPU time | {} |",
         cpu.map_or("unknown".into(), |c| format!("{c:.2} s ({:.1} µs per event)", c * 1e6 / args.events as f64))
+    );
+    println!(
+        "| load generator CPU time (this process, on the same cores) | {} |",
+        own.map_or("unknown".into(), |c| format!("{c:.2} s ({:.1} µs per event)", c * 1e6 / args.events as f64))
     );
     println!("| server peak RSS | {} |", peak.map_or("unknown".into(), |b| format!("{:.0} MB", b as f64 / 1e6)));
     println!(

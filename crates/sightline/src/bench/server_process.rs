@@ -61,15 +61,9 @@ impl ServerProcess {
         Some(kib * 1024)
     }
 
-    /// CPU time the server has used so far (user + system), from `/proc/<pid>/stat`.
+    /// CPU time the server has used so far (user + system).
     pub fn cpu_seconds(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        // Fields after the parenthesised command name; utime and stime are the 12th
-        // and 13th of those, in clock ticks (100 per second on Linux).
-        let rest = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        Some(ticks as f64 / 100.0)
+        stat_cpu_seconds(&std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?)
     }
 
     /// CPU time by thread name (user + system), from `/proc/<pid>/task/*/stat`; threads
@@ -79,11 +73,8 @@ impl ServerProcess {
         let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.child.id())) else { return by_name };
         for task in tasks.flatten() {
             let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
-            let Some((head, rest)) = stat.rsplit_once(')') else { continue };
-            let name = head.split_once('(').map_or("", |(_, n)| n).to_owned();
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-            *by_name.entry(name).or_insert(0.0) += (ticks(11) + ticks(12)) as f64 / 100.0;
+            let name = stat.split_once('(').and_then(|(_, rest)| rest.rsplit_once(')')).map_or("", |(n, _)| n);
+            *by_name.entry(name.to_owned()).or_insert(0.0) += stat_cpu_seconds(&stat).unwrap_or(0.0);
         }
         by_name
     }
@@ -105,4 +96,18 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// This process's own CPU time so far (user + system; not its children's).
+pub fn own_cpu_seconds() -> Option<f64> {
+    stat_cpu_seconds(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// User + system time from a `/proc/.../stat` line: the 12th and 13th fields after the
+/// parenthesised command name, in clock ticks (100 per second on Linux).
+fn stat_cpu_seconds(stat: &str) -> Option<f64> {
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
