@@ -139,6 +139,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // The aggregator folds behind the acknowledgements: its work on the last events
     // counts too, so the per-thread split is taken once it has caught up.
     let caught_up = runtime.block_on(aggregator_caught_up(&base, &server.token))?;
+    let slow = runtime.block_on(slow_steps(&base, &server.token))?;
     let threads_after = server.cpu_seconds_by_thread();
     let peak = server.peak_rss_bytes();
     server.stop()?;
@@ -186,8 +187,28 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     split.sort_by(|a, b| b.1.total_cmp(&a.1));
     let total: f64 = split.iter().map(|(_, s)| s).sum();
     let parts: Vec<String> = split.iter().map(|(name, s)| format!("{name} {:.2}", per_event(*s))).collect();
+    println!("| server steps over 25 ms (of all) | {slow} |");
     println!("| server CPU by thread, to catch-up | {:.1} µs per event: {} |", per_event(total), parts.join(", "));
     Ok(())
+}
+
+/// How many group commits and aggregator flushes took longer than 25 ms, from the
+/// server's histograms: where slow acknowledgements may come from.
+async fn slow_steps(base: &str, token: &str) -> anyhow::Result<String> {
+    let text = reqwest::Client::new().get(format!("{base}/metrics")).bearer_auth(token).send().await?.text().await?;
+    let value = |series: &str| {
+        text.lines().find_map(|l| l.strip_prefix(series)).and_then(|v| v.trim().parse::<f64>().ok()).unwrap_or(0.0)
+    };
+    let slow = |histogram: &str| {
+        let all = value(&format!("{histogram}_count "));
+        let fast = value(&format!("{histogram}_bucket{{le=\"0.025\"}} "));
+        format!("{:.0} of {all:.0}", all - fast)
+    };
+    Ok(format!(
+        "commits {}, aggregator flushes {}",
+        slow("sightline_store_commit_duration_seconds"),
+        slow("sightline_aggregator_flush_duration_seconds")
+    ))
 }
 
 /// Waits until the aggregator's two passes have read every committed event (their lag
