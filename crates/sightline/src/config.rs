@@ -362,11 +362,17 @@ mod tests {
     fn flags_beat_file_beats_defaults() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:9000\"\nmax_batch_events = 50\nsynchronous = \"normal\"\n")
-            .expect("write");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nmax_batch_events = 50\nsynchronous = \"normal\"\naggregator_tail_events = 0\n",
+        )
+        .expect("write");
         let p = path.to_str().expect("utf-8");
         let s = resolve(args(&["--config", p, "--max-batch-events", "7"])).expect("resolve");
         assert_eq!(s.server.max_batch_events, 7);
+        assert_eq!(s.server.aggregator_tail_events, 0);
+        let defaults = resolve(args(&[])).expect("resolve");
+        assert_eq!(defaults.server.aggregator_tail_events, 100_000);
         assert_eq!(s.server.listen, "127.0.0.1:9000".parse().expect("addr"));
         assert_eq!(s.server.synchronous, Synchronous::Normal);
         assert_eq!(s.server.data_dir, PathBuf::from("sightline-data"));
