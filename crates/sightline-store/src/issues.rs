@@ -90,6 +90,8 @@ pub const EVENTS_KEPT_PER_ISSUE: i64 = 100;
 pub trait IssueStore {
     fn list_issues(&self, query: &IssueQuery) -> Result<Vec<IssueRecord>>;
     fn get_issue(&self, model_id: i64, id: i64) -> Result<Option<IssueRecord>>;
+    /// The model an issue belongs to (issue ids are unique across models), if it exists.
+    fn issue_model(&self, id: i64) -> Result<Option<i64>>;
     /// Counts per hour from `from_ms` on, oldest first.
     fn issue_hours(&self, id: i64, from_ms: i64) -> Result<Vec<(i64, i64)>>;
     /// The most recent sample events, newest first.

@@ -9,7 +9,7 @@ use crate::state::{AppState, blocking};
 use axum::extract::{Path, Query, State};
 use maud::{Markup, html};
 use sightline_core::Need;
-use sightline_store::{IncidentRecord, IncidentStatus};
+use sightline_store::{IncidentRecord, IncidentStatus, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -105,9 +105,11 @@ pub async fn list(
     Ok(html(layout::page(&viewer, "Incidents", &[], body)))
 }
 
-/// Where a link of an incident leads in the UI, if anywhere.
-fn link_target(kind: &str, target: &str) -> Option<String> {
+/// Where a link of an incident leads in the UI, if anywhere; `issues` are the linked
+/// error groups' pages by id (a group merged away or deleted has none).
+fn link_target(kind: &str, target: &str, issues: &HashMap<String, String>) -> Option<String> {
     match kind {
+        "issue" => issues.get(target).cloned(),
         // Versions are linked as `<model>/<version>`.
         "version" => target.split_once('/').map(|(model, version)| {
             format!("/ui/models/{}?{}", segment(model), super::session::encode(&[("version", version)]))
@@ -117,14 +119,30 @@ fn link_target(kind: &str, target: &str) -> Option<String> {
     }
 }
 
-fn links(i: &IncidentRecord) -> Markup {
+/// The pages of the error groups an incident links to, by the id it links them with.
+/// Issue ids are unique across models; a group whose model is in another project than
+/// the incident's gets no link.
+fn issue_pages(store: &dyn Store, incident: &IncidentRecord) -> Result<HashMap<String, String>, StoreError> {
+    let mut pages = HashMap::new();
+    for (_, target) in incident.links.iter().filter(|(kind, _)| kind == "issue") {
+        let Ok(id) = target.parse::<i64>() else { continue };
+        let Some(model_id) = store.issue_model(id)? else { continue };
+        if let Some(model) = store.model_by_id(model_id)?.filter(|m| m.project_id == incident.project_id) {
+            pages.insert(target.clone(), format!("/ui/models/{}/issues/{id}", segment(&model.spec.name)));
+        }
+    }
+    Ok(pages)
+}
+
+fn links(i: &IncidentRecord, issues: &HashMap<String, String>) -> Markup {
     html! {
         @if i.links.is_empty() { p.muted { "Nothing linked yet." } } @else {
             ul #links {
                 @for (kind, target) in &i.links {
                     li { (kind) " "
-                        @match link_target(kind, target) {
+                        @match link_target(kind, target, issues) {
                             Some(href) => { a href=(href) { code { (target) } } }
+                            None if kind == "issue" => { code { (target) } span.muted { " (error group not found)" } }
                             None => { code { (target) } }
                         }
                     }
@@ -138,6 +156,8 @@ pub async fn one(State(app): State<Arc<AppState>>, viewer: Viewer, Path(id): Pat
     let incident = find(&app, &viewer.principal, &id, Need::Read).await.map_err(Failure::from)?;
     let (store, key) = (app.store.clone(), incident.id);
     let timeline = blocking(move || store.timeline(key)).await??;
+    let (store, linked) = (app.store.clone(), incident.clone());
+    let issues = blocking(move || issue_pages(store.as_ref(), &linked)).await??;
     let title = format!("Incident #{}", incident.id);
     let i = &incident;
     let body = html! {
@@ -150,7 +170,7 @@ pub async fn one(State(app): State<Arc<AppState>>, viewer: Viewer, Path(id): Pat
         @if let Some(m) = &i.monitor_id { p { "Opened by monitor " code { (m) } "." } }
         @if let Some(url) = &i.runbook_url { p { "Runbook: " a href=(url) rel="noopener noreferrer" { (url) } } }
         h2 { "Linked" }
-        (links(i))
+        (links(i, &issues))
         h2 { "Timeline" }
         table #timeline {
             thead { tr { th { "When" } th { "What" } th { "Who" } th { "Details" } } }

@@ -231,6 +231,14 @@ impl IssueStore for SqliteStore {
         self.with_reader(|c| fetch(c, model_id, id))
     }
 
+    fn issue_model(&self, id: i64) -> Result<Option<i64>> {
+        self.with_reader(|c| {
+            Ok(c.prepare_cached("SELECT model_id FROM issues WHERE id = ?1")?
+                .query_row(params![id], |r| r.get(0))
+                .optional()?)
+        })
+    }
+
     fn issue_hours(&self, id: i64, from_ms: i64) -> Result<Vec<(i64, i64)>> {
         self.with_reader(|c| {
             Ok(c.prepare_cached(

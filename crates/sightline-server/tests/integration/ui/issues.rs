@@ -1,6 +1,7 @@
 //! Error groups in the UI: the demo's failed predictions reported as exceptions, listed
 //! by status, one issue with its hourly chart, stack trace, input and the prediction that
-//! failed, and its status form (CSRF-checked, a bad status named, the API agreeing).
+//! failed, and its status form (CSRF-checked, a bad status named, the API agreeing);
+//! incidents link to the groups' pages.
 
 use super::{Demo, svgs};
 use reqwest::StatusCode;
@@ -37,6 +38,25 @@ async fn error_groups_have_pages_and_a_status_form() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(&format!("href=\"{link}\"")), "the issue's link on the model page");
     assert!(page.contains("href=\"/ui/models/credit-risk/issues\""), "the list's link");
+
+    // An incident linking the group leads to its page; a link to no group says so.
+    let incident = serde_json::json!({"title": "timeouts", "severity": "high",
+        "links": {"issues": [id.to_string(), "999999"]}});
+    let r = d
+        .http
+        .post(d.url("/api/v1/incidents"))
+        .bearer_auth(&d.token)
+        .header("content-type", "application/json")
+        .body(incident.to_string())
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let doc: Value = serde_json::from_str(&r.text().await.expect("a body")).expect("json");
+    let (status, page, _) = d.get(&format!("/ui/incidents/{}", doc["id"]), &cookies).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&format!("href=\"{link}\"")), "the linked group's page: {page}");
+    assert!(page.contains("999999</code><span class=\"muted\"> (error group not found)"), "{page}");
 
     // The list, filtered by status.
     let (status, page, _) = d.get("/ui/models/credit-risk/issues", &cookies).await;
