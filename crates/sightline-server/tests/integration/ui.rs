@@ -74,6 +74,21 @@ impl Demo {
     }
 
     /// Signs in through the form; answers the `Cookie` header value and the CSRF token.
+    /// POSTs a JSON document to the API with the demo's token: the status and the answer.
+    async fn post_json(&self, path: &str, doc: &Value) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .body(doc.to_string())
+            .send()
+            .await
+            .expect("an answer");
+        let status = r.status();
+        (status, serde_json::from_str(&r.text().await.expect("a body")).unwrap_or_default())
+    }
+
     async fn sign_in(&self) -> (String, String) {
         let r = self
             .post_form("/ui/sign-in", "", &[("username", "demo"), ("password", &self.password), ("next", "/ui/alerts")])
@@ -371,17 +386,8 @@ async fn the_demo_fills_every_page_and_the_monitor_form_works() {
     // Incidents: the list and one incident with its links and timeline.
     let incident = serde_json::json!({"title": "scores look off", "severity": "high", "assignee": "demo",
         "links": {"versions": ["credit-risk/v2"]}});
-    let r = d
-        .http
-        .post(d.url("/api/v1/incidents"))
-        .bearer_auth(&d.token)
-        .header("content-type", "application/json")
-        .body(incident.to_string())
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let doc: Value = serde_json::from_str(&r.text().await.expect("a body")).expect("json");
+    let (status, doc) = d.post_json("/api/v1/incidents", &incident).await;
+    assert_eq!(status, StatusCode::CREATED);
     let id = doc["id"].as_i64().expect("an id");
     let (status, page, _) = d.get("/ui/incidents", &cookies).await;
     assert_eq!(status, StatusCode::OK);

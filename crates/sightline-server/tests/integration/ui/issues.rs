@@ -42,17 +42,8 @@ async fn error_groups_have_pages_and_a_status_form() {
     // An incident linking the group leads to its page; a link to no group says so.
     let incident = serde_json::json!({"title": "timeouts", "severity": "high",
         "links": {"issues": [id.to_string(), "999999"]}});
-    let r = d
-        .http
-        .post(d.url("/api/v1/incidents"))
-        .bearer_auth(&d.token)
-        .header("content-type", "application/json")
-        .body(incident.to_string())
-        .send()
-        .await
-        .expect("an answer");
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let doc: Value = serde_json::from_str(&r.text().await.expect("a body")).expect("json");
+    let (status, doc) = d.post_json("/api/v1/incidents", &incident).await;
+    assert_eq!(status, StatusCode::CREATED);
     let (status, page, _) = d.get(&format!("/ui/incidents/{}", doc["id"]), &cookies).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(&format!("href=\"{link}\"")), "the linked group's page: {page}");
